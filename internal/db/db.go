@@ -1,0 +1,242 @@
+// Package db opens Diwan's metadata database — embedded SQLite for one
+// machine or PostgreSQL for several — through gorm, and brings its schema up
+// to date with the embedded goose migrations and River's own migrations.
+//
+// It holds connection set-up, migrations and transaction helpers only: no
+// domain tables are defined here (each store package owns its rows), and no
+// package but internal/app (and tests) opens a database.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Drivers.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// Options says which database to open.
+type Options struct {
+	Driver string // SQLite or Postgres
+	// DSN is a file path for SQLite (query parameters allowed) and a URL or
+	// key=value string for PostgreSQL.
+	DSN string
+	// MaxOpenConns bounds the connection pool; 0 picks a default (16 for
+	// PostgreSQL, 8 for SQLite).
+	MaxOpenConns int
+	Logger       *slog.Logger
+}
+
+// DB is an open database: gorm for the stores, the *sql.DB beneath it, and
+// for PostgreSQL the pgx pool that River uses.
+type DB struct {
+	Gorm   *gorm.DB
+	SQL    *sql.DB
+	Pool   *pgxpool.Pool // PostgreSQL only
+	Driver string
+	addr   string // where it is, for messages (no password)
+}
+
+// Open connects and checks that the database answers. An unreachable
+// database gives a one-line error naming the driver and the address.
+func Open(ctx context.Context, o Options) (*DB, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	gcfg := &gorm.Config{
+		Logger:                 newGormLogger(o.Logger),
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+	}
+	switch o.Driver {
+	case SQLite:
+		return openSQLite(ctx, o, gcfg)
+	case Postgres:
+		return openPostgres(ctx, o, gcfg)
+	default:
+		return nil, fmt.Errorf("database: driver %q is not supported; use %q or %q", o.Driver, SQLite, Postgres)
+	}
+}
+
+// sqlitePragmas make SQLite safe for concurrent writers and durable: WAL,
+// a busy timeout instead of immediate SQLITE_BUSY, foreign keys enforced,
+// full fsync at commit, and BEGIN IMMEDIATE so that a transaction takes the
+// write lock up front (no deadlock upgrading a read lock).
+var sqlitePragmas = []string{
+	"busy_timeout(10000)",
+	"journal_mode(WAL)",
+	"foreign_keys(1)",
+	"synchronous(FULL)",
+}
+
+func sqliteDSN(dsn string) (path, full string) {
+	path, query, _ := strings.Cut(dsn, "?")
+	q, _ := url.ParseQuery(query)
+	have := strings.Join(q["_pragma"], ",")
+	for _, p := range sqlitePragmas {
+		name, _, _ := strings.Cut(p, "(")
+		if !strings.Contains(have, name) {
+			q.Add("_pragma", p)
+		}
+	}
+	if q.Get("_txlock") == "" {
+		q.Set("_txlock", "immediate")
+	}
+	return path, path + "?" + q.Encode()
+}
+
+func openSQLite(ctx context.Context, o Options, gcfg *gorm.Config) (*DB, error) {
+	path, dsn := sqliteDSN(o.DSN)
+	fail := func(err error) error {
+		return fmt.Errorf("database sqlite at %s: %v", path, err)
+	}
+	if path == "" {
+		return nil, fail(errors.New("no file name"))
+	}
+	if dir := filepath.Dir(strings.TrimPrefix(path, "file:")); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fail(err)
+		}
+	}
+	g, err := gorm.Open(sqlite.Open(dsn), gcfg)
+	if err != nil {
+		return nil, fail(err)
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, fail(err)
+	}
+	n := o.MaxOpenConns
+	if n <= 0 {
+		n = 8
+	}
+	sqlDB.SetMaxOpenConns(n)
+	sqlDB.SetMaxIdleConns(n)
+	d := &DB{Gorm: g, SQL: sqlDB, Driver: SQLite, addr: path}
+	if err := d.Ping(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fail(err)
+	}
+	// journal_mode(WAL) is only reported, not failed, when it cannot be set.
+	var mode string
+	if err := sqlDB.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		sqlDB.Close()
+		return nil, fail(err)
+	}
+	if !strings.EqualFold(mode, "wal") && !strings.Contains(path, ":memory:") {
+		sqlDB.Close()
+		return nil, fail(fmt.Errorf("journal mode is %q, WAL could not be enabled", mode))
+	}
+	return d, nil
+}
+
+func openPostgres(ctx context.Context, o Options, gcfg *gorm.Config) (*DB, error) {
+	pcfg, err := pgxpool.ParseConfig(o.DSN)
+	if err != nil {
+		// pgx error texts may quote the DSN; keep the password out.
+		return nil, fmt.Errorf("database postgres: database.dsn cannot be parsed (expected postgres://user:password@host:5432/db?sslmode=disable)")
+	}
+	addr := fmt.Sprintf("%s:%d", pcfg.ConnConfig.Host, pcfg.ConnConfig.Port)
+	fail := func(err error) error {
+		return fmt.Errorf("database postgres at %s: %s", addr, oneLine(err))
+	}
+	n := o.MaxOpenConns
+	if n <= 0 {
+		n = 16
+	}
+	pcfg.MaxConns = int32(n)
+	if pcfg.ConnConfig.ConnectTimeout == 0 {
+		pcfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fail(err)
+	}
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	g, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), gcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fail(err)
+	}
+	d := &DB{Gorm: g, SQL: sqlDB, Pool: pool, Driver: Postgres, addr: addr}
+	if err := d.Ping(ctx); err != nil {
+		d.Close()
+		return nil, fail(err)
+	}
+	return d, nil
+}
+
+// oneLine keeps the last, most specific part of a driver error on one line.
+func oneLine(err error) string {
+	s := strings.ReplaceAll(err.Error(), "\n", " ")
+	return s
+}
+
+// Addr is where the database is (file path or host:port), for messages.
+func (d *DB) Addr() string { return d.addr }
+
+// Ping checks that the database answers a query.
+func (d *DB) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var one int
+	return d.SQL.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// Close closes the pool.
+func (d *DB) Close() error {
+	err := d.SQL.Close()
+	if d.Pool != nil {
+		d.Pool.Close()
+	}
+	return err
+}
+
+// Transaction runs fn in one transaction: committed when fn returns nil,
+// rolled back otherwise (and on panic).
+func (d *DB) Transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return d.Gorm.WithContext(ctx).Transaction(fn)
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation
+// on either database.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return true
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505")
+}
+
+// gormLogger sends gorm's errors and slow queries to slog; routine queries
+// and "record not found" are not logged (stores translate those).
+func newGormLogger(l *slog.Logger) logger.Interface {
+	return logger.NewSlogLogger(l, logger.Config{
+		SlowThreshold:             time.Second,
+		IgnoreRecordNotFoundError: true,
+		LogLevel:                  logger.Warn,
+		ParameterizedQueries:      true,
+	})
+}

@@ -1,0 +1,172 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"diwan.gov.sy/diwan/internal/db"
+	"diwan.gov.sy/diwan/internal/db/dbtest"
+	"diwan.gov.sy/diwan/internal/testenv"
+	"diwan.gov.sy/diwan/migrations"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// Both dialects must carry the same history: same version numbers, same names.
+func TestMigrationListsMatchAcrossDialects(t *testing.T) {
+	list := func(dir string) []string {
+		entries, err := fs.ReadDir(migrations.FS, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".sql") {
+				names = append(names, e.Name())
+			}
+		}
+		return names
+	}
+	sq, pg := list("sqlite"), list("postgres")
+	if len(sq) == 0 {
+		t.Fatal("no migrations embedded")
+	}
+	if !slices.Equal(sq, pg) {
+		t.Fatalf("migrations differ between dialects:\nsqlite:   %v\npostgres: %v", sq, pg)
+	}
+}
+
+func TestMigrateAppliesOnceThenNothing(t *testing.T) {
+	for _, driver := range dbtest.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			ctx := context.Background()
+			d := dbtest.OpenEmpty(t, driver)
+			if err := d.CheckSchema(ctx); !errors.Is(err, db.ErrSchemaBehind) {
+				t.Fatalf("CheckSchema on empty database = %v, want ErrSchemaBehind", err)
+			} else if !strings.Contains(err.Error(), "diwan migrate") {
+				t.Fatalf("CheckSchema error does not name the command: %v", err)
+			}
+			applied, err := d.Migrate(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var diwan, river int
+			for _, a := range applied {
+				switch a.Line {
+				case "diwan":
+					diwan++
+				case "river":
+					river++
+				}
+			}
+			if diwan == 0 || river == 0 {
+				t.Fatalf("applied %d diwan and %d river migrations, want both > 0: %v", diwan, river, applied)
+			}
+			if err := d.CheckSchema(ctx); err != nil {
+				t.Fatalf("CheckSchema after migrate: %v", err)
+			}
+			again, err := d.Migrate(ctx)
+			if err != nil || len(again) != 0 {
+				t.Fatalf("second migrate applied %v, err %v; want nothing", again, err)
+			}
+		})
+	}
+}
+
+func TestFailedMigrationRollsBackAndNamesItsVersion(t *testing.T) {
+	for _, driver := range dbtest.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			ctx := context.Background()
+			d := dbtest.OpenEmpty(t, driver)
+			fsys := fstest.MapFS{
+				"00001_good.sql": {Data: []byte("-- +goose Up\nCREATE TABLE good (id INTEGER PRIMARY KEY);\n")},
+				"00002_bad.sql": {Data: []byte("-- +goose Up\nCREATE TABLE half (id INTEGER PRIMARY KEY);\n" +
+					"INSERT INTO half (id) VALUES (1);\nINSERT INTO no_such_table (id) VALUES (1);\n")},
+			}
+			applied, err := db.MigrateFSForTest(ctx, d, fsys)
+			if err == nil {
+				t.Fatal("bad migration succeeded")
+			}
+			if !strings.Contains(err.Error(), "00002") || !strings.Contains(err.Error(), "rolled back") {
+				t.Fatalf("error does not name the failed version: %v", err)
+			}
+			if len(applied) != 1 || applied[0].Version != 1 {
+				t.Fatalf("applied = %v, want only 00001", applied)
+			}
+			if d.Gorm.Migrator().HasTable("half") {
+				t.Fatal("table of the failed migration exists: not rolled back")
+			}
+			if !d.Gorm.Migrator().HasTable("good") {
+				t.Fatal("table of the good migration is missing")
+			}
+		})
+	}
+}
+
+func TestOpenNamesUnreachableDatabase(t *testing.T) {
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := "postgres://app:secretpw@127.0.0.1:" + itoa(port) + "/x?sslmode=disable&connect_timeout=2"
+	_, err = db.Open(context.Background(), db.Options{Driver: db.Postgres, DSN: dsn})
+	if err == nil {
+		t.Fatal("open of a closed port succeeded")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "postgres") || !strings.Contains(msg, "127.0.0.1:"+itoa(port)) {
+		t.Fatalf("error does not name the database and address: %q", msg)
+	}
+	if strings.Contains(msg, "secretpw") || strings.Contains(msg, "\n") {
+		t.Fatalf("error leaks the password or spans lines: %q", msg)
+	}
+
+	_, err = db.Open(context.Background(), db.Options{Driver: db.SQLite, DSN: "/proc/no/such/dir/diwan.db"})
+	if err == nil || !strings.Contains(err.Error(), "sqlite at /proc/no/such/dir/diwan.db") {
+		t.Fatalf("sqlite error does not name the file: %v", err)
+	}
+	_, err = db.Open(context.Background(), db.Options{Driver: "mysql"})
+	if err == nil || !strings.Contains(err.Error(), "mysql") {
+		t.Fatalf("unknown driver accepted or not named: %v", err)
+	}
+}
+
+func TestSQLiteSettings(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "synchronous": "2"} {
+		var got string
+		if err := d.SQL.QueryRow("PRAGMA " + pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.EqualFold(got, want) {
+			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
+		}
+	}
+}
+
+func TestUniqueViolationRecognised(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ins := func() error {
+			return d.Gorm.Exec("INSERT INTO instance_settings (key, value) VALUES ('k', 'v')").Error
+		}
+		if err := ins(); err != nil {
+			t.Fatal(err)
+		}
+		err := ins()
+		if !db.IsUniqueViolation(err) {
+			t.Fatalf("IsUniqueViolation(%v) = false", err)
+		}
+		if db.IsUniqueViolation(errors.New("other")) {
+			t.Fatal("IsUniqueViolation of an unrelated error")
+		}
+	})
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
