@@ -62,19 +62,28 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	gcfg := &gorm.Config{
-		Logger:                 newGormLogger(o.Logger),
+		// Silent while opening: a failure is returned (and reported once by
+		// the caller); the real logger is set once the database answers.
+		Logger:                 logger.Discard,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 		SkipDefaultTransaction: true,
 		TranslateError:         true,
 	}
+	var d *DB
+	var err error
 	switch o.Driver {
 	case SQLite:
-		return openSQLite(ctx, o, gcfg)
+		d, err = openSQLite(ctx, o, gcfg)
 	case Postgres:
-		return openPostgres(ctx, o, gcfg)
+		d, err = openPostgres(ctx, o, gcfg)
 	default:
 		return nil, fmt.Errorf("database: driver %q is not supported; use %q or %q", o.Driver, SQLite, Postgres)
 	}
+	if err != nil {
+		return nil, err
+	}
+	d.Gorm.Logger = newGormLogger(o.Logger)
+	return d, nil
 }
 
 // sqlitePragmas make SQLite safe for concurrent writers and durable: WAL,
@@ -230,13 +239,25 @@ func IsUniqueViolation(err error) bool {
 	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505")
 }
 
-// gormLogger sends gorm's errors and slow queries to slog; routine queries
-// and "record not found" are not logged (stores translate those).
+// newGormLogger sends slow queries to slog. Query errors are not logged
+// here: the stores translate them and the boundary logs each error once.
 func newGormLogger(l *slog.Logger) logger.Interface {
-	return logger.NewSlogLogger(l, logger.Config{
-		SlowThreshold:             time.Second,
-		IgnoreRecordNotFoundError: true,
-		LogLevel:                  logger.Warn,
-		ParameterizedQueries:      true,
-	})
+	return quietErrors{logger.NewSlogLogger(l, logger.Config{
+		SlowThreshold:        time.Second,
+		LogLevel:             logger.Warn,
+		ParameterizedQueries: true,
+	})}
+}
+
+type quietErrors struct{ logger.Interface }
+
+func (q quietErrors) LogMode(level logger.LogLevel) logger.Interface {
+	return quietErrors{q.Interface.LogMode(level)}
+}
+
+func (q quietErrors) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if err != nil {
+		return
+	}
+	q.Interface.Trace(ctx, begin, fc, nil)
 }

@@ -1,0 +1,34 @@
+package httpd
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// errorBody is the JSON error shape of DESIGN.md §6a:
+// {"error": {"code": "...", "message": "...", "field": "..."}}.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// WriteError answers with status and the JSON error shape of DESIGN.md §6a
+// and aborts the handler chain (handlers after the caller do not run; the
+// caller returns). code is a stable machine-readable word
+// ("not_found", "invalid_transition"); message is a sentence safe to show a
+// client, never an internal error's text; field names the offending input
+// field of a 400 and is left out of the body when empty.
+func WriteError(c *gin.Context, status int, code, message, field string) {
+	c.AbortWithStatusJSON(status, errorBody{Error: errorDetail{Code: code, Message: message, Field: field}})
+}
+
+// notFound answers any request no route matches.
+func notFound(c *gin.Context) {
+	WriteError(c, http.StatusNotFound, "not_found", "not found", "")
+}
