@@ -1,0 +1,392 @@
+package blob
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// FS is a Store in a local directory, for a single machine. An object is a
+// file at its key's path under the directory (mode 0600, directories 0700).
+// All access goes through an os.Root, so no key, symbolic link or race can
+// reach outside the directory.
+//
+// A Put writes a temporary file next to the final one, fsyncs it, renames it
+// into place and fsyncs the directory (and the parents of directories it
+// created), so an object is either absent or complete and durable. Temporary files are named ".tmp%…": '%' is never in
+// a key, so they cannot collide with an object and List skips them. A crash
+// in the middle of a Put can leave one behind; nothing reads it.
+type FS struct {
+	root *os.Root
+}
+
+var _ Store = (*FS)(nil)
+
+// tmpPrefix starts the name of every temporary file; see FS.
+const tmpPrefix = ".tmp%"
+
+// copyBufs holds the buffers Put copies through.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// NewFS opens the store in dir, creating dir (mode 0700) if it is missing.
+func NewFS(dir string) (*FS, error) {
+	if dir == "" {
+		return nil, errors.New("blob: fs store: no directory given")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("blob: fs store: %w", err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("blob: fs store: %w", err)
+	}
+	return &FS{root: root}, nil
+}
+
+// Close releases the directory. The store must not be used afterwards.
+func (s *FS) Close() error { return s.root.Close() }
+
+// Dir returns the store's directory.
+func (s *FS) Dir() string { return s.root.Name() }
+
+// Put implements Store.
+func (s *FS) Put(ctx context.Context, r io.Reader, size int64) (Info, error) {
+	return s.put(ctx, randomKey(), r, size)
+}
+
+// PutKey implements Store.
+func (s *FS) PutKey(ctx context.Context, key string, r io.Reader, size int64) (Info, error) {
+	if err := ValidateKey(key); err != nil {
+		return Info{}, err
+	}
+	return s.put(ctx, key, r, size)
+}
+
+func (s *FS) put(ctx context.Context, key string, r io.Reader, size int64) (info Info, err error) {
+	if size < -1 {
+		return Info{}, fmt.Errorf("blob: put %s: negative size %d", key, size)
+	}
+	dir := path.Dir(key)
+	newDir := false
+	if dir != "." {
+		if _, err := s.root.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			if err := s.root.MkdirAll(dir, 0o700); err != nil {
+				return Info{}, s.putError(key, err)
+			}
+			newDir = true
+		} else if err != nil {
+			return Info{}, s.putError(key, err)
+		}
+	}
+	tmp, f, err := s.createTemp(dir)
+	if err != nil {
+		return Info{}, s.putError(key, err)
+	}
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+		if err != nil && tmp != "" {
+			_ = s.root.Remove(tmp)
+		}
+	}()
+
+	pr := newPutReader(ctx, r, size)
+	bufp := copyBufs.Get().(*[]byte)
+	// Hide *os.File's ReadFrom so the copy goes through the pooled buffer.
+	_, err = io.CopyBuffer(struct{ io.Writer }{f}, pr, *bufp)
+	copyBufs.Put(bufp)
+	if err == nil {
+		err = pr.done()
+	}
+	if err != nil {
+		return Info{}, fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	if err = f.Sync(); err != nil {
+		return Info{}, fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return Info{}, fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	err = f.Close()
+	f = nil
+	if err != nil {
+		return Info{}, fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	if err = ctx.Err(); err != nil {
+		return Info{}, fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	if err = s.root.Rename(tmp, key); err != nil {
+		return Info{}, s.putError(key, err)
+	}
+	tmp = "" // renamed: the object exists
+	// Make the new name durable, and the names of directories just made.
+	for d := dir; ; d = path.Dir(d) {
+		if err = s.syncDir(d); err != nil {
+			return Info{}, fmt.Errorf("blob: put %s: sync directory: %w", key, err)
+		}
+		if !newDir || d == "." {
+			break
+		}
+	}
+	return Info{Key: key, Size: pr.n, SHA256: pr.sum(), ModTime: fi.ModTime()}, nil
+}
+
+// putError explains a failure to create the object's directory or file; one
+// caused by a file standing where a directory must be (or the reverse) is the
+// caller's key layout, hence ErrInvalidKey.
+func (s *FS) putError(key string, err error) error {
+	if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EISDIR) ||
+		errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
+		return fmt.Errorf("%w: %q clashes with another key (a key cannot also be a directory of keys): %v", ErrInvalidKey, key, err)
+	}
+	return fmt.Errorf("blob: put %s: %w", key, err)
+}
+
+// createTemp creates a new empty temporary file in dir.
+func (s *FS) createTemp(dir string) (string, *os.File, error) {
+	for {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		name := path.Join(dir, tmpPrefix+hex.EncodeToString(b[:]))
+		f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return name, f, err
+	}
+}
+
+func (s *FS) syncDir(dir string) error {
+	d, err := s.root.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// openFile opens key as a regular file; anything else is ErrNotFound.
+func (s *FS) openFile(key string) (*os.File, fs.FileInfo, error) {
+	if err := ValidateKey(key); err != nil {
+		return nil, nil, err
+	}
+	f, err := s.root.Open(key)
+	if err != nil {
+		return nil, nil, s.readError(key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("blob: open %s: %w", key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("%w: %s", ErrNotFound, key)
+	}
+	return f, fi, nil
+}
+
+// readError maps "no such file" (also "a file is where a directory should
+// be") to ErrNotFound.
+func (s *FS) readError(key string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("%w: %s", ErrNotFound, key)
+	}
+	return fmt.Errorf("blob: %s: %w", key, err)
+}
+
+// Open implements Store.
+func (s *FS) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	f, _, err := s.openFile(key)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// OpenRange implements Store.
+func (s *FS) OpenRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if err := checkRange(offset, length); err != nil {
+		return nil, err
+	}
+	f, fi, err := s.openFile(key)
+	if err != nil {
+		return nil, err
+	}
+	n := clampRange(fi.Size(), offset, length)
+	return &sectionReadCloser{SectionReader: io.NewSectionReader(f, min(offset, fi.Size()), n), c: f}, nil
+}
+
+type sectionReadCloser struct {
+	*io.SectionReader
+	c io.Closer
+}
+
+func (r *sectionReadCloser) Close() error { return r.c.Close() }
+
+// Stat implements Store. The FS store does not record digests, so SHA256 is
+// empty.
+func (s *FS) Stat(ctx context.Context, key string) (Info, error) {
+	if err := ValidateKey(key); err != nil {
+		return Info{}, err
+	}
+	fi, err := s.root.Stat(key)
+	if err != nil {
+		return Info{}, s.readError(key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Info{}, fmt.Errorf("%w: %s", ErrNotFound, key)
+	}
+	return Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// Delete implements Store. Directories emptied by it stay: a concurrent Put
+// may be about to use them.
+func (s *FS) Delete(ctx context.Context, key string) error {
+	if _, err := s.Stat(ctx, key); err != nil {
+		return err
+	}
+	if err := s.root.Remove(key); err != nil {
+		return s.readError(key, err)
+	}
+	return nil
+}
+
+// List implements Store. It walks only the directory the prefix points into,
+// visiting each directory's entries so that keys come out in byte order: a
+// directory "a" sorts as "a/", before "a0" and after "a-b".
+func (s *FS) List(ctx context.Context, prefix string, fn func(Info) error) error {
+	if err := validatePrefix(prefix); err != nil {
+		return err
+	}
+	dir, partial := "", prefix
+	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+		dir, partial = prefix[:i], prefix[i+1:]
+	}
+	err := s.walk(ctx, dir, partial, fn)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil // nothing under that prefix
+	}
+	return err
+}
+
+// walk lists the objects in dir ("" for the root) whose names start with
+// partial, and everything below the matching subdirectories.
+func (s *FS) walk(ctx context.Context, dir, partial string, fn func(Info) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	name := dir
+	if name == "" {
+		name = "."
+	}
+	d, err := s.root.Open(name)
+	if err != nil {
+		return err
+	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("blob: list %s: %w", name, err)
+	}
+	type entry struct {
+		sortKey, name string
+		isDir         bool
+	}
+	list := make([]entry, 0, len(entries))
+	for _, e := range entries {
+		n := e.Name()
+		if !strings.HasPrefix(n, partial) || checkSegment(n, n) != nil || checkKeyChars(n) != nil {
+			continue // temporary files have a '%'; nothing else here is a key
+		}
+		switch {
+		case e.IsDir():
+			list = append(list, entry{n + "/", n, true})
+		case e.Type().IsRegular():
+			list = append(list, entry{n, n, false})
+		}
+	}
+	slices.SortFunc(list, func(a, b entry) int { return strings.Compare(a.sortKey, b.sortKey) })
+	for _, e := range list {
+		key := e.name
+		if dir != "" {
+			key = dir + "/" + e.name
+		}
+		if e.isDir {
+			err := s.walk(ctx, key, "", fn)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // removed meanwhile
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if len(key) > MaxKeyLen {
+			continue
+		}
+		fi, err := s.root.Lstat(key)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("blob: list %s: %w", key, err)
+		}
+		if !fi.Mode().IsRegular() {
+			continue
+		}
+		if err := fn(Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ping implements Store: it creates and removes a temporary file in the root.
+func (s *FS) Ping(ctx context.Context) error {
+	name, f, err := s.createTemp(".")
+	if err != nil {
+		return fmt.Errorf("blob: fs store %s: %w", s.root.Name(), err)
+	}
+	f.Close()
+	if err := s.root.Remove(name); err != nil {
+		return fmt.Errorf("blob: fs store %s: %w", s.root.Name(), err)
+	}
+	return nil
+}
+
+// checkRange refuses a negative offset or a length below -1.
+func checkRange(offset, length int64) error {
+	if offset < 0 || length < -1 {
+		return fmt.Errorf("%w: offset %d, length %d", ErrInvalidRange, offset, length)
+	}
+	return nil
+}
+
+// clampRange returns how many bytes of an object of size bytes the range
+// offset, length (-1: to the end) covers.
+func clampRange(size, offset, length int64) int64 {
+	if offset >= size {
+		return 0
+	}
+	rest := size - offset
+	if length < 0 || length > rest {
+		return rest
+	}
+	return length
+}
