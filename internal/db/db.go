@@ -40,7 +40,10 @@ type Options struct {
 	// key=value string for PostgreSQL.
 	DSN string
 	// MaxOpenConns bounds the connection pool; 0 picks a default (16 for
-	// PostgreSQL, 8 for SQLite).
+	// PostgreSQL, 1 for SQLite: SQLite has one writer at a time, and its
+	// busy handler is not fair — with several connections a writer can wait
+	// out the whole busy timeout while others get through — so writers
+	// queue in Go instead, in arrival order).
 	MaxOpenConns int
 	Logger       *slog.Logger
 }
@@ -136,7 +139,7 @@ func openSQLite(ctx context.Context, o Options, gcfg *gorm.Config) (*DB, error) 
 	}
 	n := o.MaxOpenConns
 	if n <= 0 {
-		n = 8
+		n = 1
 	}
 	sqlDB.SetMaxOpenConns(n)
 	sqlDB.SetMaxIdleConns(n)

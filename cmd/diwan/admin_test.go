@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"diwan.gov.sy/diwan/internal/db"
+)
+
+// adminInstance is an instance with ministry MOF and domain mof.gov.sy.
+func adminInstance(t *testing.T) *instance {
+	t.Helper()
+	in := newInstance(t, "")
+	in.ok("", "admin", "ministry", "add", "MOF", "--name-ar", "وزارة المالية", "--name-en", "Ministry of Finance")
+	in.ok("", "admin", "domain", "add", "mof.gov.sy", "--ministry", "MOF")
+	return in
+}
+
+func TestAdminDirectoryCommands(t *testing.T) {
+	in := adminInstance(t)
+	if out := in.ok("", "admin", "ministry", "list"); !strings.Contains(out, "MOF") || !strings.Contains(out, "وزارة المالية") {
+		t.Fatalf("ministry list:\n%s", out)
+	}
+	// An Arabic IDN domain, given in its ACE form, is stored in Unicode.
+	in.ok("", "admin", "domain", "add", "xn--mgbaam7a8h.xn--ogbpf8fl", "--ministry", "MOF")
+	out := in.ok("", "admin", "domain", "list")
+	if !strings.Contains(out, "mof.gov.sy") || !strings.Contains(out, "امارات.سورية") && !strings.Contains(out, "xn--mgbaam7a8h.xn--ogbpf8fl") {
+		t.Fatalf("domain list:\n%s", out)
+	}
+
+	out = in.ok("correct horse battery\n", "admin", "user", "add", "ali@mof.gov.sy", "--name", "Ali", "--ministry", "MOF", "--role", "clerk,staff", "--password-stdin")
+	if !strings.Contains(out, "added user ali@mof.gov.sy") || strings.Contains(out, "password") {
+		t.Fatalf("user add with --password-stdin:\n%s", out)
+	}
+	out = in.ok("", "admin", "user", "add", "sara@MOF.GOV.SY", "--name", "Sara", "--ministry", "MOF", "--role", "head")
+	if m := regexp.MustCompile(`password: (\S{16,})`).FindStringSubmatch(out); m == nil {
+		t.Fatalf("generated password not printed (16+ characters):\n%s", out)
+	}
+	out = in.ok("", "admin", "user", "list")
+	for _, want := range []string{"ali@mof.gov.sy", "clerk,staff", "sara@mof.gov.sy", "must-change-password"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("user list lacks %q:\n%s", want, out)
+		}
+	}
+	in.ok("another good password\r\n", "admin", "user", "passwd", "ali@mof.gov.sy", "--password-stdin")
+	in.ok("", "admin", "user", "disable", "ali@mof.gov.sy")
+	if out := in.ok("", "admin", "user", "list"); !regexp.MustCompile(`ali@mof.gov.sy.*disabled`).MatchString(out) {
+		t.Fatalf("disabled user not shown disabled:\n%s", out)
+	}
+
+	// --config before or after the subcommand, overriding $DIWAN_CONFIG.
+	other := &instance{t: t, config: filepath.Join(t.TempDir(), "missing.yaml")}
+	other.env = nil
+	cmdBefore := []string{"admin", "--config", in.config, "ministry", "list"}
+	cmdAfter := []string{"admin", "ministry", "list", "--config", in.config}
+	for _, args := range [][]string{cmdBefore, cmdAfter} {
+		if out := other.ok("", args...); !strings.Contains(out, "MOF") {
+			t.Fatalf("diwan %v:\n%s", args, out)
+		}
+	}
+
+	out = in.ok("", "admin", "audit", "verify")
+	if !regexp.MustCompile(`^ok \d+ events \(0 waiting\)\n$`).MatchString(out) {
+		t.Fatalf("audit verify: %q", out)
+	}
+	var n int
+	if _, err := fmtSscan(out, &n); err != nil || n < 7 {
+		t.Fatalf("audit verify counts %d events, want every change above (>= 7): %q", n, out)
+	}
+}
+
+func TestAdminRefusesBadInputAndChangesNothing(t *testing.T) {
+	in := adminInstance(t)
+	in.ok("correct horse battery\n", "admin", "user", "add", "ali@mof.gov.sy", "--name", "Ali", "--ministry", "MOF", "--role", "clerk", "--password-stdin")
+	before := in.ok("", "admin", "audit", "verify")
+
+	cases := []struct {
+		name, want, stdin string
+		args              []string
+	}{
+		{"domain with space and empty label", "domain", "", []string{"admin", "domain", "add", "bad domain..sy", "--ministry", "MOF"}},
+		{"domain with a 300-character label", "label", "", []string{"admin", "domain", "add", strings.Repeat("a", 300) + ".gov.sy", "--ministry", "MOF"}},
+		{"IP address as domain", "domain", "", []string{"admin", "domain", "add", "192.168.1.1", "--ministry", "MOF"}},
+		{"hosted domain in another spelling", "exists", "", []string{"admin", "domain", "add", "MOF.GOV.SY.", "--ministry", "MOF"}},
+		{"domain for unknown ministry", "ministry", "", []string{"admin", "domain", "add", "moh.gov.sy", "--ministry", "NOPE"}},
+		{"user on a domain not hosted", "hosted", "long enough password\n", []string{"admin", "user", "add", "x@gmail.com", "--name", "X", "--ministry", "MOF", "--role", "staff", "--password-stdin"}},
+		{"duplicate user in another case", "exists", "long enough password\n", []string{"admin", "user", "add", "ALI@mof.gov.sy", "--name", "Ali", "--ministry", "MOF", "--role", "staff", "--password-stdin"}},
+		{"user of unknown ministry", "ministry", "long enough password\n", []string{"admin", "user", "add", "b@mof.gov.sy", "--name", "B", "--ministry", "NOPE", "--role", "staff", "--password-stdin"}},
+		{"user with unknown role", "role", "long enough password\n", []string{"admin", "user", "add", "b@mof.gov.sy", "--name", "B", "--ministry", "MOF", "--role", "king", "--password-stdin"}},
+		{"empty password", "password", "\n", []string{"admin", "user", "add", "b@mof.gov.sy", "--name", "B", "--ministry", "MOF", "--role", "staff", "--password-stdin"}},
+		{"no password at all", "password", "", []string{"admin", "user", "add", "b@mof.gov.sy", "--name", "B", "--ministry", "MOF", "--role", "staff", "--password-stdin"}},
+		{"3-character password", "password", "abc\n", []string{"admin", "user", "add", "b@mof.gov.sy", "--name", "B", "--ministry", "MOF", "--role", "staff", "--password-stdin"}},
+		{"passwd of unknown user", "not found", "long enough password\n", []string{"admin", "user", "passwd", "nobody@mof.gov.sy", "--password-stdin"}},
+		{"unknown subcommand", "unknown command", "", []string{"admin", "frobnicate"}},
+		{"missing argument", "arg", "", []string{"admin", "domain", "add"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in.t = t
+			in.fails(c.want, c.stdin, c.args...)
+		})
+	}
+	in.t = t
+	if after := in.ok("", "admin", "audit", "verify"); after != before {
+		t.Fatalf("refused commands changed the audit log: %q → %q", before, after)
+	}
+	if out := in.ok("", "admin", "user", "list"); strings.Contains(out, "b@mof.gov.sy") || strings.Contains(out, "x@gmail.com") {
+		t.Fatalf("a refused user exists:\n%s", out)
+	}
+}
+
+func TestAuditVerifyCatchesAnEditedEvent(t *testing.T) {
+	in := adminInstance(t)
+	in.ok("", "admin", "audit", "verify")
+
+	d, err := db.Open(context.Background(), db.Options{Driver: db.SQLite, DSN: filepath.Join(in.dir, "diwan.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := d.SQL.QueryRow("SELECT id FROM audit_events WHERE action = 'domain.add'").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.SQL.Exec("UPDATE audit_events SET actor = 'cli:mallory' WHERE id = ?", id); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+
+	_, errOut, code := in.run("", "admin", "audit", "verify")
+	if code != 1 {
+		t.Fatalf("audit verify of an edited chain: exit %d, want 1 (%s)", code, errOut)
+	}
+	if !strings.Contains(errOut, "event "+itoa64(id)) {
+		t.Fatalf("audit verify does not name event %d: %s", id, errOut)
+	}
+}
+
+func fmtSscan(s string, n *int) (int, error) { return fmt.Sscanf(s, "ok %d events", n) }
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

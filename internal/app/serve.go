@@ -1,0 +1,137 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+
+	"diwan.gov.sy/diwan/internal/config"
+	"diwan.gov.sy/diwan/internal/httpd"
+	"diwan.gov.sy/diwan/internal/tlsutil"
+)
+
+// listener is one protocol front door started by Serve: it is bound before
+// anything is served (so a taken port fails start-up) and serves until its
+// context ends, then stops gracefully.
+type listener interface {
+	Serve(ctx context.Context) error
+}
+
+// Serve runs every enabled listener until ctx is cancelled (SIGINT/SIGTERM),
+// then stops accepting, lets in-flight work finish (bounded) and closes the
+// database last. Start-up problems are returned as one-line errors.
+func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, stderr io.Writer) error {
+	started := time.Now()
+	e, err := Open(ctx, cfg, log, cfg.Database.AutoMigrate, logWriter{log})
+	if err != nil {
+		return err
+	}
+	defer e.Close() // the database closes last, after every listener stopped
+
+	if err := e.Bootstrap(ctx, stderr); err != nil {
+		return err
+	}
+	tlsConf, err := serverTLS(cfg)
+	if err != nil {
+		return err
+	}
+
+	// Background work that lives as long as the process.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); e.Audit.Run(bg) }()
+	defer func() { stopBG(); wg.Wait() }()
+
+	var listeners []listener
+	if cfg.HTTP.Addr != "" {
+		reg := httpd.NewRegistry()
+		var httpTLS *tls.Config
+		if cfg.HTTP.TLS {
+			httpTLS = tlsConf
+		}
+		srv := httpd.New(httpd.Options{
+			Addr: cfg.HTTP.Addr,
+			TLS:  httpTLS,
+			Checks: []httpd.Check{
+				{Name: "database", Fn: e.DB.Ping},
+				{Name: "blob store", Fn: e.Blob.Ping},
+			},
+			Gatherer:        reg,
+			Logger:          log,
+			ShutdownTimeout: cfg.HTTP.ShutdownTimeout.Duration(),
+		})
+		if err := srv.Listen(); err != nil {
+			return fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
+		}
+		listeners = append(listeners, srv)
+		scheme := "https"
+		if httpTLS == nil {
+			scheme = "http"
+		}
+		log.Info("http listening", slog.String("addr", srv.Addr().String()))
+		fmt.Fprintf(stdout, "diwan: serving %s://%s (log in at %s)\n", scheme, srv.Addr(), cfg.HTTP.BaseURL)
+	}
+	// The SMTP listeners (smtp.inbound_addr, smtp.submission_addr,
+	// smtp.submissions_addr) and the IMAP listeners (imap.addr,
+	// imap.tls_addr) are appended to listeners here as their packages land.
+
+	log.Info("ready", slog.Duration("startup", time.Since(started)))
+	fmt.Fprintf(stdout, "diwan: ready in %s\n", time.Since(started).Round(time.Millisecond))
+
+	errs := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func(l listener) { errs <- l.Serve(ctx) }(l)
+	}
+	var firstErr error
+	for range listeners {
+		if err := <-errs; err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	log.Info("stopped")
+	return firstErr
+}
+
+// serverTLS loads the configured certificate, or the self-signed pair under
+// data_dir (generated on first start).
+func serverTLS(cfg *config.Config) (*tls.Config, error) {
+	certFile, keyFile := cfg.TLS.CertFile, cfg.TLS.KeyFile
+	if certFile == "" {
+		hosts := []string{cfg.SMTP.Hostname}
+		if u, err := url.Parse(cfg.HTTP.BaseURL); err == nil && u.Hostname() != "" {
+			hosts = append(hosts, u.Hostname())
+		}
+		if h, _, err := net.SplitHostPort(cfg.HTTP.Addr); err == nil && h != "" {
+			hosts = append(hosts, h)
+		}
+		var err error
+		certFile, keyFile, _, err = tlsutil.EnsureSelfSigned(cfg.DataDir, hosts)
+		if err != nil {
+			return nil, fmt.Errorf("self-signed TLS pair under %s: %w", cfg.DataDir, err)
+		}
+	}
+	return tlsutil.Load(certFile, keyFile)
+}
+
+// logWriter sends the lines written to it (migrations applied at start-up)
+// to the log.
+type logWriter struct{ log *slog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.log.Info(string(trimNewline(p)))
+	return len(p), nil
+}
+
+func trimNewline(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}

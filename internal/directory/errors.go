@@ -1,0 +1,29 @@
+package directory
+
+import "errors"
+
+// Sentinel errors. They are wrapped with the object they concern
+// ("domain mof.gov.sy: already exists"); test with errors.Is.
+var (
+	// ErrNotFound: no ministry, domain or user by that name.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a ministry, domain or user of that name exists already,
+	// in whatever spelling it was given (names are compared canonically).
+	ErrExists = errors.New("already exists")
+	// ErrInvalidCredentials is Authenticate's one answer to every refused
+	// login: unknown login, wrong password, disabled or locked account.
+	// Callers must not tell the client more.
+	ErrInvalidCredentials = errors.New("invalid credentials")
+)
+
+// InputError is bad input to a directory call: which field, and a complete
+// sentence fit to show to the person who typed it (it names the value and
+// the rule; Error returns it unchanged). Test with errors.As.
+type InputError struct {
+	Field   string // "domain", "address", "login", "ministry", "code", "name", "name_ar", "name_en", "role", "password", "quota"
+	Message string
+}
+
+func (e *InputError) Error() string { return e.Message }
+
+func inputErr(field, msg string) *InputError { return &InputError{Field: field, Message: msg} }
