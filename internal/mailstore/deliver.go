@@ -1,0 +1,519 @@
+package mailstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+
+	"diwan.gov.sy/diwan/internal/message"
+)
+
+// spool is a received message held until it is stored: in memory when
+// small, else in a temporary file, with its SHA-256.
+type spool struct {
+	mem  []byte
+	file *os.File
+	size int64
+	sum  string
+}
+
+// spool reads r to its end (at most maxBytes; more is ErrTooBig) and
+// hashes it.
+func (s *Store) spool(r io.Reader) (*spool, error) {
+	h := sha256.New()
+	lr := &io.LimitedReader{R: r, N: s.maxBytes + 1}
+	var head bytes.Buffer
+	n, err := io.CopyN(&head, lr, s.memSpool+1)
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("read message: %w", err)
+	}
+	sp := &spool{size: n}
+	if n <= s.memSpool {
+		if n > s.maxBytes {
+			return nil, fmt.Errorf("message of more than %d bytes: %w", s.maxBytes, ErrTooBig)
+		}
+		sp.mem = head.Bytes()
+		h.Write(sp.mem)
+		sp.sum = hex.EncodeToString(h.Sum(nil))
+		return sp, nil
+	}
+	f, err := os.CreateTemp(s.spoolDir, "diwan-spool-*")
+	if err != nil {
+		return nil, fmt.Errorf("spool message: %w", err)
+	}
+	// Unlinked at once: the file goes when closed, whatever happens.
+	os.Remove(f.Name())
+	sp.file = f
+	n, err = io.Copy(io.MultiWriter(f, h), io.MultiReader(&head, lr))
+	if err != nil {
+		sp.close()
+		return nil, fmt.Errorf("spool message: %w", err)
+	}
+	sp.size = n
+	if n > s.maxBytes {
+		sp.close()
+		return nil, fmt.Errorf("message of more than %d bytes: %w", s.maxBytes, ErrTooBig)
+	}
+	sp.sum = hex.EncodeToString(h.Sum(nil))
+	return sp, nil
+}
+
+func (sp *spool) reader() io.Reader {
+	if sp.file != nil {
+		return io.NewSectionReader(sp.file, 0, sp.size)
+	}
+	return bytes.NewReader(sp.mem)
+}
+
+func (sp *spool) close() {
+	if sp.file != nil {
+		sp.file.Close()
+	}
+}
+
+// blobKey is where a message with the SHA-256 sum lives: two levels of
+// directories spread the files of the filesystem store.
+func blobKey(sum string) string {
+	return "msg/" + sum[0:2] + "/" + sum[2:4] + "/" + sum
+}
+
+// incoming is a spooled, parsed message ready to be stored.
+type incoming struct {
+	sp     *spool
+	key    string
+	parsed *message.Parsed
+	env    string // JSON
+	body   string // JSON
+}
+
+// receive spools, parses and stores the blob of a message; check, when
+// not nil, may refuse it by its size before the blob is stored. The caller
+// closes in.sp.
+func (s *Store) receive(ctx context.Context, raw io.Reader, check func(size int64) error) (*incoming, error) {
+	sp, err := s.spool(raw)
+	if err != nil {
+		return nil, err
+	}
+	if check != nil {
+		if err := check(sp.size); err != nil {
+			sp.close()
+			return nil, err
+		}
+	}
+	in := &incoming{sp: sp, key: blobKey(sp.sum)}
+	in.parsed, err = message.Parse(sp.reader())
+	if err != nil {
+		sp.close()
+		return nil, fmt.Errorf("parse message: %w", err)
+	}
+	env, err := json.Marshal(in.parsed.Envelope)
+	if err != nil {
+		sp.close()
+		return nil, err
+	}
+	body, err := json.Marshal(in.parsed.Body)
+	if err != nil {
+		sp.close()
+		return nil, err
+	}
+	in.env, in.body = string(env), string(body)
+	if err := s.putBlob(ctx, in); err != nil {
+		sp.close()
+		return nil, err
+	}
+	return in, nil
+}
+
+// errTombstoned: the sweep is deleting the blob of this content; the
+// delivery waits and stores it again.
+var errTombstoned = errors.New("mailstore: content being swept")
+
+// putBlob stores the blob after making sure no sweep can delete it before
+// the caller's transaction references it (see sweep.go for the protocol).
+func (s *Store) putBlob(ctx context.Context, in *incoming) error {
+	deadline := time.Now().Add(s.tombstoneMx)
+	for {
+		err := s.pin(ctx, in.key)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errTombstoned) || time.Now().After(deadline) {
+			return fmt.Errorf("store message %s: %w", in.key, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, s.putTimeout)
+	defer cancel()
+	if _, err := s.blobs.PutKey(pctx, in.key, in.sp.reader(), in.sp.size); err != nil {
+		return fmt.Errorf("store message %s: %w", in.key, err)
+	}
+	return nil
+}
+
+// pin makes an existing unreferenced row of the content young again, so
+// that the sweep leaves it alone for the grace period; a row being swept
+// is errTombstoned.
+func (s *Store) pin(ctx context.Context, key string) error {
+	g := s.db.Gorm.WithContext(ctx)
+	var rows []struct {
+		Refs     int64 `gorm:"column:refs"`
+		Deleting bool  `gorm:"column:deleting"`
+	}
+	if err := g.Raw("SELECT refs, deleting FROM messages WHERE blob_key = ?", key).Scan(&rows).Error; err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if rows[0].Deleting {
+		return errTombstoned
+	}
+	if rows[0].Refs > 0 {
+		return nil
+	}
+	res := g.Exec("UPDATE messages SET orphaned_at = ? WHERE blob_key = ? AND refs = 0 AND NOT deleting", s.now(), key)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return s.pin(ctx, key) // changed meanwhile: look again
+	}
+	return nil
+}
+
+// upsertMessage inserts the message row or adds refs to the existing one,
+// and returns its id; errTombstoned when the sweep got there first.
+func (s *Store) upsertMessage(tx *gorm.DB, in *incoming, refs int64) (int64, error) {
+	p := in.parsed
+	var sent any
+	if d := p.Envelope.Date; !d.IsZero() {
+		sent = d.Unix()
+	}
+	var ids []int64
+	hdr := p.Body.BodyStart
+	err := tx.Raw(`INSERT INTO messages (blob_key, size, header_size, sent_date, envelope, structure,
+			search_subject, search_from, search_to, search_cc, search_bcc, search_header, search_text,
+			refs, orphaned_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (blob_key) DO UPDATE SET refs = messages.refs + excluded.refs,
+			orphaned_at = CASE WHEN messages.refs + excluded.refs = 0 THEN excluded.orphaned_at END
+			WHERE NOT messages.deleting
+		RETURNING id`,
+		in.key, in.sp.size, hdr, sent, in.env, in.body,
+		p.Search.Subject, p.Search.From, p.Search.To, p.Search.Cc, p.Search.Bcc, p.Search.Header, p.Search.Text,
+		refs, orphanedAt(refs, s.now()), s.now()).Scan(&ids).Error
+	if err != nil {
+		return 0, err
+	}
+	if len(ids) == 0 {
+		return 0, errTombstoned
+	}
+	return ids[0], nil
+}
+
+func orphanedAt(refs, now int64) any {
+	if refs == 0 {
+		return now
+	}
+	return nil
+}
+
+// abandon records a stored blob that no transaction came to reference, so
+// that the sweep removes it after the grace period.
+func (s *Store) abandon(in *incoming) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := s.tx(ctx, func(tx *gorm.DB) error {
+		_, err := s.upsertMessage(tx, in, 0)
+		return err
+	})
+	if err != nil && !errors.Is(err, errTombstoned) {
+		s.log.Warn("mailstore: cannot record an unreferenced blob; it stays until a full sweep",
+			"key", in.key, "err", err)
+	}
+}
+
+// newRow is one mailbox_messages row to insert.
+type newRow struct {
+	mailboxID, userID, messageID int64
+	uid                          uint32
+	modseq                       int64
+	flags                        flagSet
+	internal                     int64
+	size                         int64
+}
+
+func insertRows(tx *gorm.DB, rows []newRow) error {
+	for len(rows) > 0 {
+		b := rows[:min(len(rows), 200)]
+		rows = rows[len(b):]
+		q := make([]byte, 0, 64*len(b))
+		q = append(q, `INSERT INTO mailbox_messages (mailbox_id, uid, user_id, message_id, modseq, seen, answered, flagged,
+			deleted, draft, keywords, internal_date, size) VALUES `...)
+		args := make([]any, 0, 13*len(b))
+		for i, r := range b {
+			if i > 0 {
+				q = append(q, ',')
+			}
+			q = append(q, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"...)
+			args = append(args, r.mailboxID, r.uid, r.userID, r.messageID, r.modseq, r.flags.seen, r.flags.answered,
+				r.flags.flagged, r.flags.deleted, r.flags.draft, keywordsColumn(r.flags.keywords), r.internal, r.size)
+		}
+		if err := tx.Exec(string(q), args...).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// allocate takes n UIDs and a new MODSEQ in a mailbox of the user and
+// counts size bytes into it; it locks the mailbox row until commit.
+func allocate(tx *gorm.DB, userID, mailboxID int64, n, size int64) (mailboxRow, error) {
+	var rows []mailboxRow
+	err := tx.Raw(`UPDATE mailboxes SET uid_next = uid_next + ?, highest_modseq = highest_modseq + 1,
+			messages = messages + ?, size = size + ?
+		WHERE id = ? AND user_id = ? RETURNING `+mailboxCols, n, n, size, mailboxID, userID).Scan(&rows).Error
+	if err != nil {
+		return mailboxRow{}, err
+	}
+	if len(rows) == 0 {
+		return mailboxRow{}, fmt.Errorf("mailbox %d: %w", mailboxID, ErrNotFound)
+	}
+	r := rows[0]
+	if r.UIDNext > 1<<32-1 {
+		return mailboxRow{}, fmt.Errorf("mailbox %d has used up its UIDs", mailboxID)
+	}
+	r.UIDNext -= n // the first UID allocated
+	return r, nil
+}
+
+// Append stores raw in the named mailbox (APPEND).
+func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io.Reader, o AppendOptions) (Appended, error) {
+	name, err := CanonicalName(mailbox)
+	if err != nil {
+		return Appended{}, err
+	}
+	flags, err := parseFlags(o.Flags)
+	if err != nil {
+		return Appended{}, err
+	}
+	if err := s.EnsureUser(ctx, userID); err != nil {
+		return Appended{}, err
+	}
+	mb, err := findMailbox(s.db.Gorm.WithContext(ctx), userID, name)
+	if err != nil {
+		return Appended{}, err
+	}
+	// Refuse before storing what cannot fit; the transaction checks again.
+	in, err := s.receive(ctx, raw, func(size int64) error {
+		u, err := s.Usage(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if u.Quota > 0 && u.Bytes+size > u.Quota {
+			return fmt.Errorf("user %d: %d bytes used of %d: %w", userID, u.Bytes, u.Quota, ErrOverQuota)
+		}
+		return nil
+	})
+	if err != nil {
+		return Appended{}, err
+	}
+	defer in.sp.close()
+	internal := o.InternalDate
+	if internal.IsZero() {
+		internal = s.clock()
+	}
+	unlock := s.lock(mb.ID)
+	defer unlock()
+	var res Appended
+	var ev Event
+	for attempt := 0; ; attempt++ {
+		err = s.tx(ctx, func(tx *gorm.DB) error {
+			if err := lockUser(tx, userID); err != nil {
+				return err
+			}
+			if err := addUsage(tx, userID, in.sp.size, true); err != nil {
+				return err
+			}
+			r, err := allocate(tx, userID, mb.ID, 1, in.sp.size)
+			if err != nil {
+				return err
+			}
+			f := flags
+			boxKW, grew, err := canonKeywords(keywordsFromColumn(r.Keywords), &f)
+			if err != nil {
+				return err
+			}
+			if grew {
+				if err := tx.Exec("UPDATE mailboxes SET keywords = ? WHERE id = ?", keywordsColumn(boxKW), mb.ID).Error; err != nil {
+					return err
+				}
+			}
+			msgID, err := s.upsertMessage(tx, in, 1)
+			if err != nil {
+				return err
+			}
+			uid := uint32(r.UIDNext)
+			if err := insertRows(tx, []newRow{{mailboxID: mb.ID, userID: userID, messageID: msgID, uid: uid,
+				modseq: r.HighestModseq, flags: f, internal: internal.Unix(), size: in.sp.size}}); err != nil {
+				return err
+			}
+			res = Appended{MailboxID: mb.ID, UIDValidity: uint32(r.UIDValidity), UID: uid,
+				ModSeq: uint64(r.HighestModseq), Size: in.sp.size}
+			ev = Event{Kind: EventAppend, UserID: userID, MailboxID: mb.ID, ModSeq: uint64(r.HighestModseq),
+				UIDs: []uint32{uid}, Messages: uint32(r.Messages)}
+			return nil
+		})
+		if errors.Is(err, errTombstoned) && attempt < 3 {
+			// The sweep took the content between our put and commit:
+			// store it again.
+			if err = s.putBlob(ctx, in); err == nil {
+				continue
+			}
+		}
+		break
+	}
+	if err != nil {
+		s.abandon(in)
+		return Appended{}, fmt.Errorf("append to %q: %w", name, err)
+	}
+	s.publish(ctx, ev)
+	return res, nil
+}
+
+// Deliver stores raw once and puts it in the INBOX of every recipient.
+func (s *Store) Deliver(ctx context.Context, recipients []int64, raw io.Reader) error {
+	users := slices.Clone(recipients)
+	slices.Sort(users)
+	users = slices.Compact(users)
+	if len(users) == 0 {
+		return errors.New("deliver: no recipients")
+	}
+	derr := &DeliveryError{}
+	type target struct {
+		userID, inbox int64
+	}
+	unknown, err := s.ensureUsers(ctx, users)
+	if err != nil {
+		return err
+	}
+	for _, u := range unknown {
+		derr.Failed = append(derr.Failed, &RecipientError{UserID: u, Err: fmt.Errorf("user %d: %w", u, ErrNotFound)})
+	}
+	var inboxes []struct {
+		UserID int64 `gorm:"column:user_id"`
+		ID     int64 `gorm:"column:id"`
+	}
+	if err := s.db.Gorm.WithContext(ctx).Raw("SELECT user_id, id FROM mailboxes WHERE name = ? AND user_id IN ? ORDER BY user_id",
+		Inbox, users).Scan(&inboxes).Error; err != nil {
+		return fmt.Errorf("deliver: %w", err)
+	}
+	var targets []target
+	for _, r := range inboxes {
+		targets = append(targets, target{r.UserID, r.ID})
+	}
+	if len(targets) == 0 {
+		return derr
+	}
+	in, err := s.receive(ctx, raw, nil)
+	if err != nil {
+		return err
+	}
+	defer in.sp.close()
+	ids := make([]int64, len(targets))
+	for i, t := range targets {
+		ids[i] = t.inbox
+	}
+	unlock := s.lock(ids...)
+	defer unlock()
+	now := s.clock().Unix()
+	var events []Event
+	var delivered []int64
+	var failed []*RecipientError
+	for attempt := 0; ; attempt++ {
+		err = s.tx(ctx, func(tx *gorm.DB) error {
+			events, delivered, failed = nil, nil, nil
+			type got struct {
+				t target
+				r mailboxRow
+			}
+			var ok []got
+			// Users in ID order (the lock order), each: usage, then INBOX.
+			for _, t := range targets {
+				if err := lockUser(tx, t.userID); err != nil {
+					failed = append(failed, &RecipientError{UserID: t.userID, Err: err})
+					continue
+				}
+				if err := addUsage(tx, t.userID, in.sp.size, true); err != nil {
+					if !errors.Is(err, ErrOverQuota) {
+						return err
+					}
+					if err := addUsage(tx, t.userID, -in.sp.size, false); err != nil {
+						return err
+					}
+					failed = append(failed, &RecipientError{UserID: t.userID, Err: err})
+					continue
+				}
+				r, err := allocate(tx, t.userID, t.inbox, 1, in.sp.size)
+				if err != nil {
+					return err
+				}
+				ok = append(ok, got{t, r})
+			}
+			if len(ok) == 0 {
+				return errRollback
+			}
+			msgID, err := s.upsertMessage(tx, in, int64(len(ok)))
+			if err != nil {
+				return err
+			}
+			rows := make([]newRow, len(ok))
+			for i, g := range ok {
+				uid := uint32(g.r.UIDNext)
+				rows[i] = newRow{mailboxID: g.t.inbox, userID: g.t.userID, messageID: msgID, uid: uid,
+					modseq: g.r.HighestModseq, internal: now, size: in.sp.size}
+				events = append(events, Event{Kind: EventAppend, UserID: g.t.userID, MailboxID: g.t.inbox,
+					ModSeq: uint64(g.r.HighestModseq), UIDs: []uint32{uid}, Messages: uint32(g.r.Messages)})
+				delivered = append(delivered, g.t.userID)
+			}
+			return insertRows(tx, rows)
+		})
+		if errors.Is(err, errTombstoned) && attempt < 3 {
+			if err = s.putBlob(ctx, in); err == nil {
+				continue
+			}
+		}
+		break
+	}
+	if errors.Is(err, errRollback) {
+		err = nil
+	}
+	if err != nil {
+		s.abandon(in)
+		return fmt.Errorf("deliver to %d recipient(s): %w", len(targets), err)
+	}
+	if len(delivered) == 0 {
+		s.abandon(in)
+	}
+	s.publish(ctx, events...)
+	derr.Failed = append(derr.Failed, failed...)
+	derr.Delivered = delivered
+	if len(derr.Failed) > 0 {
+		return derr
+	}
+	return nil
+}

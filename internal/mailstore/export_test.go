@@ -1,0 +1,9 @@
+package mailstore
+
+import "context"
+
+// SearchInGo evaluates c with the reference (Go) evaluation, for tests that
+// compare it with the SQL one.
+func (s *Store) SearchInGo(ctx context.Context, userID, mailboxID int64, c *Criteria) ([]uint32, error) {
+	return s.searchGo(ctx, userID, mailboxID, c)
+}

@@ -1,0 +1,228 @@
+package mailstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+
+	"diwan.gov.sy/diwan/internal/message"
+)
+
+// status reads a mailbox's counters.
+func status(tx *gorm.DB, userID int64, r mailboxRow) (Status, error) {
+	st := Status{Mailbox: r.mailbox(), Messages: uint32(r.Messages), Size: r.Size}
+	var counts struct {
+		Unseen  int64 `gorm:"column:unseen"`
+		Deleted int64 `gorm:"column:deleted"`
+	}
+	err := tx.Raw(`SELECT
+		(SELECT count(*) FROM mailbox_messages WHERE mailbox_id = ? AND NOT seen) AS unseen,
+		(SELECT count(*) FROM mailbox_messages WHERE mailbox_id = ? AND deleted) AS deleted`,
+		r.ID, r.ID).Scan(&counts).Error
+	if err != nil {
+		return st, err
+	}
+	st.Unseen, st.Deleted = uint32(counts.Unseen), uint32(counts.Deleted)
+	return st, nil
+}
+
+// Status reads a mailbox's counters by name (STATUS).
+func (s *Store) Status(ctx context.Context, userID int64, name string) (Status, error) {
+	name, err := CanonicalName(name)
+	if err != nil {
+		return Status{}, err
+	}
+	var st Status
+	err = s.readTx(ctx, func(tx *gorm.DB) error {
+		r, err := findMailbox(tx, userID, name)
+		if err != nil {
+			return err
+		}
+		st, err = status(tx, userID, r)
+		return err
+	})
+	if err != nil {
+		return Status{}, fmt.Errorf("status of %q: %w", name, err)
+	}
+	return st, nil
+}
+
+// Select returns what SELECT/EXAMINE needs, from one snapshot: events with
+// a ModSeq up to Selected.HighestModSeq are already reflected in it.
+func (s *Store) Select(ctx context.Context, userID int64, name string) (Selected, error) {
+	name, err := CanonicalName(name)
+	if err != nil {
+		return Selected{}, err
+	}
+	if name == Inbox {
+		if err := s.EnsureUser(ctx, userID); err != nil {
+			return Selected{}, err
+		}
+	}
+	var sel Selected
+	err = s.readTx(ctx, func(tx *gorm.DB) error {
+		r, err := findMailbox(tx, userID, name)
+		if err != nil {
+			return err
+		}
+		sel.Status, err = status(tx, userID, r)
+		if err != nil {
+			return err
+		}
+		sel.UIDs, err = mailboxUIDs(tx, userID, r.ID)
+		if err != nil {
+			return err
+		}
+		var first []int64
+		if err := tx.Raw("SELECT COALESCE(min(uid), 0) FROM mailbox_messages WHERE mailbox_id = ? AND NOT seen", r.ID).Scan(&first).Error; err != nil {
+			return err
+		}
+		if len(first) > 0 {
+			sel.FirstUnseen = uint32(first[0])
+		}
+		sel.Flags = append(slices.Clone(systemFlags), keywordsFromColumn(r.Keywords)...)
+		return nil
+	})
+	if err != nil {
+		return Selected{}, fmt.Errorf("select %q: %w", name, err)
+	}
+	// The counters and the list come from one snapshot; keep them in step
+	// all the same.
+	sel.Messages = uint32(len(sel.UIDs))
+	return sel, nil
+}
+
+// mailboxUIDs reads the UIDs of a mailbox, ascending.
+func mailboxUIDs(tx *gorm.DB, userID, mailboxID int64) ([]uint32, error) {
+	rows, err := tx.Raw("SELECT uid FROM mailbox_messages WHERE mailbox_id = ? AND user_id = ? ORDER BY uid", mailboxID, userID).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	uids := make([]uint32, 0, 64)
+	for rows.Next() {
+		var u uint32
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		uids = append(uids, u)
+	}
+	return uids, rows.Err()
+}
+
+// UIDs returns the UIDs of the mailbox, ascending.
+func (s *Store) UIDs(ctx context.Context, userID, mailboxID int64) ([]uint32, error) {
+	if err := s.checkMailbox(ctx, userID, mailboxID); err != nil {
+		return nil, err
+	}
+	uids, err := mailboxUIDs(s.db.Gorm.WithContext(ctx), userID, mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("uids of mailbox %d: %w", mailboxID, err)
+	}
+	return uids, nil
+}
+
+// fetchBatch is how many messages Fetch loads per query.
+const fetchBatch = 256
+
+// Fetch calls fn for each message of uids still in the mailbox, in UID
+// order, loading them in batches. No database connection is held while fn
+// runs.
+func (s *Store) Fetch(ctx context.Context, userID, mailboxID int64, uids []uint32, o FetchOptions, fn func(*MessageInfo) error) error {
+	if err := s.checkMailbox(ctx, userID, mailboxID); err != nil {
+		return err
+	}
+	if !slices.IsSorted(uids) {
+		uids = sortedUIDs(uids)
+	}
+	cols := `mm.uid, mm.modseq, mm.seen, mm.answered, mm.flagged, mm.deleted, mm.draft, mm.keywords,
+		mm.internal_date, mm.size, m.header_size, m.sent_date, m.blob_key`
+	if o.Envelope {
+		cols += ", m.envelope"
+	}
+	if o.Structure {
+		cols += ", m.structure"
+	}
+	g := s.db.Gorm.WithContext(ctx)
+	batch := make([]*MessageInfo, 0, fetchBatch)
+	for _, b := range batches(uids, fetchBatch) {
+		cond, args := uidCond(b)
+		rows, err := g.Raw(`SELECT `+cols+` FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
+			WHERE mm.mailbox_id = ? AND mm.user_id = ? AND `+cond+` ORDER BY mm.uid`,
+			append([]any{mailboxID, userID}, args...)...).Rows()
+		if err != nil {
+			return fmt.Errorf("fetch from mailbox %d: %w", mailboxID, err)
+		}
+		batch = batch[:0]
+		for rows.Next() {
+			mi := &MessageInfo{}
+			var f flagSet
+			var kw string
+			var modseq, internal int64
+			var sent *int64
+			var env, body []byte
+			dest := []any{&mi.UID, &modseq, &f.seen, &f.answered, &f.flagged, &f.deleted, &f.draft, &kw,
+				&internal, &mi.Size, &mi.HeaderSize, &sent, &mi.BlobKey}
+			if o.Envelope {
+				dest = append(dest, &env)
+			}
+			if o.Structure {
+				dest = append(dest, &body)
+			}
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return fmt.Errorf("fetch from mailbox %d: %w", mailboxID, err)
+			}
+			if len(b) > 1 && !inSorted(b, mi.UID) {
+				continue
+			}
+			f.keywords = keywordsFromColumn(kw)
+			mi.Flags = f.list()
+			mi.ModSeq = uint64(modseq)
+			mi.InternalDate = time.Unix(internal, 0).UTC()
+			if sent != nil {
+				mi.SentDate = time.Unix(*sent, 0).UTC()
+			}
+			if o.Envelope {
+				mi.Envelope = new(message.Envelope)
+				if err := json.Unmarshal(env, mi.Envelope); err != nil {
+					rows.Close()
+					return fmt.Errorf("envelope of uid %d in mailbox %d: %w", mi.UID, mailboxID, err)
+				}
+			}
+			if o.Structure {
+				mi.Body = new(message.Part)
+				if err := json.Unmarshal(body, mi.Body); err != nil {
+					rows.Close()
+					return fmt.Errorf("structure of uid %d in mailbox %d: %w", mi.UID, mailboxID, err)
+				}
+			}
+			batch = append(batch, mi)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("fetch from mailbox %d: %w", mailboxID, err)
+		}
+		for _, mi := range batch {
+			if err := fn(mi); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// OpenRaw returns length bytes of a raw message from offset (-1: to the
+// end).
+func (s *Store) OpenRaw(ctx context.Context, blobKey string, offset, length int64) (io.ReadCloser, error) {
+	rc, err := s.blobs.OpenRange(ctx, blobKey, offset, length)
+	if err != nil {
+		return nil, fmt.Errorf("open message %s: %w", blobKey, err)
+	}
+	return rc, nil
+}

@@ -1,0 +1,266 @@
+package mailstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"diwan.gov.sy/diwan/internal/db"
+)
+
+// Store is the mail store. Build it with New; its methods are documented on
+// the api interface in api.go and repeated briefly here.
+type Store struct {
+	db    *db.DB
+	blobs Blobs
+	feed  Feed
+	log   *slog.Logger
+	clock func() time.Time
+	loc   *time.Location
+
+	maxBytes    int64
+	memSpool    int64
+	spoolDir    string
+	grace       time.Duration
+	putTimeout  time.Duration
+	tombstoneMx time.Duration // how long a delivery waits for a sweep of its content
+
+	// stripes order the publication of events per mailbox: a writer locks
+	// the stripes of the mailboxes it changes before its transaction and
+	// unlocks them after publishing, so events of one mailbox are published
+	// in commit (ModSeq) order.
+	stripes [64]sync.Mutex
+
+	ensured sync.Map // user ID → struct{}: EnsureUser has run in this process
+}
+
+// New returns a Store on the database and blob store of o.
+func New(o Options) (*Store, error) {
+	if o.DB == nil || o.Blobs == nil {
+		return nil, errors.New("mailstore: a database and a blob store are required")
+	}
+	s := &Store{
+		db:          o.DB,
+		blobs:       o.Blobs,
+		feed:        o.Feed,
+		log:         o.Logger,
+		clock:       o.Clock,
+		loc:         o.Location,
+		maxBytes:    o.MaxMessageBytes,
+		memSpool:    o.MemorySpool,
+		spoolDir:    o.SpoolDir,
+		grace:       o.SweepGrace,
+		putTimeout:  o.PutTimeout,
+		tombstoneMx: 30 * time.Second,
+	}
+	if s.feed == nil {
+		s.feed = NewLocalFeed()
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.loc == nil {
+		s.loc = time.UTC
+	}
+	if s.maxBytes <= 0 {
+		s.maxBytes = DefaultMaxMessageBytes
+	}
+	if s.memSpool <= 0 {
+		s.memSpool = 1 << 20
+	}
+	if s.spoolDir == "" {
+		s.spoolDir = os.TempDir()
+	}
+	if s.grace <= 0 {
+		s.grace = time.Hour
+	}
+	if s.putTimeout <= 0 {
+		s.putTimeout = 10 * time.Minute
+	}
+	if s.putTimeout > s.grace/2 {
+		return nil, fmt.Errorf("mailstore: PutTimeout %s must be at most half of SweepGrace %s", s.putTimeout, s.grace)
+	}
+	return s, nil
+}
+
+// Feed returns the store's change feed.
+func (s *Store) Feed() Feed { return s.feed }
+
+func (s *Store) now() int64 { return s.clock().Unix() }
+
+func (s *Store) postgres() bool { return s.db.Driver == db.Postgres }
+
+// errRollback makes tx roll back without an error for the caller.
+var errRollback = errors.New("mailstore: nothing to do")
+
+// tx runs fn in a transaction, again (up to 5 times) when PostgreSQL
+// reports a deadlock or a serialization failure. fn must have no effect
+// outside the transaction.
+func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.db.Transaction(ctx, fn)
+		if err == nil || attempt == 4 || !retryable(err) {
+			return err
+		}
+		d := time.Duration(1+rand.IntN(10<<attempt)) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(d):
+		}
+	}
+}
+
+// readTx runs fn in a transaction that sees one snapshot (REPEATABLE READ,
+// read only, on PostgreSQL; SQLite's one connection gives that anyway).
+func (s *Store) readTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if s.postgres() {
+		return s.db.Gorm.WithContext(ctx).Transaction(fn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	}
+	return s.db.Transaction(ctx, fn)
+}
+
+func retryable(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "SQLSTATE 40P01") || strings.Contains(s, "SQLSTATE 40001")
+}
+
+// lock locks the stripes of the mailboxes and returns the unlock function.
+func (s *Store) lock(mailboxIDs ...int64) func() {
+	idx := make([]int, 0, len(mailboxIDs))
+	for _, id := range mailboxIDs {
+		idx = append(idx, int(uint64(id)%uint64(len(s.stripes))))
+	}
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	for _, i := range idx {
+		s.stripes[i].Lock()
+	}
+	return func() {
+		for j := len(idx) - 1; j >= 0; j-- {
+			s.stripes[idx[j]].Unlock()
+		}
+	}
+}
+
+// publish hands committed events to the feed, tagged with the origin of
+// ctx.
+func (s *Store) publish(ctx context.Context, events ...Event) {
+	if len(events) == 0 {
+		return
+	}
+	origin := ctx.Value(originKey{})
+	for i := range events {
+		events[i].Origin = origin
+	}
+	s.feed.Publish(events...)
+}
+
+// lockUser takes the user's usage row: every transaction that changes a
+// user's messages starts here, so they queue per user in one lock order
+// (usage row, then mailboxes by id, then messages by id).
+func lockUser(tx *gorm.DB, userID int64) error {
+	res := tx.Exec("UPDATE mail_users SET used_bytes = used_bytes WHERE user_id = ?", userID)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("user %d has no mail store: %w", userID, ErrNotFound)
+	}
+	return nil
+}
+
+// addUsage changes the user's usage by delta and, when check is set and
+// delta is positive, refuses to go over the user's quota.
+func addUsage(tx *gorm.DB, userID, delta int64, check bool) error {
+	if delta == 0 {
+		return nil
+	}
+	var r struct {
+		UsedBytes  int64 `gorm:"column:used_bytes"`
+		QuotaBytes int64 `gorm:"column:quota_bytes"`
+	}
+	err := tx.Raw(`UPDATE mail_users SET used_bytes = used_bytes + ? WHERE user_id = ?
+		RETURNING used_bytes, (SELECT quota_bytes FROM users WHERE users.id = mail_users.user_id) AS quota_bytes`,
+		delta, userID).Scan(&r).Error
+	if err != nil {
+		return err
+	}
+	if check && delta > 0 && r.QuotaBytes > 0 && r.UsedBytes > r.QuotaBytes {
+		return fmt.Errorf("user %d: %d bytes used of %d: %w", userID, r.UsedBytes-delta, r.QuotaBytes, ErrOverQuota)
+	}
+	return nil
+}
+
+// Usage returns the user's storage use and quota.
+func (s *Store) Usage(ctx context.Context, userID int64) (Usage, error) {
+	var u Usage
+	var rows []struct {
+		UsedBytes  int64 `gorm:"column:used_bytes"`
+		QuotaBytes int64 `gorm:"column:quota_bytes"`
+	}
+	err := s.db.Gorm.WithContext(ctx).Raw(`SELECT COALESCE(mu.used_bytes, 0) AS used_bytes, u.quota_bytes
+		FROM users u LEFT JOIN mail_users mu ON mu.user_id = u.id WHERE u.id = ?`, userID).Scan(&rows).Error
+	if err != nil {
+		return u, fmt.Errorf("usage of user %d: %w", userID, err)
+	}
+	if len(rows) == 0 {
+		return u, fmt.Errorf("user %d: %w", userID, ErrNotFound)
+	}
+	return Usage{Bytes: rows[0].UsedBytes, Quota: rows[0].QuotaBytes}, nil
+}
+
+// checkMailbox verifies that the mailbox belongs to the user.
+func (s *Store) checkMailbox(ctx context.Context, userID, mailboxID int64) error {
+	var n int64
+	err := s.db.Gorm.WithContext(ctx).Raw("SELECT count(*) FROM mailboxes WHERE id = ? AND user_id = ?", mailboxID, userID).Scan(&n).Error
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("mailbox %d of user %d: %w", mailboxID, userID, ErrNotFound)
+	}
+	return nil
+}
+
+// batches splits uids into slices of at most n.
+func batches(uids []uint32, n int) [][]uint32 {
+	var out [][]uint32
+	for len(uids) > n {
+		out = append(out, uids[:n])
+		uids = uids[n:]
+	}
+	if len(uids) > 0 {
+		out = append(out, uids)
+	}
+	return out
+}
+
+// uidCond is a condition on mm.uid for a sorted batch: a range when the
+// batch is contiguous, else a list.
+func uidCond(b []uint32) (string, []any) {
+	if len(b) > 0 && int(b[len(b)-1]-b[0]) == len(b)-1 {
+		return "mm.uid BETWEEN ? AND ?", []any{b[0], b[len(b)-1]}
+	}
+	return "mm.uid IN ?", []any{b}
+}
+
+// sortedUIDs returns uids ascending without duplicates (a copy).
+func sortedUIDs(uids []uint32) []uint32 {
+	out := slices.Clone(uids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
