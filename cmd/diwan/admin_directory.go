@@ -198,7 +198,7 @@ func userCmd() *cobra.Command {
 			})
 		},
 	}
-	c.AddCommand(add, list, passwd, disable)
+	c.AddCommand(add, list, passwd, disable, userQuotaCmd(), userTokenCmd())
 	return c
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"diwan.gov.sy/diwan/internal/audit"
@@ -18,6 +19,8 @@ import (
 	"diwan.gov.sy/diwan/internal/config"
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/mailstore"
+	"diwan.gov.sy/diwan/internal/workflow"
 )
 
 // Version and Commit are set at build time (-ldflags -X).
@@ -63,6 +66,8 @@ type Env struct {
 	Blob      blob.Store
 	Audit     *audit.Log
 	Directory *directory.Service
+	Workflow  *workflow.Service
+	Mail      *mailstore.Store
 }
 
 // OpenDB opens the configured database; the error names the driver and the
@@ -128,6 +133,24 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		LockoutDuration:   cfg.Auth.LockoutDuration.Duration(),
 		MinPasswordLength: cfg.Auth.MinPasswordLength,
 		Logger:            log,
+	})
+	e.Mail, err = mailstore.New(mailstore.Options{
+		DB:              d,
+		Blobs:           st,
+		Feed:            mailstore.NewLocalFeed(),
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
+		SpoolDir:        filepath.Join(cfg.DataDir, "spool"),
+		Location:        cfg.Location(),
+		Logger:          log,
+	})
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("mail store: %w", err)
+	}
+	e.Workflow = workflow.New(d, st, workflow.Options{
+		Workflow: cfg.Workflow,
+		Location: cfg.Location(),
+		Logger:   log,
 	})
 	return e, nil
 }

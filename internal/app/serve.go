@@ -45,8 +45,10 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 	// Background work that lives as long as the process.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(3)
 	go func() { defer wg.Done(); e.Audit.Run(bg) }()
+	go func() { defer wg.Done(); e.Mail.RunSweeper(bg, 10*time.Minute) }()
+	go func() { defer wg.Done(); sweepUploads(bg, e, time.Hour) }()
 	defer func() { stopBG(); wg.Wait() }()
 
 	var listeners []listener
@@ -66,6 +68,11 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 			Gatherer:        reg,
 			Logger:          log,
 			ShutdownTimeout: cfg.HTTP.ShutdownTimeout.Duration(),
+			DB:              e.DB,
+			Directory:       e.Directory,
+			Workflow:        e.Workflow,
+			SessionTTL:      cfg.Auth.SessionTTL.Duration(),
+			BaseURL:         cfg.HTTP.BaseURL,
 		})
 		if err := srv.Listen(); err != nil {
 			return fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
@@ -134,4 +141,24 @@ func trimNewline(p []byte) []byte {
 		p = p[:len(p)-1]
 	}
 	return p
+}
+
+// sweepUploads removes, every interval, the blobs of attachment uploads that
+// never became attachments (a crash between store and commit) once they are
+// a day old.
+func sweepUploads(ctx context.Context, e *Env, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := e.Workflow.SweepUploads(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			e.Log.Error("sweep unfinished uploads", slog.Any("error", err))
+		} else if n > 0 {
+			e.Log.Info("swept unfinished uploads", slog.Int("removed", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

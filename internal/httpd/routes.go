@@ -6,7 +6,8 @@ import (
 )
 
 // routes registers every route the server answers. It is the one list of
-// them: the web UI and /api/v1 are added here as they land.
+// them: the web UI is added here as it lands. Every route under /api/v1 is
+// described in openapi.json (a test holds the two lists equal).
 func (s *Server) routes(e *gin.Engine) {
 	// Operator endpoints (DESIGN.md §3 Health).
 	e.GET("/healthz", healthz)
@@ -14,4 +15,55 @@ func (s *Server) routes(e *gin.Engine) {
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{
 		ErrorLog: promErrorLog{s.log},
 	})))
+
+	if s.sessions == nil {
+		return // no JSON API without its services
+	}
+	// The JSON API (DESIGN.md §6a). Search, the register book and the
+	// dashboard come with the issue that builds them.
+	v1 := e.Group("/api/v1")
+	v1.GET("/openapi.json", openAPIDocument)
+	v1.POST("/session", s.postSession)
+
+	a := v1.Group("", s.authenticate)
+	a.GET("/session", s.getSession)
+	a.DELETE("/session", s.deleteSession)
+
+	// Organisation.
+	a.GET("/ministries", s.listMinistries)
+	a.POST("/ministries", s.addMinistry)
+	a.GET("/ministries/:code", s.getMinistry)
+	a.GET("/registries", s.listRegistries)
+	a.POST("/registries", s.addRegistry)
+	a.GET("/registries/:code", s.getRegistry)
+	a.PATCH("/registries/:code", s.updateRegistry)
+	a.GET("/departments", s.listDepartments)
+	a.POST("/departments", s.addDepartment)
+	a.GET("/departments/:ministry/:code", s.getDepartment)
+	a.PATCH("/departments/:ministry/:code", s.updateDepartment)
+	a.GET("/users", s.listUsers)
+	a.POST("/users", s.addUser)
+	a.GET("/users/:address", s.getUser)
+	a.PATCH("/users/:address", s.updateUser)
+	a.GET("/users/:address/membership", s.getMembership)
+	a.PATCH("/users/:address/membership", s.updateMembership)
+
+	// Correspondence and its attachments.
+	a.POST("/correspondence", s.createCorrespondence)
+	a.GET("/correspondence/:id", s.getCorrespondence)
+	a.PATCH("/correspondence/:id", s.updateCorrespondence)
+	a.GET("/correspondence/:id/verify", s.verifyCorrespondence)
+	a.POST("/correspondence/:id/attachments", s.addAttachment)
+	a.GET("/correspondence/:id/attachments/:aid", s.downloadAttachment)
+	a.DELETE("/correspondence/:id/attachments/:aid", s.deleteAttachment)
+
+	// Registry entries and their transitions.
+	a.GET("/entries", s.listEntries)
+	a.GET("/entries/:id", s.getEntry)
+	a.POST("/entries/:id/:action", s.actOnEntry)
+
+	// Referrals.
+	a.GET("/referrals", s.listReferrals)
+	a.GET("/referrals/:id", s.getReferral)
+	a.POST("/referrals/:id/:action", s.actOnReferral)
 }

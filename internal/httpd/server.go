@@ -1,8 +1,8 @@
 // Package httpd is Diwan's HTTP front door: the HTTPS server, its gin
 // router and middleware (panic recovery, request logging and metrics,
 // security headers), the operator endpoints /healthz, /readyz and /metrics,
-// and, as they land, the web UI and the JSON API /api/v1, all registered in
-// one routes function.
+// the JSON API /api/v1 with its sessions, API tokens and CSRF defence, and,
+// as it lands, the web UI, all registered in one routes function.
 //
 // The package translates HTTP into calls on the core services and their
 // errors into HTTP replies (the JSON error shape of WriteError). It must never
@@ -23,6 +23,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"diwan.gov.sy/diwan/internal/db"
+	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/workflow"
 )
 
 func init() {
@@ -77,6 +81,23 @@ type Options struct {
 	// ShutdownTimeout bounds how long in-flight requests may run on after
 	// shutdown starts; then their connections are closed. Zero means 15s.
 	ShutdownTimeout time.Duration
+
+	// The JSON API /api/v1 is served when DB, Directory and Workflow are
+	// all set; without them the server answers the operator endpoints only.
+
+	// DB holds the web sessions and API tokens (Sessions).
+	DB *db.DB
+	// Directory checks logins and lists ministries and users.
+	Directory *directory.Service
+	// Workflow is the correspondence engine.
+	Workflow *workflow.Service
+	// SessionTTL is how long a login lasts (auth.session_ttl); zero means
+	// 12 hours.
+	SessionTTL time.Duration
+	// BaseURL is the absolute URL users reach (http.base_url): its origin
+	// is accepted as same-origin behind a proxy, and an https URL makes
+	// cookies Secure even when the server itself speaks plain HTTP.
+	BaseURL string
 }
 
 // Server is the HTTP(S) server. Build it with New, add routes with Router,
@@ -88,6 +109,9 @@ type Server struct {
 	metrics *httpMetrics
 	http    *http.Server
 	ln      net.Listener
+
+	sessions   *Sessions // nil when the API is not served
+	baseOrigin string    // origin of Options.BaseURL; "" when none
 
 	checkTimeout time.Duration // bound of each readiness check; tests shorten it
 }
@@ -119,6 +143,12 @@ func New(o Options) *Server {
 		metrics: newHTTPMetrics(o.Registerer),
 
 		checkTimeout: checkTimeout,
+	}
+	if o.DB != nil && o.Directory != nil && o.Workflow != nil {
+		s.sessions = NewSessions(o.DB, o.Directory, o.SessionTTL)
+	}
+	if origin, ok := originOf(o.BaseURL); ok {
+		s.baseOrigin = origin
 	}
 	s.engine = s.newEngine()
 	s.http = &http.Server{

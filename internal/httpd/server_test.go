@@ -38,7 +38,7 @@ type testServer struct {
 // startTLS starts a server with a freshly generated self-signed pair and a
 // client that trusts exactly that certificate. setup runs before serving
 // (routes for the test go there).
-func startTLS(t *testing.T, o Options, setup func(*Server)) *testServer {
+func startTLS(t testing.TB, o Options, setup func(*Server)) *testServer {
 	t.Helper()
 	certFile, keyFile, _, err := tlsutil.EnsureSelfSigned(t.TempDir(), nil)
 	if err != nil {
@@ -67,14 +67,14 @@ func startTLS(t *testing.T, o Options, setup func(*Server)) *testServer {
 }
 
 // startPlain starts a server without TLS.
-func startPlain(t *testing.T, o Options, setup func(*Server)) *testServer {
+func startPlain(t testing.TB, o Options, setup func(*Server)) *testServer {
 	t.Helper()
 	o.TLS = nil
 	client := &http.Client{Timeout: waitTimeout, Transport: &http.Transport{}}
 	return start(t, o, "http", client, setup)
 }
 
-func start(t *testing.T, o Options, scheme string, client *http.Client, setup func(*Server)) *testServer {
+func start(t testing.TB, o Options, scheme string, client *http.Client, setup func(*Server)) *testServer {
 	t.Helper()
 	logs := &syncBuffer{}
 	if o.Logger == nil {
@@ -150,7 +150,7 @@ func (b *syncBuffer) String() string {
 }
 
 // waitFor polls cond until it holds, failing the test after waitTimeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	tick := time.NewTicker(5 * time.Millisecond)
@@ -477,7 +477,7 @@ func (ts *testServer) waitRefused(t *testing.T) {
 func TestShutdownLetsInFlightRequestFinish(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		start func(*testing.T, Options, func(*Server)) *testServer
+		start func(testing.TB, Options, func(*Server)) *testServer
 	}{{"https", startTLS}, {"http", startPlain}} {
 		t.Run(tc.name, func(t *testing.T) {
 			entered, release := make(chan struct{}, 1), make(chan struct{})

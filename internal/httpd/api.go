@@ -1,0 +1,281 @@
+package httpd
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/workflow"
+)
+
+// The JSON API (/api/v1, DESIGN.md §6a): request decoding, the input
+// checks every handler shares, and the list envelope. Handlers bind and
+// check input here, call one core service method with typed arguments, and
+// render a DTO of this package; the core's own types never reach JSON.
+
+// maxJSONBytes bounds a JSON request body. Documents are small; attachments
+// come as multipart uploads, never inside JSON.
+const maxJSONBytes = 1 << 20
+
+// Paging of lists: ?page=1&per_page=50; per_page at most maxPerPage.
+const (
+	defaultPerPage = 50
+	maxPerPage     = 200
+)
+
+// list is the envelope of every list answer: {"items": […], "total": N}.
+type list[T any] struct {
+	Items []T   `json:"items"`
+	Total int64 `json:"total"`
+}
+
+func newList[T any](items []T, total int64) list[T] {
+	if items == nil {
+		items = []T{}
+	}
+	return list[T]{Items: items, Total: total}
+}
+
+// decodeJSON reads the request body as one JSON object into dst, strictly:
+// an unknown field, a value of the wrong type, malformed JSON, trailing
+// data or an empty body is answered 400 naming the field (or "body" when
+// no field is concerned); a body over maxJSONBytes is answered 413. It
+// reports whether dst was filled; when not, the answer is written.
+func decodeJSON(c *gin.Context, dst any) bool {
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, maxJSONBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		writeDecodeError(c, err)
+		return false
+	}
+	// Exactly one JSON value: "{}{}" or "{} x" is malformed.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err == nil || !isTooLarge(err) {
+			WriteError(c, http.StatusBadRequest, "malformed_json", "the request body must hold one JSON object and nothing after it", "body")
+			return false
+		}
+		writeDecodeError(c, err)
+		return false
+	}
+	return true
+}
+
+func isTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+// writeDecodeError answers a failed decode. encoding/json names an unknown
+// field only inside its message (`json: unknown field "x"`); that is the
+// one error text parsed here.
+func writeDecodeError(c *gin.Context, err error) {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case isTooLarge(err):
+		WriteError(c, http.StatusRequestEntityTooLarge, "too_large",
+			fmt.Sprintf("the request body is larger than %d bytes", maxJSONBytes), "body")
+	case errors.Is(err, io.EOF):
+		WriteError(c, http.StatusBadRequest, "malformed_json", "the request body is empty; a JSON object is expected", "body")
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
+		WriteError(c, http.StatusBadRequest, "malformed_json", "the request body is not valid JSON", "body")
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			WriteError(c, http.StatusBadRequest, "malformed_json", "the request body must be a JSON object", "body")
+			return
+		}
+		WriteError(c, http.StatusBadRequest, "invalid_type",
+			fmt.Sprintf("%s must be %s, not %s", field, jsonKind(typ), typ.Value), field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		WriteError(c, http.StatusBadRequest, "unknown_field", fmt.Sprintf("%s is not a field of this request", field), field)
+	default:
+		WriteError(c, http.StatusBadRequest, "malformed_json", "the request body is not valid JSON", "body")
+	}
+}
+
+// jsonKind names the JSON type a Go type expects, for messages.
+func jsonKind(e *json.UnmarshalTypeError) string {
+	if e.Type == nil {
+		return "another type"
+	}
+	switch e.Type.Kind().String() {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "an integer"
+	case "float32", "float64":
+		return "a number"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	}
+	return "another type"
+}
+
+// dateLayout is the API's date format (DESIGN.md §6a): YYYY-MM-DD.
+const dateLayout = time.DateOnly
+
+// parseDate checks an optional date field: "" is no date (zero time), a
+// date is YYYY-MM-DD and a real calendar day, anything else a 400 naming
+// the field. It reports whether the input was good; when not, the answer
+// is written.
+func parseDate(c *gin.Context, field, s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(dateLayout, s)
+	if err != nil || len(s) != len(dateLayout) {
+		WriteError(c, http.StatusBadRequest, "invalid_date",
+			fmt.Sprintf("%s must be a date written YYYY-MM-DD, not %q", field, clip(s)), field)
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// page is a requested page of a list.
+type page struct {
+	Page, PerPage int
+}
+
+// Offset is the number of items before the page.
+func (p page) Offset() int { return (p.Page - 1) * p.PerPage }
+
+// parsePage reads ?page= and ?per_page= (defaults 1 and defaultPerPage;
+// per_page at most maxPerPage). Anything but a positive integer is a 400
+// naming the parameter.
+func parsePage(c *gin.Context) (page, bool) {
+	p := page{Page: 1, PerPage: defaultPerPage}
+	for _, q := range []struct {
+		name string
+		dst  *int
+		max  int
+	}{{"page", &p.Page, 1 << 30}, {"per_page", &p.PerPage, maxPerPage}} {
+		v, ok := c.GetQuery(q.name)
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > q.max {
+			WriteError(c, http.StatusBadRequest, "invalid_parameter",
+				fmt.Sprintf("%s must be an integer from 1 to %d", q.name, q.max), q.name)
+			return p, false
+		}
+		*q.dst = n
+	}
+	return p, true
+}
+
+// pathID reads a numeric path parameter. Anything else cannot name a
+// stored object: 404, as for an id that does not exist.
+func pathID(c *gin.Context, name string) (int64, bool) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id <= 0 {
+		WriteError(c, http.StatusNotFound, "not_found", "not found", "")
+		return 0, false
+	}
+	return id, true
+}
+
+// oneOf checks that an optional enumerated field holds one of the allowed
+// values; "" passes. When not, the 400 is written.
+func oneOf(c *gin.Context, field, v string, allowed ...string) bool {
+	if v == "" {
+		return true
+	}
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	WriteError(c, http.StatusBadRequest, "invalid_value",
+		fmt.Sprintf("%s must be one of %s, not %q", field, strings.Join(allowed, ", "), clip(v)), field)
+	return false
+}
+
+// requireVersion checks that a change names the version it was based on.
+func requireVersion(c *gin.Context, v *int64) bool {
+	if v == nil {
+		WriteError(c, http.StatusBadRequest, "missing_field", "version is required: the version of the entry the change is based on", "version")
+		return false
+	}
+	if *v < 0 {
+		WriteError(c, http.StatusBadRequest, "invalid_value", "version must not be negative", "version")
+		return false
+	}
+	return true
+}
+
+// clip bounds client text quoted back in a message.
+func clip(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return s
+}
+
+// coreError answers an error of a core service (workflow, directory) with
+// the status DESIGN.md §6a gives it. Their sentinel and input errors carry
+// texts safe for a client; anything else is logged once and answered 500.
+func (s *Server) coreError(c *gin.Context, doing string, err error) {
+	var (
+		wie *workflow.InputError
+		die *directory.InputError
+		te  *workflow.TransitionError
+		se  *workflow.StaleError
+	)
+	switch {
+	case errors.As(err, &wie):
+		if wie.Unprocessable {
+			WriteError(c, http.StatusUnprocessableEntity, "unprocessable", wie.Message, wie.Field)
+			return
+		}
+		WriteError(c, http.StatusBadRequest, "invalid_input", wie.Message, wie.Field)
+	case errors.As(err, &die):
+		WriteError(c, http.StatusBadRequest, "invalid_input", die.Message, die.Field)
+	case errors.As(err, &se):
+		WriteError(c, http.StatusConflict, "stale_version", se.Error()+"; reload it and try again", "version")
+	case errors.Is(err, workflow.ErrStaleVersion):
+		WriteError(c, http.StatusConflict, "stale_version", "the object has changed since that version; reload it and try again", "version")
+	case errors.As(err, &te) && te.Conflict, errors.Is(err, workflow.ErrConflict):
+		WriteError(c, http.StatusConflict, "conflict", err.Error(), "")
+	case errors.As(err, &te), errors.Is(err, workflow.ErrInvalidTransition):
+		WriteError(c, http.StatusConflict, "invalid_transition", err.Error(), "")
+	case errors.Is(err, workflow.ErrNotFound), errors.Is(err, directory.ErrNotFound):
+		WriteError(c, http.StatusNotFound, "not_found", "not found", "")
+	case errors.Is(err, workflow.ErrForbidden):
+		WriteError(c, http.StatusForbidden, "forbidden", err.Error(), "")
+	case errors.Is(err, workflow.ErrExists), errors.Is(err, directory.ErrExists):
+		WriteError(c, http.StatusConflict, "exists", err.Error(), "")
+	case errors.Is(err, workflow.ErrTooLarge):
+		WriteError(c, http.StatusRequestEntityTooLarge, "too_large", err.Error(), "file")
+	case c.Request.Context().Err() != nil:
+		// The client went away: nobody reads the answer, nothing to log
+		// as an error.
+		s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "api: client gone: "+doing,
+			slog.String("path", c.Request.URL.Path), slog.Any("error", err))
+		c.AbortWithStatus(http.StatusBadRequest)
+	default:
+		s.internalError(c, doing, err)
+	}
+}
+
+// actor is the caller as the workflow engine knows them.
+func actor(c *gin.Context) workflow.Actor {
+	p := principalOf(c)
+	return workflow.UserActor(p.UserID, p.Login)
+}

@@ -1,0 +1,392 @@
+package httpd
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/workflow"
+)
+
+// Organisation (DESIGN.md §6a): ministries and users from the directory,
+// registries, departments and memberships from the workflow engine. Every
+// caller may read them; administrators change them. The engine checks
+// that for its own objects; the directory, which also serves the command
+// line, leaves it to its callers, so requireAdmin does it here.
+
+// pageOf cuts one page out of a whole list.
+func pageOf[T, U any](all []T, p page, conv func(T) U) list[U] {
+	start := min(p.Offset(), len(all))
+	end := min(start+p.PerPage, len(all))
+	return newList(mapSlice(all[start:end], conv), int64(len(all)))
+}
+
+// requireAdmin answers 403 unless the caller is an administrator.
+func (s *Server) requireAdmin(c *gin.Context) (directory.User, bool) {
+	u, ok := s.currentUser(c)
+	if !ok {
+		return u, false
+	}
+	if !u.HasRole(directory.RoleAdmin) {
+		WriteError(c, http.StatusForbidden, "forbidden", "only an administrator may change the organisation", "")
+		return u, false
+	}
+	return u, true
+}
+
+// Ministries.
+
+type newMinistryRequest struct {
+	Code   string `json:"code" required:"true"`
+	NameAR string `json:"name_ar" required:"true"`
+	NameEN string `json:"name_en" required:"true"`
+}
+
+func (s *Server) listMinistries(c *gin.Context) {
+	p, ok := parsePage(c)
+	if !ok {
+		return
+	}
+	ms, err := s.opts.Directory.Ministries(c.Request.Context())
+	if err != nil {
+		s.coreError(c, "list ministries", err)
+		return
+	}
+	c.JSON(http.StatusOK, pageOf(ms, p, toMinistryDTO))
+}
+
+func (s *Server) getMinistry(c *gin.Context) {
+	m, err := s.opts.Directory.Ministry(c.Request.Context(), c.Param("code"))
+	if err != nil {
+		s.coreError(c, "read ministry", err)
+		return
+	}
+	c.JSON(http.StatusOK, toMinistryDTO(m))
+}
+
+func (s *Server) addMinistry(c *gin.Context) {
+	var req newMinistryRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if _, ok := s.requireAdmin(c); !ok {
+		return
+	}
+	m, err := s.opts.Directory.AddMinistry(c.Request.Context(), principalOf(c).Actor(),
+		directory.Ministry{Code: req.Code, NameAR: req.NameAR, NameEN: req.NameEN})
+	if err != nil {
+		s.coreError(c, "add ministry", err)
+		return
+	}
+	c.JSON(http.StatusCreated, toMinistryDTO(m))
+}
+
+// Registries.
+
+type newRegistryRequest struct {
+	Code             string `json:"code"`
+	Ministry         string `json:"ministry"`
+	NameAR           string `json:"name_ar"`
+	NameEN           string `json:"name_en"`
+	Address          string `json:"address"`
+	Template         string `json:"template"`
+	ApprovalRequired bool   `json:"approval_required"`
+}
+
+type registryPatch struct {
+	NameAR           *string `json:"name_ar"`
+	NameEN           *string `json:"name_en"`
+	Address          *string `json:"address"`
+	Template         *string `json:"template"`
+	ApprovalRequired *bool   `json:"approval_required"`
+}
+
+func (s *Server) listRegistries(c *gin.Context) {
+	p, ok := parsePage(c)
+	if !ok {
+		return
+	}
+	rs, err := s.opts.Workflow.Registries(c.Request.Context(), c.Query("ministry"))
+	if err != nil {
+		s.coreError(c, "list registries", err)
+		return
+	}
+	c.JSON(http.StatusOK, pageOf(rs, p, toRegistryDTO))
+}
+
+func (s *Server) getRegistry(c *gin.Context) {
+	r, err := s.opts.Workflow.Registry(c.Request.Context(), c.Param("code"))
+	if err != nil {
+		s.coreError(c, "read registry", err)
+		return
+	}
+	c.JSON(http.StatusOK, toRegistryDTO(r))
+}
+
+func (s *Server) addRegistry(c *gin.Context) {
+	var req newRegistryRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	r, err := s.opts.Workflow.AddRegistry(c.Request.Context(), actor(c), workflow.Registry{
+		Code: req.Code, Ministry: req.Ministry, NameAR: req.NameAR, NameEN: req.NameEN,
+		Address: req.Address, Template: req.Template, ApprovalRequired: req.ApprovalRequired,
+	})
+	if err != nil {
+		s.coreError(c, "add registry", err)
+		return
+	}
+	c.JSON(http.StatusCreated, toRegistryDTO(r))
+}
+
+func (s *Server) updateRegistry(c *gin.Context) {
+	var req registryPatch
+	if !decodeJSON(c, &req) {
+		return
+	}
+	r, err := s.opts.Workflow.UpdateRegistry(c.Request.Context(), actor(c), c.Param("code"), workflow.RegistryUpdate{
+		NameAR: req.NameAR, NameEN: req.NameEN, Address: req.Address, Template: req.Template,
+		ApprovalRequired: req.ApprovalRequired,
+	})
+	if err != nil {
+		s.coreError(c, "update registry", err)
+		return
+	}
+	c.JSON(http.StatusOK, toRegistryDTO(r))
+}
+
+// Departments.
+
+type newDepartmentRequest struct {
+	Code     string `json:"code"`
+	Ministry string `json:"ministry"`
+	NameAR   string `json:"name_ar"`
+	NameEN   string `json:"name_en"`
+	Parent   string `json:"parent"`
+	Head     string `json:"head"`
+}
+
+type departmentPatch struct {
+	NameAR *string `json:"name_ar"`
+	NameEN *string `json:"name_en"`
+	Parent *string `json:"parent"` // "" moves it to the top
+	Head   *string `json:"head"`   // "" removes the head
+}
+
+func (s *Server) listDepartments(c *gin.Context) {
+	p, ok := parsePage(c)
+	if !ok {
+		return
+	}
+	ds, err := s.opts.Workflow.Departments(c.Request.Context(), c.Query("ministry"))
+	if err != nil {
+		s.coreError(c, "list departments", err)
+		return
+	}
+	c.JSON(http.StatusOK, pageOf(ds, p, toDepartmentDTO))
+}
+
+func (s *Server) getDepartment(c *gin.Context) {
+	d, err := s.opts.Workflow.Department(c.Request.Context(), c.Param("ministry"), c.Param("code"))
+	if err != nil {
+		s.coreError(c, "read department", err)
+		return
+	}
+	c.JSON(http.StatusOK, toDepartmentDTO(d))
+}
+
+func (s *Server) addDepartment(c *gin.Context) {
+	var req newDepartmentRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	d, err := s.opts.Workflow.AddDepartment(c.Request.Context(), actor(c), workflow.Department{
+		Code: req.Code, Ministry: req.Ministry, NameAR: req.NameAR, NameEN: req.NameEN,
+		Parent: req.Parent, Head: req.Head,
+	})
+	if err != nil {
+		s.coreError(c, "add department", err)
+		return
+	}
+	c.JSON(http.StatusCreated, toDepartmentDTO(d))
+}
+
+func (s *Server) updateDepartment(c *gin.Context) {
+	var req departmentPatch
+	if !decodeJSON(c, &req) {
+		return
+	}
+	d, err := s.opts.Workflow.UpdateDepartment(c.Request.Context(), actor(c), c.Param("ministry"), c.Param("code"),
+		workflow.DepartmentUpdate{NameAR: req.NameAR, NameEN: req.NameEN, Parent: req.Parent, Head: req.Head})
+	if err != nil {
+		s.coreError(c, "update department", err)
+		return
+	}
+	c.JSON(http.StatusOK, toDepartmentDTO(d))
+}
+
+// Users.
+
+type newUserRequest struct {
+	Address  string   `json:"address"`
+	Name     string   `json:"name"`
+	Ministry string   `json:"ministry"`
+	Roles    []string `json:"roles"`
+	// Password is optional: without it one is generated, answered once,
+	// and must be changed at first login.
+	Password string `json:"password"`
+}
+
+type newUserResponse struct {
+	User userDTO `json:"user"`
+	// Password is the generated password, shown this once; absent when
+	// the request gave one.
+	Password string `json:"password,omitempty"`
+}
+
+type userPatch struct {
+	Disabled *bool `json:"disabled"`
+	// Password sets a new password; MustChangePassword (default true)
+	// makes the user change it at the next login.
+	Password           *string `json:"password"`
+	MustChangePassword *bool   `json:"must_change_password"`
+	QuotaBytes         *int64  `json:"quota_bytes"`
+}
+
+type membershipPatch struct {
+	AddRegistry    string  `json:"add_registry"`
+	RemoveRegistry string  `json:"remove_registry"`
+	Department     *string `json:"department"` // "" removes it
+	Clearance      string  `json:"clearance" enum:"normal,confidential,secret"`
+}
+
+func (s *Server) listUsers(c *gin.Context) {
+	p, ok := parsePage(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	q := c.Query("q")
+	us, err := s.opts.Directory.Users(ctx, directory.ListOptions{Query: q, Limit: p.PerPage, Offset: p.Offset()})
+	if err != nil {
+		s.coreError(c, "list users", err)
+		return
+	}
+	n, err := s.opts.Directory.CountUsers(ctx, q)
+	if err != nil {
+		s.coreError(c, "count users", err)
+		return
+	}
+	c.JSON(http.StatusOK, newList(mapSlice(us, toUserDTO), n))
+}
+
+func (s *Server) getUser(c *gin.Context) {
+	u, err := s.opts.Directory.UserByLogin(c.Request.Context(), c.Param("address"))
+	if err != nil {
+		s.coreError(c, "read user", err)
+		return
+	}
+	c.JSON(http.StatusOK, toUserDTO(u))
+}
+
+func (s *Server) addUser(c *gin.Context) {
+	var req newUserRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if _, ok := s.requireAdmin(c); !ok {
+		return
+	}
+	nu := directory.NewUser{Address: req.Address, Name: req.Name, Ministry: req.Ministry, Roles: req.Roles, Password: req.Password}
+	var generated string
+	if nu.Password == "" {
+		generated = directory.GeneratePassword()
+		nu.Password, nu.MustChangePassword = generated, true
+	}
+	u, err := s.opts.Directory.AddUser(c.Request.Context(), principalOf(c).Actor(), nu)
+	if err != nil {
+		s.coreError(c, "add user", err)
+		return
+	}
+	c.JSON(http.StatusCreated, newUserResponse{User: toUserDTO(u), Password: generated})
+}
+
+// updateUser changes an account: disable or enable it, set a password, set
+// the mail quota. Each is its own audited change, made in that order.
+func (s *Server) updateUser(c *gin.Context) {
+	var req userPatch
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if _, ok := s.requireAdmin(c); !ok {
+		return
+	}
+	ctx, who, login := c.Request.Context(), principalOf(c).Actor(), c.Param("address")
+	if _, err := s.opts.Directory.UserByLogin(ctx, login); err != nil {
+		s.coreError(c, "read user", err)
+		return
+	}
+	if req.Disabled != nil {
+		var err error
+		if *req.Disabled {
+			err = s.opts.Directory.Disable(ctx, who, login)
+		} else {
+			err = s.opts.Directory.Enable(ctx, who, login)
+		}
+		if err != nil {
+			s.coreError(c, "disable or enable user", err)
+			return
+		}
+	}
+	if req.Password != nil {
+		mustChange := req.MustChangePassword == nil || *req.MustChangePassword
+		if err := s.opts.Directory.SetPassword(ctx, who, login, *req.Password, mustChange); err != nil {
+			s.coreError(c, "set password", err)
+			return
+		}
+	} else if req.MustChangePassword != nil {
+		WriteError(c, http.StatusBadRequest, "invalid_input", "must_change_password goes with a new password", "must_change_password")
+		return
+	}
+	if req.QuotaBytes != nil {
+		if err := s.opts.Directory.SetQuota(ctx, who, login, *req.QuotaBytes); err != nil {
+			s.coreError(c, "set quota", err)
+			return
+		}
+	}
+	u, err := s.opts.Directory.UserByLogin(ctx, login)
+	if err != nil {
+		s.coreError(c, "read user", err)
+		return
+	}
+	c.JSON(http.StatusOK, toUserDTO(u))
+}
+
+func (s *Server) getMembership(c *gin.Context) {
+	m, err := s.opts.Workflow.Membership(c.Request.Context(), actor(c), c.Param("address"))
+	if err != nil {
+		s.coreError(c, "read membership", err)
+		return
+	}
+	c.JSON(http.StatusOK, toMembershipDTO(m))
+}
+
+func (s *Server) updateMembership(c *gin.Context) {
+	var req membershipPatch
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if !oneOf(c, "clearance", req.Clearance, string(workflow.Normal), string(workflow.Confidential), string(workflow.Secret)) {
+		return
+	}
+	m, err := s.opts.Workflow.SetMembership(c.Request.Context(), actor(c), c.Param("address"), workflow.MembershipChange{
+		AddRegistry: req.AddRegistry, RemoveRegistry: req.RemoveRegistry, Department: req.Department,
+		Clearance: workflow.Clearance(req.Clearance),
+	})
+	if err != nil {
+		s.coreError(c, "change membership", err)
+		return
+	}
+	c.JSON(http.StatusOK, toMembershipDTO(m))
+}

@@ -1,0 +1,398 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Access control lives here and nowhere else. Who may see an entry:
+//
+//   - nobody outside the entry's registry's ministry, nobody whose
+//     clearance is below the document's classification, no administrator
+//     (admins manage the organisation, not content) and no operator;
+//   - within that: the registry's clerks; the author of an outgoing draft
+//     and the heads above its department; whoever a referral of the entry
+//     is addressed to (a person, or the members of a department), who made
+//     it, and the heads above that department or person.
+//
+// A user of another ministry therefore sees only the incoming entry of
+// their own registry, never the sender's entry. Whatever may not be seen is
+// ErrNotFound, never ErrForbidden, so existence does not leak.
+
+// principal is an Actor with what the database says about them, loaded at
+// the start of each call.
+type principal struct {
+	a          Actor
+	operator   bool
+	id         int64
+	login      string
+	ministryID int64
+	ministry   string
+	admin      bool
+	clerk      bool
+	head       bool
+	staff      bool
+	clerkOf    []int64 // registry ids
+	department int64   // 0 none
+	covered    []int64 // departments headed and all below them (head role only)
+	clearance  int
+}
+
+func level(c Classification) int {
+	switch c {
+	case Confidential:
+		return 1
+	case Secret:
+		return 2
+	}
+	return 0
+}
+
+// allowedClassifications lists what the clearance may read.
+func (p *principal) allowedClassifications() []string {
+	out := []string{string(Normal)}
+	if p.clearance >= 1 {
+		out = append(out, string(Confidential))
+	}
+	if p.clearance >= 2 {
+		out = append(out, string(Secret))
+	}
+	return out
+}
+
+// seesContent reports whether the principal may see any correspondence.
+func (p *principal) seesContent() bool {
+	return !p.operator && !p.admin && p.ministryID != 0
+}
+
+func (p *principal) managesOrganisation() bool { return p.operator || p.admin }
+
+func (p *principal) isClerkOf(registryID int64) bool { return slices.Contains(p.clerkOf, registryID) }
+
+// departments are the principal's own department and those they cover.
+func (p *principal) departments() []int64 {
+	out := slices.Clone(p.covered)
+	if p.department != 0 && !slices.Contains(out, p.department) {
+		out = append(out, p.department)
+	}
+	return out
+}
+
+// principalFact is one row of loadPrincipal's query.
+type principalFact struct {
+	K string
+	N int64
+	V string
+}
+
+// principalQuery reads, in one round trip, a user's row, roles,
+// clerkships, membership and the departments they head with all below
+// them. Each row is a fact (k, n, v).
+const principalQuery = `WITH RECURSIVE sub(id) AS (
+	SELECT id FROM departments WHERE head_user_id = ?
+	UNION SELECT d.id FROM departments d JOIN sub ON d.parent_id = sub.id
+)
+SELECT 'user' AS k, CASE WHEN u.disabled THEN 1 ELSE 0 END AS n, u.login AS v FROM users u WHERE u.id = ?
+UNION ALL SELECT 'ministry', m.id, m.code FROM users u JOIN ministries m ON m.id = u.ministry_id WHERE u.id = ?
+UNION ALL SELECT 'member', COALESCE(ms.department_id, 0), ms.clearance FROM memberships ms WHERE ms.user_id = ?
+UNION ALL SELECT 'role', 0, role FROM user_roles WHERE user_id = ?
+UNION ALL SELECT 'clerk', registry_id, '' FROM registry_clerks WHERE user_id = ?
+UNION ALL SELECT 'head', id, '' FROM sub`
+
+// loadPrincipal reads the actor's user, roles, clerkships, department,
+// headships and clearance with q (the transaction, when there is one).
+func loadPrincipal(ctx context.Context, q *gorm.DB, a Actor) (*principal, error) {
+	if a.Operator != "" {
+		return &principal{a: a, operator: true}, nil
+	}
+	if a.UserID == 0 {
+		return nil, fmt.Errorf("no acting user: %w", ErrForbidden)
+	}
+	id := a.UserID
+	var facts []principalFact
+	if err := q.WithContext(ctx).Raw(principalQuery, id, id, id, id, id, id).Scan(&facts).Error; err != nil {
+		return nil, fmt.Errorf("load user %d: %w", id, err)
+	}
+	p := &principal{a: a, id: id}
+	var covered []int64
+	found := false
+	for _, f := range facts {
+		switch f.K {
+		case "user":
+			found = true
+			p.login = f.V
+			if f.N != 0 {
+				return nil, fmt.Errorf("user %s is disabled: %w", f.V, ErrForbidden)
+			}
+		case "ministry":
+			p.ministryID, p.ministry = f.N, f.V
+		case "member":
+			p.department, p.clearance = f.N, level(Classification(f.V))
+		case "role":
+			switch f.V {
+			case "admin":
+				p.admin = true
+			case "clerk":
+				p.clerk = true
+			case "head":
+				p.head = true
+			case "staff":
+				p.staff = true
+			}
+		case "clerk":
+			p.clerkOf = append(p.clerkOf, f.N)
+		case "head":
+			covered = append(covered, f.N)
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("user %d: %w", id, ErrForbidden)
+	}
+	if !p.clerk {
+		p.clerkOf = nil
+	}
+	if p.head {
+		p.covered = covered
+	}
+	return p, nil
+}
+
+// entryView is an entry with what access and transitions need of its
+// document and registry.
+type entryView struct {
+	ID               int64
+	CorrespondenceID int64
+	RegistryID       int64
+	RegistryCode     string
+	MinistryID       int64
+	ApprovalRequired bool
+	Template         string
+	Direction        string
+	State            string
+	Version          int64
+	Year             *int
+	Seq              *int64
+	Number           *string
+	RegisteredAt     *time.Time
+	DueDate          string
+	Reason           string
+	AnsweredBy       *int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Kind             string
+	Subject          string
+	Classification   string
+	Priority         string
+	DepartmentID     *int64
+	CreatedBy        *int64
+	SenderRegistryID *int64
+	FrozenAt         *time.Time
+}
+
+const entrySelect = `SELECT e.id, e.correspondence_id, e.registry_id, r.code AS registry_code, r.ministry_id,
+	r.approval_required, r.template, e.direction, e.state, e.version, e.year, e.seq, e.number, e.registered_at,
+	e.due_date, e.reason, e.answered_by, e.created_at, e.updated_at, c.kind, c.subject, c.classification,
+	c.priority, c.department_id, c.created_by, c.sender_registry_id, c.frozen_at
+FROM registry_entries e
+JOIN correspondence c ON c.id = e.correspondence_id
+JOIN registries r ON r.id = e.registry_id`
+
+// via says how a principal sees an entry.
+type via uint8
+
+const (
+	viaClerk        via = 1 << iota // clerk of its registry
+	viaAuthor                       // author of the outgoing draft
+	viaApprover                     // head above the draft's department
+	viaReferral                     // a referral to them or their department, or made by them
+	viaHeadReferral                 // a referral to a department (or a member of one) they head
+)
+
+// access computes how p sees e (0: not at all).
+func (s *Service) access(ctx context.Context, q *gorm.DB, p *principal, e *entryView) (via, error) {
+	if !p.seesContent() || e.MinistryID != p.ministryID || level(Classification(e.Classification)) > p.clearance {
+		return 0, nil
+	}
+	var v via
+	if p.isClerkOf(e.RegistryID) {
+		v |= viaClerk
+	}
+	if e.Direction == string(Outgoing) {
+		if e.CreatedBy != nil && *e.CreatedBy == p.id {
+			v |= viaAuthor
+		}
+		if e.DepartmentID != nil && slices.Contains(p.covered, *e.DepartmentID) {
+			v |= viaApprover
+		}
+		return v, nil
+	}
+	// Incoming: through referrals. For a clerk who heads nothing they
+	// would add nothing.
+	if v&viaClerk != 0 && len(p.covered) == 0 {
+		return v, nil
+	}
+	cond, args := p.referralHoldCondition("f")
+	var hits []struct{ Own, Head int }
+	err := q.WithContext(ctx).Raw(`SELECT `+cond.own+` AS own, `+cond.head+` AS head FROM referrals f WHERE f.entry_id = ?`,
+		append(args, e.ID)...).Scan(&hits).Error
+	if err != nil {
+		return 0, fmt.Errorf("check referrals of entry %d: %w", e.ID, err)
+	}
+	for _, h := range hits {
+		if h.Own != 0 {
+			v |= viaReferral
+		}
+		if h.Head != 0 {
+			v |= viaHeadReferral
+		}
+	}
+	return v, nil
+}
+
+// holdCondition is a pair of SQL boolean expressions over a referral
+// alias: own (to the principal, their department, or made by them) and head
+// (to a department they cover or to a member of one).
+type holdCondition struct{ own, head string }
+
+func (p *principal) referralHoldCondition(f string) (holdCondition, []any) {
+	own := fmt.Sprintf("(%[1]s.to_user_id = ? OR %[1]s.from_user_id = ?", f)
+	args := []any{p.id, p.id}
+	if p.department != 0 {
+		own += fmt.Sprintf(" OR %s.to_department_id = ?", f)
+		args = append(args, p.department)
+	}
+	own += ")"
+	head := "(1 = 0)"
+	if len(p.covered) > 0 {
+		head = fmt.Sprintf("(%[1]s.to_department_id IN ? OR %[1]s.to_user_id IN (SELECT user_id FROM memberships WHERE department_id IN ?))", f)
+		args = append(args, p.covered, p.covered)
+	}
+	// Booleans as 0/1 on both databases.
+	return holdCondition{
+		own:  "CASE WHEN " + own + " THEN 1 ELSE 0 END",
+		head: "CASE WHEN " + head + " THEN 1 ELSE 0 END",
+	}, args
+}
+
+// entryScope is the SQL condition (over aliases e, c, r) that selects the
+// entries p may see. ok is false when p sees none.
+func (p *principal) entryScope() (cond string, args []any, ok bool) {
+	if !p.seesContent() {
+		return "", nil, false
+	}
+	var alts []string
+	if len(p.clerkOf) > 0 {
+		alts = append(alts, "e.registry_id IN ?")
+		args = append(args, p.clerkOf)
+	}
+	alts = append(alts, "(e.direction = 'outgoing' AND c.created_by = ?)")
+	args = append(args, p.id)
+	if len(p.covered) > 0 {
+		alts = append(alts, "(e.direction = 'outgoing' AND c.department_id IN ?)")
+		args = append(args, p.covered)
+	}
+	ref := "f.to_user_id = ? OR f.from_user_id = ?"
+	args = append(args, p.id, p.id)
+	if deps := p.departments(); len(deps) > 0 {
+		ref += " OR f.to_department_id IN ?"
+		args = append(args, deps)
+	}
+	if len(p.covered) > 0 {
+		ref += " OR f.to_user_id IN (SELECT user_id FROM memberships WHERE department_id IN ?)"
+		args = append(args, p.covered)
+	}
+	alts = append(alts, "EXISTS (SELECT 1 FROM referrals f WHERE f.entry_id = e.id AND ("+ref+"))")
+	cond = "r.ministry_id = ? AND c.classification IN ? AND (" + strings.Join(alts, " OR ") + ")"
+	args = append([]any{p.ministryID, p.allowedClassifications()}, args...)
+	return cond, args, true
+}
+
+// loadEntry reads one entry; lock takes its row lock (PostgreSQL) for a
+// transition. A missing entry is ErrNotFound.
+func (s *Service) loadEntry(ctx context.Context, q *gorm.DB, id int64, lock bool) (*entryView, error) {
+	sql := entrySelect + " WHERE e.id = ?"
+	if lock && s.isPostgres() {
+		sql += " FOR NO KEY UPDATE OF e"
+	}
+	var es []entryView
+	if err := q.WithContext(ctx).Raw(sql, id).Scan(&es).Error; err != nil {
+		return nil, fmt.Errorf("load entry %d: %w", id, err)
+	}
+	if len(es) == 0 {
+		return nil, fmt.Errorf("entry %d: %w", id, ErrNotFound)
+	}
+	return &es[0], nil
+}
+
+// visibleEntry loads an entry p may see, with how; ErrNotFound otherwise.
+func (s *Service) visibleEntry(ctx context.Context, q *gorm.DB, p *principal, id int64, lock bool) (*entryView, via, error) {
+	if !p.seesContent() {
+		return nil, 0, fmt.Errorf("entry %d: %w", id, ErrNotFound)
+	}
+	e, err := s.loadEntry(ctx, q, id, lock)
+	if err != nil {
+		return nil, 0, err
+	}
+	v, err := s.access(ctx, q, p, e)
+	if err != nil {
+		return nil, 0, err
+	}
+	if v == 0 {
+		return nil, 0, fmt.Errorf("entry %d: %w", id, ErrNotFound)
+	}
+	return e, v, nil
+}
+
+// may reports whether p, seeing e by v, is among w.
+func (p *principal) may(w who, v via) bool {
+	switch {
+	case w&whoClerk != 0 && v&viaClerk != 0:
+		return true
+	case w&whoAuthor != 0 && v&viaAuthor != 0:
+		return true
+	case w&whoApprover != 0 && v&viaApprover != 0:
+		return true
+	case w&whoHead != 0 && v&viaHeadReferral != 0:
+		return true
+	}
+	return false
+}
+
+// allowedActions lists the entry actions p may make now.
+func (p *principal) allowedActions(e *entryView, v via) []Action {
+	out := []Action{}
+	for _, r := range entryRules {
+		if r.dir != Direction(e.Direction) || !slices.Contains(r.from, State(e.State)) || !p.may(r.who, v) {
+			continue
+		}
+		if (r.guard == guardApprovalReq && !e.ApprovalRequired) || (r.guard == guardNoApprovalReq && e.ApprovalRequired) {
+			continue
+		}
+		if !slices.Contains(out, r.action) {
+			out = append(out, r.action)
+		}
+	}
+	return out
+}
+
+func (s *Service) isPostgres() bool { return s.db.Driver == "postgres" }
+
+// notFound wraps ErrNotFound for an object.
+func notFound(what string, id int64) error { return fmt.Errorf("%s %d: %w", what, id, ErrNotFound) }
+
+// isInput reports whether err is one of the engine's errors meant for the
+// caller as they are (not wrapped with internal context).
+func isPublic(err error) bool {
+	var ie *InputError
+	var te *TransitionError
+	var se *StaleError
+	return errors.As(err, &ie) || errors.As(err, &te) || errors.As(err, &se) ||
+		errors.Is(err, ErrNotFound) || errors.Is(err, ErrForbidden) || errors.Is(err, ErrExists) ||
+		errors.Is(err, ErrTooLarge)
+}

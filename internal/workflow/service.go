@@ -1,0 +1,78 @@
+package workflow
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"gorm.io/gorm"
+
+	"diwan.gov.sy/diwan/internal/blob"
+	"diwan.gov.sy/diwan/internal/config"
+	"diwan.gov.sy/diwan/internal/db"
+)
+
+// BlobStore is the part of the blob store (internal/blob.Store) the engine
+// uses. PutKey streams r under key, never holding it whole in memory, and
+// returns its size and lowercase hex SHA-256; on error nothing is stored.
+// Open returns the whole object; Delete removes it (a missing key is an
+// error the engine ignores).
+type BlobStore interface {
+	PutKey(ctx context.Context, key string, r io.Reader, size int64) (blob.Info, error)
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	Delete(ctx context.Context, key string) error
+}
+
+// Options configure a Service.
+type Options struct {
+	// Workflow is the workflow section of the configuration: deadlines,
+	// weekend, holidays and upload limits.
+	Workflow config.Workflow
+	// Location is time_zone: register years, dates and working days are
+	// counted there. nil means UTC.
+	Location *time.Location
+	// Now is the clock; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service is the workflow engine. It is safe for concurrent use.
+type Service struct {
+	// beforeCommit, when set (by tests), runs at the end of every changing
+	// transaction; an error rolls it back.
+	beforeCommit func(tx *gorm.DB) error
+
+	db    *db.DB
+	blobs BlobStore
+	cfg   config.Workflow
+	loc   *time.Location
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// New returns the engine on d, keeping attachments in blobs.
+func New(d *db.DB, blobs BlobStore, o Options) *Service {
+	s := &Service{db: d, blobs: blobs, cfg: o.Workflow, loc: o.Location, now: o.Now, log: o.Logger}
+	if s.loc == nil {
+		s.loc = time.UTC
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// clock is the current time in UTC at the database's precision.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// read runs fn's queries on one connection of the pool, so that a read of
+// several queries waits for a connection once (not once per query). fn
+// must not start a transaction: on SQLite, with its one connection, that
+// would wait for itself.
+func (s *Service) read(ctx context.Context, fn func(q *gorm.DB) error) error {
+	return s.db.Gorm.WithContext(ctx).Connection(fn)
+}
