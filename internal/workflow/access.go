@@ -193,12 +193,13 @@ type entryView struct {
 	CreatedBy        *int64
 	SenderRegistryID *int64
 	FrozenAt         *time.Time
+	DocumentSHA256   string `gorm:"column:document_sha256"`
 }
 
 const entrySelect = `SELECT e.id, e.correspondence_id, e.registry_id, r.code AS registry_code, r.ministry_id,
 	r.approval_required, r.template, e.direction, e.state, e.version, e.year, e.seq, e.number, e.registered_at,
 	e.due_date, e.reason, e.answered_by, e.created_at, e.updated_at, c.kind, c.subject, c.classification,
-	c.priority, c.department_id, c.created_by, c.sender_registry_id, c.frozen_at
+	c.priority, c.department_id, c.created_by, c.sender_registry_id, c.frozen_at, c.document_sha256
 FROM registry_entries e
 JOIN correspondence c ON c.id = e.correspondence_id
 JOIN registries r ON r.id = e.registry_id`

@@ -689,7 +689,21 @@ UNION ALL SELECT 'a', size, name, content_type, sha256 FROM correspondence_attac
 // caller holds the entry's lock, which attachment changes take too. It
 // reports whether the document replies to earlier correspondence.
 func (s *Service) freeze(ctx context.Context, tx *gorm.DB, e *entryView, now time.Time) (digest string, replies bool, err error) {
+	return s.freezeThen(ctx, tx, e, now, func(sql string, args ...any) error {
+		return tx.WithContext(ctx).Exec(sql, args...).Error
+	})
+}
+
+// freezeThen is freeze with its one write, the correspondence's update,
+// left to write (which may run it at once or with the transition's last
+// statement).
+func (s *Service) freezeThen(ctx context.Context, tx *gorm.DB, e *entryView, now time.Time, write func(sql string, args ...any) error) (digest string, replies bool, err error) {
 	corrID := e.CorrespondenceID
+	if e.FrozenAt != nil && Direction(e.Direction) == Incoming {
+		// Delivered frozen (the entry was read with its document under the
+		// entry's lock); an incoming letter answers nothing.
+		return e.DocumentSHA256, false, nil
+	}
 	var c correspondenceRow
 	if err := tx.WithContext(ctx).Where("id = ?", corrID).Take(&c).Error; err != nil {
 		return "", false, fmt.Errorf("load correspondence %d: %w", corrID, err)
@@ -740,7 +754,6 @@ func (s *Service) freeze(ctx context.Context, tx *gorm.DB, e *entryView, now tim
 	}
 	sum := sha256.Sum256(b)
 	digest = hex.EncodeToString(sum[:])
-	err = tx.WithContext(ctx).Model(&correspondenceRow{}).Where("id = ?", corrID).
-		Updates(map[string]any{"frozen_at": now, "document_sha256": digest}).Error
+	err = write(`UPDATE correspondence SET frozen_at = ?, document_sha256 = ?, updated_at = ? WHERE id = ?`, now, digest, now, corrID)
 	return digest, replies, err
 }

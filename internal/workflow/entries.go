@@ -132,6 +132,8 @@ type transition struct {
 	info map[string]any // more audit details
 	// numbered: the transition takes a register number (allocate).
 	numbered bool
+	// later are writes left for the transition's last statement (write).
+	later []stmt
 }
 
 func (s *Service) act(ctx context.Context, a Actor, id int64, t Transition) (Entry, error) {
@@ -202,21 +204,33 @@ func (s *Service) act(ctx context.Context, a Actor, id int64, t Transition) (Ent
 		if reason != "" && comment == "" {
 			ev.comment = reason
 		}
-		if err := s.timelineRow(ctx, tx, p, ev); err != nil {
-			return err
-		}
 		// A register number is taken last: the counter row stays locked
-		// until commit, so as little as possible happens after it.
-		if tr.numbered {
-			if err := tr.allocate(ctx); err != nil {
+		// until commit, so as little as possible happens after it. On
+		// PostgreSQL the rest is one statement (combined.go).
+		done := false
+		if s.isPostgres() {
+			if done, err = tr.finishPG(ctx, ev); err != nil {
 				return err
 			}
 		}
-		if err := bumpEntry(ctx, tx, e.ID, e.Version, tr.set, tr.now); err != nil {
-			return err
-		}
-		if err := s.auditEvent(ctx, tx, p, ev); err != nil {
-			return err
+		if !done {
+			if err := tr.flushLater(ctx); err != nil {
+				return err
+			}
+			if err := s.timelineRow(ctx, tx, p, ev); err != nil {
+				return err
+			}
+			if tr.numbered {
+				if err := tr.allocate(ctx); err != nil {
+					return err
+				}
+			}
+			if err := bumpEntry(ctx, tx, e.ID, e.Version, tr.set, tr.now); err != nil {
+				return err
+			}
+			if err := s.auditEvent(ctx, tx, p, ev); err != nil {
+				return err
+			}
 		}
 		// The entry as it now stands.
 		tr.applyInMemory(to, reason)
@@ -294,7 +308,7 @@ func (tr *transition) apply(ctx context.Context) error {
 // takes the number (allocate).
 func (tr *transition) register(ctx context.Context) error {
 	e := tr.e
-	digest, replies, err := tr.s.freeze(ctx, tr.tx, e, tr.now)
+	digest, replies, err := tr.s.freezeThen(ctx, tr.tx, e, tr.now, tr.write)
 	if err != nil {
 		return err
 	}
@@ -337,7 +351,50 @@ func (tr *transition) recipientFollows(ctx context.Context, action Action, set m
 	for i, s := range r.from {
 		from[i] = string(s)
 	}
-	return tr.tx.WithContext(ctx).Model(&recipientRow{}).Where("entry_id = ? AND state IN ?", tr.e.ID, from).Updates(changes).Error
+	cols := make([]string, 0, len(changes))
+	for k := range changes {
+		cols = append(cols, k)
+	}
+	slices.Sort(cols)
+	var sql strings.Builder
+	var args []any
+	sql.WriteString("UPDATE correspondence_recipients SET ")
+	for i, k := range cols {
+		if i > 0 {
+			sql.WriteString(", ")
+		}
+		sql.WriteString(k + " = ?")
+		args = append(args, changes[k])
+	}
+	sql.WriteString(" WHERE entry_id = ? AND state IN ?")
+	return tr.write(sql.String(), append(args, tr.e.ID, from)...)
+}
+
+// write runs a statement of the transition: at once, or on PostgreSQL with
+// the transition's last statement (finishPG), one round trip fewer.
+func (tr *transition) write(sql string, args ...any) error {
+	if tr.s.isPostgres() {
+		tr.later = append(tr.later, stmt{sql, args})
+		return nil
+	}
+	return tr.tx.Exec(sql, args...).Error
+}
+
+// flushLater runs the statements write left for the last one.
+func (tr *transition) flushLater(ctx context.Context) error {
+	for _, c := range tr.later {
+		if err := tr.tx.WithContext(ctx).Exec(c.sql, c.args...).Error; err != nil {
+			return err
+		}
+	}
+	tr.later = nil
+	return nil
+}
+
+// stmt is a statement and its arguments.
+type stmt struct {
+	sql  string
+	args []any
 }
 
 // answerRepliedTo moves the incoming entries this reply answers (at the

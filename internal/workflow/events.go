@@ -24,6 +24,9 @@ type event struct {
 // "entry.<action>", "referral.<action>" or "correspondence.<action>" after
 // the object the event is about.
 func (s *Service) record(ctx context.Context, tx *gorm.DB, p *principal, e event) error {
+	if s.isPostgres() {
+		return s.recordPG(ctx, tx, p, e)
+	}
 	if err := s.timelineRow(ctx, tx, p, e); err != nil {
 		return err
 	}
@@ -48,7 +51,15 @@ func (s *Service) timelineRow(ctx context.Context, tx *gorm.DB, p *principal, e 
 
 // auditEvent writes e's audit event.
 func (s *Service) auditEvent(ctx context.Context, tx *gorm.DB, p *principal, e event) error {
-	details := map[string]any{"correspondence": e.corrID}
+	action, target, details := auditFields(e)
+	return appendAudit(ctx, tx, p, action, target, details)
+}
+
+// auditFields are the action, target and details of e's audit event. The
+// audit action is "entry.<action>", "referral.<action>" or
+// "correspondence.<action>" after the object the event is about.
+func auditFields(e event) (action, target string, details map[string]any) {
+	details = map[string]any{"correspondence": e.corrID}
 	for k, v := range e.details {
 		details[k] = v
 	}
@@ -61,7 +72,6 @@ func (s *Service) auditEvent(ctx context.Context, tx *gorm.DB, p *principal, e e
 	if e.comment != "" {
 		details["comment"] = e.comment
 	}
-	var action, target string
 	switch {
 	case e.referralID != 0:
 		action, target = "referral."+e.action, "referral:"+strconv.FormatInt(e.referralID, 10)
@@ -71,7 +81,7 @@ func (s *Service) auditEvent(ctx context.Context, tx *gorm.DB, p *principal, e e
 	default:
 		action, target = "correspondence."+e.action, "correspondence:"+strconv.FormatInt(e.corrID, 10)
 	}
-	return appendAudit(ctx, tx, p, action, target, details)
+	return action, target, details
 }
 
 // displayName is the actor as the timeline shows them.
