@@ -1,0 +1,261 @@
+package imap
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"diwan.gov.sy/diwan/internal/mailstore"
+)
+
+const sep = string(mailstore.Separator)
+
+// mailboxName checks a mailbox name as the client sent it (imapserver has
+// decoded modified UTF-7 already, and refuses invalid modified UTF-7 itself
+// with NO [SERVERBUG]) and returns it with INBOX in canonical case.
+//
+// Refused with NO [CANNOT] (RFC 9051 §5.1): control characters, the
+// wildcards * and %, an empty level ("a//b", a leading or trailing "/"),
+// "." and ".." levels, names beginning with "~" or "#" (other servers' roots
+// for other users' and shared mailboxes: a client must not believe it
+// reached one), and names longer or deeper than the store allows. Every name
+// reaches the store with the session's own user ID, so no spelling can name
+// another user's mailbox; these checks keep odd names out of the store
+// altogether.
+func mailboxName(name string) (string, error) {
+	if name == "" {
+		return "", no(imap.ResponseCodeNonExistent, "Empty mailbox name")
+	}
+	if !utf8.ValidString(name) {
+		return "", no(imap.ResponseCodeCannot, "Mailbox name is not valid UTF-8")
+	}
+	if len(name) > mailstore.MaxNameLen {
+		return "", no(imap.ResponseCodeCannot, "Mailbox name too long")
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '*' || r == '%' {
+			return "", no(imap.ResponseCodeCannot, "Mailbox name contains a character that is not allowed")
+		}
+	}
+	if name[0] == '~' || name[0] == '#' {
+		return "", no(imap.ResponseCodeCannot, "Mailbox names cannot begin with ~ or #")
+	}
+	levels := strings.Split(name, sep)
+	if len(levels) > mailstore.MaxNameDepth {
+		return "", no(imap.ResponseCodeCannot, "Mailbox name too deep")
+	}
+	for _, l := range levels {
+		switch l {
+		case "":
+			return "", no(imap.ResponseCodeCannot, "Mailbox name has an empty level")
+		case ".", "..":
+			return "", no(imap.ResponseCodeCannot, "Mailbox name has a . or .. level")
+		}
+	}
+	return canonInbox(name), nil
+}
+
+// canonInbox spells a leading INBOX level in upper case: INBOX is
+// case-insensitive (RFC 9051 §5.1).
+func canonInbox(name string) string {
+	if len(name) >= 5 && strings.EqualFold(name[:5], mailstore.Inbox) && (len(name) == 5 || name[5] == mailstore.Separator) {
+		return mailstore.Inbox + name[5:]
+	}
+	return name
+}
+
+// Create makes a mailbox (RFC 9051 §6.3.4), with a SPECIAL-USE attribute
+// when asked (CREATE-SPECIAL-USE, RFC 6154 §3).
+func (s *session) Create(name string, o *imap.CreateOptions) error {
+	// A trailing separator declares the intent to create children: the
+	// name is the one without it.
+	name, err := mailboxName(strings.TrimSuffix(name, sep))
+	if err != nil {
+		return err
+	}
+	use := ""
+	if o != nil {
+		switch len(o.SpecialUse) {
+		case 0:
+		case 1:
+			use = specialUse(o.SpecialUse[0])
+			if use == "" {
+				return no("USEATTR", "Unsupported special-use attribute")
+			}
+		default:
+			return no("USEATTR", "Only one special-use attribute per mailbox")
+		}
+	}
+	_, err = s.srv.o.Store.CreateMailbox(s.ctx, s.uid(), name, use)
+	return s.storeError("create mailbox", err)
+}
+
+// specialUse maps an attribute to the store's spelling, "" when unknown.
+func specialUse(a imap.MailboxAttr) string {
+	for _, u := range []string{mailstore.UseSent, mailstore.UseDrafts, mailstore.UseTrash, mailstore.UseJunk, mailstore.UseArchive} {
+		if strings.EqualFold(string(a), u) {
+			return u
+		}
+	}
+	return ""
+}
+
+// Delete removes a mailbox (RFC 9051 §6.3.5). INBOX cannot go; a mailbox
+// with children gets NO [HASCHILDREN].
+func (s *session) Delete(name string) error {
+	name, err := mailboxName(name)
+	if err != nil {
+		return err
+	}
+	return s.storeError("delete mailbox", s.srv.o.Store.DeleteMailbox(s.ctx, s.uid(), name))
+}
+
+// Rename renames a mailbox and its children (RFC 9051 §6.3.6).
+func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
+	oldName, err := mailboxName(oldName)
+	if err != nil {
+		return err
+	}
+	newName, err = mailboxName(newName)
+	if err != nil {
+		return err
+	}
+	return s.storeError("rename mailbox", s.srv.o.Store.RenameMailbox(s.ctx, s.uid(), oldName, newName))
+}
+
+// Subscribe and Unsubscribe (RFC 9051 §6.3.7, §6.3.8).
+func (s *session) Subscribe(name string) error   { return s.subscribe(name, true) }
+func (s *session) Unsubscribe(name string) error { return s.subscribe(name, false) }
+
+func (s *session) subscribe(name string, on bool) error {
+	name, err := mailboxName(name)
+	if err != nil {
+		return err
+	}
+	return s.storeError("subscribe", s.srv.o.Store.SetSubscribed(s.ctx, s.uid(), name, on))
+}
+
+// List answers LIST and LSUB (RFC 9051 §6.3.9, LIST-EXTENDED RFC 5258,
+// LIST-STATUS RFC 5819, SPECIAL-USE RFC 6154, CHILDREN RFC 3348). Every
+// LIST shows \HasChildren or \HasNoChildren and the special-use attribute,
+// whether or not RETURN asked for them: clients expect them in a plain LIST.
+func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, o *imap.ListOptions) error {
+	if len(patterns) == 0 {
+		// RFC 9051 §6.3.9: LIST "" "" asks for the delimiter.
+		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: mailstore.Separator})
+	}
+	if o == nil {
+		o = &imap.ListOptions{}
+	}
+	if o.ReturnStatus != nil && o.ReturnStatus.DeletedStorage {
+		return bad("DELETED-STORAGE is not supported")
+	}
+	mbs, err := s.srv.o.Store.Mailboxes(s.ctx, s.uid())
+	if err != nil {
+		return s.storeError("list", err)
+	}
+	ref = canonInbox(ref)
+	for i := range patterns {
+		patterns[i] = canonInbox(patterns[i])
+	}
+	var subscribed []string
+	if o.SelectRecursiveMatch {
+		for _, mb := range mbs {
+			if mb.Subscribed {
+				subscribed = append(subscribed, mb.Name)
+			}
+		}
+	}
+	for _, mb := range mbs {
+		if !matchAny(mb.Name, ref, patterns) {
+			continue
+		}
+		subChild := o.SelectRecursiveMatch && hasDescendant(mb.Name, subscribed)
+		if o.SelectSubscribed && !mb.Subscribed && !subChild {
+			continue
+		}
+		if o.SelectSpecialUse && mb.SpecialUse == "" {
+			continue
+		}
+		data := &imap.ListData{Mailbox: mb.Name, Delim: mailstore.Separator}
+		if mb.HasChildren {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
+		} else {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
+		}
+		if mb.Subscribed && (o.SelectSubscribed || o.ReturnSubscribed) {
+			data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
+		}
+		if mb.SpecialUse != "" {
+			data.Attrs = append(data.Attrs, imap.MailboxAttr(mb.SpecialUse))
+		}
+		if subChild {
+			data.ChildInfo = &imap.ListDataChildInfo{Subscribed: true}
+		}
+		if o.ReturnStatus != nil {
+			st, err := s.srv.o.Store.Status(s.ctx, s.uid(), mb.Name)
+			if err == nil {
+				data.Status = s.statusData(st, o.ReturnStatus)
+			}
+			// A mailbox deleted meanwhile is listed without STATUS.
+		}
+		if err := w.WriteList(data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func matchAny(name, ref string, patterns []string) bool {
+	for _, p := range patterns {
+		if imapserver.MatchList(name, mailstore.Separator, ref, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasDescendant(name string, names []string) bool {
+	prefix := name + sep
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// Status answers STATUS (RFC 9051 §6.3.11, STATUS=SIZE RFC 8438) from the
+// store's counters, without walking the mailbox.
+func (s *session) Status(name string, o *imap.StatusOptions) (*imap.StatusData, error) {
+	if o.DeletedStorage {
+		return nil, bad("DELETED-STORAGE is not supported")
+	}
+	name, err := mailboxName(name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.srv.o.Store.Status(s.ctx, s.uid(), name)
+	if err != nil {
+		return nil, s.storeError("status", err)
+	}
+	return s.statusData(st, o), nil
+}
+
+func (s *session) statusData(st mailstore.Status, o *imap.StatusOptions) *imap.StatusData {
+	var recent uint32
+	limit := s.srv.limit
+	return &imap.StatusData{
+		Mailbox:     st.Name,
+		NumMessages: &st.Messages,
+		UIDNext:     imap.UID(st.UIDNext),
+		UIDValidity: st.UIDValidity,
+		NumUnseen:   &st.Unseen,
+		NumDeleted:  &st.Deleted,
+		Size:        &st.Size,
+		AppendLimit: &limit,
+		NumRecent:   &recent,
+	}
+}

@@ -1,0 +1,127 @@
+package imap
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"diwan.gov.sy/diwan/internal/mailstore"
+)
+
+// Search answers SEARCH and UID SEARCH (RFC 9051 §6.4.4), with ESEARCH
+// return options (RFC 4731: MIN MAX COUNT ALL) and SAVE (SEARCHRES,
+// RFC 5182). The store evaluates the criteria; sequence sets are turned into
+// UID ranges here, with the client's numbering, and the result is cut to
+// the messages the client knows.
+func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *imap.SearchOptions) (*imap.SearchData, error) {
+	v, err := s.selected()
+	if err != nil {
+		return nil, err
+	}
+	mc := criteria(v, c)
+	uids, err := s.srv.o.Store.Search(s.ctx, s.uid(), v.mailboxID, mc)
+	if err != nil {
+		return nil, s.storeError("search", err)
+	}
+
+	data := &imap.SearchData{}
+	var seqs imap.SeqSet
+	var uidSet imap.UIDSet
+	var kept []uint32
+	v.mu.Lock()
+	i := 0
+	for _, uid := range uids {
+		// Both lists ascend: walk them together.
+		for i < len(v.uids) && v.uids[i] < uid {
+			i++
+		}
+		if i == len(v.uids) || v.uids[i] != uid {
+			continue // not announced to the client yet
+		}
+		kept = append(kept, uid)
+		num := uid
+		if kind == imapserver.NumKindSeq {
+			num = uint32(i + 1)
+			seqs.AddNum(num)
+		} else {
+			uidSet.AddNum(imap.UID(uid))
+		}
+		if data.Min == 0 || num < data.Min {
+			data.Min = num
+		}
+		data.Max = max(data.Max, num)
+		data.Count++
+	}
+	if o != nil && o.ReturnSave {
+		v.saved = kept
+	}
+	v.mu.Unlock()
+	if kind == imapserver.NumKindSeq {
+		data.All = seqs
+	} else {
+		data.All = uidSet
+	}
+	return data, nil
+}
+
+// nothing is a UID criterion no message meets.
+var nothing = []mailstore.UIDRange{}
+
+// criteria converts go-imap's criteria into the store's.
+func criteria(v *view, c *imap.SearchCriteria) *mailstore.Criteria {
+	out := &mailstore.Criteria{
+		Since:      c.Since,
+		Before:     c.Before,
+		SentSince:  c.SentSince,
+		SentBefore: c.SentBefore,
+		Body:       c.Body,
+		Text:       c.Text,
+		Larger:     c.Larger,
+		Smaller:    c.Smaller,
+	}
+	for _, set := range c.SeqNum {
+		out.UID = append(out.UID, v.ranges(set))
+	}
+	for _, set := range c.UID {
+		out.UID = append(out.UID, v.ranges(set))
+	}
+	for _, h := range c.Header {
+		out.Header = append(out.Header, mailstore.HeaderMatch{Key: h.Key, Value: h.Value})
+	}
+	for _, f := range c.Flag {
+		if strings.EqualFold(string(f), `\Recent`) {
+			// RFC 9051 dropped \Recent; no message here is recent.
+			out.UID = append(out.UID, nothing)
+			continue
+		}
+		out.Flag = append(out.Flag, canonFlag(string(f)))
+	}
+	for _, f := range c.NotFlag {
+		if strings.EqualFold(string(f), `\Recent`) {
+			continue // every message is not recent
+		}
+		out.NotFlag = append(out.NotFlag, canonFlag(string(f)))
+	}
+	for i := range c.Not {
+		out.Not = append(out.Not, *criteria(v, &c.Not[i]))
+	}
+	for i := range c.Or {
+		out.Or = append(out.Or, [2]mailstore.Criteria{*criteria(v, &c.Or[i][0]), *criteria(v, &c.Or[i][1])})
+	}
+	return out
+}
+
+var systemFlags = []string{mailstore.FlagSeen, mailstore.FlagAnswered, mailstore.FlagFlagged, mailstore.FlagDeleted, mailstore.FlagDraft}
+
+// canonFlag spells a system flag the store's way (\seen → \Seen); keywords
+// are kept as written.
+func canonFlag(f string) string {
+	if strings.HasPrefix(f, `\`) {
+		if i := slices.IndexFunc(systemFlags, func(s string) bool { return strings.EqualFold(s, f) }); i >= 0 {
+			return systemFlags[i]
+		}
+	}
+	return f
+}
