@@ -1,0 +1,212 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"diwan.gov.sy/diwan/internal/audit"
+)
+
+// Reasons of a refusal, as recorded and summarised.
+const (
+	ReasonPolicy   = "policy"   // a domain the policy does not make national
+	ReasonRelay    = "relay"    // a relay attempt: a recipient not hosted here, %-hacks, routes
+	ReasonSpoofing = "spoofing" // a sender address or header From the user may not use
+	ReasonAuth     = "auth"     // a refused login (recorded by the directory as user.login_failed)
+)
+
+// ActionRefused is the audit action of a recorded refusal.
+const ActionRefused = "policy.refused"
+
+// Refusal is one refused envelope or message, for the audit log.
+type Refusal struct {
+	Reason   string // ReasonPolicy, ReasonRelay, ReasonSpoofing
+	Rule     string // Decision.Rule, or what refused it ("relay:not-hosted", "spoofing:header-from")
+	Listener string // "inbound", "submission", "submissions"
+	User     string // the authenticated login; "" when none
+	Client   string // the client's IP address
+	From     string // envelope sender as given ("" for <>)
+	To       string // the recipient concerned, if any
+	Domain   string // the domain concerned (canonical when valid)
+	Header   string // the header From concerned, if any
+}
+
+// RecordRefusal writes the refusal as the audit event "policy.refused":
+// actor "user:LOGIN" for an authenticated user, else "smtp:IP"; target
+// "domain:DOMAIN", else "user:LOGIN"; the rest in the details.
+func (s *Service) RecordRefusal(ctx context.Context, r Refusal) error {
+	actor := "smtp:" + r.Client
+	if r.User != "" {
+		actor = "user:" + r.User
+	}
+	target := ""
+	switch {
+	case r.Domain != "":
+		target = "domain:" + r.Domain
+	case r.User != "":
+		target = "user:" + r.User
+	}
+	details := map[string]any{"reason": r.Reason, "rule": r.Rule}
+	for k, v := range map[string]string{"listener": r.Listener, "user": r.User, "client": r.Client,
+		"from": r.From, "to": r.To, "domain": r.Domain, "header_from": r.Header} {
+		if v != "" {
+			details[k] = clip(v)
+		}
+	}
+	err := s.db.Transaction(ctx, func(tx *gorm.DB) error {
+		return audit.Append(ctx, tx, audit.Event{Actor: clip(actor), Action: ActionRefused, Target: clip(target), Details: details})
+	})
+	if err != nil {
+		return fmt.Errorf("record refusal: %w", err)
+	}
+	return nil
+}
+
+// clip keeps client-supplied text in events short and valid UTF-8.
+func clip(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	if len(s) > 320 {
+		s = strings.ToValidUTF8(s[:320], "") + "…"
+	}
+	return s
+}
+
+// EventLister reads the audit log; *audit.Log satisfies it.
+type EventLister interface {
+	List(ctx context.Context, f audit.Filter) ([]audit.Record, error)
+}
+
+// Count is the refusals of one user (or client) or one domain.
+type Count struct {
+	Key      string         // login, "smtp:IP", or a domain
+	Total    int            //
+	ByReason map[string]int // ReasonPolicy, ReasonRelay, ReasonSpoofing, ReasonAuth
+}
+
+// Violations summarises refusals over a period.
+type Violations struct {
+	Since, Until time.Time
+	Total        int
+	ByUser       []Count // most refusals first
+	ByDomain     []Count // most refusals first
+	// Truncated is set when more than MaxSummarised events matched: the
+	// counts cover the newest ones.
+	Truncated bool
+}
+
+// MaxSummarised bounds the events Summarize reads.
+const MaxSummarised = 1_000_000
+
+// Summarize counts the refusals recorded in [since, until) per user (or
+// client IP, when nobody was logged in) and per domain: the policy.refused
+// events, and the refused SMTP logins (user.login_failed by an "smtp:"
+// actor) under ReasonAuth.
+func Summarize(ctx context.Context, l EventLister, since, until time.Time) (Violations, error) {
+	v := Violations{Since: since.UTC(), Until: until.UTC()}
+	users, domains := map[string]*Count{}, map[string]*Count{}
+	add := func(m map[string]*Count, key, reason string) {
+		if key == "" {
+			return
+		}
+		c := m[key]
+		if c == nil {
+			c = &Count{Key: key, ByReason: map[string]int{}}
+			m[key] = c
+		}
+		c.Total++
+		c.ByReason[reason]++
+	}
+	n := 0
+	for _, action := range []string{ActionRefused, "user.login_failed"} {
+		err := eachEvent(ctx, l, action, since, until, func(r audit.Record) bool {
+			if n >= MaxSummarised {
+				v.Truncated = true
+				return false
+			}
+			reason, who, domain := "", "", ""
+			if action == ActionRefused {
+				reason, _ = r.Details["reason"].(string)
+				who, _ = r.Details["user"].(string)
+				if who == "" {
+					who = r.Actor
+				}
+				domain, _ = r.Details["domain"].(string)
+			} else {
+				if !strings.HasPrefix(r.Actor, "smtp:") {
+					return true
+				}
+				reason, who = ReasonAuth, r.Actor
+				if _, d, ok := strings.Cut(strings.TrimPrefix(r.Target, "user:"), "@"); ok {
+					domain = d
+				}
+			}
+			n++
+			v.Total++
+			add(users, who, reason)
+			add(domains, domain, reason)
+			return true
+		})
+		if err != nil {
+			return v, err
+		}
+	}
+	v.ByUser, v.ByDomain = sorted(users), sorted(domains)
+	return v, nil
+}
+
+// eachEvent pages through the events of one action in [since, until),
+// newest first.
+func eachEvent(ctx context.Context, l EventLister, action string, since, until time.Time, fn func(audit.Record) bool) error {
+	const page = 1000
+	seen := map[int64]bool{}
+	for {
+		recs, err := l.List(ctx, audit.Filter{Action: action, Since: since, Until: until, Limit: page})
+		if err != nil {
+			return fmt.Errorf("read audit log: %w", err)
+		}
+		fresh := 0
+		for _, r := range recs {
+			if seen[r.ID] {
+				continue
+			}
+			seen[r.ID] = true
+			fresh++
+			if !fn(r) {
+				return nil
+			}
+		}
+		if len(recs) < page || fresh == 0 {
+			return nil
+		}
+		// Events of the same microsecond as the last one may straddle the
+		// page: ask again up to and including it, and skip those seen.
+		until = recs[len(recs)-1].Time.Add(time.Microsecond)
+		if len(seen) > 4*page {
+			keep := map[int64]bool{}
+			for _, r := range recs {
+				keep[r.ID] = true
+			}
+			seen = keep
+		}
+	}
+}
+
+func sorted(m map[string]*Count) []Count {
+	out := make([]Count, 0, len(m))
+	for _, c := range m {
+		out = append(out, *c)
+	}
+	slices.SortFunc(out, func(a, b Count) int {
+		if a.Total != b.Total {
+			return b.Total - a.Total
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	return out
+}

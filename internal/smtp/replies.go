@@ -1,0 +1,78 @@
+package smtp
+
+import (
+	gosmtp "github.com/emersion/go-smtp"
+)
+
+// reply is an SMTP reply with its enhanced status code (RFC 3463). Every
+// answer of this package is one; their texts are fixed or name only what
+// the client sent, never an internal error.
+func reply(code int, class, subject, detail int, msg string) *gosmtp.SMTPError {
+	return &gosmtp.SMTPError{Code: code, EnhancedCode: gosmtp.EnhancedCode{class, subject, detail}, Message: msg}
+}
+
+var (
+	errAuthRequired    = reply(530, 5, 7, 0, "Authentication required")
+	errAlreadyAuth     = reply(503, 5, 5, 1, "Already authenticated")
+	errAuthFailed      = reply(535, 5, 7, 8, "Authentication credentials invalid")
+	errAuthTemp        = reply(454, 4, 7, 0, "Temporary authentication failure; try again later")
+	errAuthMalformed   = reply(501, 5, 5, 2, "Malformed authentication response")
+	errTooManyAuth     = reply(421, 4, 7, 0, "Too many failed authentications; closing the connection")
+	errPasswordChange  = reply(432, 4, 7, 12, "A password transition is needed: log in to the web interface to set a new password")
+	errTemporary       = reply(451, 4, 3, 0, "Temporary failure; try again later")
+	errShuttingDown    = reply(421, 4, 3, 2, "Service shutting down")
+	errConnection      = reply(421, 4, 4, 2, "Connection lost while receiving the message")
+	errTooManyRefusals = reply(421, 4, 7, 0, "Too many refused commands; closing the connection")
+	errRateLimited     = reply(451, 4, 7, 1, "Sending rate exceeded; try again later")
+
+	errBadSender    = reply(553, 5, 1, 7, "The sender address is not a valid mailbox address")
+	errBadRecipient = reply(553, 5, 1, 3, "The recipient address is not a valid mailbox address")
+	errBadUTF8Addr  = reply(553, 5, 6, 7, "A non-ASCII address needs SMTPUTF8 (RFC 6531)")
+	errNullSender   = reply(550, 5, 7, 1, "The null sender is not accepted here")
+	errUnknownUser  = reply(550, 5, 1, 1, "No such mailbox here")
+	errMailboxFull  = reply(552, 5, 2, 2, "Mailbox full")
+	errTooBig       = reply(552, 5, 3, 4, "Message exceeds the maximum size")
+	errRelayTrick   = reply(550, 5, 7, 1, "Relaying denied: routed and %-hack addresses are not accepted")
+
+	errBareNewline  = reply(554, 5, 6, 0, "Message refused: lines must end with CRLF; a bare CR or LF was found (RFC 5321 §2.3.8)")
+	errLongLine     = reply(554, 5, 6, 0, "Message refused: a line is longer than 998 octets (RFC 5322 §2.1.1)")
+	errHeaderSize   = reply(552, 5, 3, 4, "Message refused: the header section is too large")
+	errHeaderSyntax = reply(554, 5, 6, 0, "Message refused: the header section cannot be parsed")
+	errFromHeader   = reply(550, 5, 7, 1, "The From header must hold exactly one address, one you may send as")
+)
+
+func errRelayDenied(domain string) *gosmtp.SMTPError {
+	if d := shown(domain); d != "" {
+		return reply(550, 5, 7, 1, "Relaying denied: "+d+" is not hosted here")
+	}
+	return reply(550, 5, 7, 1, "Relaying denied: the domain is not hosted here")
+}
+
+func errSendAs(address string) *gosmtp.SMTPError {
+	if a := shown(address); a != "" {
+		return reply(550, 5, 7, 1, "You may not send as <"+a+">")
+	}
+	return reply(550, 5, 7, 1, "You may not send as this address")
+}
+
+func errFromMismatch(header, envelope string) *gosmtp.SMTPError {
+	h, e := shown(header), shown(envelope)
+	if h != "" && e != "" {
+		return reply(550, 5, 7, 1, "The From header <"+h+"> does not match the envelope sender <"+e+">")
+	}
+	return reply(550, 5, 7, 1, "The From header does not match the envelope sender")
+}
+
+// shown returns s when it is printable ASCII and short enough to quote in
+// a reply line, else "": replies stay ASCII whatever was negotiated.
+func shown(s string) string {
+	if len(s) > 254 {
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return ""
+		}
+	}
+	return s
+}
