@@ -42,15 +42,23 @@ type instance struct {
 }
 
 // newInstance writes a configuration with every listener but HTTP disabled
-// and HTTP on a free loopback port. extra is appended to the YAML.
+// and HTTP on a free loopback port. extra is appended to the YAML; a
+// section it names (http, smtp, imap) replaces the default one.
 func newInstance(t *testing.T, extra string) *instance {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := fmt.Sprintf(`data_dir: %s
-http: {addr: "127.0.0.1:0", base_url: "https://localhost:8080"}
-smtp: {inbound_addr: "", submission_addr: "", submissions_addr: ""}
-imap: {addr: "", tls_addr: ""}
-%s`, dir, extra)
+	cfg := fmt.Sprintf("data_dir: %s\n", dir)
+	for _, d := range []string{
+		`http: {addr: "127.0.0.1:0", base_url: "https://localhost:8080"}`,
+		`smtp: {inbound_addr: "", submission_addr: "", submissions_addr: ""}`,
+		`imap: {addr: "", tls_addr: ""}`,
+	} {
+		key, _, _ := strings.Cut(d, ":")
+		if !strings.Contains(extra, key+":") { // extra may set a section itself
+			cfg += d + "\n"
+		}
+	}
+	cfg += extra
 	path := filepath.Join(dir, "diwan.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -168,6 +176,7 @@ func TestServeRefusesSchemaBehindWithoutAutoMigrate(t *testing.T) {
 type server struct {
 	cmd    *exec.Cmd
 	url    string
+	lines  []string // what it printed on stdout up to "ready"
 	client *http.Client
 	stderr *syncBuffer
 	done   chan error
@@ -214,6 +223,7 @@ func (in *instance) serve() *server {
 		sc := bufio.NewScanner(stdout)
 		var url string
 		for sc.Scan() {
+			s.lines = append(s.lines, sc.Text())
 			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
 				url = m[1]
 			}

@@ -135,10 +135,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		Logger:            log,
 	})
 	e.Mail, err = mailstore.New(mailstore.Options{
-		DB:              d,
-		Blobs:           st,
-		Feed:            mailstore.NewLocalFeed(),
-		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
+		DB:    d,
+		Blobs: st,
+		Feed:  mailstore.NewLocalFeed(),
+		// Room for the trace fields SMTP adds (Received, later
+		// DKIM-Signature) on top of a message of the advertised size.
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes + 64<<10,
 		SpoolDir:        filepath.Join(cfg.DataDir, "spool"),
 		Location:        cfg.Location(),
 		Logger:          log,

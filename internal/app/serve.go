@@ -13,6 +13,9 @@ import (
 
 	"diwan.gov.sy/diwan/internal/config"
 	"diwan.gov.sy/diwan/internal/httpd"
+	"diwan.gov.sy/diwan/internal/imap"
+	"diwan.gov.sy/diwan/internal/policy"
+	"diwan.gov.sy/diwan/internal/smtp"
 	"diwan.gov.sy/diwan/internal/tlsutil"
 )
 
@@ -52,8 +55,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 	defer func() { stopBG(); wg.Wait() }()
 
 	var listeners []listener
+	reg := httpd.NewRegistry()
 	if cfg.HTTP.Addr != "" {
-		reg := httpd.NewRegistry()
 		var httpTLS *tls.Config
 		if cfg.HTTP.TLS {
 			httpTLS = tlsConf
@@ -85,9 +88,66 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 		log.Info("http listening", slog.String("addr", srv.Addr().String()))
 		fmt.Fprintf(stdout, "diwan: serving %s://%s (log in at %s)\n", scheme, srv.Addr(), cfg.HTTP.BaseURL)
 	}
-	// The SMTP listeners (smtp.inbound_addr, smtp.submission_addr,
-	// smtp.submissions_addr) and the IMAP listeners (imap.addr,
-	// imap.tls_addr) are appended to listeners here as their packages land.
+	if cfg.SMTP.InboundAddr != "" || cfg.SMTP.SubmissionAddr != "" || cfg.SMTP.SubmissionsAddr != "" {
+		pol, err := policy.New(e.DB, policy.Options{NationalSuffixes: cfg.Policy.NationalSuffixes, Hosted: e.Directory, Logger: log})
+		if err != nil {
+			return err
+		}
+		srv, err := smtp.New(smtp.Options{
+			Hostname:        cfg.SMTP.Hostname,
+			InboundAddr:     cfg.SMTP.InboundAddr,
+			SubmissionAddr:  cfg.SMTP.SubmissionAddr,
+			SubmissionsAddr: cfg.SMTP.SubmissionsAddr,
+			TLS:             tlsConf,
+			Directory:       e.Directory,
+			Policy:          pol,
+			Store:           e.Mail,
+			Relay:           smtp.NewQueue(e.DB, e.Blob),
+			MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
+			MaxRecipients:   cfg.SMTP.MaxRecipients,
+			RatePerMinute:   cfg.SMTP.RatePerMinute,
+			ReadTimeout:     cfg.SMTP.ReadTimeout.Duration(),
+			WriteTimeout:    cfg.SMTP.WriteTimeout.Duration(),
+			Registerer:      reg,
+			Logger:          log,
+		})
+		if err != nil {
+			return err
+		}
+		if err := srv.Listen(); err != nil {
+			return err
+		}
+		listeners = append(listeners, srv)
+		addrs := srv.Addrs()
+		for _, l := range []smtp.Listener{smtp.Inbound, smtp.Submission, smtp.Submissions} {
+			if a := addrs[l]; a != nil {
+				fmt.Fprintf(stdout, "diwan: smtp %s on %s\n", l, a)
+			}
+		}
+	}
+	if cfg.IMAP.Addr != "" || cfg.IMAP.TLSAddr != "" {
+		isrv := imap.New(imap.Options{
+			Addr:        cfg.IMAP.Addr,
+			TLSAddr:     cfg.IMAP.TLSAddr,
+			TLS:         tlsConf,
+			Store:       e.Mail,
+			Directory:   e.Directory,
+			AppendLimit: cfg.IMAPAppendLimit(),
+			IdleTimeout: cfg.IMAP.IdleTimeout.Duration(),
+			Logger:      log,
+		})
+		if err := isrv.Listen(); err != nil {
+			return fmt.Errorf("imap.addr %q / imap.tls_addr %q: %w", cfg.IMAP.Addr, cfg.IMAP.TLSAddr, err)
+		}
+		listeners = append(listeners, isrv)
+		starttls, implicit := isrv.Addrs()
+		if starttls != nil {
+			fmt.Fprintf(stdout, "diwan: imap (STARTTLS) on %s\n", starttls)
+		}
+		if implicit != nil {
+			fmt.Fprintf(stdout, "diwan: imap (TLS) on %s\n", implicit)
+		}
+	}
 
 	log.Info("ready", slog.Duration("startup", time.Since(started)))
 	fmt.Fprintf(stdout, "diwan: ready in %s\n", time.Since(started).Round(time.Millisecond))
