@@ -1,14 +1,8 @@
 package blob_test
 
 import (
-	"bufio"
 	"crypto/rand"
 	"io"
-	"os"
-	"runtime"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -206,7 +200,7 @@ func TestS3PutPeakRSSUnder64MiB(t *testing.T) {
 	}
 	s := newS3(t)
 	for _, size := range []int64{benchSize, -1} {
-		growth := measurePeakRSS(t, func() {
+		growth := testenv.PeakRSSGrowth(t, func() {
 			if _, err := s.PutKey(t.Context(), "rss", newPatternReader(benchSize), size); err != nil {
 				t.Fatal(err)
 			}
@@ -218,53 +212,14 @@ func TestS3PutPeakRSSUnder64MiB(t *testing.T) {
 	}
 }
 
-// benchPeakRSS is measurePeakRSS with the benchmark timer stopped for the
+// benchPeakRSS is testenv.PeakRSSGrowth with the benchmark timer stopped for the
 // measuring.
 func benchPeakRSS(b *testing.B, fn func()) int64 {
 	b.StopTimer()
 	defer b.StartTimer()
-	return measurePeakRSS(b, func() {
+	return testenv.PeakRSSGrowth(b, func() {
 		b.StartTimer()
 		fn()
 		b.StopTimer()
 	})
-}
-
-// measurePeakRSS runs fn and returns how far the peak resident set size
-// (VmHWM) rose above the resident size before it. The peak is reset first
-// through /proc/self/clear_refs, so earlier peaks do not hide this one.
-func measurePeakRSS(tb testing.TB, fn func()) int64 {
-	tb.Helper()
-	runtime.GC()
-	debug.FreeOSMemory()
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		tb.Skipf("cannot reset the peak RSS: %v", err)
-	}
-	before := procStatus(tb, "VmRSS")
-	fn()
-	return procStatus(tb, "VmHWM") - before
-}
-
-// procStatus returns a /proc/self/status field in bytes.
-func procStatus(tb testing.TB, field string) int64 {
-	tb.Helper()
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		tb.Skipf("no /proc/self/status: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || name != field {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
-		if err != nil {
-			tb.Fatalf("%s: %v", field, err)
-		}
-		return kb << 10
-	}
-	tb.Fatalf("no %s in /proc/self/status", field)
-	return 0
 }

@@ -1,7 +1,6 @@
 package httpd
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -9,11 +8,6 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
-	"os"
-	"runtime"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -120,7 +114,7 @@ func benchUpload(b *testing.B, useTLS bool) {
 		req.Header.Set("Content-Type", mw.FormDataContentType())
 		req.Header.Set("Authorization", "Bearer "+clerk.token)
 		start := time.Now()
-		peak := measureRSSGrowth(b, func() {
+		peak := testenv.PeakRSSGrowth(b, func() {
 			resp, err := hc.Do(req)
 			if err != nil {
 				b.Fatal(err)
@@ -136,7 +130,7 @@ func benchUpload(b *testing.B, useTLS bool) {
 	}
 	putMinio := func() {
 		start := time.Now()
-		peak := measureRSSGrowth(b, func() {
+		peak := testenv.PeakRSSGrowth(b, func() {
 			if _, err := mc.PutObject(ctx, store.Bucket(), "bench/minio", newUploadReader(uploadBenchSize), -1, popts); err != nil {
 				b.Fatal(err)
 			}
@@ -190,42 +184,4 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 	u.off = (u.off + n) % len(u.block)
 	u.n -= int64(n)
 	return n, nil
-}
-
-// measureRSSGrowth runs fn and returns how far the peak resident set
-// (VmHWM) rose above the resident set (VmRSS) before it; the peak is reset
-// first through /proc/self/clear_refs.
-func measureRSSGrowth(tb testing.TB, fn func()) int64 {
-	tb.Helper()
-	runtime.GC()
-	debug.FreeOSMemory()
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		tb.Skipf("cannot reset the peak RSS: %v", err)
-	}
-	before := procStatusBytes(tb, "VmRSS")
-	fn()
-	return procStatusBytes(tb, "VmHWM") - before
-}
-
-func procStatusBytes(tb testing.TB, field string) int64 {
-	tb.Helper()
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		tb.Skipf("no /proc/self/status: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || name != field {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
-		if err != nil {
-			tb.Fatalf("/proc/self/status %s: %v", field, err)
-		}
-		return kb << 10
-	}
-	tb.Skipf("no %s in /proc/self/status", field)
-	return 0
 }
