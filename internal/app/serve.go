@@ -71,6 +71,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 			Gatherer:        reg,
 			Logger:          log,
 			ShutdownTimeout: cfg.HTTP.ShutdownTimeout.Duration(),
+			TrustedProxies:  cfg.HTTP.TrustedProxies,
 			DB:              e.DB,
 			Directory:       e.Directory,
 			Workflow:        e.Workflow,

@@ -81,6 +81,10 @@ type Options struct {
 	// ShutdownTimeout bounds how long in-flight requests may run on after
 	// shutdown starts; then their connections are closed. Zero means 15s.
 	ShutdownTimeout time.Duration
+	// TrustedProxies are the IPs or CIDRs (http.trusted_proxies) whose
+	// X-Forwarded-For header names the client; empty trusts none, and the
+	// client is the peer's address.
+	TrustedProxies []string
 
 	// The JSON API /api/v1 is served when DB, Directory and Workflow are
 	// all set; without them the server answers the operator endpoints only.
@@ -170,9 +174,14 @@ func New(o Options) *Server {
 // routes.
 func (s *Server) newEngine() *gin.Engine {
 	e := gin.New()
-	// No proxy is trusted until configuration says which: the client IP is
-	// the peer's address, never an X-Forwarded-For a client wrote.
-	_ = e.SetTrustedProxies(nil)
+	// Only the configured proxies are believed: otherwise the client IP is
+	// the peer's address, never an X-Forwarded-For a client wrote. The
+	// configuration validated the list; an entry gin still refuses leaves
+	// no proxy trusted.
+	if err := e.SetTrustedProxies(s.opts.TrustedProxies); err != nil {
+		s.log.Error("http.trusted_proxies refused; trusting no proxy", slog.Any("error", err))
+		_ = e.SetTrustedProxies(nil)
+	}
 	e.Use(s.observe, securityHeaders(s.opts.TLS != nil), s.recovery)
 	e.NoRoute(notFound)
 	s.routes(e)
