@@ -45,24 +45,47 @@ type eventRow struct {
 
 func (eventRow) TableName() string { return "audit_events" }
 
-// Append inserts e in the caller's transaction tx (so it exists iff the
-// change commits). It never waits on a global lock: the chain is linked
-// later, after commit, by the linker.
-func Append(ctx context.Context, tx *gorm.DB, e Event) error {
+// InsertColumns is the start of an INSERT of one event by a writer: the
+// chain columns stay NULL for the linker. For callers that write the event
+// inside a larger statement of their own, with the values of Prepare.
+const InsertColumns = "INSERT INTO audit_events (created_at, actor, action, target, details)"
+
+// Row is an event as Append stores it, in the order of InsertColumns.
+type Row struct {
+	CreatedAt             time.Time
+	Actor, Action, Target string
+	Details               string // canonical JSON: what the chain hashes
+}
+
+// Prepare checks e and encodes it as Append stores it, for callers that
+// insert the row themselves (in one statement with other writes); they must
+// insert it in the transaction of the change it records.
+func Prepare(e Event) (Row, error) {
 	if err := e.validate(); err != nil {
-		return fmt.Errorf("audit %s: %w", e.Action, err)
+		return Row{}, fmt.Errorf("audit %s: %w", e.Action, err)
 	}
 	details, err := canonicalDetails(e.Details)
 	if err != nil {
-		return fmt.Errorf("audit %s: details: %w", e.Action, err)
+		return Row{}, fmt.Errorf("audit %s: details: %w", e.Action, err)
 	}
-	row := eventRow{
+	return Row{
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
 		Actor:     e.Actor,
 		Action:    e.Action,
 		Target:    e.Target,
 		Details:   details,
+	}, nil
+}
+
+// Append inserts e in the caller's transaction tx (so it exists iff the
+// change commits). It never waits on a global lock: the chain is linked
+// later, after commit, by the linker.
+func Append(ctx context.Context, tx *gorm.DB, e Event) error {
+	r, err := Prepare(e)
+	if err != nil {
+		return err
 	}
+	row := eventRow{CreatedAt: r.CreatedAt, Actor: r.Actor, Action: r.Action, Target: r.Target, Details: r.Details}
 	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("audit %s: insert: %w", e.Action, err)
 	}

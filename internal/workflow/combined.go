@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
+	"diwan.gov.sy/diwan/internal/audit"
 	"gorm.io/gorm"
 )
 
@@ -27,61 +27,13 @@ import (
 // has no data-modifying WITH; it writes them one by one (its round trips
 // stay in the process).
 //
-// The audit rows written here are those audit.Append writes (same columns,
-// same canonical details, same validation); TestCombinedAuditMatchesAppend
-// holds the two together.
+// The audit rows written here come from audit.Prepare, as audit.Append's
+// do; TestCombinedAuditMatchesAppend holds the two together.
 
-// auditInsert is the INSERT of an audit event as audit.Append writes it;
-// the chain columns stay NULL for the linker.
-const auditInsertCols = `INSERT INTO audit_events (created_at, actor, action, target, details)`
-
-// auditRow is an audit event's columns, checked as audit.Append checks them.
-type auditRow struct {
-	at                    time.Time
-	actor, action, target string
-	details               string
-}
-
-func newAuditRow(p *principal, action, target string, details map[string]any) (auditRow, error) {
-	r := auditRow{at: time.Now().UTC().Truncate(time.Microsecond), actor: p.a.auditName(), action: action, target: target}
-	if r.actor == "" {
-		return r, fmt.Errorf("audit %s: actor is empty", action)
-	}
-	if r.action == "" {
-		return r, errors.New("audit: action is empty")
-	}
-	for _, f := range []struct{ name, v string }{{"actor", r.actor}, {"action", r.action}, {"target", r.target}} {
-		if !utf8.ValidString(f.v) || strings.ContainsRune(f.v, 0) {
-			return r, fmt.Errorf("audit %s: %s is not valid UTF-8 text", action, f.name)
-		}
-	}
-	var err error
-	if r.details, err = canonicalDetails(details); err != nil {
-		return r, fmt.Errorf("audit %s: details: %w", action, err)
-	}
-	return r, nil
-}
-
-// canonicalDetails encodes audit details as audit.Append does: compact
-// JSON with object keys sorted at every level, "{}" for none.
-func canonicalDetails(d map[string]any) (string, error) {
-	if len(d) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return "", err
-	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return "", err
-	}
-	if b, err = json.Marshal(v); err != nil {
-		return "", err
-	}
-	return string(b), nil
+// newAuditRow is the audit event of a transition by p, as audit.Append
+// would store it.
+func newAuditRow(p *principal, action, target string, details map[string]any) (audit.Row, error) {
+	return audit.Prepare(audit.Event{Actor: p.a.auditName(), Action: action, Target: target, Details: details})
 }
 
 // timelineInsert is the WITH clause that writes e's timeline row, and its
@@ -107,9 +59,9 @@ func (s *Service) recordPG(ctx context.Context, tx *gorm.DB, p *principal, e eve
 		return err
 	}
 	with, args := s.timelineInsert(p, e)
-	args = append(args, a.at, a.actor, a.action, a.target, a.details)
+	args = append(args, a.CreatedAt, a.Actor, a.Action, a.Target, a.Details)
 	if err := tx.WithContext(ctx).Exec(`WITH `+with+`
-`+auditInsertCols+` VALUES (?, ?, ?, ?, ?)`, args...).Error; err != nil {
+`+audit.InsertColumns+` VALUES (?, ?, ?, ?, ?)`, args...).Error; err != nil {
 		return fmt.Errorf("record %s: %w", e.action, err)
 	}
 	return nil
@@ -225,11 +177,11 @@ func (tr *transition) finishPG(ctx context.Context, ev event) (done bool, err er
 	}
 	sql.WriteString(` WHERE registry_entries.id = ? AND registry_entries.version = ?
 	RETURNING registry_entries.seq, registry_entries.number),
-a AS (` + auditInsertCols + ` SELECT ?::timestamptz, ?::text, ?::text, ?::text, `)
-	args = append(args, e.ID, e.Version, a.at, a.actor, a.action, a.target)
+a AS (` + audit.InsertColumns + ` SELECT ?::timestamptz, ?::text, ?::text, ?::text, `)
+	args = append(args, e.ID, e.Version, a.CreatedAt, a.Actor, a.Action, a.Target)
 	if tr.numbered {
 		quoted, _ := json.Marshal(numberPlaceholder)
-		dpre, dpost, ok := strings.Cut(a.details, string(quoted))
+		dpre, dpost, ok := strings.Cut(a.Details, string(quoted))
 		if !ok {
 			return true, errors.New("audit details lost the number")
 		}
@@ -237,7 +189,7 @@ a AS (` + auditInsertCols + ` SELECT ?::timestamptz, ?::text, ?::text, ?::text, 
 		args = append(args, dpre, dpost)
 	} else {
 		sql.WriteString("?::text")
-		args = append(args, a.details)
+		args = append(args, a.Details)
 	}
 	sql.WriteString(" FROM u)\nSELECT seq, number FROM u")
 	var rows []struct {
