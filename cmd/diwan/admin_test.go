@@ -69,7 +69,7 @@ func TestAdminDirectoryCommands(t *testing.T) {
 		t.Fatalf("audit verify: %q", out)
 	}
 	var n int
-	if _, err := fmtSscan(out, &n); err != nil || n < 7 {
+	if _, err := fmt.Sscanf(out, "ok %d events", &n); err != nil || n < 7 {
 		t.Fatalf("audit verify counts %d events, want every change above (>= 7): %q", n, out)
 	}
 }
@@ -135,11 +135,7 @@ func TestAuditVerifyCatchesAnEditedEvent(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("audit verify of an edited chain: exit %d, want 1 (%s)", code, errOut)
 	}
-	if !strings.Contains(errOut, "event "+itoa64(id)) {
+	if !strings.Contains(errOut, "event "+strconv.FormatInt(id, 10)) {
 		t.Fatalf("audit verify does not name event %d: %s", id, errOut)
 	}
 }
-
-func fmtSscan(s string, n *int) (int, error) { return fmt.Sscanf(s, "ok %d events", n) }
-
-func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
