@@ -80,7 +80,7 @@ func (s *Store) copyMove(ctx context.Context, userID, srcID int64, uids []uint32
 		return Copied{}, err
 	}
 	uids = sortedUIDs(uids)
-	unlock := s.lock(srcID, dst.ID)
+	unlock := s.lock(userID)
 	defer unlock()
 	var res Copied
 	var events []Event
@@ -238,7 +238,7 @@ func (s *Store) Expunge(ctx context.Context, userID, mailboxID int64, uids []uin
 			return nil, nil
 		}
 	}
-	unlock := s.lock(mailboxID)
+	unlock := s.lock(userID)
 	defer unlock()
 	var gone []uint32
 	var ev Event

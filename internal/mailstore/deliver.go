@@ -283,22 +283,38 @@ func insertRows(tx *gorm.DB, rows []newRow) error {
 // allocate takes n UIDs and a new MODSEQ in a mailbox of the user and
 // counts size bytes into it; it locks the mailbox row until commit.
 func allocate(tx *gorm.DB, userID, mailboxID int64, n, size int64) (mailboxRow, error) {
+	return allocateWhere(tx, "id = ?", mailboxID, userID, n, size)
+}
+
+// allocateInbox is allocate in the user's INBOX.
+func allocateInbox(tx *gorm.DB, userID int64, n, size int64) (mailboxRow, error) {
+	return allocateWhere(tx, "name = ?", Inbox, userID, n, size)
+}
+
+func allocateWhere(tx *gorm.DB, cond string, box any, userID, n, size int64) (mailboxRow, error) {
 	var rows []mailboxRow
 	err := tx.Raw(`UPDATE mailboxes SET uid_next = uid_next + ?, highest_modseq = highest_modseq + 1,
 			messages = messages + ?, size = size + ?
-		WHERE id = ? AND user_id = ? RETURNING `+mailboxCols, n, n, size, mailboxID, userID).Scan(&rows).Error
+		WHERE `+cond+` AND user_id = ? RETURNING `+mailboxCols, n, n, size, box, userID).Scan(&rows).Error
 	if err != nil {
 		return mailboxRow{}, err
 	}
 	if len(rows) == 0 {
-		return mailboxRow{}, fmt.Errorf("mailbox %d: %w", mailboxID, ErrNotFound)
+		return mailboxRow{}, fmt.Errorf("mailbox %v of user %d: %w", box, userID, ErrNotFound)
 	}
 	r := rows[0]
 	if r.UIDNext > 1<<32-1 {
-		return mailboxRow{}, fmt.Errorf("mailbox %d has used up its UIDs", mailboxID)
+		return mailboxRow{}, fmt.Errorf("mailbox %d has used up its UIDs", r.ID)
 	}
 	r.UIDNext -= n // the first UID allocated
 	return r, nil
+}
+
+// appendTarget is the mailbox an APPEND goes to, with the user's usage.
+type appendTarget struct {
+	ID         int64 `gorm:"column:id"`
+	UsedBytes  int64 `gorm:"column:used_bytes"`
+	QuotaBytes int64 `gorm:"column:quota_bytes"`
 }
 
 // Append stores raw in the named mailbox (APPEND).
@@ -314,18 +330,20 @@ func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io
 	if err := s.EnsureUser(ctx, userID); err != nil {
 		return Appended{}, err
 	}
-	mb, err := findMailbox(s.db.Gorm.WithContext(ctx), userID, name)
-	if err != nil {
-		return Appended{}, err
+	var targets []appendTarget
+	if err := s.db.Gorm.WithContext(ctx).Raw(`SELECT mb.id, COALESCE(mu.used_bytes, 0) AS used_bytes, u.quota_bytes
+		FROM mailboxes mb JOIN users u ON u.id = mb.user_id LEFT JOIN mail_users mu ON mu.user_id = mb.user_id
+		WHERE mb.user_id = ? AND mb.name = ?`, userID, name).Scan(&targets).Error; err != nil {
+		return Appended{}, fmt.Errorf("append to %q: %w", name, err)
 	}
+	if len(targets) == 0 {
+		return Appended{}, fmt.Errorf("mailbox %q: %w", name, ErrNotFound)
+	}
+	t := targets[0]
 	// Refuse before storing what cannot fit; the transaction checks again.
 	in, err := s.receive(ctx, raw, func(size int64) error {
-		u, err := s.Usage(ctx, userID)
-		if err != nil {
-			return err
-		}
-		if u.Quota > 0 && u.Bytes+size > u.Quota {
-			return fmt.Errorf("user %d: %d bytes used of %d: %w", userID, u.Bytes, u.Quota, ErrOverQuota)
+		if t.QuotaBytes > 0 && t.UsedBytes+size > t.QuotaBytes {
+			return fmt.Errorf("user %d: %d bytes used of %d: %w", userID, t.UsedBytes, t.QuotaBytes, ErrOverQuota)
 		}
 		return nil
 	})
@@ -337,50 +355,53 @@ func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io
 	if internal.IsZero() {
 		internal = s.clock()
 	}
-	unlock := s.lock(mb.ID)
-	defer unlock()
 	var res Appended
-	var ev Event
+	write := func(tx *gorm.DB) ([]Event, error) {
+		if err := addUsage(tx, userID, in.sp.size, true); err != nil {
+			return nil, err
+		}
+		r, err := allocate(tx, userID, t.ID, 1, in.sp.size)
+		if err != nil {
+			return nil, err
+		}
+		f := flags
+		boxKW, grew, err := canonKeywords(keywordsFromColumn(r.Keywords), &f)
+		if err != nil {
+			return nil, err
+		}
+		if grew {
+			if err := tx.Exec("UPDATE mailboxes SET keywords = ? WHERE id = ?", keywordsColumn(boxKW), t.ID).Error; err != nil {
+				return nil, err
+			}
+		}
+		msgID, err := s.upsertMessage(tx, in, 1)
+		if err != nil {
+			return nil, err
+		}
+		uid := uint32(r.UIDNext)
+		if err := insertRows(tx, []newRow{{mailboxID: t.ID, userID: userID, messageID: msgID, uid: uid,
+			modseq: r.HighestModseq, flags: f, internal: internal.Unix(), size: in.sp.size}}); err != nil {
+			return nil, err
+		}
+		res = Appended{MailboxID: t.ID, UIDValidity: uint32(r.UIDValidity), UID: uid,
+			ModSeq: uint64(r.HighestModseq), Size: in.sp.size}
+		return []Event{{Kind: EventAppend, UserID: userID, MailboxID: t.ID, ModSeq: uint64(r.HighestModseq),
+			UIDs: []uint32{uid}, Messages: uint32(r.Messages)}}, nil
+	}
+	if err := s.commitStored(ctx, in, []int64{userID}, write); err != nil {
+		return Appended{}, fmt.Errorf("append to %q: %w", name, err)
+	}
+	return res, nil
+}
+
+// commitStored commits the write that references the stored blob of in;
+// when the sweep took the content meanwhile it stores the blob again and
+// retries. A blob no write came to reference is left to the sweep.
+func (s *Store) commitStored(ctx context.Context, in *incoming, users []int64, write func(tx *gorm.DB) ([]Event, error)) error {
+	var err error
 	for attempt := 0; ; attempt++ {
-		err = s.tx(ctx, func(tx *gorm.DB) error {
-			if err := lockUser(tx, userID); err != nil {
-				return err
-			}
-			if err := addUsage(tx, userID, in.sp.size, true); err != nil {
-				return err
-			}
-			r, err := allocate(tx, userID, mb.ID, 1, in.sp.size)
-			if err != nil {
-				return err
-			}
-			f := flags
-			boxKW, grew, err := canonKeywords(keywordsFromColumn(r.Keywords), &f)
-			if err != nil {
-				return err
-			}
-			if grew {
-				if err := tx.Exec("UPDATE mailboxes SET keywords = ? WHERE id = ?", keywordsColumn(boxKW), mb.ID).Error; err != nil {
-					return err
-				}
-			}
-			msgID, err := s.upsertMessage(tx, in, 1)
-			if err != nil {
-				return err
-			}
-			uid := uint32(r.UIDNext)
-			if err := insertRows(tx, []newRow{{mailboxID: mb.ID, userID: userID, messageID: msgID, uid: uid,
-				modseq: r.HighestModseq, flags: f, internal: internal.Unix(), size: in.sp.size}}); err != nil {
-				return err
-			}
-			res = Appended{MailboxID: mb.ID, UIDValidity: uint32(r.UIDValidity), UID: uid,
-				ModSeq: uint64(r.HighestModseq), Size: in.sp.size}
-			ev = Event{Kind: EventAppend, UserID: userID, MailboxID: mb.ID, ModSeq: uint64(r.HighestModseq),
-				UIDs: []uint32{uid}, Messages: uint32(r.Messages)}
-			return nil
-		})
+		err = s.commitWrite(ctx, users, write)
 		if errors.Is(err, errTombstoned) && attempt < 3 {
-			// The sweep took the content between our put and commit:
-			// store it again.
 			if err = s.putBlob(ctx, in); err == nil {
 				continue
 			}
@@ -389,10 +410,8 @@ func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io
 	}
 	if err != nil {
 		s.abandon(in)
-		return Appended{}, fmt.Errorf("append to %q: %w", name, err)
 	}
-	s.publish(ctx, ev)
-	return res, nil
+	return err
 }
 
 // Deliver stores raw once and puts it in the INBOX of every recipient.
@@ -404,9 +423,6 @@ func (s *Store) Deliver(ctx context.Context, recipients []int64, raw io.Reader) 
 		return errors.New("deliver: no recipients")
 	}
 	derr := &DeliveryError{}
-	type target struct {
-		userID, inbox int64
-	}
 	unknown, err := s.ensureUsers(ctx, users)
 	if err != nil {
 		return err
@@ -414,19 +430,8 @@ func (s *Store) Deliver(ctx context.Context, recipients []int64, raw io.Reader) 
 	for _, u := range unknown {
 		derr.Failed = append(derr.Failed, &RecipientError{UserID: u, Err: fmt.Errorf("user %d: %w", u, ErrNotFound)})
 	}
-	var inboxes []struct {
-		UserID int64 `gorm:"column:user_id"`
-		ID     int64 `gorm:"column:id"`
-	}
-	if err := s.db.Gorm.WithContext(ctx).Raw("SELECT user_id, id FROM mailboxes WHERE name = ? AND user_id IN ? ORDER BY user_id",
-		Inbox, users).Scan(&inboxes).Error; err != nil {
-		return fmt.Errorf("deliver: %w", err)
-	}
-	var targets []target
-	for _, r := range inboxes {
-		targets = append(targets, target{r.UserID, r.ID})
-	}
-	if len(targets) == 0 {
+	users = slices.DeleteFunc(users, func(u int64) bool { return slices.Contains(unknown, u) })
+	if len(users) == 0 {
 		return derr
 	}
 	in, err := s.receive(ctx, raw, nil)
@@ -434,82 +439,58 @@ func (s *Store) Deliver(ctx context.Context, recipients []int64, raw io.Reader) 
 		return err
 	}
 	defer in.sp.close()
-	ids := make([]int64, len(targets))
-	for i, t := range targets {
-		ids[i] = t.inbox
-	}
-	unlock := s.lock(ids...)
-	defer unlock()
 	now := s.clock().Unix()
-	var events []Event
 	var delivered []int64
 	var failed []*RecipientError
-	for attempt := 0; ; attempt++ {
-		err = s.tx(ctx, func(tx *gorm.DB) error {
-			events, delivered, failed = nil, nil, nil
-			type got struct {
-				t target
-				r mailboxRow
-			}
-			var ok []got
-			// Users in ID order (the lock order), each: usage, then INBOX.
-			for _, t := range targets {
-				if err := lockUser(tx, t.userID); err != nil {
-					failed = append(failed, &RecipientError{UserID: t.userID, Err: err})
-					continue
+	write := func(tx *gorm.DB) ([]Event, error) {
+		delivered, failed = nil, nil
+		var rows []newRow
+		var events []Event
+		// Users in ID order (the lock order), each: usage, then INBOX.
+		for _, u := range users {
+			if err := addUsage(tx, u, in.sp.size, true); err != nil {
+				if !errors.Is(err, ErrOverQuota) && !errors.Is(err, ErrNotFound) {
+					return nil, err
 				}
-				if err := addUsage(tx, t.userID, in.sp.size, true); err != nil {
-					if !errors.Is(err, ErrOverQuota) {
-						return err
-					}
-					if err := addUsage(tx, t.userID, -in.sp.size, false); err != nil {
-						return err
-					}
-					failed = append(failed, &RecipientError{UserID: t.userID, Err: err})
-					continue
-				}
-				r, err := allocate(tx, t.userID, t.inbox, 1, in.sp.size)
-				if err != nil {
-					return err
-				}
-				ok = append(ok, got{t, r})
-			}
-			if len(ok) == 0 {
-				return errRollback
-			}
-			msgID, err := s.upsertMessage(tx, in, int64(len(ok)))
-			if err != nil {
-				return err
-			}
-			rows := make([]newRow, len(ok))
-			for i, g := range ok {
-				uid := uint32(g.r.UIDNext)
-				rows[i] = newRow{mailboxID: g.t.inbox, userID: g.t.userID, messageID: msgID, uid: uid,
-					modseq: g.r.HighestModseq, internal: now, size: in.sp.size}
-				events = append(events, Event{Kind: EventAppend, UserID: g.t.userID, MailboxID: g.t.inbox,
-					ModSeq: uint64(g.r.HighestModseq), UIDs: []uint32{uid}, Messages: uint32(g.r.Messages)})
-				delivered = append(delivered, g.t.userID)
-			}
-			return insertRows(tx, rows)
-		})
-		if errors.Is(err, errTombstoned) && attempt < 3 {
-			if err = s.putBlob(ctx, in); err == nil {
+				failed = append(failed, &RecipientError{UserID: u, Err: err})
 				continue
 			}
+			r, err := allocateInbox(tx, u, 1, in.sp.size)
+			if errors.Is(err, ErrNotFound) {
+				if err := addUsage(tx, u, -in.sp.size, false); err != nil {
+					return nil, err
+				}
+				failed = append(failed, &RecipientError{UserID: u, Err: err})
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			uid := uint32(r.UIDNext)
+			rows = append(rows, newRow{mailboxID: r.ID, userID: u, uid: uid,
+				modseq: r.HighestModseq, internal: now, size: in.sp.size})
+			events = append(events, Event{Kind: EventAppend, UserID: u, MailboxID: r.ID,
+				ModSeq: uint64(r.HighestModseq), UIDs: []uint32{uid}, Messages: uint32(r.Messages)})
+			delivered = append(delivered, u)
 		}
-		break
+		if len(rows) == 0 {
+			return nil, nil
+		}
+		msgID, err := s.upsertMessage(tx, in, int64(len(rows)))
+		if err != nil {
+			return nil, err
+		}
+		for i := range rows {
+			rows[i].messageID = msgID
+		}
+		return events, insertRows(tx, rows)
 	}
-	if errors.Is(err, errRollback) {
-		err = nil
-	}
-	if err != nil {
-		s.abandon(in)
-		return fmt.Errorf("deliver to %d recipient(s): %w", len(targets), err)
+	if err := s.commitStored(ctx, in, users, write); err != nil {
+		return fmt.Errorf("deliver to %d recipient(s): %w", len(users), err)
 	}
 	if len(delivered) == 0 {
 		s.abandon(in)
 	}
-	s.publish(ctx, events...)
 	derr.Failed = append(derr.Failed, failed...)
 	derr.Delivered = delivered
 	if len(derr.Failed) > 0 {

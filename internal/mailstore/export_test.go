@@ -7,3 +7,7 @@ import "context"
 func (s *Store) SearchInGo(ctx context.Context, userID, mailboxID int64, c *Criteria) ([]uint32, error) {
 	return s.searchGo(ctx, userID, mailboxID, c)
 }
+
+// Grouped is how many writes have committed in a transaction shared with
+// other writes.
+func (s *Store) Grouped() int64 { return s.grouped.Load() }

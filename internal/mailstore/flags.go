@@ -201,7 +201,7 @@ func (s *Store) StoreFlags(ctx context.Context, userID, mailboxID int64, uids []
 	if len(uids) == 0 {
 		return nil, nil
 	}
-	unlock := s.lock(mailboxID)
+	unlock := s.lock(userID)
 	defer unlock()
 	var out []FlagUpdate
 	var ev Event

@@ -316,7 +316,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, userID int64, name string) er
 	if err != nil {
 		return err
 	}
-	unlock := s.lock(mb.ID)
+	unlock := s.lock(userID)
 	defer unlock()
 	var ev Event
 	err = s.tx(ctx, func(tx *gorm.DB) error {
@@ -504,7 +504,7 @@ func (s *Store) renameInbox(ctx context.Context, userID int64, newName string) e
 	if err != nil {
 		return err
 	}
-	unlock := s.lock(inbox.ID)
+	unlock := s.lock(userID)
 	defer unlock()
 	var ev Event
 	err = s.tx(ctx, func(tx *gorm.DB) error {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,6 +95,88 @@ func TestConcurrentAppendsGiveUniqueGaplessUIDs(t *testing.T) {
 		}
 		if sel.HighestModSeq != writers*each_+1 {
 			t.Fatalf("HIGHESTMODSEQ %d, want %d", sel.HighestModSeq, writers*each_+1)
+		}
+	})
+}
+
+// Concurrent deliveries and appends share transactions (group commit); a
+// write that fails (here: over quota) fails alone, and UIDs, usage and the
+// feed stay exact for everyone else.
+func TestGroupedWritesStayExactWhenOneFails(t *testing.T) {
+	const writers, each_ = 12, 15
+	each(t, 3, func(t *testing.T, e *env) {
+		a, b, full := e.users[0], e.users[1], e.users[2]
+		for _, u := range e.users {
+			if err := e.s.EnsureUser(e.ctx, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		size := int64(len(msg("w00-00", "body")))
+		// full takes 5 messages; every later one to it is refused.
+		setQuota(t, e, full, 5*size)
+		var mu sync.Mutex
+		events := map[int64][]mailstore.Event{}
+		for _, u := range e.users {
+			box := e.selectBox(t, u, "INBOX")
+			defer e.feed.Subscribe(box.ID, func(ev mailstore.Event) {
+				mu.Lock()
+				events[u] = append(events[u], ev)
+				mu.Unlock()
+			})()
+		}
+		var refused, appended atomic.Int64
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Go(func() {
+				for i := range each_ {
+					raw := msg(fmt.Sprintf("w%02d-%02d", w, i), "body")
+					if w%3 == 0 {
+						if _, err := e.s.Append(e.ctx, a, "INBOX", strings.NewReader(raw), mailstore.AppendOptions{}); err != nil {
+							t.Error(err)
+						}
+						appended.Add(1)
+						continue
+					}
+					err := e.s.Deliver(e.ctx, []int64{a, b, full}, strings.NewReader(raw))
+					var derr *mailstore.DeliveryError
+					switch {
+					case err == nil:
+					case errors.As(err, &derr) && errors.Is(err, mailstore.ErrOverQuota) && slices.Equal(derr.Delivered, []int64{a, b}):
+						refused.Add(1)
+					default:
+						t.Errorf("Deliver: %v", err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		delivered := int64(writers*each_) - appended.Load()
+		if refused.Load() != delivered-5 {
+			t.Fatalf("%d deliveries refused for the full mailbox, want %d", refused.Load(), delivered-5)
+		}
+		want := map[int64]int64{a: delivered + appended.Load(), b: delivered, full: 5}
+		for u, n := range want {
+			sel := e.selectBox(t, u, "INBOX")
+			if int64(len(sel.UIDs)) != n || sel.UIDNext != uint32(n+1) || sel.UIDs[n-1] != uint32(n) {
+				t.Fatalf("user %d: %d UIDs, UIDNEXT %d, want %d gapless", u, len(sel.UIDs), sel.UIDNext, n)
+			}
+			if us, _ := e.s.Usage(e.ctx, u); us.Bytes != n*size {
+				t.Fatalf("user %d: usage %d, want %d", u, us.Bytes, n*size)
+			}
+			mu.Lock()
+			evs := events[u]
+			mu.Unlock()
+			if int64(len(evs)) != n {
+				t.Fatalf("user %d: %d events, want %d", u, len(evs), n)
+			}
+			for i, ev := range evs {
+				if ev.UIDs[0] != uint32(i+1) || ev.Messages != uint32(i+1) {
+					t.Fatalf("user %d: event %d is %+v, want UID %d published in commit order", u, i, ev, i+1)
+				}
+			}
+		}
+		if e.s.Grouped() == 0 {
+			t.Fatal("no write shared a transaction with another")
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -35,11 +36,18 @@ type Store struct {
 	putTimeout  time.Duration
 	tombstoneMx time.Duration // how long a delivery waits for a sweep of its content
 
-	// stripes order the publication of events per mailbox: a writer locks
-	// the stripes of the mailboxes it changes before its transaction and
-	// unlocks them after publishing, so events of one mailbox are published
-	// in commit (ModSeq) order.
+	// stripes order the publication of events per user: a writer locks
+	// the stripes of the users whose mail it changes before its transaction
+	// and unlocks them after publishing, so events of one mailbox are
+	// published in commit (ModSeq) order. (The transactions of one user
+	// queue on the user's usage row anyway, see lockUser.)
 	stripes [64]sync.Mutex
+
+	// Group commit of deliveries and appends (group.go).
+	group      sync.Mutex
+	queue      []*write
+	committing bool
+	grouped    atomic.Int64 // writes committed in a transaction shared with others
 
 	ensured sync.Map // user ID → struct{}: EnsureUser has run in this process
 }
@@ -138,10 +146,10 @@ func retryable(err error) bool {
 	return strings.Contains(s, "SQLSTATE 40P01") || strings.Contains(s, "SQLSTATE 40001")
 }
 
-// lock locks the stripes of the mailboxes and returns the unlock function.
-func (s *Store) lock(mailboxIDs ...int64) func() {
-	idx := make([]int, 0, len(mailboxIDs))
-	for _, id := range mailboxIDs {
+// lock locks the stripes of the users and returns the unlock function.
+func (s *Store) lock(userIDs ...int64) func() {
+	idx := make([]int, 0, len(userIDs))
+	for _, id := range userIDs {
 		idx = append(idx, int(uint64(id)%uint64(len(s.stripes))))
 	}
 	slices.Sort(idx)
@@ -183,26 +191,51 @@ func lockUser(tx *gorm.DB, userID int64) error {
 	return nil
 }
 
-// addUsage changes the user's usage by delta and, when check is set and
-// delta is positive, refuses to go over the user's quota.
+// addUsage changes the user's usage by delta (taking the usage row, see
+// lockUser) and, when check is set and delta is positive, refuses to go
+// over the user's quota: ErrOverQuota, with nothing changed. A user
+// without a mail store is ErrNotFound.
 func addUsage(tx *gorm.DB, userID, delta int64, check bool) error {
-	if delta == 0 {
+	var used []int64
+	if !check || delta <= 0 {
+		if err := tx.Raw("UPDATE mail_users SET used_bytes = used_bytes + ? WHERE user_id = ? RETURNING used_bytes",
+			delta, userID).Scan(&used).Error; err != nil {
+			return err
+		}
+	} else {
+		if err := tx.Raw(`UPDATE mail_users SET used_bytes = used_bytes + ?
+			WHERE user_id = ? AND used_bytes + ? <= COALESCE(
+				(SELECT NULLIF(quota_bytes, 0) FROM users WHERE users.id = mail_users.user_id), used_bytes + ?)
+			RETURNING used_bytes`, delta, userID, delta, delta).Scan(&used).Error; err != nil {
+			return err
+		}
+	}
+	if len(used) > 0 {
 		return nil
 	}
-	var r struct {
+	var rows []struct {
 		UsedBytes  int64 `gorm:"column:used_bytes"`
 		QuotaBytes int64 `gorm:"column:quota_bytes"`
 	}
-	err := tx.Raw(`UPDATE mail_users SET used_bytes = used_bytes + ? WHERE user_id = ?
-		RETURNING used_bytes, (SELECT quota_bytes FROM users WHERE users.id = mail_users.user_id) AS quota_bytes`,
-		delta, userID).Scan(&r).Error
-	if err != nil {
+	if err := tx.Raw(`SELECT mu.used_bytes, u.quota_bytes FROM mail_users mu JOIN users u ON u.id = mu.user_id
+		WHERE mu.user_id = ?`, userID).Scan(&rows).Error; err != nil {
 		return err
 	}
-	if check && delta > 0 && r.QuotaBytes > 0 && r.UsedBytes > r.QuotaBytes {
-		return fmt.Errorf("user %d: %d bytes used of %d: %w", userID, r.UsedBytes-delta, r.QuotaBytes, ErrOverQuota)
+	if len(rows) == 0 {
+		return fmt.Errorf("user %d has no mail store: %w", userID, ErrNotFound)
 	}
-	return nil
+	return fmt.Errorf("user %d: %d bytes used of %d: %w", userID, rows[0].UsedBytes, rows[0].QuotaBytes, ErrOverQuota)
+}
+
+// lockUsers takes the usage rows of several users in ID order (PostgreSQL;
+// SQLite has one writer): a group of writes takes all its users first, so
+// that it keeps the lock order of lockUser.
+func (s *Store) lockUsers(tx *gorm.DB, userIDs []int64) error {
+	if !s.postgres() || len(userIDs) < 2 {
+		return nil
+	}
+	var got []int64
+	return tx.Raw("SELECT user_id FROM mail_users WHERE user_id IN ? ORDER BY user_id FOR UPDATE", userIDs).Scan(&got).Error
 }
 
 // Usage returns the user's storage use and quota.
