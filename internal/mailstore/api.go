@@ -18,7 +18,7 @@
 // published after commit and before the call returns, never for a
 // transaction that rolled back, and for one mailbox in MODSEQ order.
 //
-// Raw messages are stored once, under "msg/<aa>/<bb>/<sha256>", with one
+// Raw messages are stored once, under "msg/<aa>/<sha256>", with one
 // messages row that counts its references; Sweep removes blob and row some
 // time after the last reference went (sweep.go explains why that is safe
 // beside a new delivery of the same content). The one leak: a process that

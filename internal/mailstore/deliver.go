@@ -81,10 +81,14 @@ func (sp *spool) close() {
 	}
 }
 
-// blobKey is where a message with the SHA-256 sum lives: two levels of
-// directories spread the files of the filesystem store.
+// blobKey is where a message with the SHA-256 sum lives. One level of 256
+// directories spreads the files of the filesystem store (a few thousand
+// per directory at a million messages) while the directories themselves
+// are made, and fsynced, only once: a second level would make almost every
+// delivery create (and fsync) new directories until the store holds
+// hundreds of thousands of messages.
 func blobKey(sum string) string {
-	return "msg/" + sum[0:2] + "/" + sum[2:4] + "/" + sum
+	return "msg/" + sum[0:2] + "/" + sum
 }
 
 // incoming is a spooled, parsed message ready to be stored.
