@@ -276,6 +276,31 @@ func (s *server) stop(t *testing.T) {
 
 var bootstrapLine = regexp.MustCompile(`(?m)^bootstrap administrator: admin (\S{16,})$`)
 
+// TestDevConfigServes starts the server as `make run` does, on
+// configs/dev.yaml, with only the data directory and the listen addresses
+// moved (to a temporary directory and free loopback ports): every listener
+// the file names must come up.
+func TestDevConfigServes(t *testing.T) {
+	dev, err := filepath.Abs(filepath.Join("..", "..", "configs", "dev.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{t: t, dir: t.TempDir(), config: dev}
+	in.env = []string{"DIWAN_DATA_DIR=" + in.dir}
+	for _, k := range []string{"HTTP_ADDR", "SMTP_INBOUND_ADDR", "SMTP_SUBMISSION_ADDR", "SMTP_SUBMISSIONS_ADDR",
+		"IMAP_ADDR", "IMAP_TLS_ADDR"} {
+		in.env = append(in.env, "DIWAN_"+k+"=127.0.0.1:0")
+	}
+	s := in.serve()
+	out := strings.Join(s.lines, "\n")
+	for _, want := range []string{"smtp inbound on", "smtp submission on", "smtp submissions on",
+		"imap (STARTTLS) on", "imap (TLS) on", "log in at https://localhost:8080"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("serve on configs/dev.yaml did not print %q:\n%s\n%s", want, out, s.stderr.String())
+		}
+	}
+}
+
 func TestServeBootstrapsOnceAndAnswersHealth(t *testing.T) {
 	in := newInstance(t, "")
 	s := in.serve()

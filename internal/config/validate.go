@@ -97,8 +97,8 @@ func (c *Config) Validate() error {
 	}
 
 	// smtp
-	if !isHostname(c.SMTP.Hostname) {
-		v.add("smtp.hostname", "%q is not a host name; give this server's fully qualified name in ASCII (xn-- form for IDN), e.g. \"mail.moct.gov.sy\"", c.SMTP.Hostname)
+	if !isHostname(c.SMTP.Hostname) || !strings.Contains(strings.TrimSuffix(c.SMTP.Hostname, "."), ".") {
+		v.add("smtp.hostname", "%q is not a fully qualified host name; give this server's name in ASCII (xn-- form for IDN), e.g. \"mail.moct.gov.sy\"", c.SMTP.Hostname)
 	}
 	v.listenAddr("smtp.inbound_addr", c.SMTP.InboundAddr)
 	v.listenAddr("smtp.submission_addr", c.SMTP.SubmissionAddr)
