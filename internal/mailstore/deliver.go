@@ -101,20 +101,23 @@ type incoming struct {
 }
 
 // receive spools, parses and stores the blob of a message; check, when
-// not nil, may refuse it by its size before the blob is stored. The caller
-// closes in.sp.
-func (s *Store) receive(ctx context.Context, raw io.Reader, check func(size int64) error) (*incoming, error) {
+// not nil, may refuse it by its size before the blob is stored, and may
+// return the state of its content's row when it read it (saving pin a
+// query). The caller closes in.sp.
+func (s *Store) receive(ctx context.Context, raw io.Reader, check func(size int64, key string) (*content, error)) (*incoming, error) {
 	sp, err := s.spool(raw)
 	if err != nil {
 		return nil, err
 	}
+	key := blobKey(sp.sum)
+	var known *content
 	if check != nil {
-		if err := check(sp.size); err != nil {
+		if known, err = check(sp.size, key); err != nil {
 			sp.close()
 			return nil, err
 		}
 	}
-	in := &incoming{sp: sp, key: blobKey(sp.sum)}
+	in := &incoming{sp: sp, key: key}
 	in.parsed, err = message.Parse(sp.reader())
 	if err != nil {
 		sp.close()
@@ -131,7 +134,7 @@ func (s *Store) receive(ctx context.Context, raw io.Reader, check func(size int6
 		return nil, err
 	}
 	in.env, in.body = string(env), string(body)
-	if err := s.putBlob(ctx, in); err != nil {
+	if err := s.putBlob(ctx, in, known); err != nil {
 		sp.close()
 		return nil, err
 	}
@@ -144,10 +147,11 @@ var errTombstoned = errors.New("mailstore: content being swept")
 
 // putBlob stores the blob after making sure no sweep can delete it before
 // the caller's transaction references it (see sweep.go for the protocol).
-func (s *Store) putBlob(ctx context.Context, in *incoming) error {
+func (s *Store) putBlob(ctx context.Context, in *incoming, known *content) error {
 	deadline := time.Now().Add(s.tombstoneMx)
 	for {
-		err := s.pin(ctx, in.key)
+		err := s.pin(ctx, in.key, known)
+		known = nil
 		if err == nil {
 			break
 		}
@@ -168,25 +172,39 @@ func (s *Store) putBlob(ctx context.Context, in *incoming) error {
 	return nil
 }
 
+// content is the state of a content's messages row, as pin reads it.
+type content struct {
+	Present  bool  `gorm:"column:present"`
+	Refs     int64 `gorm:"column:refs"`
+	Deleting bool  `gorm:"column:deleting"`
+}
+
+// contentCols selects the content state of messages row msg (LEFT
+// JOINed, NULL when there is none) as the columns of content.
+const contentCols = "msg.id IS NOT NULL AS present, COALESCE(msg.refs, 0) AS refs, COALESCE(msg.deleting, FALSE) AS deleting"
+
 // pin makes an existing unreferenced row of the content young again, so
 // that the sweep leaves it alone for the grace period; a row being swept
-// is errTombstoned.
-func (s *Store) pin(ctx context.Context, key string) error {
+// is errTombstoned. known, when not nil, is the row's state as the caller
+// has just read it.
+func (s *Store) pin(ctx context.Context, key string, known *content) error {
 	g := s.db.Gorm.WithContext(ctx)
-	var rows []struct {
-		Refs     int64 `gorm:"column:refs"`
-		Deleting bool  `gorm:"column:deleting"`
+	if known == nil {
+		var rows []content
+		if err := g.Raw("SELECT TRUE AS present, refs, deleting FROM messages WHERE blob_key = ?", key).Scan(&rows).Error; err != nil {
+			return err
+		}
+		known = &content{}
+		if len(rows) > 0 {
+			known = &rows[0]
+		}
 	}
-	if err := g.Raw("SELECT refs, deleting FROM messages WHERE blob_key = ?", key).Scan(&rows).Error; err != nil {
-		return err
-	}
-	if len(rows) == 0 {
+	switch {
+	case !known.Present:
 		return nil
-	}
-	if rows[0].Deleting {
+	case known.Deleting:
 		return errTombstoned
-	}
-	if rows[0].Refs > 0 {
+	case known.Refs > 0:
 		return nil
 	}
 	res := g.Exec("UPDATE messages SET orphaned_at = ? WHERE blob_key = ? AND refs = 0 AND NOT deleting", s.now(), key)
@@ -194,39 +212,73 @@ func (s *Store) pin(ctx context.Context, key string) error {
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
-		return s.pin(ctx, key) // changed meanwhile: look again
+		return s.pin(ctx, key, nil) // changed meanwhile: look again
 	}
 	return nil
 }
 
-// upsertMessage inserts the message row or adds refs to the existing one,
-// and returns its id; errTombstoned when the sweep got there first.
-func (s *Store) upsertMessage(tx *gorm.DB, in *incoming, refs int64) (int64, error) {
+// upsertSQL inserts the message row or adds refs to the existing one, and
+// returns its id; no row when the sweep has claimed it (upsertArgs).
+const upsertSQL = `INSERT INTO messages (blob_key, size, header_size, sent_date, envelope, structure,
+		search_subject, search_from, search_to, search_cc, search_bcc, search_header, search_text,
+		refs, orphaned_at, created_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (blob_key) DO UPDATE SET refs = messages.refs + excluded.refs,
+		orphaned_at = CASE WHEN messages.refs + excluded.refs = 0 THEN excluded.orphaned_at END
+		WHERE NOT messages.deleting
+	RETURNING id`
+
+func (s *Store) upsertArgs(in *incoming, refs int64) []any {
 	p := in.parsed
 	var sent any
 	if d := p.Envelope.Date; !d.IsZero() {
 		sent = d.Unix()
 	}
-	var ids []int64
-	hdr := p.Body.BodyStart
-	err := tx.Raw(`INSERT INTO messages (blob_key, size, header_size, sent_date, envelope, structure,
-			search_subject, search_from, search_to, search_cc, search_bcc, search_header, search_text,
-			refs, orphaned_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (blob_key) DO UPDATE SET refs = messages.refs + excluded.refs,
-			orphaned_at = CASE WHEN messages.refs + excluded.refs = 0 THEN excluded.orphaned_at END
-			WHERE NOT messages.deleting
-		RETURNING id`,
-		in.key, in.sp.size, hdr, sent, in.env, in.body,
+	return []any{in.key, in.sp.size, p.Body.BodyStart, sent, in.env, in.body,
 		p.Search.Subject, p.Search.From, p.Search.To, p.Search.Cc, p.Search.Bcc, p.Search.Header, p.Search.Text,
-		refs, orphanedAt(refs, s.now()), s.now()).Scan(&ids).Error
-	if err != nil {
+		refs, orphanedAt(refs, s.now()), s.now()}
+}
+
+// upsertMessage inserts the message row or adds refs to the existing one,
+// and returns its id; errTombstoned when the sweep got there first.
+func (s *Store) upsertMessage(tx *gorm.DB, in *incoming, refs int64) (int64, error) {
+	var ids []int64
+	if err := tx.Raw(upsertSQL, s.upsertArgs(in, refs)...).Scan(&ids).Error; err != nil {
 		return 0, err
 	}
 	if len(ids) == 0 {
 		return 0, errTombstoned
 	}
 	return ids[0], nil
+}
+
+// storeOne upserts the message with one reference and inserts its one
+// mailbox row (r.messageID is filled in); on PostgreSQL in one statement.
+func (s *Store) storeOne(tx *gorm.DB, in *incoming, r newRow) error {
+	if !s.postgres() {
+		id, err := s.upsertMessage(tx, in, 1)
+		if err != nil {
+			return err
+		}
+		r.messageID = id
+		return insertRows(tx, []newRow{r})
+	}
+	args := append(s.upsertArgs(in, 1), r.mailboxID, r.uid, r.userID, r.modseq, r.flags.seen, r.flags.answered,
+		r.flags.flagged, r.flags.deleted, r.flags.draft, keywordsColumn(r.flags.keywords), r.internal, r.size)
+	var ids []int64
+	err := tx.Raw(`WITH m AS (`+upsertSQL+`)
+		INSERT INTO mailbox_messages (mailbox_id, uid, user_id, message_id, modseq, seen, answered, flagged,
+			deleted, draft, keywords, internal_date, size)
+		SELECT ?::bigint, ?::bigint, ?::bigint, m.id, ?::bigint, ?::boolean, ?::boolean, ?::boolean,
+			?::boolean, ?::boolean, ?::text, ?::bigint, ?::bigint FROM m
+		RETURNING message_id`, args...).Scan(&ids).Error
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return errTombstoned
+	}
+	return nil
 }
 
 func orphanedAt(refs, now int64) any {
@@ -295,6 +347,52 @@ func allocateInbox(tx *gorm.DB, userID int64, n, size int64) (mailboxRow, error)
 	return allocateWhere(tx, "name = ?", Inbox, userID, n, size)
 }
 
+// allocateOne takes the usage of one message of size bytes (within the
+// quota, as addUsage) and one UID in the mailbox; on PostgreSQL in one
+// statement.
+func (s *Store) allocateOne(tx *gorm.DB, userID, mailboxID, size int64) (mailboxRow, error) {
+	if !s.postgres() {
+		if err := addUsage(tx, userID, size, true); err != nil {
+			return mailboxRow{}, err
+		}
+		return allocate(tx, userID, mailboxID, 1, size)
+	}
+	var rows []mailboxRow
+	err := tx.Raw(`WITH u AS (
+			UPDATE mail_users SET used_bytes = used_bytes + ?
+			WHERE user_id = ? AND used_bytes + ? <= COALESCE(
+				(SELECT NULLIF(quota_bytes, 0) FROM users WHERE users.id = mail_users.user_id), used_bytes + ?)
+			RETURNING user_id)
+		UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1,
+			messages = messages + 1, size = size + ?
+		FROM u WHERE mailboxes.id = ? AND mailboxes.user_id = u.user_id
+		RETURNING `+mailboxCols, size, userID, size, size, size, mailboxID).Scan(&rows).Error
+	if err != nil {
+		return mailboxRow{}, err
+	}
+	if len(rows) == 0 {
+		// Which one: no mailbox (the usage may have been counted; the
+		// error rolls the transaction back), no mail store, or the quota.
+		var n int64
+		if err := tx.Raw("SELECT count(*) FROM mailboxes WHERE id = ? AND user_id = ?", mailboxID, userID).Scan(&n).Error; err != nil {
+			return mailboxRow{}, err
+		}
+		if n == 0 {
+			return mailboxRow{}, fmt.Errorf("mailbox %d of user %d: %w", mailboxID, userID, ErrNotFound)
+		}
+		if err := addUsage(tx, userID, size, true); err != nil {
+			return mailboxRow{}, err
+		}
+		return mailboxRow{}, fmt.Errorf("mailbox %d of user %d: usage and UID not taken", mailboxID, userID)
+	}
+	r := rows[0]
+	if r.UIDNext > 1<<32-1 {
+		return mailboxRow{}, fmt.Errorf("mailbox %d has used up its UIDs", r.ID)
+	}
+	r.UIDNext--
+	return r, nil
+}
+
 func allocateWhere(tx *gorm.DB, cond string, box any, userID, n, size int64) (mailboxRow, error) {
 	var rows []mailboxRow
 	err := tx.Raw(`UPDATE mailboxes SET uid_next = uid_next + ?, highest_modseq = highest_modseq + 1,
@@ -314,11 +412,13 @@ func allocateWhere(tx *gorm.DB, cond string, box any, userID, n, size int64) (ma
 	return r, nil
 }
 
-// appendTarget is the mailbox an APPEND goes to, with the user's usage.
+// appendTarget is the mailbox an APPEND goes to, with the user's usage
+// and the state of the content's row.
 type appendTarget struct {
 	ID         int64 `gorm:"column:id"`
 	UsedBytes  int64 `gorm:"column:used_bytes"`
 	QuotaBytes int64 `gorm:"column:quota_bytes"`
+	content
 }
 
 // Append stores raw in the named mailbox (APPEND).
@@ -334,22 +434,24 @@ func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io
 	if err := s.EnsureUser(ctx, userID); err != nil {
 		return Appended{}, err
 	}
-	var targets []appendTarget
-	if err := s.db.Gorm.WithContext(ctx).Raw(`SELECT mb.id, COALESCE(mu.used_bytes, 0) AS used_bytes, u.quota_bytes
-		FROM mailboxes mb JOIN users u ON u.id = mb.user_id LEFT JOIN mail_users mu ON mu.user_id = mb.user_id
-		WHERE mb.user_id = ? AND mb.name = ?`, userID, name).Scan(&targets).Error; err != nil {
-		return Appended{}, fmt.Errorf("append to %q: %w", name, err)
-	}
-	if len(targets) == 0 {
-		return Appended{}, fmt.Errorf("mailbox %q: %w", name, ErrNotFound)
-	}
-	t := targets[0]
+	var t appendTarget
 	// Refuse before storing what cannot fit; the transaction checks again.
-	in, err := s.receive(ctx, raw, func(size int64) error {
-		if t.QuotaBytes > 0 && t.UsedBytes+size > t.QuotaBytes {
-			return fmt.Errorf("user %d: %d bytes used of %d: %w", userID, t.UsedBytes, t.QuotaBytes, ErrOverQuota)
+	in, err := s.receive(ctx, raw, func(size int64, key string) (*content, error) {
+		var targets []appendTarget
+		if err := s.db.Gorm.WithContext(ctx).Raw(`SELECT mb.id, COALESCE(mu.used_bytes, 0) AS used_bytes, u.quota_bytes, `+contentCols+`
+			FROM mailboxes mb JOIN users u ON u.id = mb.user_id LEFT JOIN mail_users mu ON mu.user_id = mb.user_id
+				LEFT JOIN messages msg ON msg.blob_key = ?
+			WHERE mb.user_id = ? AND mb.name = ?`, key, userID, name).Scan(&targets).Error; err != nil {
+			return nil, err
 		}
-		return nil
+		if len(targets) == 0 {
+			return nil, fmt.Errorf("mailbox %q: %w", name, ErrNotFound)
+		}
+		t = targets[0]
+		if t.QuotaBytes > 0 && t.UsedBytes+size > t.QuotaBytes {
+			return nil, fmt.Errorf("user %d: %d bytes used of %d: %w", userID, t.UsedBytes, t.QuotaBytes, ErrOverQuota)
+		}
+		return &t.content, nil
 	})
 	if err != nil {
 		return Appended{}, err
@@ -361,10 +463,7 @@ func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io
 	}
 	var res Appended
 	write := func(tx *gorm.DB) ([]Event, error) {
-		if err := addUsage(tx, userID, in.sp.size, true); err != nil {
-			return nil, err
-		}
-		r, err := allocate(tx, userID, t.ID, 1, in.sp.size)
+		r, err := s.allocateOne(tx, userID, t.ID, in.sp.size)
 		if err != nil {
 			return nil, err
 		}
@@ -378,13 +477,9 @@ func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io
 				return nil, err
 			}
 		}
-		msgID, err := s.upsertMessage(tx, in, 1)
-		if err != nil {
-			return nil, err
-		}
 		uid := uint32(r.UIDNext)
-		if err := insertRows(tx, []newRow{{mailboxID: t.ID, userID: userID, messageID: msgID, uid: uid,
-			modseq: r.HighestModseq, flags: f, internal: internal.Unix(), size: in.sp.size}}); err != nil {
+		if err := s.storeOne(tx, in, newRow{mailboxID: t.ID, userID: userID, uid: uid,
+			modseq: r.HighestModseq, flags: f, internal: internal.Unix(), size: in.sp.size}); err != nil {
 			return nil, err
 		}
 		res = Appended{MailboxID: t.ID, UIDValidity: uint32(r.UIDValidity), UID: uid,
@@ -406,7 +501,7 @@ func (s *Store) commitStored(ctx context.Context, in *incoming, users []int64, w
 	for attempt := 0; ; attempt++ {
 		err = s.commitWrite(ctx, users, write)
 		if errors.Is(err, errTombstoned) && attempt < 3 {
-			if err = s.putBlob(ctx, in); err == nil {
+			if err = s.putBlob(ctx, in, nil); err == nil {
 				continue
 			}
 		}
