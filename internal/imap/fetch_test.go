@@ -1,6 +1,7 @@
 package imap_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -159,5 +160,63 @@ func TestFetchMissingSectionIsEmpty(t *testing.T) {
 	msgs = fetch(t, c, imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{one}})
 	if got := string(msgs[0].FindBodySection(one)); got != "body\r\n" {
 		t.Errorf("BODY[1] of a single part = %q", got)
+	}
+}
+
+// RFC 9051 §6.4.5: a FETCH of bodies over more messages than the server
+// loads at a time (and larger than it reads ahead) returns every message
+// whole, in order, with its UID; without PEEK every message gets \Seen and
+// reports it (RFC 9051 §7.5.2).
+func TestFetchBodiesAcrossBatches(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	c := e.login(t, user1)
+	const n = 300
+	raws := make([]string, n+1) // by UID
+	for uid := 1; uid <= n; uid++ {
+		lines := uid*37%1500 + 1
+		if uid == 150 {
+			lines = 60000 // over 1 MiB: streamed when its turn comes
+		}
+		body := strings.Repeat(fmt.Sprintf("line of message %d\n", uid), lines)
+		raws[uid] = simpleMsg(fmt.Sprintf("m%d", uid), "sara@mof.gov.sy", user1, body)
+		appendMsg(t, c, "INBOX", raws[uid], nil)
+	}
+	selectBox(t, c, "INBOX")
+
+	peek := &imap.FetchItemBodySection{Peek: true}
+	var set imap.UIDSet
+	var want []uint32
+	for uid := 1; uid <= n; uid += 1 + uid%3 {
+		set.AddNum(imap.UID(uid))
+		want = append(want, uint32(uid))
+	}
+	msgs := fetch(t, c, set, &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{peek}})
+	if len(msgs) != len(want) {
+		t.Fatalf("%d messages, want %d", len(msgs), len(want))
+	}
+	for i, m := range msgs {
+		uid := want[i]
+		if uint32(m.UID) != uid || m.SeqNum != uid {
+			t.Fatalf("response %d: UID %d seq %d, want %d", i, m.UID, m.SeqNum, uid)
+		}
+		if got := string(m.FindBodySection(peek)); got != raws[uid] {
+			t.Errorf("BODY[] of UID %d differs: %d bytes, want %d", uid, len(got), len(raws[uid]))
+		}
+	}
+
+	body := &imap.FetchItemBodySection{}
+	msgs = fetch(t, c, imap.SeqSet{{Start: 1, Stop: n}}, &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{body}})
+	if len(msgs) != n {
+		t.Fatalf("%d messages, want %d", len(msgs), n)
+	}
+	for i, m := range msgs {
+		seq := uint32(i + 1)
+		if m.SeqNum != seq || !slices.Contains(m.Flags, imap.FlagSeen) {
+			t.Fatalf("response %d: seq %d flags %v", i, m.SeqNum, m.Flags)
+		}
+		if got := string(m.FindBodySection(body)); got != raws[seq] {
+			t.Errorf("BODY[] of %d differs: %d bytes, want %d", seq, len(got), len(raws[seq]))
+		}
 	}
 }

@@ -276,7 +276,7 @@ wait:
 
 // newSession is imapserver's hook for a new connection.
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	sess := &session{srv: s, conn: c, remote: remoteIP(c.NetConn())}
+	sess := &session{srv: s, conn: c, remote: remoteIP(c.NetConn()), out: rawConn(c.NetConn())}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -324,56 +324,6 @@ func remoteIP(c net.Conn) string {
 		return host
 	}
 	return addr.String()
-}
-
-// timeoutListener gives its connections a read deadline of at most
-// IdleTimeout. It sits below TLS (imapserver must see the *tls.Conn): the
-// library's own deadlines are constants (35 minutes while authenticated),
-// the configured idle timeout caps them.
-type timeoutListener struct {
-	net.Listener
-	idle time.Duration
-}
-
-func (l timeoutListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	// imapserver sets no read deadline before its greeting, and on the
-	// implicit-TLS port writing the greeting runs the handshake, which
-	// reads: without this a client that never says hello would hold its
-	// connection for ever.
-	_ = c.SetReadDeadline(time.Now().Add(min(handshakeTimeout, l.idle)))
-	return &timeoutConn{Conn: c, idle: l.idle}, nil
-}
-
-// handshakeTimeout bounds the TLS handshake and the wait for the first
-// command, like imapserver's own per-command read timeout.
-const handshakeTimeout = 30 * time.Second
-
-type timeoutConn struct {
-	net.Conn
-	idle time.Duration
-}
-
-func (c *timeoutConn) cap(t time.Time) time.Time {
-	limit := time.Now().Add(c.idle)
-	if t.IsZero() || t.After(limit) {
-		return limit
-	}
-	return t
-}
-
-func (c *timeoutConn) SetReadDeadline(t time.Time) error {
-	return c.Conn.SetReadDeadline(c.cap(t))
-}
-
-func (c *timeoutConn) SetDeadline(t time.Time) error {
-	if err := c.Conn.SetWriteDeadline(t); err != nil {
-		return err
-	}
-	return c.Conn.SetReadDeadline(c.cap(t))
 }
 
 // libLogger turns imapserver's Printf lines into structured log records:

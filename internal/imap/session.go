@@ -49,6 +49,7 @@ type session struct {
 	srv    *Server
 	conn   *imapserver.Conn
 	remote string
+	out    *timeoutConn // below TLS; nil when there is none (tests)
 
 	ctx    context.Context // mailstore.WithOrigin(this session) once logged in
 	cancel context.CancelFunc

@@ -134,9 +134,19 @@ const fetchBatch = 256
 // order, loading them in batches. No database connection is held while fn
 // runs.
 func (s *Store) Fetch(ctx context.Context, userID, mailboxID int64, uids []uint32, o FetchOptions, fn func(*MessageInfo) error) error {
-	if err := s.checkMailbox(ctx, userID, mailboxID); err != nil {
+	found, err := s.fetch(ctx, userID, mailboxID, uids, o, fn)
+	if err != nil || found {
 		return err
 	}
+	// Nothing found: the messages are gone, or the mailbox is. A row found
+	// proves the mailbox (of this user) exists, so only an empty answer
+	// costs this second query.
+	return s.checkMailbox(ctx, userID, mailboxID)
+}
+
+// fetch is Fetch without the check of the mailbox; found reports whether
+// any message was.
+func (s *Store) fetch(ctx context.Context, userID, mailboxID int64, uids []uint32, o FetchOptions, fn func(*MessageInfo) error) (found bool, err error) {
 	if !slices.IsSorted(uids) {
 		uids = sortedUIDs(uids)
 	}
@@ -156,7 +166,7 @@ func (s *Store) Fetch(ctx context.Context, userID, mailboxID int64, uids []uint3
 			WHERE mm.mailbox_id = ? AND mm.user_id = ? AND `+cond+` ORDER BY mm.uid`,
 			append([]any{mailboxID, userID}, args...)...).Rows()
 		if err != nil {
-			return fmt.Errorf("fetch from mailbox %d: %w", mailboxID, err)
+			return false, fmt.Errorf("fetch from mailbox %d: %w", mailboxID, err)
 		}
 		batch = batch[:0]
 		for rows.Next() {
@@ -176,7 +186,7 @@ func (s *Store) Fetch(ctx context.Context, userID, mailboxID int64, uids []uint3
 			}
 			if err := rows.Scan(dest...); err != nil {
 				rows.Close()
-				return fmt.Errorf("fetch from mailbox %d: %w", mailboxID, err)
+				return false, fmt.Errorf("fetch from mailbox %d: %w", mailboxID, err)
 			}
 			if len(b) > 1 && !inSorted(b, mi.UID) {
 				continue
@@ -192,29 +202,30 @@ func (s *Store) Fetch(ctx context.Context, userID, mailboxID int64, uids []uint3
 				mi.Envelope = new(message.Envelope)
 				if err := json.Unmarshal(env, mi.Envelope); err != nil {
 					rows.Close()
-					return fmt.Errorf("envelope of uid %d in mailbox %d: %w", mi.UID, mailboxID, err)
+					return false, fmt.Errorf("envelope of uid %d in mailbox %d: %w", mi.UID, mailboxID, err)
 				}
 			}
 			if o.Structure {
 				mi.Body = new(message.Part)
 				if err := json.Unmarshal(body, mi.Body); err != nil {
 					rows.Close()
-					return fmt.Errorf("structure of uid %d in mailbox %d: %w", mi.UID, mailboxID, err)
+					return false, fmt.Errorf("structure of uid %d in mailbox %d: %w", mi.UID, mailboxID, err)
 				}
 			}
 			batch = append(batch, mi)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("fetch from mailbox %d: %w", mailboxID, err)
+			return false, fmt.Errorf("fetch from mailbox %d: %w", mailboxID, err)
 		}
 		for _, mi := range batch {
+			found = true
 			if err := fn(mi); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
-	return nil
+	return found, nil
 }
 
 // OpenRaw returns length bytes of a raw message from offset (-1: to the

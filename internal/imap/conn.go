@@ -1,0 +1,196 @@
+package imap
+
+import (
+	"crypto/tls"
+	"net"
+	"sync"
+	"time"
+)
+
+// timeoutListener gives its connections a read deadline of at most
+// IdleTimeout. It sits below TLS (imapserver must see the *tls.Conn): the
+// library's own deadlines are constants (35 minutes while authenticated),
+// the configured idle timeout caps them.
+type timeoutListener struct {
+	net.Listener
+	idle time.Duration
+}
+
+func (l timeoutListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	// imapserver sets no read deadline before its greeting, and on the
+	// implicit-TLS port writing the greeting runs the handshake, which
+	// reads: without this a client that never says hello would hold its
+	// connection for ever.
+	_ = c.SetReadDeadline(time.Now().Add(min(handshakeTimeout, l.idle)))
+	return &timeoutConn{Conn: c, idle: l.idle}, nil
+}
+
+// handshakeTimeout bounds the TLS handshake and the wait for the first
+// command, like imapserver's own per-command read timeout.
+const handshakeTimeout = 30 * time.Second
+
+// timeoutConn is an accepted connection, below TLS. Besides capping read
+// deadlines it can gather writes: imapserver flushes after every response,
+// and TLS turns each flush into one or more records and as many socket
+// writes (three for a FETCH response with a 10 KiB literal). Between
+// gather and flush the records are collected and sent gatherSize bytes at
+// a time; the bytes on the wire are the same.
+//
+// Writes come one at a time (TLS serialises them); Close may come from
+// another goroutine at any moment.
+type timeoutConn struct {
+	net.Conn
+	idle time.Duration
+
+	mu        sync.Mutex
+	gathering bool
+	buf       []byte // gathered, not sent yet
+	// err is the failure of a gathered write: TLS above took those bytes
+	// as sent, so nothing may follow them.
+	err error
+}
+
+const (
+	// gatherSize is the most a gathering connection holds back.
+	gatherSize = 64 << 10
+	// flushTimeout bounds sending the last gathered bytes (imapserver
+	// has cleared its write deadline by then); the same as imapserver's
+	// own timeout for writing a response.
+	flushTimeout = 30 * time.Second
+	// closeFlushTimeout bounds sending what is gathered when the
+	// connection is closed (a BYE written in the middle of a FETCH at
+	// shutdown); the same as TLS allows its closing alert.
+	closeFlushTimeout = 5 * time.Second
+)
+
+var gatherBufs = sync.Pool{New: func() any { b := make([]byte, 0, gatherSize); return &b }}
+
+// rawConn returns the timeoutConn below c, nil if there is none.
+func rawConn(c net.Conn) *timeoutConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	t, _ := c.(*timeoutConn)
+	return t
+}
+
+func (c *timeoutConn) cap(t time.Time) time.Time {
+	limit := time.Now().Add(c.idle)
+	if t.IsZero() || t.After(limit) {
+		return limit
+	}
+	return t
+}
+
+func (c *timeoutConn) SetReadDeadline(t time.Time) error {
+	return c.Conn.SetReadDeadline(c.cap(t))
+}
+
+func (c *timeoutConn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetReadDeadline(c.cap(t))
+}
+
+// gather holds writes back until flush (or until gatherSize bytes wait).
+func (c *timeoutConn) gather() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gathering || c.err != nil {
+		return
+	}
+	c.gathering = true
+	c.buf = (*gatherBufs.Get().(*[]byte))[:0]
+}
+
+// flush sends what was gathered and ends gathering. An error is sticky:
+// every later write fails with it.
+func (c *timeoutConn) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.gathering {
+		return c.err
+	}
+	c.sendNowLocked()
+	c.stopLocked()
+	return c.err
+}
+
+// send sends what was gathered so far and goes on gathering: the writer
+// is about to wait, and the client may as well read meanwhile.
+func (c *timeoutConn) send() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gathering {
+		c.sendNowLocked()
+	}
+}
+
+// sendNowLocked sends what is gathered between two responses, when
+// imapserver has no write deadline set.
+func (c *timeoutConn) sendNowLocked() {
+	if len(c.buf) > 0 && c.err == nil {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(flushTimeout))
+		c.sendLocked()
+		_ = c.Conn.SetWriteDeadline(time.Time{})
+	}
+}
+
+func (c *timeoutConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, c.err
+	}
+	if !c.gathering {
+		return c.Conn.Write(p)
+	}
+	if len(c.buf)+len(p) > cap(c.buf) {
+		if err := c.sendLocked(); err != nil {
+			return 0, err
+		}
+		if len(p) > cap(c.buf) {
+			n, err := c.Conn.Write(p)
+			c.err = err
+			return n, err
+		}
+	}
+	c.buf = append(c.buf, p...)
+	return len(p), nil
+}
+
+// Close sends what is gathered (within closeFlushTimeout), then closes.
+// While a write is under way it closes at once: that unblocks a write to
+// a client that does not read, as closing is expected to.
+func (c *timeoutConn) Close() error {
+	if c.mu.TryLock() {
+		if c.gathering {
+			if len(c.buf) > 0 && c.err == nil {
+				_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+				c.sendLocked()
+			}
+			c.stopLocked()
+		}
+		c.mu.Unlock()
+	}
+	return c.Conn.Close()
+}
+
+func (c *timeoutConn) sendLocked() error {
+	_, err := c.Conn.Write(c.buf)
+	c.buf = c.buf[:0]
+	c.err = err
+	return err
+}
+
+func (c *timeoutConn) stopLocked() {
+	c.gathering = false
+	b := c.buf[:0]
+	c.buf = nil
+	gatherBufs.Put(&b)
+}
