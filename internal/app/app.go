@@ -132,6 +132,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		LockoutThreshold:  cfg.Auth.LockoutThreshold,
 		LockoutDuration:   cfg.Auth.LockoutDuration.Duration(),
 		MinPasswordLength: cfg.Auth.MinPasswordLength,
+		AuthCacheTTL:      cfg.Auth.CacheTTL.Duration(),
 		Logger:            log,
 	})
 	e.Mail, err = mailstore.New(mailstore.Options{

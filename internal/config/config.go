@@ -179,6 +179,10 @@ type Auth struct {
 	LockoutDuration   Duration `yaml:"lockout_duration"`
 	SessionTTL        Duration `yaml:"session_ttl"` // web session lifetime
 	MinPasswordLength int      `yaml:"min_password_length"`
+	// CacheTTL is how long a verified password is remembered (as an HMAC),
+	// so that mail clients' logins, one per connection, skip the argon2id
+	// check; 0 disables it.
+	CacheTTL Duration `yaml:"cache_ttl"`
 }
 
 // Workflow governs correspondence: deadlines, the working calendar and
@@ -272,6 +276,7 @@ func Default() *Config {
 			LockoutThreshold:  5,
 			LockoutDuration:   Duration(15 * time.Minute),
 			SessionTTL:        Duration(12 * time.Hour),
+			CacheTTL:          Duration(10 * time.Minute),
 			MinPasswordLength: 12,
 		},
 		Workflow: Workflow{

@@ -155,6 +155,7 @@ func (c *Config) Validate() error {
 		v.atLeastDuration("auth.lockout_duration", c.Auth.LockoutDuration, 0)
 	}
 	v.atLeastDuration("auth.session_ttl", c.Auth.SessionTTL, time.Minute)
+	v.atLeastDuration("auth.cache_ttl", c.Auth.CacheTTL, 0)
 	if n := c.Auth.MinPasswordLength; n < 8 || n > 128 {
 		v.add("auth.min_password_length", "%d is out of range; use 8 to 128 (default 12)", n)
 	}

@@ -159,6 +159,15 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (Use
 		s.refuse(ctx, client, canon, "locked", map[string]any{"locked_until": row.LockedUntil.Format(time.RFC3339)})
 		return User{}, ErrInvalidCredentials
 	}
+	prepared := preparePassword(password)
+	if s.verified.hit(row.ID, row.PasswordHash, prepared, now) {
+		// Verified against this very hash a moment ago (authcache.go).
+		params, _, _, err := argon2id.DecodeHash(row.PasswordHash)
+		if err != nil {
+			params = nil
+		}
+		return s.succeed(ctx, row, params, password)
+	}
 	ok, params, err := s.compare(ctx, password, row.PasswordHash)
 	if ctx.Err() != nil {
 		return User{}, ctx.Err()
@@ -172,6 +181,7 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (Use
 		s.wrongPassword(ctx, client, row.ID, canon)
 		return User{}, ErrInvalidCredentials
 	}
+	s.verified.add(row.ID, row.PasswordHash, prepared, now)
 	return s.succeed(ctx, row, params, password)
 }
 

@@ -301,3 +301,72 @@ func BenchmarkAuthenticate(b *testing.B) {
 		}
 	})
 }
+
+// A password verified a moment ago is not checked in full again; a wrong
+// one always is, and still counts; a changed password, a disabled or a
+// locked account are seen at once; and the remembered password expires.
+func TestVerifiedPasswordsAreRememberedOnlyAsLongAsTheyHold(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		clock := newClock()
+		s := directory.New(d, directory.Options{HashParams: cheapParams, Now: clock.Now, LockoutThreshold: 2,
+			AuthCacheTTL: 10 * time.Minute})
+		seed(t, s)
+		addUser(t, s, "ali@mof.gov.sy")
+		login := func(pw string) (int64, error) {
+			before := directory.HashChecksForTest(s)
+			_, err := s.Authenticate(ctx, "ali@mof.gov.sy", pw)
+			return directory.HashChecksForTest(s) - before, err
+		}
+		if n, err := login(password); err != nil || n != 1 {
+			t.Fatalf("first login: %v, %d checks, want 1", err, n)
+		}
+		if n, err := login(password); err != nil || n != 0 {
+			t.Fatalf("second login: %v, %d checks, want 0", err, n)
+		}
+		if n, err := login("wrong password"); err != directory.ErrInvalidCredentials || n != 1 {
+			t.Fatalf("wrong password: %v, %d checks, want 1", err, n)
+		}
+		if u, _ := s.UserByLogin(ctx, "ali@mof.gov.sy"); u.FailedLogins != 1 {
+			t.Fatalf("FailedLogins = %d, want 1", u.FailedLogins)
+		}
+		if n, err := login(password); err != nil || n != 0 {
+			t.Fatalf("login after one failure: %v, %d checks", err, n)
+		}
+		if u, _ := s.UserByLogin(ctx, "ali@mof.gov.sy"); u.FailedLogins != 0 {
+			t.Fatalf("a remembered login did not reset FailedLogins (%d)", u.FailedLogins)
+		}
+
+		// A new password: the old one fails at once, in full.
+		const newPassword = "a brand new passphrase"
+		if err := s.SetPassword(ctx, actor, "ali@mof.gov.sy", newPassword, false); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := login(password); err != directory.ErrInvalidCredentials || n != 1 {
+			t.Fatalf("old password after change: %v, %d checks", err, n)
+		}
+		if n, err := login(newPassword); err != nil || n != 1 {
+			t.Fatalf("new password: %v, %d checks", err, n)
+		}
+		// Disabled: refused although remembered.
+		if err := s.Disable(ctx, actor, "ali@mof.gov.sy"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := login(newPassword); err != directory.ErrInvalidCredentials {
+			t.Fatalf("disabled account: %v", err)
+		}
+		if err := s.Enable(ctx, actor, "ali@mof.gov.sy"); err != nil {
+			t.Fatal(err)
+		}
+		// Locked: refused although remembered, until the lock expires.
+		login("wrong password")
+		login("wrong password")
+		if _, err := login(newPassword); err != directory.ErrInvalidCredentials {
+			t.Fatalf("locked account: %v", err)
+		}
+		clock.Advance(16 * time.Minute) // past the lock, and past the TTL
+		if n, err := login(newPassword); err != nil || n != 1 {
+			t.Fatalf("after the lock and the TTL: %v, %d checks, want a full check", err, n)
+		}
+	})
+}

@@ -45,6 +45,10 @@ type Options struct {
 	// DefaultHashParams. Existing hashes keep their own parameters and are
 	// rehashed with these at the next successful login.
 	HashParams *argon2id.Params
+	// AuthCacheTTL is how long a verified password is remembered, so that
+	// the logins of mail clients (one per connection) do not each cost an
+	// argon2id check; 0 disables the cache (see authcache.go).
+	AuthCacheTTL time.Duration
 	// MaxConcurrentHashes bounds how many argon2id computations run at once
 	// (each holds HashParams.Memory); 0 means max(2, GOMAXPROCS/2).
 	MaxConcurrentHashes int
@@ -89,6 +93,8 @@ type Service struct {
 
 	hashChecks atomic.Int64 // password checks made, real or dummy (for tests)
 
+	verified *verifiedCache // nil: no cache
+
 	// beforeCommit, when set (by tests), runs at the end of every changing
 	// transaction; an error rolls the transaction back.
 	beforeCommit func() error
@@ -124,6 +130,7 @@ func New(d *db.DB, o Options) *Service {
 		n = max(2, runtime.GOMAXPROCS(0)/2)
 	}
 	s.hashSem = make(chan struct{}, n)
+	s.verified = newVerifiedCache(o.AuthCacheTTL)
 	return s
 }
 
