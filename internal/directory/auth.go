@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -79,6 +80,36 @@ func (s *Service) compare(ctx context.Context, pw, hash string) (bool, *argon2id
 	defer release()
 	s.hashChecks.Add(1)
 	return argon2id.CheckHash(preparePassword(pw), hash)
+}
+
+// checked is the outcome of one password check.
+type checked struct {
+	ok     bool
+	params *argon2id.Params
+}
+
+// verifiedCompare is compare, shared by concurrent logins of the same user
+// with the same password against the same hash (a mail client opening
+// several connections at once): one check runs and all get its outcome,
+// each then counting its own failure or success. Without the cache every
+// login checks on its own.
+func (s *Service) verifiedCompare(ctx context.Context, userID int64, password, prepared, hash string) (bool, *argon2id.Params, error) {
+	if s.verified == nil {
+		return s.compare(ctx, password, hash)
+	}
+	mac := s.verified.sum(hash, prepared)
+	key := strconv.FormatInt(userID, 10) + ":" + string(mac[:])
+	v, err, _ := s.checking.Do(key, func() (any, error) {
+		// Not the caller's context: the check is shared, and one caller
+		// leaving must not fail the others.
+		ok, params, err := s.compare(context.WithoutCancel(ctx), password, hash)
+		return checked{ok, params}, err
+	})
+	if err != nil {
+		return false, nil, err
+	}
+	c := v.(checked)
+	return c.ok, c.params, nil
 }
 
 // spend does the work of one password check against a dummy hash with the
@@ -168,7 +199,7 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (Use
 		}
 		return s.succeed(ctx, row, params, password)
 	}
-	ok, params, err := s.compare(ctx, password, row.PasswordHash)
+	ok, params, err := s.verifiedCompare(ctx, row.ID, password, prepared, row.PasswordHash)
 	if ctx.Err() != nil {
 		return User{}, ctx.Err()
 	}

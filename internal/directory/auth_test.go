@@ -3,6 +3,7 @@ package directory_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -367,6 +368,52 @@ func TestVerifiedPasswordsAreRememberedOnlyAsLongAsTheyHold(t *testing.T) {
 		clock.Advance(16 * time.Minute) // past the lock, and past the TTL
 		if n, err := login(newPassword); err != nil || n != 1 {
 			t.Fatalf("after the lock and the TTL: %v, %d checks, want a full check", err, n)
+		}
+	})
+}
+
+// Concurrent logins with one password may share one check; each still
+// gets its own answer, and each wrong one counts.
+func TestConcurrentLoginsEachCount(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		s := directory.New(d, directory.Options{HashParams: cheapParams, LockoutThreshold: 100, AuthCacheTTL: time.Minute})
+		seed(t, s)
+		addUser(t, s, "ali@mof.gov.sy")
+		const n = 8
+		errs := make(chan error, 2*n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				_, err := s.Authenticate(ctx, "ali@mof.gov.sy", "wrong password")
+				errs <- err
+			})
+		}
+		wg.Wait()
+		for range n {
+			wg.Go(func() {
+				_, err := s.Authenticate(ctx, "ali@mof.gov.sy", password)
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		var refused, accepted int
+		for err := range errs {
+			switch err {
+			case directory.ErrInvalidCredentials:
+				refused++
+			case nil:
+				accepted++
+			default:
+				t.Fatal(err)
+			}
+		}
+		if refused != n || accepted != n {
+			t.Fatalf("%d refused, %d accepted; want %d each", refused, accepted, n)
+		}
+		if c := count(t, d, "SELECT COUNT(*) FROM audit_events WHERE action = 'user.login_failed' AND target = 'user:ali@mof.gov.sy'"); c != n {
+			t.Fatalf("%d failed logins recorded, want %d", c, n)
 		}
 	})
 }

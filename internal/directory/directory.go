@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"golang.org/x/sync/singleflight"
 	"gorm.io/gorm"
 
 	"diwan.gov.sy/diwan/internal/audit"
@@ -93,7 +94,8 @@ type Service struct {
 
 	hashChecks atomic.Int64 // password checks made, real or dummy (for tests)
 
-	verified *verifiedCache // nil: no cache
+	verified *verifiedCache     // nil: no cache
+	checking singleflight.Group // password checks under way, by user and HMAC (verifiedCompare)
 
 	// beforeCommit, when set (by tests), runs at the end of every changing
 	// transaction; an error rolls the transaction back.
