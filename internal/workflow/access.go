@@ -108,6 +108,46 @@ UNION ALL SELECT 'head', id, '' FROM sub`
 // loadPrincipal reads the actor's user, roles, clerkships, department,
 // headships and clearance with q (the transaction, when there is one).
 func loadPrincipal(ctx context.Context, q *gorm.DB, a Actor) (*principal, error) {
+	if a.Operator != "" || a.UserID == 0 {
+		return newPrincipal(a, nil)
+	}
+	var facts []principalFact
+	if err := scanRows(ctx, q, principalQuery, principalArgs(a), appendFact(&facts)); err != nil {
+		return nil, fmt.Errorf("load user %d: %w", a.UserID, err)
+	}
+	return newPrincipal(a, facts)
+}
+
+// principal queues the reading of a's principal; get returns it once x
+// has run.
+func (x *txn) principal(a Actor) (get func() (*principal, error)) {
+	if a.Operator != "" || a.UserID == 0 {
+		return func() (*principal, error) { return newPrincipal(a, nil) }
+	}
+	var facts []principalFact
+	x.query(principalQuery, principalArgs(a), appendFact(&facts))
+	return func() (*principal, error) { return newPrincipal(a, facts) }
+}
+
+func principalArgs(a Actor) []any {
+	id := a.UserID
+	return []any{id, id, id, id, id, id}
+}
+
+// appendFact appends each row of principalQuery to *to.
+func appendFact(to *[]principalFact) func(r rowScanner) error {
+	return func(r rowScanner) error {
+		var f principalFact
+		if err := r.Scan(&f.K, &f.N, &f.V); err != nil {
+			return err
+		}
+		*to = append(*to, f)
+		return nil
+	}
+}
+
+// newPrincipal is the principal of a from the rows of principalQuery.
+func newPrincipal(a Actor, facts []principalFact) (*principal, error) {
 	if a.Operator != "" {
 		return &principal{a: a, operator: true}, nil
 	}
@@ -115,10 +155,6 @@ func loadPrincipal(ctx context.Context, q *gorm.DB, a Actor) (*principal, error)
 		return nil, fmt.Errorf("no acting user: %w", ErrForbidden)
 	}
 	id := a.UserID
-	var facts []principalFact
-	if err := q.WithContext(ctx).Raw(principalQuery, id, id, id, id, id, id).Scan(&facts).Error; err != nil {
-		return nil, fmt.Errorf("load user %d: %w", id, err)
-	}
 	p := &principal{a: a, id: id}
 	var covered []int64
 	found := false
@@ -204,6 +240,26 @@ FROM registry_entries e
 JOIN correspondence c ON c.id = e.correspondence_id
 JOIN registries r ON r.id = e.registry_id`
 
+// scan reads a row of entrySelect into e.
+func (e *entryView) scan(r rowScanner) error {
+	return r.Scan(&e.ID, &e.CorrespondenceID, &e.RegistryID, &e.RegistryCode, &e.MinistryID,
+		&e.ApprovalRequired, &e.Template, &e.Direction, &e.State, &e.Version, &e.Year, &e.Seq, &e.Number, &e.RegisteredAt,
+		&e.DueDate, &e.Reason, &e.AnsweredBy, &e.CreatedAt, &e.UpdatedAt, &e.Kind, &e.Subject, &e.Classification,
+		&e.Priority, &e.DepartmentID, &e.CreatedBy, &e.SenderRegistryID, &e.FrozenAt, &e.DocumentSHA256)
+}
+
+// appendEntry appends each row of entrySelect to *to.
+func appendEntry(to *[]entryView) func(r rowScanner) error {
+	return func(r rowScanner) error {
+		var e entryView
+		if err := e.scan(r); err != nil {
+			return err
+		}
+		*to = append(*to, e)
+		return nil
+	}
+}
+
 // via says how a principal sees an entry.
 type via uint8
 
@@ -215,12 +271,26 @@ const (
 	viaHeadReferral                 // a referral to a department (or a member of one) they head
 )
 
-// access computes how p sees e (0: not at all).
+// access computes how p sees e (0: not at all), reading e's referrals
+// with q when they matter.
 func (s *Service) access(ctx context.Context, q *gorm.DB, p *principal, e *entryView) (via, error) {
-	if !p.seesContent() || e.MinistryID != p.ministryID || level(Classification(e.Classification)) > p.clearance {
-		return 0, nil
+	v, more := p.directAccess(e)
+	if !more {
+		return v, nil
 	}
-	var v via
+	var hs []referralHold
+	if err := scanRows(ctx, q, referralHoldSelect+" WHERE f.entry_id = ?", []any{e.ID}, appendHold(&hs)); err != nil {
+		return 0, fmt.Errorf("check referrals of entry %d: %w", e.ID, err)
+	}
+	return p.throughReferrals(v, e, hs), nil
+}
+
+// directAccess is how p sees e without its referrals, and whether its
+// referrals could add to that.
+func (p *principal) directAccess(e *entryView) (v via, referrals bool) {
+	if !p.seesContent() || e.MinistryID != p.ministryID || level(Classification(e.Classification)) > p.clearance {
+		return 0, false
+	}
 	if p.isClerkOf(e.RegistryID) {
 		v |= viaClerk
 	}
@@ -231,54 +301,66 @@ func (s *Service) access(ctx context.Context, q *gorm.DB, p *principal, e *entry
 		if e.DepartmentID != nil && slices.Contains(p.covered, *e.DepartmentID) {
 			v |= viaApprover
 		}
-		return v, nil
+		return v, false
 	}
 	// Incoming: through referrals. For a clerk who heads nothing they
 	// would add nothing.
-	if v&viaClerk != 0 && len(p.covered) == 0 {
-		return v, nil
-	}
-	cond, args := p.referralHoldCondition("f")
-	var hits []struct{ Own, Head int }
-	err := q.WithContext(ctx).Raw(`SELECT `+cond.own+` AS own, `+cond.head+` AS head FROM referrals f WHERE f.entry_id = ?`,
-		append(args, e.ID)...).Scan(&hits).Error
-	if err != nil {
-		return 0, fmt.Errorf("check referrals of entry %d: %w", e.ID, err)
-	}
-	for _, h := range hits {
-		if h.Own != 0 {
+	return v, v&viaClerk == 0 || len(p.covered) > 0
+}
+
+// throughReferrals adds to v, how p sees e directly, what e's referrals
+// among hs give.
+func (p *principal) throughReferrals(v via, e *entryView, hs []referralHold) via {
+	for i := range hs {
+		if hs[i].EntryID != e.ID {
+			continue
+		}
+		own, head := p.holds(&hs[i])
+		if own {
 			v |= viaReferral
 		}
-		if h.Head != 0 {
+		if head {
 			v |= viaHeadReferral
 		}
 	}
-	return v, nil
+	return v
 }
 
-// holdCondition is a pair of SQL boolean expressions over a referral
-// alias: own (to the principal, their department, or made by them) and head
-// (to a department they cover or to a member of one).
-type holdCondition struct{ own, head string }
+// referralHold is who a referral involves, as access needs it.
+type referralHold struct {
+	ID, EntryID      int64
+	ToUserID         *int64
+	FromUserID       *int64
+	ToDepartmentID   *int64
+	ToUserDepartment *int64 // the department of the person it is addressed to
+}
 
-func (p *principal) referralHoldCondition(f string) (holdCondition, []any) {
-	own := fmt.Sprintf("(%[1]s.to_user_id = ? OR %[1]s.from_user_id = ?", f)
-	args := []any{p.id, p.id}
-	if p.department != 0 {
-		own += fmt.Sprintf(" OR %s.to_department_id = ?", f)
-		args = append(args, p.department)
+const referralHoldSelect = `SELECT f.id, f.entry_id, f.to_user_id, f.from_user_id, f.to_department_id, tm.department_id
+FROM referrals f LEFT JOIN memberships tm ON tm.user_id = f.to_user_id`
+
+// appendHold appends each row of referralHoldSelect to *to.
+func appendHold(to *[]referralHold) func(r rowScanner) error {
+	return func(r rowScanner) error {
+		var h referralHold
+		if err := r.Scan(&h.ID, &h.EntryID, &h.ToUserID, &h.FromUserID, &h.ToDepartmentID, &h.ToUserDepartment); err != nil {
+			return err
+		}
+		*to = append(*to, h)
+		return nil
 	}
-	own += ")"
-	head := "(1 = 0)"
+}
+
+// holds says how p stands to a referral: own (addressed to them or their
+// department, or made by them) and head (addressed to a department they
+// cover or to a member of one).
+func (p *principal) holds(h *referralHold) (own, head bool) {
+	is := func(id *int64, want int64) bool { return id != nil && *id == want }
+	own = is(h.ToUserID, p.id) || is(h.FromUserID, p.id) || (p.department != 0 && is(h.ToDepartmentID, p.department))
 	if len(p.covered) > 0 {
-		head = fmt.Sprintf("(%[1]s.to_department_id IN ? OR %[1]s.to_user_id IN (SELECT user_id FROM memberships WHERE department_id IN ?))", f)
-		args = append(args, p.covered, p.covered)
+		head = (h.ToDepartmentID != nil && slices.Contains(p.covered, *h.ToDepartmentID)) ||
+			(h.ToUserID != nil && h.ToUserDepartment != nil && slices.Contains(p.covered, *h.ToUserDepartment))
 	}
-	// Booleans as 0/1 on both databases.
-	return holdCondition{
-		own:  "CASE WHEN " + own + " THEN 1 ELSE 0 END",
-		head: "CASE WHEN " + head + " THEN 1 ELSE 0 END",
-	}, args
+	return own, head
 }
 
 // entryScope is the SQL condition (over aliases e, c, r) that selects the
@@ -317,18 +399,38 @@ func (p *principal) entryScope() (cond string, args []any, ok bool) {
 // loadEntry reads one entry; lock takes its row lock (PostgreSQL) for a
 // transition. A missing entry is ErrNotFound.
 func (s *Service) loadEntry(ctx context.Context, q *gorm.DB, id int64, lock bool) (*entryView, error) {
-	sql := entrySelect + " WHERE e.id = ?"
-	if lock && s.isPostgres() {
-		sql += " FOR NO KEY UPDATE OF e"
-	}
 	var es []entryView
-	if err := q.WithContext(ctx).Raw(sql, id).Scan(&es).Error; err != nil {
+	if err := scanRows(ctx, q, s.entryByID(lock), []any{id}, appendEntry(&es)); err != nil {
 		return nil, fmt.Errorf("load entry %d: %w", id, err)
 	}
 	if len(es) == 0 {
 		return nil, fmt.Errorf("entry %d: %w", id, ErrNotFound)
 	}
 	return &es[0], nil
+}
+
+// entry queues the reading of an entry, as loadEntry (lock: queryLocked);
+// get returns it once x has run.
+func (x *txn) entry(id int64, lock bool) (get func() (*entryView, error)) {
+	var es []entryView
+	if lock {
+		x.queryLocked(x.s.entryByID(true), []any{id}, appendEntry(&es))
+	} else {
+		x.query(x.s.entryByID(false), []any{id}, appendEntry(&es))
+	}
+	return func() (*entryView, error) {
+		if len(es) == 0 {
+			return nil, fmt.Errorf("entry %d: %w", id, ErrNotFound)
+		}
+		return &es[0], nil
+	}
+}
+
+func (s *Service) entryByID(lock bool) string {
+	if lock && s.isPostgres() {
+		return entrySelect + " WHERE e.id = ? FOR NO KEY UPDATE OF e"
+	}
+	return entrySelect + " WHERE e.id = ?"
 }
 
 // visibleEntry loads an entry p may see, with how; ErrNotFound otherwise.

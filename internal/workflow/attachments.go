@@ -230,17 +230,22 @@ func (v attachmentView) attachment() Attachment {
 		Size: r.Size, SHA256: r.SHA256, CreatedBy: deref(v.Login), CreatedAt: r.CreatedAt}
 }
 
-func attachmentsOf(ctx context.Context, q *gorm.DB, corrID int64) ([]Attachment, error) {
-	var rows []attachmentView
-	if err := q.WithContext(ctx).Raw(`SELECT a.*, u.login FROM correspondence_attachments a
-LEFT JOIN users u ON u.id = a.created_by WHERE a.correspondence_id = ? ORDER BY a.id LIMIT 10000`, corrID).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("load attachments of %d: %w", corrID, err)
+const attachmentSelect = `SELECT a.id, a.correspondence_id, a.name, a.content_type, a.size, a.sha256, a.created_at,
+	(SELECT u.login FROM users u WHERE u.id = a.created_by)
+FROM correspondence_attachments a`
+
+// appendAttachment appends each row of attachmentSelect to *to.
+func appendAttachment(to *[]Attachment) func(r rowScanner) error {
+	return func(r rowScanner) error {
+		var a Attachment
+		var login *string
+		if err := r.Scan(&a.ID, &a.CorrespondenceID, &a.Name, &a.ContentType, &a.Size, &a.SHA256, &a.CreatedAt, &login); err != nil {
+			return err
+		}
+		a.CreatedBy = deref(login)
+		*to = append(*to, a)
+		return nil
 	}
-	out := make([]Attachment, len(rows))
-	for i, r := range rows {
-		out[i] = r.attachment()
-	}
-	return out, nil
 }
 
 func (s *Service) openAttachment(ctx context.Context, a Actor, corrID, attID int64) (Attachment, io.ReadCloser, error) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,11 +22,12 @@ import (
 // (numbering.go): the counter is taken by every registration of a registry,
 // direction and year, so whatever happens between taking it and COMMIT
 // bounds how many letters a registry can number per second. PostgreSQL runs
-// data-modifying WITH clauses in one statement, so there the timeline row,
-// the audit event, the entry's update and the number are written together,
-// and the counter is locked for that one statement and the COMMIT. SQLite
-// has no data-modifying WITH; it writes them one by one (its round trips
-// stay in the process).
+// data-modifying WITH clauses in one statement, so there the number, the
+// entry's update and the audit event are written together (numberPG), sent
+// with COMMIT right behind (batch.go): the counter is locked for that one
+// statement and the COMMIT. The other writes of a call are joined into one
+// statement by the txn (joinWrites). SQLite has no data-modifying WITH; it
+// writes them one by one (its round trips stay in the process).
 //
 // The audit rows written here come from audit.Prepare, as audit.Append's
 // do; TestCombinedAuditMatchesAppend holds the two together.
@@ -36,9 +38,16 @@ func newAuditRow(p *principal, action, target string, details map[string]any) (a
 	return audit.Prepare(audit.Event{Actor: p.a.auditName(), Action: action, Target: target, Details: details})
 }
 
-// timelineInsert is the WITH clause that writes e's timeline row, and its
-// arguments.
-func (s *Service) timelineInsert(p *principal, e event) (string, []any) {
+// timelineInto and timelineValues insert a timeline row; timelineArgs are
+// its arguments for an event.
+const (
+	timelineInto = `INSERT INTO workflow_events (correspondence_id, entry_id, referral_id, actor, action, from_state,
+	to_state, comment, created_at) VALUES`
+	timelineValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	timelineInsert = timelineInto + " " + timelineValues
+)
+
+func (s *Service) timelineArgs(p *principal, e event) []any {
 	var entryID, referralID *int64
 	if e.entryID != 0 {
 		entryID = ptr(e.entryID)
@@ -46,25 +55,31 @@ func (s *Service) timelineInsert(p *principal, e event) (string, []any) {
 	if e.referralID != 0 {
 		referralID = ptr(e.referralID)
 	}
-	return `t AS (INSERT INTO workflow_events (correspondence_id, entry_id, referral_id, actor, action, from_state,
-	to_state, comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?))`,
-		[]any{e.corrID, entryID, referralID, p.displayName(), e.action, string(e.from), string(e.to), e.comment, s.clock()}
+	return []any{e.corrID, entryID, referralID, p.displayName(), e.action, string(e.from), string(e.to), e.comment, s.clock()}
 }
 
 // recordPG is record in one statement: the timeline row and the audit event.
 func (s *Service) recordPG(ctx context.Context, tx *gorm.DB, p *principal, e event) error {
-	action, target, details := auditFields(e)
-	a, err := newAuditRow(p, action, target, details)
+	sql, args, err := s.recordStatement(p, e)
 	if err != nil {
 		return err
 	}
-	with, args := s.timelineInsert(p, e)
-	args = append(args, a.CreatedAt, a.Actor, a.Action, a.Target, a.Details)
-	if err := tx.WithContext(ctx).Exec(`WITH `+with+`
-`+audit.InsertColumns+` VALUES (?, ?, ?, ?, ?)`, args...).Error; err != nil {
+	if err := tx.WithContext(ctx).Exec(sql, args...).Error; err != nil {
 		return fmt.Errorf("record %s: %w", e.action, err)
 	}
 	return nil
+}
+
+// recordStatement is recordPG's statement.
+func (s *Service) recordStatement(p *principal, e event) (string, []any, error) {
+	action, target, details := auditFields(e)
+	a, err := newAuditRow(p, action, target, details)
+	if err != nil {
+		return "", nil, err
+	}
+	args := append(s.timelineArgs(p, e), a.CreatedAt, a.Actor, a.Action, a.Target, a.Details)
+	return `WITH t AS (` + timelineInsert + `)
+` + audit.InsertColumns + ` VALUES (?, ?, ?, ?, ?)`, args, nil
 }
 
 // numberPlaceholder stands for the register number in audit details built
@@ -111,53 +126,46 @@ func seqTemplate(tmpl, registry string, d Direction, year int) (pre, post string
 	return pre, post, width, seen && plain(pre) && plain(post)
 }
 
-// finishPG ends a transition on PostgreSQL in one statement: the timeline
-// row, the register number when the transition takes one, the entry's
-// update with its version check, and the audit event. done is false when
-// the registry's numbering template needs the general path (act then
-// writes them one by one).
-func (tr *transition) finishPG(ctx context.Context, ev event) (done bool, err error) {
+// numberPG ends a numbered transition (a registration) on PostgreSQL: it
+// queues the timeline row, then one statement that takes the number,
+// updates the entry with its version check and writes the audit event, to
+// go with COMMIT. The counter row is locked from that statement to the
+// COMMIT right behind it, with nothing between them waiting for this
+// process. The statement fails when the entry is not at its version, so
+// that the COMMIT does not run. It is false when the registry's numbering
+// template needs the general path (act then takes the number with
+// allocate).
+func (tr *transition) numberPG(ev event) bool {
 	e := tr.e
-	var number struct {
-		pre, post string
-		width     int
-		year      int
+	year := tr.now.In(tr.s.loc).Year()
+	pre, post, width, ok := seqTemplate(e.Template, e.RegistryCode, Direction(e.Direction), year)
+	if !ok || !seqTemplateWrites(e, year, pre, post, width) {
+		return false
 	}
-	if tr.numbered {
-		number.year = tr.now.In(tr.s.loc).Year()
-		var ok bool
-		number.pre, number.post, number.width, ok = seqTemplate(e.Template, e.RegistryCode, Direction(e.Direction), number.year)
-		if !ok {
-			return false, nil
-		}
-		tr.info["number"] = numberPlaceholder
-	}
+	tr.info["number"] = numberPlaceholder
 	ev.details = tr.info
 	action, target, details := auditFields(ev)
 	a, err := newAuditRow(tr.p, action, target, details)
 	if err != nil {
-		return true, err
+		tr.x.fail(err)
+		return true
 	}
+	quoted, _ := json.Marshal(numberPlaceholder)
+	dpre, dpost, ok := strings.Cut(a.Details, string(quoted))
+	if !ok {
+		tr.x.fail(errors.New("audit details lost the number"))
+		return true
+	}
+	tr.x.timelineRow(tr.p, ev)
+
 	var sql strings.Builder
-	var args []any
-	sql.WriteString("WITH ")
-	if tr.numbered {
-		sql.WriteString(`n AS (INSERT INTO register_counters (registry_id, direction, year, last_seq) VALUES (?, ?, ?, 1)
+	sql.WriteString(`WITH n AS (INSERT INTO register_counters (registry_id, direction, year, last_seq) VALUES (?, ?, ?, 1)
 	ON CONFLICT (registry_id, direction, year) DO UPDATE SET last_seq = register_counters.last_seq + 1
-	RETURNING last_seq), `)
-		args = append(args, e.RegistryID, e.Direction, number.year)
-	}
-	for i, c := range tr.later {
-		fmt.Fprintf(&sql, "w%d AS (%s), ", i, c.sql)
-		args = append(args, c.args...)
-	}
-	tr.later = nil
-	with, targs := tr.s.timelineInsert(tr.p, ev)
-	sql.WriteString(with)
-	args = append(args, targs...)
-	// The entry's update: tr.set's columns (names chosen in this package),
-	// then version and updated_at, then the number.
-	sql.WriteString(",\nu AS (UPDATE registry_entries SET ")
+	RETURNING last_seq),
+u AS (UPDATE registry_entries SET `)
+	args := []any{e.RegistryID, e.Direction, year}
+	// tr.set's columns (names chosen in this package), then version and
+	// updated_at, then the number.
 	cols := make([]string, 0, len(tr.set))
 	for k := range tr.set {
 		cols = append(cols, k)
@@ -167,49 +175,57 @@ func (tr *transition) finishPG(ctx context.Context, ev event) (done bool, err er
 		fmt.Fprintf(&sql, "%s = ?, ", k)
 		args = append(args, tr.set[k])
 	}
-	sql.WriteString("version = ?, updated_at = ?")
-	args = append(args, e.Version+1, tr.now)
-	if tr.numbered {
-		sql.WriteString(`, year = ?, seq = n.last_seq, registered_at = ?,
+	sql.WriteString(`version = ?, updated_at = ?, year = ?, seq = n.last_seq, registered_at = ?,
 	number = ?::text || CASE WHEN length(n.last_seq::text) >= ? THEN n.last_seq::text
-		ELSE lpad(n.last_seq::text, ?, '0') END || ?::text FROM n`)
-		args = append(args, number.year, tr.now, number.pre, number.width, number.width, number.post)
-	}
-	sql.WriteString(` WHERE registry_entries.id = ? AND registry_entries.version = ?
+		ELSE lpad(n.last_seq::text, ?, '0') END || ?::text FROM n
+	WHERE registry_entries.id = ? AND registry_entries.version = ?
 	RETURNING registry_entries.seq, registry_entries.number),
-a AS (` + audit.InsertColumns + ` SELECT ?::timestamptz, ?::text, ?::text, ?::text, `)
-	args = append(args, e.ID, e.Version, a.CreatedAt, a.Actor, a.Action, a.Target)
-	if tr.numbered {
-		quoted, _ := json.Marshal(numberPlaceholder)
-		dpre, dpost, ok := strings.Cut(a.Details, string(quoted))
-		if !ok {
-			return true, errors.New("audit details lost the number")
+a AS (` + audit.InsertColumns + ` SELECT ?::timestamptz, ?::text, ?::text, ?::text,
+	?::text || to_json(u.number)::text || ?::text FROM u)
+SELECT (SELECT seq FROM u), (SELECT number FROM u), 1 / (SELECT COUNT(*) FROM u)`)
+	// One row whatever happened; a division by zero when the entry was
+	// not at its version.
+	args = append(args, e.Version+1, tr.now, year, tr.now, pre, width, width, post, e.ID, e.Version,
+		a.CreatedAt, a.Actor, a.Action, a.Target, dpre, dpost)
+	tr.x.queryOne(staleEntry(e.ID, e.Version), sql.String(), args, func(r rowScanner) error {
+		var seq *int64
+		var number *string
+		var one int64
+		if err := r.Scan(&seq, &number, &one); err != nil {
+			return fmt.Errorf("update entry %d: %w", e.ID, err)
 		}
-		sql.WriteString("?::text || to_json(u.number)::text || ?::text")
-		args = append(args, dpre, dpost)
-	} else {
-		sql.WriteString("?::text")
-		args = append(args, a.Details)
-	}
-	sql.WriteString(" FROM u)\nSELECT seq, number FROM u")
-	var rows []struct {
-		Seq    *int64
-		Number *string
-	}
-	if err := tr.tx.WithContext(ctx).Raw(sql.String(), args...).Scan(&rows).Error; err != nil {
-		return true, fmt.Errorf("update entry %d: %w", e.ID, err)
-	}
-	if len(rows) != 1 {
-		return true, &StaleError{Object: "entry", ID: e.ID, Given: e.Version, Current: e.Version + 1}
-	}
-	if tr.numbered {
-		seq, got := deref(rows[0].Seq), deref(rows[0].Number)
-		if want := formatNumber(e.Template, e.RegistryCode, Direction(e.Direction), number.year, seq); got != want || seq <= 0 {
-			// Never a number other than the template's: roll back.
-			return true, fmt.Errorf("register number of entry %d: %q written, %q expected", e.ID, got, want)
+		got, want := deref(number), formatNumber(e.Template, e.RegistryCode, Direction(e.Direction), year, deref(seq))
+		if got != want {
+			// Committed already; seqTemplateWrites keeps this from
+			// happening.
+			tr.s.log.Error("register number differs from its template", slog.Int64("entry", e.ID),
+				slog.String("number", got), slog.String("expected", want))
 		}
-		tr.set["year"], tr.set["seq"], tr.set["number"], tr.set["registered_at"] = number.year, seq, got, tr.now
+		tr.set["year"], tr.set["seq"], tr.set["number"], tr.set["registered_at"] = year, deref(seq), got, tr.now
 		tr.info["number"] = got
+		return nil
+	})
+	return true
+}
+
+// seqTemplateWrites reports whether pre, width and post (seqTemplate's)
+// write e's numbers of year as formatNumber does, numberPG's SQL padding
+// as %0*d: checked on a number that fills the width and one that overflows
+// it. numberPG's statement goes with COMMIT, too late to refuse a number
+// once written.
+func seqTemplateWrites(e *entryView, year int, pre, post string, width int) bool {
+	over := int64(1)
+	for range width {
+		over *= 10
 	}
-	return true, nil
+	for _, seq := range []int64{1, over} {
+		digits := strconv.FormatInt(seq, 10)
+		if len(digits) < width {
+			digits = strings.Repeat("0", width-len(digits)) + digits
+		}
+		if pre+digits+post != formatNumber(e.Template, e.RegistryCode, Direction(e.Direction), year, seq) {
+			return false
+		}
+	}
+	return true
 }

@@ -94,8 +94,28 @@ type recipient struct {
 // resolveRecipients checks recipients: each a registry here (not the
 // sender's own) or an outside party, none twice.
 func resolveRecipients(ctx context.Context, tx *gorm.DB, senderRegistryID int64, in []RecipientInput) ([]recipient, error) {
+	out, codes, err := parseRecipients(in)
+	if err != nil {
+		return nil, err
+	}
+	var regs []registryRow
+	if len(codes) > 0 {
+		if err := tx.WithContext(ctx).Raw(`SELECT id, code FROM registries WHERE code IN ?`, codes).Scan(&regs).Error; err != nil {
+			return nil, fmt.Errorf("find recipient registries: %w", err)
+		}
+	}
+	byCode := map[string]registryRow{}
+	for _, r := range regs {
+		byCode[r.Code] = r
+	}
+	return out, placeRecipients(out, byCode, senderRegistryID)
+}
+
+// parseRecipients checks what recipients can be checked without the
+// database, and lists the registry codes they name.
+func parseRecipients(in []RecipientInput) ([]recipient, []string, error) {
 	if len(in) > maxRecipients {
-		return nil, inputErr("recipients", fmt.Sprintf("a letter may have at most %d recipients", maxRecipients))
+		return nil, nil, inputErr("recipients", fmt.Sprintf("a letter may have at most %d recipients", maxRecipients))
 	}
 	out := make([]recipient, 0, len(in))
 	var codes []string
@@ -107,52 +127,46 @@ func resolveRecipients(ctx context.Context, tx *gorm.DB, senderRegistryID int64,
 			role = RoleTo
 		case RoleTo, RoleCC:
 		default:
-			return nil, inputErr(field+".role", fmt.Sprintf("%s is not a recipient role; use to or cc", show(string(r.Role))))
+			return nil, nil, inputErr(field+".role", fmt.Sprintf("%s is not a recipient role; use to or cc", show(string(r.Role))))
 		}
 		hasReg, hasParty := strings.TrimSpace(r.Registry) != "", strings.TrimSpace(r.Party) != ""
 		switch {
 		case hasReg == hasParty:
-			return nil, inputErr(field, "a recipient is either a registry or an outside party")
+			return nil, nil, inputErr(field, "a recipient is either a registry or an outside party")
 		case hasReg:
 			code, err := canonicalCode(field+".registry", "the registry", r.Registry)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			codes = append(codes, code)
 			out = append(out, recipient{code: code, role: role})
 		default:
 			party, err := cleanLine(field+".party", "the outside party", r.Party, maxPartyChars, true)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			out = append(out, recipient{party: party, role: role})
 		}
 	}
-	if len(codes) > 0 {
-		var regs []struct {
-			ID   int64
-			Code string
+	return out, codes, nil
+}
+
+// placeRecipients gives parsed recipients their registries (byCode holds
+// those found), refusing unknown codes, the sender's own registry and a
+// recipient named twice.
+func placeRecipients(out []recipient, byCode map[string]registryRow, senderRegistryID int64) error {
+	for i := range out {
+		if out[i].code == "" {
+			continue
 		}
-		if err := tx.WithContext(ctx).Raw(`SELECT id, code FROM registries WHERE code IN ?`, codes).Scan(&regs).Error; err != nil {
-			return nil, fmt.Errorf("find recipient registries: %w", err)
+		reg, ok := byCode[out[i].code]
+		if !ok {
+			return unprocessable(fmt.Sprintf("recipients[%d].registry", i), fmt.Sprintf("no registry has the code %s", out[i].code))
 		}
-		ids := map[string]int64{}
-		for _, r := range regs {
-			ids[r.Code] = r.ID
+		if reg.ID == senderRegistryID {
+			return unprocessable(fmt.Sprintf("recipients[%d].registry", i), fmt.Sprintf("%s is the sending registry; a letter is not sent to itself", out[i].code))
 		}
-		for i := range out {
-			if out[i].code == "" {
-				continue
-			}
-			id, ok := ids[out[i].code]
-			if !ok {
-				return nil, unprocessable(fmt.Sprintf("recipients[%d].registry", i), fmt.Sprintf("no registry has the code %s", out[i].code))
-			}
-			if id == senderRegistryID {
-				return nil, unprocessable(fmt.Sprintf("recipients[%d].registry", i), fmt.Sprintf("%s is the sending registry; a letter is not sent to itself", out[i].code))
-			}
-			out[i].registryID = ptr(id)
-		}
+		out[i].registryID = ptr(reg.ID)
 	}
 	seen := map[string]bool{}
 	for i, r := range out {
@@ -161,11 +175,58 @@ func resolveRecipients(ctx context.Context, tx *gorm.DB, senderRegistryID int64,
 			key = "p:" + strings.ToLower(r.party)
 		}
 		if seen[key] {
-			return nil, unprocessable(fmt.Sprintf("recipients[%d]", i), "the same recipient is named twice")
+			return unprocessable(fmt.Sprintf("recipients[%d]", i), "the same recipient is named twice")
 		}
 		seen[key] = true
 	}
-	return out, nil
+	return nil
+}
+
+// The ministries for txn.departments.
+const (
+	userMinistry  = `SELECT ministry_id FROM users WHERE id = ?`
+	entryMinistry = `SELECT r.ministry_id FROM registry_entries e JOIN registries r ON r.id = e.registry_id WHERE e.id = ?`
+)
+
+// registries queues the reading of the registries with these codes; get
+// returns those found, by code, once x has run.
+func (x *txn) registries(codes []string) (get func() map[string]registryRow) {
+	byCode := map[string]registryRow{}
+	var args []any
+	for _, c := range codes {
+		if !slices.Contains(args, any(c)) {
+			args = append(args, c)
+		}
+	}
+	if len(args) > 0 {
+		x.query(`SELECT id, code, ministry_id, template, approval_required FROM registries WHERE code IN (`+placeholders(len(args))+`)`,
+			args, func(r rowScanner) error {
+				var reg registryRow
+				if err := r.Scan(&reg.ID, &reg.Code, &reg.MinistryID, &reg.Template, &reg.ApprovalRequired); err != nil {
+					return err
+				}
+				byCode[reg.Code] = reg
+				return nil
+			})
+	}
+	return func() map[string]registryRow { return byCode }
+}
+
+// departments queues the reading of the department with this code in a
+// ministry, the one of the user (userMinistry) or the one of the entry
+// (entryMinistry) with this id; get returns it, if there is one, once x
+// has run.
+func (x *txn) departments(ministry string, id int64, code string) (get func() []departmentRow) {
+	var out []departmentRow
+	x.query(`SELECT id, ministry_id, code FROM departments WHERE ministry_id = (`+ministry+`) AND code = ?`, []any{id, code}, func(r rowScanner) error {
+		var d departmentRow
+		if err := r.Scan(&d.ID, &d.MinistryID, &d.Code); err != nil {
+			return err
+		}
+		out = append(out, d)
+		return nil
+	})
+	return func() []departmentRow { return out }
 }
 
 // checkReferences checks references: each to a correspondence p can see.
@@ -210,7 +271,7 @@ func (s *Service) visibleEntries(ctx context.Context, q *gorm.DB, p *principal, 
 		return nil, nil, nil
 	}
 	var es []entryView
-	if err := q.WithContext(ctx).Raw(entrySelect+" WHERE e.correspondence_id = ? ORDER BY e.id", corrID).Scan(&es).Error; err != nil {
+	if err := scanRows(ctx, q, entrySelect+" WHERE e.correspondence_id = ? ORDER BY e.id", []any{corrID}, appendEntry(&es)); err != nil {
 		return nil, nil, fmt.Errorf("load entries of correspondence %d: %w", corrID, err)
 	}
 	var out []entryView
@@ -233,13 +294,19 @@ func (s *Service) seesCorrespondence(ctx context.Context, q *gorm.DB, p *princip
 	return len(es) > 0, err
 }
 
-// senderRegistry finds the registry a user drafts for: of their ministry;
-// they clerk for it, or hold the head or staff role there.
-func senderRegistry(ctx context.Context, tx *gorm.DB, p *principal, code string) (registryRow, error) {
+// senderRegistry finds the registry a user drafts for, among regs (by
+// code): of their ministry; they clerk for it, or hold the head or staff
+// role there.
+func senderRegistry(p *principal, code string, regs map[string]registryRow) (registryRow, error) {
 	if strings.TrimSpace(code) == "" {
 		return registryRow{}, inputErr("sender_registry", "the sending registry is required")
 	}
-	reg, err := ministryRegistry(ctx, tx, p.ministryID, code)
+	c, err := canonicalCode("registry", "the registry", code)
+	var reg registryRow
+	if err == nil {
+		found, ok := regs[c]
+		reg, err = pickMinistryRegistry(found, ok, p.ministryID, c)
+	}
 	if err != nil {
 		var ie *InputError
 		if errors.As(err, &ie) {
@@ -253,14 +320,16 @@ func senderRegistry(ctx context.Context, tx *gorm.DB, p *principal, code string)
 	return reg, nil
 }
 
-func (s *Service) draftDepartment(ctx context.Context, tx *gorm.DB, p *principal, code string) (*int64, error) {
+// draftDepartment is the department a draft names: code, found with find,
+// or the author's own when code is empty.
+func draftDepartment(p *principal, code string, find func(field, code string) (departmentRow, error)) (*int64, error) {
 	if strings.TrimSpace(code) == "" {
 		if p.department != 0 {
 			return ptr(p.department), nil
 		}
 		return nil, nil
 	}
-	d, err := findDepartment(ctx, tx, "department", p.ministryID, code)
+	d, err := find("department", code)
 	if err != nil {
 		return nil, err
 	}
@@ -279,9 +348,28 @@ func (s *Service) createDraft(ctx context.Context, a Actor, n NewCorrespondence)
 	if err != nil {
 		return Entry{}, err
 	}
+	// What the checks need is read at once; they still fail in their order.
+	rcpts, codes, rcptErr := parseRecipients(n.Recipients)
+	if c, err := canonicalCode("registry", "the registry", n.SenderRegistry); err == nil {
+		codes = append(codes, c)
+	}
+	depCode, depErr := "", error(nil)
+	if strings.TrimSpace(n.Department) != "" {
+		depCode, depErr = canonicalCode("department", "the department", n.Department)
+	}
 	var out Entry
-	err = s.change(ctx, func(tx *gorm.DB) error {
-		p, err := loadPrincipal(ctx, tx, a)
+	err = s.changeBatched(ctx, func(x *txn) error {
+		principal := x.principal(a)
+		regs := x.registries(codes)
+		deps := func() []departmentRow { return nil }
+		if depCode != "" && a.UserID != 0 {
+			deps = x.departments(userMinistry, a.UserID, depCode)
+		}
+		corrID, entryID := x.newID("correspondence"), x.newID("registry_entries")
+		if err := x.run(); err != nil {
+			return err
+		}
+		p, err := principal()
 		if err != nil {
 			return err
 		}
@@ -291,56 +379,60 @@ func (s *Service) createDraft(ctx context.Context, a Actor, n NewCorrespondence)
 		if err := s.checkClearance(p, d.class); err != nil {
 			return err
 		}
-		reg, err := senderRegistry(ctx, tx, p, n.SenderRegistry)
+		reg, err := senderRegistry(p, n.SenderRegistry, regs())
 		if err != nil {
 			return err
 		}
-		dep, err := s.draftDepartment(ctx, tx, p, n.Department)
+		dep, err := draftDepartment(p, n.Department, func(field, _ string) (departmentRow, error) {
+			if depErr != nil {
+				return departmentRow{}, depErr
+			}
+			return pickDepartment(deps(), field, p.ministryID, depCode)
+		})
 		if err != nil {
 			return err
 		}
-		rcpts, err := resolveRecipients(ctx, tx, reg.ID, n.Recipients)
-		if err != nil {
+		if rcptErr != nil {
+			return rcptErr
+		}
+		if err := placeRecipients(rcpts, regs(), reg.ID); err != nil {
 			return err
 		}
-		refs, err := s.checkReferences(ctx, tx, p, 0, n.References)
-		if err != nil {
-			return err
+		var refs []Reference
+		if len(n.References) > 0 {
+			tx, err := x.db()
+			if err != nil {
+				return err
+			}
+			if refs, err = s.checkReferences(ctx, tx, p, 0, n.References); err != nil {
+				return err
+			}
 		}
 		now := s.clock()
 		if d.due == "" {
 			d.due = s.defaultDueDate(d.prio, now)
 		}
-		c := correspondenceRow{Kind: string(d.kind), Subject: d.subject, Body: d.body, Classification: string(d.class),
+		c := correspondenceRow{ID: *corrID, Kind: string(d.kind), Subject: d.subject, Body: d.body, Classification: string(d.class),
 			Priority: string(d.prio), SenderRegistryID: ptr(reg.ID), DepartmentID: dep, DueDate: d.due,
 			CreatedBy: ptr(p.id), CreatedAt: now, UpdatedAt: now}
-		if err := tx.Create(&c).Error; err != nil {
-			return err
+		x.insert(correspondenceInsert(c))
+		if len(rcpts) > 0 {
+			x.insert(recipientsInsert(c.ID, rcpts))
 		}
-		if err := insertRecipients(ctx, tx, c.ID, rcpts); err != nil {
-			return err
+		if len(refs) > 0 {
+			x.insert(referencesInsert(c.ID, refs))
 		}
-		if err := insertReferences(ctx, tx, c.ID, refs); err != nil {
-			return err
-		}
-		e := entryRow{CorrespondenceID: c.ID, RegistryID: reg.ID, Direction: string(Outgoing), State: string(StateDraft),
+		e := entryRow{ID: *entryID, CorrespondenceID: c.ID, RegistryID: reg.ID, Direction: string(Outgoing), State: string(StateDraft),
 			Version: 1, DueDate: d.due, CreatedAt: now, UpdatedAt: now}
-		if err := tx.Create(&e).Error; err != nil {
-			return err
-		}
-		if err := s.record(ctx, tx, p, event{corrID: c.ID, entryID: e.ID, action: "create", to: StateDraft,
-			details: map[string]any{"registry": reg.Code, "classification": string(d.class), "subject": d.subject}}); err != nil {
-			return err
-		}
+		x.insert(entryInsert(e))
+		x.record(p, event{corrID: c.ID, entryID: e.ID, action: "create", to: StateDraft,
+			details: map[string]any{"registry": reg.Code, "classification": string(d.class), "subject": d.subject}})
 		view := entryView{ID: e.ID, CorrespondenceID: c.ID, RegistryID: reg.ID, RegistryCode: reg.Code,
 			MinistryID: reg.MinistryID, ApprovalRequired: reg.ApprovalRequired, Template: reg.Template,
 			Direction: e.Direction, State: e.State, Version: e.Version, DueDate: e.DueDate, CreatedAt: now, UpdatedAt: now,
 			Kind: c.Kind, Subject: c.Subject, Classification: c.Classification, Priority: c.Priority,
 			DepartmentID: c.DepartmentID, CreatedBy: c.CreatedBy, SenderRegistryID: c.SenderRegistryID}
-		v, err := s.access(ctx, tx, p, &view)
-		if err != nil {
-			return err
-		}
+		v, _ := p.directAccess(&view) // an outgoing entry: its referrals add nothing
 		out = view.entry(p.allowedActions(&view, v))
 		return nil
 	})
@@ -348,6 +440,45 @@ func (s *Service) createDraft(ctx context.Context, a Actor, n NewCorrespondence)
 		return Entry{}, wrapPublic("create draft", err)
 	}
 	return out, nil
+}
+
+// correspondenceInsert inserts c with its id.
+func correspondenceInsert(c correspondenceRow) insert {
+	return insert{`INSERT INTO correspondence (id, kind, subject, body, classification, priority, sender_registry_id,
+	sender_party, department_id, due_date, created_by, created_at, updated_at) VALUES`, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		[]any{c.ID, c.Kind, c.Subject, c.Body, c.Classification, c.Priority, c.SenderRegistryID, c.SenderParty,
+			c.DepartmentID, c.DueDate, c.CreatedBy, c.CreatedAt, c.UpdatedAt}}
+}
+
+// entryInsert inserts e with its id.
+func entryInsert(e entryRow) insert {
+	return insert{`INSERT INTO registry_entries (id, correspondence_id, registry_id, direction, state, version, due_date,
+	created_at, updated_at) VALUES`, `(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		[]any{e.ID, e.CorrespondenceID, e.RegistryID, e.Direction, e.State, e.Version, e.DueDate, e.CreatedAt, e.UpdatedAt}}
+}
+
+// recipientsInsert inserts recipients, pending, in their order.
+func recipientsInsert(corrID int64, rs []recipient) insert {
+	rows := make([]string, len(rs))
+	args := make([]any, 0, 6*len(rs))
+	for i, r := range rs {
+		rows[i] = "(?, ?, ?, ?, ?, ?)"
+		args = append(args, corrID, i+1, r.registryID, r.party, string(r.role), string(StatePending))
+	}
+	return insert{"INSERT INTO correspondence_recipients (correspondence_id, position, registry_id, party, role, state) VALUES",
+		strings.Join(rows, ", "), args}
+}
+
+// referencesInsert inserts references.
+func referencesInsert(corrID int64, refs []Reference) insert {
+	rows := make([]string, len(refs))
+	args := make([]any, 0, 3*len(refs))
+	for i, r := range refs {
+		rows[i] = "(?, ?, ?)"
+		args = append(args, corrID, r.ID, string(r.Relation))
+	}
+	return insert{"INSERT INTO correspondence_references (correspondence_id, referenced_id, relation) VALUES",
+		strings.Join(rows, ", "), args}
 }
 
 // wrapPublic keeps the engine's own errors as they are and wraps others.
@@ -369,12 +500,8 @@ func insertRecipients(ctx context.Context, tx *gorm.DB, corrID int64, rs []recip
 	if len(rs) == 0 {
 		return nil
 	}
-	rows := make([]recipientRow, len(rs))
-	for i, r := range rs {
-		rows[i] = recipientRow{CorrespondenceID: corrID, Position: i + 1, RegistryID: r.registryID, Party: r.party,
-			Role: string(r.role), State: string(StatePending)}
-	}
-	return tx.WithContext(ctx).Create(&rows).Error
+	in := recipientsInsert(corrID, rs)
+	return tx.WithContext(ctx).Exec(in.sql(), in.args...).Error
 }
 
 func writeReferences(ctx context.Context, tx *gorm.DB, corrID int64, refs []Reference) error {
@@ -388,11 +515,8 @@ func insertReferences(ctx context.Context, tx *gorm.DB, corrID int64, refs []Ref
 	if len(refs) == 0 {
 		return nil
 	}
-	rows := make([]referenceRow, len(refs))
-	for i, r := range refs {
-		rows[i] = referenceRow{CorrespondenceID: corrID, ReferencedID: r.ID, Relation: string(r.Relation)}
-	}
-	return tx.WithContext(ctx).Create(&rows).Error
+	in := referencesInsert(corrID, refs)
+	return tx.WithContext(ctx).Exec(in.sql(), in.args...).Error
 }
 
 // entryOf reads an entry as p sees it (in q), or ErrNotFound.
@@ -495,7 +619,10 @@ func (s *Service) updateDraft(ctx context.Context, a Actor, corrID, version int6
 		}
 		changed := map[string]any{}
 		if u.Department != nil {
-			if c.DepartmentID, err = s.draftDepartment(ctx, tx, p, *u.Department); err != nil {
+			find := func(field, code string) (departmentRow, error) {
+				return findDepartment(ctx, tx, field, p.ministryID, code)
+			}
+			if c.DepartmentID, err = draftDepartment(p, *u.Department, find); err != nil {
 				return err
 			}
 			changed["department"] = *u.Department
@@ -556,19 +683,44 @@ func (s *Service) updateDraft(ctx context.Context, a Actor, corrID, version int6
 // bumpEntry writes changes to an entry and moves its version on, provided
 // it is still at version (the row is locked, so it is).
 func bumpEntry(ctx context.Context, tx *gorm.DB, id, version int64, changes map[string]any, now time.Time) error {
-	if changes == nil {
-		changes = map[string]any{}
-	}
-	changes["version"] = version + 1
-	changes["updated_at"] = now
-	res := tx.WithContext(ctx).Model(&entryRow{}).Where("id = ? AND version = ?", id, version).Updates(changes)
+	st := entryUpdate(id, version, changes, now)
+	res := tx.WithContext(ctx).Exec(st.sql, st.args...)
 	if res.Error != nil {
 		return fmt.Errorf("update entry %d: %w", id, res.Error)
 	}
 	if res.RowsAffected != 1 {
-		return &StaleError{Object: "entry", ID: id, Given: version, Current: version + 1}
+		return staleEntry(id, version)
 	}
 	return nil
+}
+
+// bumpEntry is bumpEntry queued on x.
+func (x *txn) bumpEntry(id, version int64, changes map[string]any, now time.Time) {
+	st := entryUpdate(id, version, changes, now)
+	x.execOne(staleEntry(id, version), st.sql, st.args...)
+}
+
+// entryUpdate writes changes (columns named in this package) to an entry
+// at version, moving its version on.
+func entryUpdate(id, version int64, changes map[string]any, now time.Time) stmt {
+	cols := make([]string, 0, len(changes))
+	for k := range changes {
+		cols = append(cols, k)
+	}
+	slices.Sort(cols)
+	var b strings.Builder
+	args := make([]any, 0, len(cols)+4)
+	b.WriteString("UPDATE registry_entries SET ")
+	for _, k := range cols {
+		b.WriteString(k + " = ?, ")
+		args = append(args, changes[k])
+	}
+	b.WriteString("version = ?, updated_at = ? WHERE id = ? AND version = ?")
+	return stmt{b.String(), append(args, version+1, now, id, version)}
+}
+
+func staleEntry(id, version int64) error {
+	return &StaleError{Object: "entry", ID: id, Given: version, Current: version + 1}
 }
 
 func (s *Service) createIncoming(ctx context.Context, a Actor, n NewIncoming) (Entry, error) {
@@ -667,8 +819,9 @@ type frozenAttachment struct {
 	SHA256      string `json:"sha256"`
 }
 
-// docPart is one row of the query of a document's parts: a recipient
-// (k "r": a registry code, b party, c role), a reference (k "x": n id, a
+// docPart is one row of documentQuery: the document itself (k "c": n
+// id, a body, b sender party, c due date), a recipient (k "r": n position,
+// a registry code, b party, c role), a reference (k "x": n id, a
 // relation) or an attachment (k "a": a name, b type, c sha256, n size).
 type docPart struct {
 	K       string
@@ -676,49 +829,50 @@ type docPart struct {
 	A, B, C string
 }
 
-const docPartsQuery = `SELECT 'r' AS k, x.position AS n, COALESCE(r.code, '') AS a, x.party AS b, x.role AS c
-FROM correspondence_recipients x LEFT JOIN registries r ON r.id = x.registry_id WHERE x.correspondence_id = ?
-UNION ALL SELECT 'x', referenced_id, relation, '', '' FROM correspondence_references WHERE correspondence_id = ?
-UNION ALL SELECT 'a', size, name, content_type, sha256 FROM correspondence_attachments WHERE correspondence_id = ?`
+// documentQuery reads, for freeze, the document of an entry with its
+// recipients, references and attachments; nothing when the entry is
+// incoming and its document frozen (delivered so: freeze needs nothing).
+const documentQuery = `WITH d AS (SELECT c.id FROM registry_entries e JOIN correspondence c ON c.id = e.correspondence_id
+	WHERE e.id = ? AND (e.direction = 'outgoing' OR c.frozen_at IS NULL))
+SELECT 'c' AS k, c.id AS n, c.body AS a, c.sender_party AS b, c.due_date AS c FROM correspondence c JOIN d ON d.id = c.id
+UNION ALL SELECT 'r', x.position, COALESCE((SELECT r.code FROM registries r WHERE r.id = x.registry_id), ''), x.party, x.role
+FROM correspondence_recipients x JOIN d ON d.id = x.correspondence_id
+UNION ALL SELECT 'x', f.referenced_id, f.relation, '', '' FROM correspondence_references f JOIN d ON d.id = f.correspondence_id
+UNION ALL SELECT 'a', t.size, t.name, t.content_type, t.sha256 FROM correspondence_attachments t JOIN d ON d.id = t.correspondence_id`
+
+// document queues documentQuery for an entry; get returns its rows once x
+// has run.
+func (x *txn) document(entryID int64) (get func() []docPart) {
+	var parts []docPart
+	x.query(documentQuery, []any{entryID}, func(r rowScanner) error {
+		var p docPart
+		if err := r.Scan(&p.K, &p.N, &p.A, &p.B, &p.C); err != nil {
+			return err
+		}
+		parts = append(parts, p)
+		return nil
+	})
+	return func() []docPart { return parts }
+}
 
 // Attachments are hashed in the order of their SHA-256 sums (then names):
 // a fixed order that needs no id.
 
-// freeze fixes the document at registration: frozen_at and the SHA-256 of
-// the document with its recipients, references and attachment digests. The
-// caller holds the entry's lock, which attachment changes take too. It
-// reports whether the document replies to earlier correspondence.
-func (s *Service) freeze(ctx context.Context, tx *gorm.DB, e *entryView, now time.Time) (digest string, replies bool, err error) {
-	return s.freezeThen(ctx, tx, e, now, func(sql string, args ...any) error {
-		return tx.WithContext(ctx).Exec(sql, args...).Error
-	})
-}
-
-// freezeThen is freeze with its one write, the correspondence's update,
-// left to write (which may run it at once or with the transition's last
-// statement).
-func (s *Service) freezeThen(ctx context.Context, tx *gorm.DB, e *entryView, now time.Time, write func(sql string, args ...any) error) (digest string, replies bool, err error) {
+// freeze fixes the document of e at registration: frozen_at and the
+// SHA-256 of the document with its recipients, references and attachment
+// digests, from parts (documentQuery's rows for e, read under the entry's
+// lock, which attachment changes take too). Its one write, the
+// correspondence's update, is queued on x. It reports whether the
+// document replies to earlier correspondence.
+func freeze(x *txn, e *entryView, parts []docPart, now time.Time) (digest string, replies bool, err error) {
 	corrID := e.CorrespondenceID
 	if e.FrozenAt != nil && Direction(e.Direction) == Incoming {
-		// Delivered frozen (the entry was read with its document under the
-		// entry's lock); an incoming letter answers nothing.
+		// Delivered frozen; an incoming letter answers nothing.
 		return e.DocumentSHA256, false, nil
 	}
-	var c correspondenceRow
-	if err := tx.WithContext(ctx).Where("id = ?", corrID).Take(&c).Error; err != nil {
-		return "", false, fmt.Errorf("load correspondence %d: %w", corrID, err)
-	}
-	if c.FrozenAt != nil && Direction(e.Direction) == Incoming {
-		return c.DocumentSHA256, false, nil // delivered frozen; an incoming letter answers nothing
-	}
-	var parts []docPart
-	if err := tx.WithContext(ctx).Raw(docPartsQuery, corrID, corrID, corrID).Scan(&parts).Error; err != nil {
-		return "", false, fmt.Errorf("load parts of correspondence %d: %w", corrID, err)
-	}
-	doc := frozenDocument{ID: c.ID, Kind: c.Kind, Subject: c.Subject, Body: c.Body, Classification: c.Classification,
-		Priority: c.Priority, SenderParty: c.SenderParty, DueDate: c.DueDate,
-		Recipients: []frozenRecipient{}, References: []Reference{}, Attachments: []frozenAttachment{}}
-	if c.SenderRegistryID != nil && *c.SenderRegistryID == e.RegistryID {
+	doc := frozenDocument{ID: corrID, Kind: e.Kind, Subject: e.Subject, Classification: e.Classification,
+		Priority: e.Priority, Recipients: []frozenRecipient{}, References: []Reference{}, Attachments: []frozenAttachment{}}
+	if e.SenderRegistryID != nil && *e.SenderRegistryID == e.RegistryID {
 		doc.SenderRegistry = e.RegistryCode
 	}
 	type positioned struct {
@@ -726,8 +880,12 @@ func (s *Service) freezeThen(ctx context.Context, tx *gorm.DB, e *entryView, now
 		r   frozenRecipient
 	}
 	var rs []positioned
+	found := false
 	for _, p := range parts {
 		switch p.K {
+		case "c":
+			found = true
+			doc.Body, doc.SenderParty, doc.DueDate = p.A, p.B, p.C
 		case "r":
 			rs = append(rs, positioned{p.N, frozenRecipient{Registry: p.A, Party: p.B, Role: p.C}})
 		case "x":
@@ -737,6 +895,9 @@ func (s *Service) freezeThen(ctx context.Context, tx *gorm.DB, e *entryView, now
 			doc.Attachments = append(doc.Attachments, frozenAttachment{Name: p.A, ContentType: p.B, SHA256: p.C, Size: p.N})
 		}
 	}
+	if !found {
+		return "", false, fmt.Errorf("load correspondence %d: %w", corrID, ErrNotFound)
+	}
 	slices.SortFunc(rs, func(x, y positioned) int { return int(x.pos - y.pos) })
 	for _, r := range rs {
 		doc.Recipients = append(doc.Recipients, r.r)
@@ -745,8 +906,8 @@ func (s *Service) freezeThen(ctx context.Context, tx *gorm.DB, e *entryView, now
 	slices.SortFunc(doc.Attachments, func(x, y frozenAttachment) int {
 		return strings.Compare(x.SHA256+"/"+x.Name, y.SHA256+"/"+y.Name)
 	})
-	if c.FrozenAt != nil {
-		return c.DocumentSHA256, replies, nil
+	if e.FrozenAt != nil {
+		return e.DocumentSHA256, replies, nil
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
@@ -754,6 +915,6 @@ func (s *Service) freezeThen(ctx context.Context, tx *gorm.DB, e *entryView, now
 	}
 	sum := sha256.Sum256(b)
 	digest = hex.EncodeToString(sum[:])
-	err = write(`UPDATE correspondence SET frozen_at = ?, document_sha256 = ?, updated_at = ? WHERE id = ?`, now, digest, now, corrID)
-	return digest, replies, err
+	x.exec(`UPDATE correspondence SET frozen_at = ?, document_sha256 = ?, updated_at = ? WHERE id = ?`, now, digest, now, corrID)
+	return digest, replies, nil
 }

@@ -121,7 +121,7 @@ func (s *Service) entry(ctx context.Context, a Actor, id int64) (Entry, error) {
 // transition is the work of one Act call, for the action's handler.
 type transition struct {
 	s    *Service
-	tx   *gorm.DB
+	x    *txn
 	p    *principal
 	e    *entryView
 	v    via
@@ -130,10 +130,21 @@ type transition struct {
 	now  time.Time
 	set  map[string]any // more columns of the entry to update
 	info map[string]any // more audit details
+	pre  prefetched
 	// numbered: the transition takes a register number (allocate).
 	numbered bool
-	// later are writes left for the transition's last statement (write).
-	later []stmt
+	// to and reason are the state reached and the reason given.
+	to     State
+	reason string
+}
+
+// prefetched is what an action reads with its entry, in the same round
+// trip; each is there once the entry is.
+type prefetched struct {
+	document    func() []docPart       // register: documentQuery's rows
+	deliveries  func() []delivery      // dispatch: the recipients
+	departments func() []departmentRow // refer to a department: those with the code
+	referralID  *int64                 // refer: the new referral's id
 }
 
 func (s *Service) act(ctx context.Context, a Actor, id int64, t Transition) (Entry, error) {
@@ -144,15 +155,39 @@ func (s *Service) act(ctx context.Context, a Actor, id int64, t Transition) (Ent
 	if t.Version <= 0 {
 		return Entry{}, inputErr("version", "the version of the entry is required")
 	}
-	var out Entry
-	err := s.change(ctx, func(tx *gorm.DB) error {
-		p, err := loadPrincipal(ctx, tx, a)
+	// Registration freezes the document it reads (attachment changes take
+	// the entry's lock too) and a recall withdraws the incoming entries it
+	// reads: both hold the entry's lock from their reads to their writes.
+	// The other actions read without it: their writes check the entry's
+	// version, which every change of the entry moves on.
+	lock := t.Action == ActionRegister || t.Action == ActionRecall
+	var tr *transition
+	err := s.changeBatched(ctx, func(x *txn) error {
+		// One round trip reads the actor, the entry and what the action
+		// needs; the checks follow in Go.
+		principal := x.principal(a)
+		entry := x.entry(id, lock)
+		pre := prefetch(x, id, t)
+		if err := x.run(); err != nil {
+			return err
+		}
+		p, err := principal()
 		if err != nil {
 			return err
 		}
-		e, v, err := s.visibleEntry(ctx, tx, p, id, true)
+		if !p.seesContent() {
+			return fmt.Errorf("entry %d: %w", id, ErrNotFound)
+		}
+		e, err := entry()
 		if err != nil {
 			return err
+		}
+		v, err := x.access(p, e)
+		if err != nil {
+			return err
+		}
+		if v == 0 {
+			return fmt.Errorf("entry %d: %w", id, ErrNotFound)
 		}
 		if e.Version != t.Version {
 			return &StaleError{Object: "entry", ID: e.ID, Given: t.Version, Current: e.Version}
@@ -183,8 +218,8 @@ func (s *Service) act(ctx context.Context, a Actor, id int64, t Transition) (Ent
 		if err != nil {
 			return err
 		}
-		tr := &transition{s: s, tx: tx, p: p, e: e, v: v, r: r, t: t, now: s.clock(),
-			set: map[string]any{}, info: map[string]any{}}
+		tr = &transition{s: s, x: x, p: p, e: e, v: v, r: r, t: t, now: s.clock(), pre: pre,
+			set: map[string]any{}, info: map[string]any{}, to: r.to, reason: reason}
 		if reason != "" {
 			tr.set["reason"] = reason
 			tr.info["reason"] = reason
@@ -192,12 +227,11 @@ func (s *Service) act(ctx context.Context, a Actor, id int64, t Transition) (Ent
 		if err := tr.apply(ctx); err != nil {
 			return err
 		}
-		to := r.to
-		if to != "" {
-			tr.set["state"] = string(to)
+		if tr.to != "" {
+			tr.set["state"] = string(tr.to)
 		}
 		ev := event{corrID: e.CorrespondenceID, entryID: e.ID, action: string(t.Action), from: State(e.State),
-			to: to, comment: comment, details: tr.info}
+			to: tr.to, comment: comment, details: tr.info}
 		if ev.to == "" {
 			ev.to = State(e.State)
 		}
@@ -206,53 +240,81 @@ func (s *Service) act(ctx context.Context, a Actor, id int64, t Transition) (Ent
 		}
 		// A register number is taken last: the counter row stays locked
 		// until commit, so as little as possible happens after it. On
-		// PostgreSQL the rest is one statement (combined.go).
-		done := false
-		if s.isPostgres() {
-			if done, err = tr.finishPG(ctx, ev); err != nil {
+		// PostgreSQL that is one statement sent with COMMIT (combined.go).
+		if tr.numbered && s.isPostgres() && tr.numberPG(ev) {
+			return nil
+		}
+		x.timelineRow(p, ev)
+		if tr.numbered {
+			if err := tr.allocate(); err != nil {
 				return err
 			}
 		}
-		if !done {
-			if err := tr.flushLater(ctx); err != nil {
-				return err
-			}
-			if err := s.timelineRow(ctx, tx, p, ev); err != nil {
-				return err
-			}
-			if tr.numbered {
-				if err := tr.allocate(ctx); err != nil {
-					return err
-				}
-			}
-			if err := bumpEntry(ctx, tx, e.ID, e.Version, tr.set, tr.now); err != nil {
-				return err
-			}
-			if err := s.auditEvent(ctx, tx, p, ev); err != nil {
-				return err
-			}
-		}
-		// The entry as it now stands.
-		tr.applyInMemory(to, reason)
-		out = e.entry(p.allowedActions(e, v))
+		// The audit event (with the number) before the entry's update,
+		// which ends the statement the call's writes make on PostgreSQL
+		// (joinWrites).
+		x.auditEvent(p, ev)
+		x.bumpEntry(e.ID, e.Version, tr.set, tr.now)
 		return nil
 	})
+	var stale *StaleError
+	if errors.As(err, &stale) && stale.Object == "entry" && stale.ID == id && !lock {
+		// Changed since it was read: say to which version.
+		var v []int64
+		if s.db.Gorm.WithContext(ctx).Raw(`SELECT version FROM registry_entries WHERE id = ?`, id).Scan(&v).Error == nil && len(v) == 1 {
+			stale.Current = v[0]
+		}
+	}
 	if err != nil {
 		return Entry{}, wrapPublic(fmt.Sprintf("entry %d: %s", id, t.Action), err)
 	}
-	return out, nil
+	// The entry as it now stands.
+	tr.applyInMemory()
+	return tr.e.entry(tr.p.allowedActions(tr.e, tr.v)), nil
 }
 
-// applyInMemory updates the loaded entry to what bumpEntry wrote.
-func (tr *transition) applyInMemory(to State, reason string) {
+// prefetch queues the reads the action t on entry id needs besides the
+// entry.
+func prefetch(x *txn, id int64, t Transition) prefetched {
+	var pre prefetched
+	switch t.Action {
+	case ActionRegister:
+		pre.document = x.document(id)
+	case ActionDispatch:
+		pre.deliveries = x.deliveries(id)
+	case ActionRefer:
+		if strings.TrimSpace(t.ToUser) == "" && strings.TrimSpace(t.ToDepartment) != "" {
+			if c, err := canonicalCode("to_department", "the department", t.ToDepartment); err == nil {
+				pre.departments = x.departments(entryMinistry, id, c)
+			}
+		}
+		pre.referralID = x.newID("referrals")
+	}
+	return pre
+}
+
+// access is s.access in x: e's referrals are read only when they matter.
+func (x *txn) access(p *principal, e *entryView) (via, error) {
+	if v, more := p.directAccess(e); !more {
+		return v, nil
+	}
+	q, err := x.db()
+	if err != nil {
+		return 0, err
+	}
+	return x.s.access(x.ctx, q, p, e)
+}
+
+// applyInMemory updates the loaded entry to what the transition wrote.
+func (tr *transition) applyInMemory() {
 	e := tr.e
-	if to != "" {
-		e.State = string(to)
+	if tr.to != "" {
+		e.State = string(tr.to)
 	}
 	e.Version++
 	e.UpdatedAt = tr.now
-	if reason != "" {
-		e.Reason = reason
+	if tr.reason != "" {
+		e.Reason = tr.reason
 	}
 	if v, ok := tr.set["number"].(string); ok {
 		e.Number = ptr(v)
@@ -275,21 +337,26 @@ func (tr *transition) apply(ctx context.Context) error {
 	case ActionRegister:
 		return tr.register(ctx)
 	case ActionDispatch:
-		return tr.dispatch(ctx)
+		return tr.dispatch()
 	case ActionRecall:
 		return tr.recall(ctx)
 	case ActionReturn:
-		return tr.returnIncoming(ctx)
+		return tr.returnIncoming()
 	case ActionRefer:
-		f, err := tr.s.newReferral(ctx, tr.tx, tr.p, tr.e, nil, referralTarget{toUser: tr.t.ToUser,
-			toDepartment: tr.t.ToDepartment, instruction: tr.t.Instruction, dueDate: tr.t.DueDate})
+		id, err := tr.s.newReferral(tr.x, tr.p, tr.e, nil, referralTarget{toUser: tr.t.ToUser,
+			toDepartment: tr.t.ToDepartment, instruction: tr.t.Instruction, dueDate: tr.t.DueDate},
+			referralPrefetch{departments: tr.pre.departments, id: tr.pre.referralID})
 		if err != nil {
 			return err
 		}
-		tr.info["referral"] = f.ID
+		tr.info["referral"] = id
 	case ActionAnswer:
 		if tr.t.Reply != 0 {
-			ok, err := tr.s.seesCorrespondence(ctx, tr.tx, tr.p, tr.t.Reply)
+			q, err := tr.x.db()
+			if err != nil {
+				return err
+			}
+			ok, err := tr.s.seesCorrespondence(ctx, q, tr.p, tr.t.Reply)
 			if err != nil {
 				return err
 			}
@@ -308,7 +375,7 @@ func (tr *transition) apply(ctx context.Context) error {
 // takes the number (allocate).
 func (tr *transition) register(ctx context.Context) error {
 	e := tr.e
-	digest, replies, err := tr.s.freezeThen(ctx, tr.tx, e, tr.now, tr.write)
+	digest, replies, err := freeze(tr.x, e, tr.pre.document(), tr.now)
 	if err != nil {
 		return err
 	}
@@ -318,19 +385,23 @@ func (tr *transition) register(ctx context.Context) error {
 		return tr.answerRepliedTo(ctx)
 	}
 	if Direction(e.Direction) == Incoming {
-		return tr.recipientFollows(ctx, ActionRegister, nil)
+		tr.recipientFollows(ActionRegister, nil)
 	}
 	return nil
 }
 
 // allocate takes the entry's register number in time_zone's current year.
-func (tr *transition) allocate(ctx context.Context) error {
+func (tr *transition) allocate() error {
 	e := tr.e
 	year := tr.now.In(tr.s.loc).Year()
 	dir := Direction(e.Direction)
-	seq, err := allocate(ctx, tr.tx, e.RegistryID, dir, year)
-	if err != nil {
-		return err
+	var seq int64
+	tr.x.query(allocateQuery, []any{e.RegistryID, string(dir), year}, func(r rowScanner) error { return r.Scan(&seq) })
+	if err := tr.x.run(); err != nil {
+		return fmt.Errorf("allocate %s number of registry %d for %d: %w", dir, e.RegistryID, year, err)
+	}
+	if seq <= 0 {
+		return fmt.Errorf("allocate %s number of registry %d for %d: no number returned", dir, e.RegistryID, year)
 	}
 	number := formatNumber(e.Template, e.RegistryCode, dir, year, seq)
 	tr.set["year"], tr.set["seq"], tr.set["number"], tr.set["registered_at"] = year, seq, number, tr.now
@@ -341,15 +412,11 @@ func (tr *transition) allocate(ctx context.Context) error {
 // recipientFollows moves the sender's recipient row of this incoming entry
 // by the recipient rule of the action (registration acknowledges, return
 // returns); a row in no state the rule leaves stays as it is.
-func (tr *transition) recipientFollows(ctx context.Context, action Action, set map[string]any) error {
+func (tr *transition) recipientFollows(action Action, set map[string]any) {
 	r := recipientRuleOf(action)
 	changes := map[string]any{"state": string(r.to), "changed_at": tr.now}
 	for k, v := range set {
 		changes[k] = v
-	}
-	from := make([]string, len(r.from))
-	for i, s := range r.from {
-		from[i] = string(s)
 	}
 	cols := make([]string, 0, len(changes))
 	for k := range changes {
@@ -366,29 +433,12 @@ func (tr *transition) recipientFollows(ctx context.Context, action Action, set m
 		sql.WriteString(k + " = ?")
 		args = append(args, changes[k])
 	}
-	sql.WriteString(" WHERE entry_id = ? AND state IN ?")
-	return tr.write(sql.String(), append(args, tr.e.ID, from)...)
-}
-
-// write runs a statement of the transition: at once, or on PostgreSQL with
-// the transition's last statement (finishPG), one round trip fewer.
-func (tr *transition) write(sql string, args ...any) error {
-	if tr.s.isPostgres() {
-		tr.later = append(tr.later, stmt{sql, args})
-		return nil
+	sql.WriteString(" WHERE entry_id = ? AND state IN (" + placeholders(len(r.from)) + ")")
+	args = append(args, tr.e.ID)
+	for _, s := range r.from {
+		args = append(args, string(s))
 	}
-	return tr.tx.Exec(sql, args...).Error
-}
-
-// flushLater runs the statements write left for the last one.
-func (tr *transition) flushLater(ctx context.Context) error {
-	for _, c := range tr.later {
-		if err := tr.tx.WithContext(ctx).Exec(c.sql, c.args...).Error; err != nil {
-			return err
-		}
-	}
-	tr.later = nil
-	return nil
+	tr.x.exec(sql.String(), args...)
 }
 
 // stmt is a statement and its arguments.
@@ -400,8 +450,12 @@ type stmt struct {
 // answerRepliedTo moves the incoming entries this reply answers (at the
 // replying registry) to answered.
 func (tr *transition) answerRepliedTo(ctx context.Context) error {
+	q, err := tr.x.db()
+	if err != nil {
+		return err
+	}
 	var targets []int64
-	err := tr.tx.WithContext(ctx).Raw(`SELECT e.id FROM correspondence_references x
+	err = q.Raw(`SELECT e.id FROM correspondence_references x
 JOIN registry_entries e ON e.correspondence_id = x.referenced_id
 WHERE x.correspondence_id = ? AND x.relation = 'reply_to' AND e.registry_id = ? AND e.direction = 'incoming'
 ORDER BY e.id`, tr.e.CorrespondenceID, tr.e.RegistryID).Scan(&targets).Error
@@ -409,7 +463,7 @@ ORDER BY e.id`, tr.e.CorrespondenceID, tr.e.RegistryID).Scan(&targets).Error
 		return err
 	}
 	for _, id := range targets {
-		in, err := tr.s.loadEntry(ctx, tr.tx, id, true)
+		in, err := tr.s.loadEntry(ctx, q, id, true)
 		if err != nil {
 			return err
 		}
@@ -417,31 +471,60 @@ ORDER BY e.id`, tr.e.CorrespondenceID, tr.e.RegistryID).Scan(&targets).Error
 		if !ok {
 			continue // not open any more (closed, returned, already answered)
 		}
-		if err := bumpEntry(ctx, tr.tx, in.ID, in.Version, map[string]any{"state": string(r.to),
-			"answered_by": tr.e.CorrespondenceID}, tr.now); err != nil {
-			return err
-		}
-		if err := tr.s.record(ctx, tr.tx, tr.p, event{corrID: in.CorrespondenceID, entryID: in.ID, action: string(ActionAnswer),
-			from: State(in.State), to: r.to, details: map[string]any{"reply": tr.e.CorrespondenceID}}); err != nil {
-			return err
-		}
+		tr.x.bumpEntry(in.ID, in.Version, map[string]any{"state": string(r.to), "answered_by": tr.e.CorrespondenceID}, tr.now)
+		tr.x.record(tr.p, event{corrID: in.CorrespondenceID, entryID: in.ID, action: string(ActionAnswer),
+			from: State(in.State), to: r.to, details: map[string]any{"reply": tr.e.CorrespondenceID}})
 	}
 	return nil
+}
+
+// delivery is a recipient as dispatch reads it, with the id its incoming
+// entry will have (a registry here only).
+type delivery struct {
+	id         int64
+	registryID *int64
+	party      string
+	state      string
+	code       *string
+	entryID    *int64
+}
+
+// deliveries queues the reading of the recipients of an entry's letter,
+// for dispatch; get returns them once x has run. On PostgreSQL the ids of
+// the entries to deliver come from the same query.
+func (x *txn) deliveries(entryID int64) (get func() []delivery) {
+	newID := "NULL"
+	if x.pg {
+		newID = "CASE WHEN x.registry_id IS NOT NULL THEN nextval('registry_entries_id_seq') END"
+	}
+	var out []delivery
+	x.query(`SELECT x.id, x.registry_id, x.party, x.state, (SELECT r.code FROM registries r WHERE r.id = x.registry_id),
+	`+newID+` FROM correspondence_recipients x
+WHERE x.correspondence_id = (SELECT correspondence_id FROM registry_entries WHERE id = ?) ORDER BY x.position`,
+		[]any{entryID}, func(r rowScanner) error {
+			var d delivery
+			if err := r.Scan(&d.id, &d.registryID, &d.party, &d.state, &d.code, &d.entryID); err != nil {
+				return err
+			}
+			out = append(out, d)
+			return nil
+		})
+	return func() []delivery {
+		for i := range out {
+			if out[i].registryID != nil && out[i].entryID == nil {
+				out[i].entryID = x.newID("registry_entries")
+			}
+		}
+		return out
+	}
 }
 
 // dispatch delivers to every recipient at once: a registry here gets an
 // incoming entry in state received; an outside party is marked delivered
 // (the letter goes on paper).
-func (tr *transition) dispatch(ctx context.Context) error {
+func (tr *transition) dispatch() error {
 	e := tr.e
-	var rows []struct {
-		Row  recipientRow `gorm:"embedded"`
-		Code *string
-	}
-	if err := tr.tx.WithContext(ctx).Raw(`SELECT x.*, r.code FROM correspondence_recipients x
-LEFT JOIN registries r ON r.id = x.registry_id WHERE x.correspondence_id = ? ORDER BY x.position`, e.CorrespondenceID).Scan(&rows).Error; err != nil {
-		return err
-	}
+	rows := tr.pre.deliveries()
 	if len(rows) == 0 {
 		return unprocessable("recipients", "the letter has no recipients; a draft's recipients are set before registration")
 	}
@@ -450,32 +533,25 @@ LEFT JOIN registries r ON r.id = x.registry_id WHERE x.correspondence_id = ? ORD
 		due = tr.s.defaultDueDate(Priority(e.Priority), tr.now)
 	}
 	var delivered []string
-	for _, rr := range rows {
-		row := rr.Row
-		r, ok := findRecipientRule(ActionDispatch, State(row.State))
+	for _, row := range rows {
+		r, ok := findRecipientRule(ActionDispatch, State(row.state))
 		if !ok {
 			continue
 		}
-		changes := map[string]any{"state": string(r.to), "changed_at": tr.now}
-		if row.RegistryID != nil {
-			in := entryRow{CorrespondenceID: e.CorrespondenceID, RegistryID: *row.RegistryID, Direction: string(Incoming),
-				State: string(StateReceived), Version: 1, DueDate: due, CreatedAt: tr.now, UpdatedAt: tr.now}
-			if err := tr.tx.WithContext(ctx).Create(&in).Error; err != nil {
-				return fmt.Errorf("deliver to registry %d: %w", *row.RegistryID, err)
-			}
-			changes["entry_id"] = in.ID
-			code := deref(rr.Code)
-			delivered = append(delivered, code)
-			if err := tr.s.record(ctx, tr.tx, tr.p, event{corrID: e.CorrespondenceID, entryID: in.ID, action: "receive",
-				to: StateReceived, details: map[string]any{"registry": code, "from_registry": e.RegistryCode}}); err != nil {
-				return err
-			}
-		} else {
-			delivered = append(delivered, row.Party)
+		if row.registryID == nil {
+			delivered = append(delivered, row.party)
+			tr.x.exec(`UPDATE correspondence_recipients SET changed_at = ?, state = ? WHERE id = ?`, tr.now, string(r.to), row.id)
+			continue
 		}
-		if err := tr.tx.WithContext(ctx).Model(&recipientRow{}).Where("id = ?", row.ID).Updates(changes).Error; err != nil {
-			return err
-		}
+		in := entryRow{ID: *row.entryID, CorrespondenceID: e.CorrespondenceID, RegistryID: *row.registryID,
+			Direction: string(Incoming), State: string(StateReceived), Version: 1, DueDate: due, CreatedAt: tr.now, UpdatedAt: tr.now}
+		tr.x.insert(entryInsert(in))
+		code := deref(row.code)
+		delivered = append(delivered, code)
+		tr.x.record(tr.p, event{corrID: e.CorrespondenceID, entryID: in.ID, action: "receive",
+			to: StateReceived, details: map[string]any{"registry": code, "from_registry": e.RegistryCode}})
+		tr.x.exec(`UPDATE correspondence_recipients SET changed_at = ?, entry_id = ?, state = ? WHERE id = ?`,
+			tr.now, in.ID, string(r.to), row.id)
 	}
 	tr.info["recipients"] = delivered
 	return nil
@@ -485,17 +561,21 @@ LEFT JOIN registries r ON r.id = x.registry_id WHERE x.correspondence_id = ? ORD
 // it: their received entries become recalled.
 func (tr *transition) recall(ctx context.Context) error {
 	e := tr.e
+	q, err := tr.x.db()
+	if err != nil {
+		return err
+	}
 	sql := `SELECT id FROM registry_entries WHERE correspondence_id = ? AND direction = 'incoming' ORDER BY id`
 	if tr.s.isPostgres() {
 		sql += " FOR NO KEY UPDATE"
 	}
 	var ids []int64
-	if err := tr.tx.WithContext(ctx).Raw(sql, e.CorrespondenceID).Scan(&ids).Error; err != nil {
+	if err := q.Raw(sql, e.CorrespondenceID).Scan(&ids).Error; err != nil {
 		return err
 	}
 	var ins []*entryView
 	for _, id := range ids {
-		in, err := tr.s.loadEntry(ctx, tr.tx, id, false)
+		in, err := tr.s.loadEntry(ctx, q, id, false)
 		if err != nil {
 			return err
 		}
@@ -508,26 +588,19 @@ func (tr *transition) recall(ctx context.Context) error {
 				Reason: fmt.Sprintf("registry %s has registered it already", in.RegistryCode)}
 		}
 	}
+	var rows []recipientRow
+	if err := q.Where("correspondence_id = ?", e.CorrespondenceID).Find(&rows).Error; err != nil {
+		return err
+	}
 	for _, in := range ins {
 		r, _ := findSystemRule(Incoming, ActionRecall, State(in.State))
-		if err := bumpEntry(ctx, tr.tx, in.ID, in.Version, map[string]any{"state": string(r.to)}, tr.now); err != nil {
-			return err
-		}
-		if err := tr.s.record(ctx, tr.tx, tr.p, event{corrID: in.CorrespondenceID, entryID: in.ID, action: string(ActionRecall),
-			from: State(in.State), to: r.to}); err != nil {
-			return err
-		}
-	}
-	var rows []recipientRow
-	if err := tr.tx.WithContext(ctx).Where("correspondence_id = ?", e.CorrespondenceID).Find(&rows).Error; err != nil {
-		return err
+		tr.x.bumpEntry(in.ID, in.Version, map[string]any{"state": string(r.to)}, tr.now)
+		tr.x.record(tr.p, event{corrID: in.CorrespondenceID, entryID: in.ID, action: string(ActionRecall),
+			from: State(in.State), to: r.to})
 	}
 	for _, row := range rows {
 		if r, ok := findRecipientRule(ActionRecall, State(row.State)); ok && row.RegistryID != nil {
-			if err := tr.tx.WithContext(ctx).Model(&recipientRow{}).Where("id = ?", row.ID).
-				Updates(map[string]any{"state": string(r.to), "changed_at": tr.now}).Error; err != nil {
-				return err
-			}
+			tr.x.exec(`UPDATE correspondence_recipients SET changed_at = ?, state = ? WHERE id = ?`, tr.now, string(r.to), row.ID)
 		}
 	}
 	return nil
@@ -535,8 +608,9 @@ func (tr *transition) recall(ctx context.Context) error {
 
 // returnIncoming sends a misrouted letter back: the sender sees the
 // recipient returned, with the reason.
-func (tr *transition) returnIncoming(ctx context.Context) error {
-	return tr.recipientFollows(ctx, ActionReturn, map[string]any{"reason": tr.set["reason"]})
+func (tr *transition) returnIncoming() error {
+	tr.recipientFollows(ActionReturn, map[string]any{"reason": tr.set["reason"]})
+	return nil
 }
 
 // errorsAsInput reports whether err is an *InputError.

@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"gorm.io/gorm"
+
+	"diwan.gov.sy/diwan/internal/audit"
 )
 
 // event is one change: a timeline row and its audit event, written in the
@@ -31,6 +33,28 @@ func (s *Service) record(ctx context.Context, tx *gorm.DB, p *principal, e event
 		return err
 	}
 	return s.auditEvent(ctx, tx, p, e)
+}
+
+// record queues e's timeline row and audit event on x.
+func (x *txn) record(p *principal, e event) {
+	x.timelineRow(p, e)
+	x.auditEvent(p, e)
+}
+
+// timelineRow queues e's timeline row on x.
+func (x *txn) timelineRow(p *principal, e event) {
+	x.insert(insert{timelineInto, timelineValues, x.s.timelineArgs(p, e)})
+}
+
+// auditEvent queues e's audit event on x, as audit.Append writes it.
+func (x *txn) auditEvent(p *principal, e event) {
+	action, target, details := auditFields(e)
+	a, err := newAuditRow(p, action, target, details)
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	x.insert(insert{audit.InsertColumns + " VALUES", "(?, ?, ?, ?, ?)", []any{a.CreatedAt, a.Actor, a.Action, a.Target, a.Details}})
 }
 
 // timelineRow writes e's timeline row.

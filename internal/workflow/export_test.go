@@ -7,6 +7,10 @@ import "gorm.io/gorm"
 // rolls the transaction back.
 func SetBeforeCommitForTest(s *Service, fn func(tx *gorm.DB) error) { s.beforeCommit = fn }
 
+// SetAfterSendForTest makes every round trip of s's batched calls tell fn
+// how many statements it sent (PostgreSQL).
+func SetAfterSendForTest(s *Service, fn func(statements int)) { s.afterSend = fn }
+
 // DisplayNameForTest is displayName.
 func DisplayNameForTest(name string) string { return displayName(name) }
 

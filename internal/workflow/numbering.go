@@ -1,19 +1,16 @@
 package workflow
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
-
-	"gorm.io/gorm"
 )
 
 // Register numbers (DESIGN.md §6): per registry, per direction, per year in
 // time_zone; gapless, unique, never reused.
 //
-// allocate takes the next number in the caller's transaction with one
-// upsert on the counter row: on PostgreSQL the row stays locked until the
+// A number is taken in the caller's transaction with one upsert on the
+// counter row (allocateQuery): on PostgreSQL the row stays locked until the
 // transaction ends, so concurrent registrations (on any node) queue on it;
 // SQLite runs one writing transaction at a time. If the transaction rolls
 // back, so does the increment: no gap. The unique index on
@@ -27,20 +24,12 @@ func dirMark(d Direction) string {
 	return "و"
 }
 
-func allocate(ctx context.Context, tx *gorm.DB, registryID int64, d Direction, year int) (int64, error) {
-	var seq int64
-	err := tx.WithContext(ctx).Raw(`INSERT INTO register_counters (registry_id, direction, year, last_seq)
+// allocateQuery takes the next number of a registry (id), direction and
+// year, returning it.
+const allocateQuery = `INSERT INTO register_counters (registry_id, direction, year, last_seq)
 VALUES (?, ?, ?, 1)
 ON CONFLICT (registry_id, direction, year) DO UPDATE SET last_seq = register_counters.last_seq + 1
-RETURNING last_seq`, registryID, string(d), year).Scan(&seq).Error
-	if err != nil {
-		return 0, fmt.Errorf("allocate %s number of registry %d for %d: %w", d, registryID, year, err)
-	}
-	if seq <= 0 {
-		return 0, fmt.Errorf("allocate %s number of registry %d for %d: no number returned", d, registryID, year)
-	}
-	return seq, nil
-}
+RETURNING last_seq`
 
 // template is a parsed numbering template.
 type template []tmplPart

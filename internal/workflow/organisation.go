@@ -326,10 +326,18 @@ func findDepartment(ctx context.Context, q *gorm.DB, field string, ministryID in
 	if err := q.WithContext(ctx).Where("ministry_id = ? AND code = ?", ministryID, c).Limit(1).Find(&rows).Error; err != nil {
 		return departmentRow{}, fmt.Errorf("find department %s: %w", c, err)
 	}
-	if len(rows) == 0 {
-		return departmentRow{}, inputErr(field, fmt.Sprintf("the ministry has no department with the code %s", c))
+	return pickDepartment(rows, field, ministryID, c)
+}
+
+// pickDepartment is the department of the ministry with code c among rows,
+// or findDepartment's *InputError.
+func pickDepartment(rows []departmentRow, field string, ministryID int64, c string) (departmentRow, error) {
+	for _, d := range rows {
+		if d.MinistryID == ministryID && d.Code == c {
+			return d, nil
+		}
 	}
-	return rows[0], nil
+	return departmentRow{}, inputErr(field, fmt.Sprintf("the ministry has no department with the code %s", c))
 }
 
 // departmentHead checks a head: a user of the ministry with the head role.
@@ -684,12 +692,21 @@ func ministryRegistry(ctx context.Context, q *gorm.DB, ministryID int64, code st
 		return registryRow{}, err
 	}
 	if len(rows) == 0 {
+		return pickMinistryRegistry(registryRow{}, false, ministryID, c)
+	}
+	return pickMinistryRegistry(rows[0], true, ministryID, c)
+}
+
+// pickMinistryRegistry is ministryRegistry's check of the registry with
+// code c (found: whether there is one).
+func pickMinistryRegistry(reg registryRow, found bool, ministryID int64, c string) (registryRow, error) {
+	if !found {
 		return registryRow{}, inputErr("registry", fmt.Sprintf("no registry has the code %s", c))
 	}
-	if rows[0].MinistryID != ministryID {
+	if reg.MinistryID != ministryID {
 		return registryRow{}, inputErr("registry", fmt.Sprintf("the registry %s belongs to another ministry", c))
 	}
-	return rows[0], nil
+	return reg, nil
 }
 
 func membershipOf(ctx context.Context, q *gorm.DB, u userRef) (Membership, error) {

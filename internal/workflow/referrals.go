@@ -115,17 +115,6 @@ func (s *Service) loadReferral(ctx context.Context, q *gorm.DB, id int64, lock b
 	return &fs[0], nil
 }
 
-func (s *Service) referralsOfEntries(ctx context.Context, q *gorm.DB, entryIDs []int64) ([]referralView, error) {
-	if len(entryIDs) == 0 {
-		return nil, nil
-	}
-	var fs []referralView
-	if err := q.WithContext(ctx).Raw(referralSelect+" WHERE f.entry_id IN ? ORDER BY f.id", entryIDs).Scan(&fs).Error; err != nil {
-		return nil, fmt.Errorf("load referrals: %w", err)
-	}
-	return fs, nil
-}
-
 // referralTarget is where a referral goes, as given.
 type referralTarget struct {
 	toUser, toDepartment, instruction, dueDate string
@@ -155,18 +144,25 @@ func subtree(ctx context.Context, q *gorm.DB, root int64) ([]int64, error) {
 	return ids, err
 }
 
+// referralPrefetch is what newReferral may find read already.
+type referralPrefetch struct {
+	departments func() []departmentRow // the departments with the target code; nil: not read
+	id          *int64                 // the new referral's id (txn.newID); nil: not reserved
+}
+
 // newReferral creates a referral of entry e (passed on from parent when
-// not nil) inside the entry's ministry. Staff passing a referral on stay
-// inside their own department; clerks and heads refer anywhere in the
-// ministry.
-func (s *Service) newReferral(ctx context.Context, tx *gorm.DB, p *principal, e *entryView, parent *referralView, t referralTarget) (referralRow, error) {
+// not nil) inside the entry's ministry, queued on x, and returns its id.
+// Staff passing a referral on stay inside their own department; clerks and
+// heads refer anywhere in the ministry.
+func (s *Service) newReferral(x *txn, p *principal, e *entryView, parent *referralView, t referralTarget, pre referralPrefetch) (int64, error) {
+	ctx := x.ctx
 	instruction, err := normInstruction(t.instruction)
 	if err != nil {
-		return referralRow{}, err
+		return 0, err
 	}
 	due, err := parseDate("due_date", t.dueDate)
 	if err != nil {
-		return referralRow{}, err
+		return 0, err
 	}
 	if due == "" {
 		due = e.DueDate
@@ -176,15 +172,19 @@ func (s *Service) newReferral(ctx context.Context, tx *gorm.DB, p *principal, e 
 	}
 	hasUser, hasDep := strings.TrimSpace(t.toUser) != "", strings.TrimSpace(t.toDepartment) != ""
 	if hasUser == hasDep {
-		return referralRow{}, inputErr("to_user", "a referral goes either to a person (to_user) or to a department (to_department)")
+		return 0, inputErr("to_user", "a referral goes either to a person (to_user) or to a department (to_department)")
 	}
 	var within []int64 // nil: anywhere in the ministry
 	if parent != nil && !p.isClerkOf(e.RegistryID) && !p.head {
 		if p.department == 0 {
-			return referralRow{}, unprocessable("to_department", "you belong to no department, so you cannot pass a referral on")
+			return 0, unprocessable("to_department", "you belong to no department, so you cannot pass a referral on")
+		}
+		tx, err := x.db()
+		if err != nil {
+			return 0, err
 		}
 		if within, err = subtree(ctx, tx, p.department); err != nil {
-			return referralRow{}, err
+			return 0, err
 		}
 	}
 	now := s.clock()
@@ -195,48 +195,72 @@ func (s *Service) newReferral(ctx context.Context, tx *gorm.DB, p *principal, e 
 	}
 	details := map[string]any{"instruction": instruction, "due_date": due}
 	if hasUser {
+		tx, err := x.db()
+		if err != nil {
+			return 0, err
+		}
 		u, err := findUser(ctx, tx, "to_user", t.toUser)
 		if err != nil {
-			return row, unprocessableInput(err)
+			return 0, unprocessableInput(err)
 		}
 		if deref(u.MinistryID) != e.MinistryID || u.Disabled {
-			return row, unprocessable("to_user", fmt.Sprintf("%s is not an active user of this ministry", u.Login))
+			return 0, unprocessable("to_user", fmt.Sprintf("%s is not an active user of this ministry", u.Login))
 		}
 		target, err := loadPrincipal(ctx, tx, UserActor(u.ID, u.Login))
 		if err != nil {
-			return row, err
+			return 0, err
 		}
 		if !target.seesContent() || level(Classification(e.Classification)) > target.clearance {
-			return row, unprocessable("to_user", fmt.Sprintf("%s may not read a %s document", u.Login, e.Classification))
+			return 0, unprocessable("to_user", fmt.Sprintf("%s may not read a %s document", u.Login, e.Classification))
 		}
 		if within != nil && !slices.Contains(within, target.department) {
-			return row, unprocessable("to_user", fmt.Sprintf("%s is not in your department; you pass referrals on inside it", u.Login))
+			return 0, unprocessable("to_user", fmt.Sprintf("%s is not in your department; you pass referrals on inside it", u.Login))
 		}
 		if u.ID == p.id {
-			return row, unprocessable("to_user", "a referral is not made to oneself")
+			return 0, unprocessable("to_user", "a referral is not made to oneself")
 		}
 		row.ToUserID = ptr(u.ID)
 		details["to_user"] = u.Login
 	} else {
-		d, err := findDepartment(ctx, tx, "to_department", e.MinistryID, t.toDepartment)
+		var d departmentRow
+		if pre.departments != nil {
+			var c string
+			if c, err = canonicalCode("to_department", "the department", t.toDepartment); err == nil {
+				d, err = pickDepartment(pre.departments(), "to_department", e.MinistryID, c)
+			}
+		} else {
+			var tx *gorm.DB
+			if tx, err = x.db(); err == nil {
+				d, err = findDepartment(ctx, tx, "to_department", e.MinistryID, t.toDepartment)
+			}
+		}
 		if err != nil {
-			return row, unprocessableInput(err)
+			return 0, unprocessableInput(err)
 		}
 		if within != nil && !slices.Contains(within, d.ID) {
-			return row, unprocessable("to_department", fmt.Sprintf("%s is not your department or below it; you pass referrals on inside it", d.Code))
+			return 0, unprocessable("to_department", fmt.Sprintf("%s is not your department or below it; you pass referrals on inside it", d.Code))
 		}
 		row.ToDepartmentID = ptr(d.ID)
 		details["to_department"] = d.Code
 	}
-	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
-		return row, err
+	id := pre.id
+	if id == nil {
+		id = x.newID("referrals")
+		if err := x.run(); err != nil {
+			return 0, err
+		}
 	}
+	row.ID = *id
+	x.insert(insert{`INSERT INTO referrals (id, entry_id, parent_id, from_user_id, to_user_id, to_department_id, instruction,
+	due_date, state, version, created_at, updated_at) VALUES`, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		[]any{row.ID, row.EntryID, row.ParentID, row.FromUserID, row.ToUserID, row.ToDepartmentID, row.Instruction,
+			row.DueDate, row.State, row.Version, row.CreatedAt, row.UpdatedAt}})
 	if parent != nil {
 		details["parent"] = parent.ID
 	}
-	err = s.record(ctx, tx, p, event{corrID: e.CorrespondenceID, entryID: e.ID, referralID: row.ID, action: "create",
+	x.record(p, event{corrID: e.CorrespondenceID, entryID: e.ID, referralID: row.ID, action: "create",
 		to: StateOpen, details: details})
-	return row, err
+	return row.ID, nil
 }
 
 // unprocessableInput marks an *InputError as unprocessable.
@@ -351,7 +375,11 @@ func (s *Service) actOnReferral(ctx context.Context, a Actor, id int64, t Referr
 		return Referral{}, inputErr("version", "the version of the referral is required")
 	}
 	var out Referral
-	err := s.change(ctx, func(tx *gorm.DB) error {
+	err := s.changeBatched(ctx, func(x *txn) error {
+		tx, err := x.db()
+		if err != nil {
+			return err
+		}
 		p, err := loadPrincipal(ctx, tx, a)
 		if err != nil {
 			return err
@@ -409,22 +437,18 @@ func (s *Service) actOnReferral(ctx context.Context, a Actor, id int64, t Referr
 			set["answer"] = answer
 			details["answer"] = answer
 		case ActionRefer:
-			child, err := s.newReferral(ctx, tx, p, e, f, referralTarget{toUser: t.ToUser, toDepartment: t.ToDepartment,
-				instruction: t.Instruction, dueDate: t.DueDate})
+			childID, err := s.newReferral(x, p, e, f, referralTarget{toUser: t.ToUser, toDepartment: t.ToDepartment,
+				instruction: t.Instruction, dueDate: t.DueDate}, referralPrefetch{})
 			if err != nil {
 				return err
 			}
-			details["referral"] = child.ID
+			details["referral"] = childID
 		case ActionAccept:
 			// The entry follows: referred → in_progress.
 			if er, ok := findSystemRule(Incoming, ActionAccept, State(e.State)); ok {
-				if err := bumpEntry(ctx, tx, e.ID, e.Version, map[string]any{"state": string(er.to)}, now); err != nil {
-					return err
-				}
-				if err := s.record(ctx, tx, p, event{corrID: e.CorrespondenceID, entryID: e.ID, action: string(ActionStart),
-					from: State(e.State), to: er.to, details: map[string]any{"referral": id}}); err != nil {
-					return err
-				}
+				x.bumpEntry(e.ID, e.Version, map[string]any{"state": string(er.to)}, now)
+				x.record(p, event{corrID: e.CorrespondenceID, entryID: e.ID, action: string(ActionStart),
+					from: State(e.State), to: er.to, details: map[string]any{"referral": id}})
 			}
 		}
 		to := State(f.State)
@@ -432,17 +456,20 @@ func (s *Service) actOnReferral(ctx context.Context, a Actor, id int64, t Referr
 			to = r.to
 			set["state"] = string(to)
 		}
-		res := tx.WithContext(ctx).Model(&referralRow{}).Where("id = ? AND version = ?", id, f.Version).Updates(set)
-		if res.Error != nil {
-			return res.Error
+		cols := make([]string, 0, len(set))
+		for k := range set {
+			cols = append(cols, k)
 		}
-		if res.RowsAffected != 1 {
-			return &StaleError{Object: "referral", ID: id, Given: t.Version, Current: f.Version + 1}
+		slices.Sort(cols)
+		args := make([]any, 0, len(cols)+2)
+		for i, k := range cols {
+			cols[i] = k + " = ?"
+			args = append(args, set[k])
 		}
-		if err := s.record(ctx, tx, p, event{corrID: e.CorrespondenceID, entryID: e.ID, referralID: id,
-			action: string(t.Action), from: State(f.State), to: to, comment: comment, details: details}); err != nil {
-			return err
-		}
+		x.execOne(&StaleError{Object: "referral", ID: id, Given: t.Version, Current: f.Version + 1},
+			"UPDATE referrals SET "+strings.Join(cols, ", ")+" WHERE id = ? AND version = ?", append(args, id, f.Version)...)
+		x.record(p, event{corrID: e.CorrespondenceID, entryID: e.ID, referralID: id,
+			action: string(t.Action), from: State(f.State), to: to, comment: comment, details: details})
 		f.State, f.Version, f.UpdatedAt = string(to), f.Version+1, now
 		if a, ok := set["answer"].(string); ok {
 			f.Answer = a

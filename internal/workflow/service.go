@@ -42,6 +42,9 @@ type Service struct {
 	// beforeCommit, when set (by tests), runs at the end of every changing
 	// transaction; an error rolls it back.
 	beforeCommit func(tx *gorm.DB) error
+	// afterSend, when set (by tests), is told how many statements each
+	// round trip of a txn sent (PostgreSQL).
+	afterSend func(statements int)
 
 	db    *db.DB
 	blobs BlobStore

@@ -16,9 +16,9 @@ import (
 func (s *Service) get(ctx context.Context, a Actor, corrID int64) (View, error) {
 	var view View
 	var p *principal
-	err := s.read(ctx, func(q *gorm.DB) error {
+	err := s.readBatched(ctx, func(x *txn) error {
 		var err error
-		p, view, err = s.view(ctx, q, a, corrID)
+		p, view, err = s.view(x, a, corrID)
 		return err
 	})
 	if err != nil {
@@ -30,37 +30,116 @@ func (s *Service) get(ctx context.Context, a Actor, corrID int64) (View, error) 
 	return view, nil
 }
 
-// view reads a correspondence as the actor sees it.
-func (s *Service) view(ctx context.Context, q *gorm.DB, a Actor, corrID int64) (*principal, View, error) {
-	p, err := loadPrincipal(ctx, q, a)
+// maxTimeline bounds the events a view lists.
+const maxTimeline = 10000
+
+// view reads a correspondence as the actor sees it. Everything is read at
+// once (one round trip on PostgreSQL) and what the actor may not see is
+// left out here: the entries, their referrals and the timeline.
+func (s *Service) view(x *txn, a Actor, corrID int64) (*principal, View, error) {
+	principal := x.principal(a)
+	var es []entryView
+	x.query(entrySelect+" WHERE e.correspondence_id = ? ORDER BY e.id", []any{corrID}, appendEntry(&es))
+	var cs []correspondenceLine
+	x.query(correspondenceSelect, []any{corrID}, func(r rowScanner) error {
+		var c correspondenceLine
+		if err := c.scan(r); err != nil {
+			return err
+		}
+		cs = append(cs, c)
+		return nil
+	})
+	var rs []recipientLine
+	x.query(recipientSelect, []any{corrID}, func(r rowScanner) error {
+		var l recipientLine
+		if err := r.Scan(&l.Code, &l.Party, &l.Role, &l.State, &l.Number, &l.Reason, &l.ChangedAt); err != nil {
+			return err
+		}
+		rs = append(rs, l)
+		return nil
+	})
+	refs := []Reference{}
+	x.query(`SELECT referenced_id, relation FROM correspondence_references WHERE correspondence_id = ? ORDER BY referenced_id`,
+		[]any{corrID}, func(r rowScanner) error {
+			var ref Reference
+			if err := r.Scan(&ref.ID, &ref.Relation); err != nil {
+				return err
+			}
+			refs = append(refs, ref)
+			return nil
+		})
+	atts := []Attachment{}
+	x.query(attachmentSelect+" WHERE a.correspondence_id = ? ORDER BY a.id LIMIT 10000", []any{corrID}, appendAttachment(&atts))
+	var events []timelineLine
+	x.query(timelineSelect+" WHERE v.correspondence_id = ? ORDER BY v.id LIMIT ?", []any{corrID, maxTimeline},
+		appendTimelineLine(&events))
+	if err := x.run(); err != nil {
+		return nil, View{}, fmt.Errorf("read correspondence %d: %w", corrID, err)
+	}
+	p, err := principal()
 	if err != nil {
 		return nil, View{}, err
 	}
-	es, vias, err := s.visibleEntries(ctx, q, p, corrID)
-	if err != nil {
-		return nil, View{}, err
+
+	// The referrals of the entries, when they decide what p sees: whether
+	// p sees an incoming entry they do not clerk for, or a referral's
+	// events (a clerk sees those of their registry's entries).
+	var holds []referralHold
+	needHolds := false
+	for i := range es {
+		_, more := p.directAccess(&es[i])
+		needHolds = needHolds || more
 	}
-	if len(es) == 0 {
+	byID := map[int64]*entryView{}
+	for i := range es {
+		byID[es[i].ID] = &es[i]
+	}
+	for _, r := range events {
+		if e := byID[deref(r.EntryID)]; r.ReferralID != nil && e != nil && !p.isClerkOf(e.RegistryID) {
+			needHolds = true
+		}
+	}
+	if needHolds && p.seesContent() && len(es) > 0 {
+		ids := make([]any, len(es))
+		for i := range es {
+			ids[i] = es[i].ID
+		}
+		x.query(referralHoldSelect+" WHERE f.entry_id IN ("+placeholders(len(ids))+")", ids, appendHold(&holds))
+		if err := x.run(); err != nil {
+			return nil, View{}, fmt.Errorf("read referrals of correspondence %d: %w", corrID, err)
+		}
+	}
+
+	// The entries p sees, with how.
+	var vias []via
+	visible := map[int64]*entryView{}
+	if p.seesContent() {
+		seen := es[:0]
+		for _, e := range es {
+			v, more := p.directAccess(&e)
+			if more {
+				v = p.throughReferrals(v, &e, holds)
+			}
+			if v != 0 {
+				seen = append(seen, e)
+				vias = append(vias, v)
+			}
+		}
+		es = seen
+	} else {
+		es = nil
+	}
+	if len(es) == 0 || len(cs) == 0 {
 		return nil, View{}, notFound("correspondence", corrID)
 	}
-	var cs []struct {
-		Row        correspondenceRow `gorm:"embedded"`
-		Registry   *string
-		Department *string
-		Author     *string
+	for i := range es {
+		visible[es[i].ID] = &es[i]
 	}
-	if err := q.WithContext(ctx).Raw(`SELECT c.*, r.code AS registry, d.code AS department, u.login AS author
-FROM correspondence c LEFT JOIN registries r ON r.id = c.sender_registry_id
-LEFT JOIN departments d ON d.id = c.department_id LEFT JOIN users u ON u.id = c.created_by WHERE c.id = ?`, corrID).Scan(&cs).Error; err != nil {
-		return nil, View{}, fmt.Errorf("load correspondence %d: %w", corrID, err)
-	}
-	if len(cs) == 0 {
-		return nil, View{}, notFound("correspondence", corrID)
-	}
-	c := cs[0].Row
+	c := cs[0]
 	view := View{Correspondence: Correspondence{ID: c.ID, Kind: Kind(c.Kind), Subject: c.Subject, Body: c.Body,
 		Classification: Classification(c.Classification), Priority: Priority(c.Priority), SenderParty: c.SenderParty,
-		DueDate: c.DueDate, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, DocumentSHA256: c.DocumentSHA256}}
+		DueDate: c.DueDate, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, DocumentSHA256: c.DocumentSHA256,
+		References: refs, Attachments: atts}}
 	if c.FrozenAt != nil {
 		view.Correspondence.FrozenAt = *c.FrozenAt
 	}
@@ -91,29 +170,77 @@ LEFT JOIN departments d ON d.id = c.department_id LEFT JOIN users u ON u.id = c.
 			seesSender = true
 		}
 	}
-	view.Correspondence.SenderRegistry = deref(cs[0].Registry)
+	view.Correspondence.SenderRegistry = deref(c.Registry)
 	if seesSender {
-		view.Correspondence.Department = deref(cs[0].Department)
-		view.Correspondence.CreatedBy = deref(cs[0].Author)
+		view.Correspondence.Department = deref(c.Department)
+		view.Correspondence.CreatedBy = deref(c.Author)
 	}
-	if view.Correspondence.Recipients, err = s.recipients(ctx, q, corrID, seesSender); err != nil {
-		return nil, View{}, err
+	view.Correspondence.Recipients = recipients(rs, seesSender)
+
+	// The timeline: the events of the entries p sees, without those of
+	// referrals p may not see.
+	if len(events) == maxTimeline {
+		// Cut by the limit before the events of other entries were left
+		// out: read those of p's entries alone.
+		q, err := x.db()
+		if err != nil {
+			return nil, View{}, err
+		}
+		events = events[:0]
+		if err := scanRows(x.ctx, q, timelineSelect+" WHERE v.correspondence_id = ? AND v.entry_id IN ? ORDER BY v.id LIMIT ?",
+			[]any{corrID, entryIDs, maxTimeline}, appendTimelineLine(&events)); err != nil {
+			return nil, View{}, fmt.Errorf("load timeline of %d: %w", corrID, err)
+		}
 	}
-	var refs []referenceRow
-	if err := q.WithContext(ctx).Where("correspondence_id = ?", corrID).Order("referenced_id").Find(&refs).Error; err != nil {
-		return nil, View{}, err
+	seesReferral := map[int64]bool{} // by referral id, from holds
+	for i := range holds {
+		h := &holds[i]
+		if e, ok := visible[h.EntryID]; ok {
+			f := referralView{ID: h.ID, EntryID: h.EntryID, FromUserID: h.FromUserID, ToUserID: h.ToUserID,
+				ToDepartmentID: h.ToDepartmentID, ToUserDepartment: h.ToUserDepartment,
+				Classification: e.Classification, RegistryID: e.RegistryID, MinistryID: e.MinistryID}
+			seesReferral[h.ID] = p.referralAccess(&f).visible()
+		}
 	}
-	view.Correspondence.References = []Reference{}
-	for _, r := range refs {
-		view.Correspondence.References = append(view.Correspondence.References, Reference{ID: r.ReferencedID, Relation: Relation(r.Relation)})
-	}
-	if view.Correspondence.Attachments, err = attachmentsOf(ctx, q, corrID); err != nil {
-		return nil, View{}, err
-	}
-	if view.Timeline, err = s.timeline(ctx, q, p, corrID, entryIDs); err != nil {
-		return nil, View{}, err
+	view.Timeline = []TimelineEvent{}
+	for _, r := range events {
+		e := visible[deref(r.EntryID)]
+		if e == nil {
+			continue
+		}
+		// The clerks of an entry's registry see all its referrals
+		// (referralAccess); holds were read for the others.
+		if r.ReferralID != nil && !p.isClerkOf(e.RegistryID) && !seesReferral[*r.ReferralID] {
+			continue
+		}
+		view.Timeline = append(view.Timeline, TimelineEvent{At: r.CreatedAt, Actor: r.Actor, Action: r.Action,
+			EntryID: e.ID, ReferralID: deref(r.ReferralID), Registry: e.RegistryCode,
+			From: State(r.FromState), To: State(r.ToState), Comment: r.Comment})
 	}
 	return p, view, nil
+}
+
+// correspondenceLine is a row of correspondenceSelect.
+type correspondenceLine struct {
+	ID                                    int64
+	Kind, Subject, Body                   string
+	Classification, Priority, SenderParty string
+	DueDate                               string
+	CreatedAt, UpdatedAt                  time.Time
+	FrozenAt                              *time.Time
+	DocumentSHA256                        string
+	Registry, Department, Author          *string
+}
+
+const correspondenceSelect = `SELECT c.id, c.kind, c.subject, c.body, c.classification, c.priority, c.sender_party,
+	c.due_date, c.created_at, c.updated_at, c.frozen_at, c.document_sha256,
+	r.code AS registry, d.code AS department, u.login AS author
+FROM correspondence c LEFT JOIN registries r ON r.id = c.sender_registry_id
+LEFT JOIN departments d ON d.id = c.department_id LEFT JOIN users u ON u.id = c.created_by WHERE c.id = ?`
+
+func (c *correspondenceLine) scan(r rowScanner) error {
+	return r.Scan(&c.ID, &c.Kind, &c.Subject, &c.Body, &c.Classification, &c.Priority, &c.SenderParty,
+		&c.DueDate, &c.CreatedAt, &c.UpdatedAt, &c.FrozenAt, &c.DocumentSHA256, &c.Registry, &c.Department, &c.Author)
 }
 
 // auditRead records a read of a confidential or secret document.
@@ -130,23 +257,27 @@ func (s *Service) auditRead(ctx context.Context, p *principal, corrID int64, c C
 	})
 }
 
-func (s *Service) recipients(ctx context.Context, q *gorm.DB, corrID int64, full bool) ([]Recipient, error) {
-	var rows []struct {
-		Code      *string
-		Party     string
-		Role      string
-		State     string
-		Number    string
-		Reason    string
-		ChangedAt *time.Time
-	}
-	if err := q.WithContext(ctx).Raw(`SELECT r.code, x.party, x.role, x.state, COALESCE(e.number, x.number) AS number,
-	x.reason, x.changed_at
-FROM correspondence_recipients x LEFT JOIN registries r ON r.id = x.registry_id
-LEFT JOIN registry_entries e ON e.id = x.entry_id
-WHERE x.correspondence_id = ? ORDER BY x.position`, corrID).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("load recipients of %d: %w", corrID, err)
-	}
+// recipientLine is a row of recipientSelect.
+type recipientLine struct {
+	Code      *string
+	Party     string
+	Role      string
+	State     string
+	Number    string
+	Reason    string
+	ChangedAt *time.Time
+}
+
+// recipientSelect reads the registry and entry of each recipient by key
+// (not by join: a plan of a prepared statement made before statistics
+// could scan the tables).
+const recipientSelect = `SELECT (SELECT r.code FROM registries r WHERE r.id = x.registry_id), x.party, x.role, x.state,
+	COALESCE((SELECT e.number FROM registry_entries e WHERE e.id = x.entry_id), x.number), x.reason, x.changed_at
+FROM correspondence_recipients x WHERE x.correspondence_id = ? ORDER BY x.position`
+
+// recipients are the recipients of a view; full adds the delivery details
+// (the sender's side only).
+func recipients(rows []recipientLine, full bool) []Recipient {
 	out := make([]Recipient, len(rows))
 	for i, r := range rows {
 		out[i] = Recipient{Registry: deref(r.Code), Party: r.Party, Role: RecipientRole(r.Role)}
@@ -157,56 +288,33 @@ WHERE x.correspondence_id = ? ORDER BY x.position`, corrID).Scan(&rows).Error; e
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
-// timeline lists the events of the entries p sees, leaving out referrals
-// p may not see.
-func (s *Service) timeline(ctx context.Context, q *gorm.DB, p *principal, corrID int64, entryIDs []int64) ([]TimelineEvent, error) {
-	var rows []struct {
-		EntryID      *int64
-		ReferralID   *int64
-		Actor        string
-		Action       string
-		FromState    string
-		ToState      string
-		Comment      string
-		CreatedAt    time.Time
-		RegistryCode *string
-	}
-	err := q.WithContext(ctx).Raw(`SELECT v.entry_id, v.referral_id, v.actor, v.action, v.from_state, v.to_state,
-	v.comment, v.created_at, r.code AS registry_code FROM workflow_events v
-LEFT JOIN registry_entries e ON e.id = v.entry_id LEFT JOIN registries r ON r.id = e.registry_id
-WHERE v.correspondence_id = ? AND v.entry_id IN ? ORDER BY v.id LIMIT 10000`, corrID, entryIDs).Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("load timeline of %d: %w", corrID, err)
-	}
-	var refs []referralView
-	for _, r := range rows {
-		if r.ReferralID != nil {
-			var err error
-			if refs, err = s.referralsOfEntries(ctx, q, entryIDs); err != nil {
-				return nil, err
-			}
-			break
+// timelineLine is a row of timelineSelect.
+type timelineLine struct {
+	EntryID    *int64
+	ReferralID *int64
+	Actor      string
+	Action     string
+	FromState  string
+	ToState    string
+	Comment    string
+	CreatedAt  time.Time
+}
+
+const timelineSelect = `SELECT v.entry_id, v.referral_id, v.actor, v.action, v.from_state, v.to_state, v.comment, v.created_at
+FROM workflow_events v`
+
+func appendTimelineLine(to *[]timelineLine) func(r rowScanner) error {
+	return func(r rowScanner) error {
+		var l timelineLine
+		if err := r.Scan(&l.EntryID, &l.ReferralID, &l.Actor, &l.Action, &l.FromState, &l.ToState, &l.Comment, &l.CreatedAt); err != nil {
+			return err
 		}
+		*to = append(*to, l)
+		return nil
 	}
-	seen := map[int64]bool{}
-	for i := range refs {
-		if p.referralAccess(&refs[i]).visible() {
-			seen[refs[i].ID] = true
-		}
-	}
-	out := []TimelineEvent{}
-	for _, r := range rows {
-		if r.ReferralID != nil && !seen[*r.ReferralID] {
-			continue
-		}
-		out = append(out, TimelineEvent{At: r.CreatedAt, Actor: r.Actor, Action: r.Action, EntryID: deref(r.EntryID),
-			ReferralID: deref(r.ReferralID), Registry: deref(r.RegistryCode), From: State(r.FromState),
-			To: State(r.ToState), Comment: r.Comment})
-	}
-	return out, nil
 }
 
 func (s *Service) verify(ctx context.Context, corrID int64) (Verification, error) {

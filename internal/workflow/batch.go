@@ -1,0 +1,574 @@
+package workflow
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/gorm"
+)
+
+// Statements sent together.
+//
+// On PostgreSQL every round trip costs both sides CPU (system calls,
+// wake-ups, the protocol) and, in a registration, time during which the
+// register counter row stays locked (numbering.go). The calls that carry
+// letters (CreateDraft, Act, Get) therefore queue their statements on a
+// txn and send each queue in one round trip: pgx pipelines it (one Sync),
+// the server runs it as it arrives and, after an error, skips the rest.
+//
+// A changing call reads, decides in Go, then writes: two round trips. Its
+// transaction begins (BEGIN in front of the queue) with the first queue
+// that writes or locks rows (queryLocked, db); the reads before it need
+// none, each statement seeing what was committed before it, as in a READ
+// COMMITTED transaction. A call that did not begin sends its writes as one
+// queue, which
+// pgx's one Sync makes one implicit transaction: committed at the Sync, or
+// on an error rolled back whole. Otherwise COMMIT goes at the end of the
+// last queue. Either way nothing between a write and the commit waits for
+// this process.
+//
+// On SQLite the statements run one by one as they are queued, in the
+// call's transaction: SQLite is in the process and a round trip costs
+// nothing. A failed statement stops the ones after it and its error is
+// returned by the next run.
+//
+// Results of queued reads are there once run has returned.
+
+// rowScanner is one row of a result (*sql.Rows, pgx.Rows).
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// op is one queued statement, with ? placeholders.
+type op struct {
+	sql  string
+	args []any
+	// row is called for each row of a read; nil for a write.
+	row func(r rowScanner) error
+	// notOne, when set, makes a write that changes other than exactly one
+	// row fail with it, the statements after it (COMMIT too) not run.
+	notOne error
+	// write: an INSERT, UPDATE or DELETE that may be sent in one
+	// statement with the writes queued next to it.
+	write bool
+	// rows, for an INSERT, are its rows ("(?, ...), (?, ...)"); sql is then
+	// "INSERT INTO t (columns) VALUES".
+	rows string
+	// lock: a read that locks rows, so in the transaction.
+	lock bool
+}
+
+// insert is an INSERT of rows, for txn.insert: into is "INSERT INTO t
+// (columns) VALUES", rows "(?, ...), (?, ...)".
+type insert struct {
+	into, rows string
+	args       []any
+}
+
+func (in insert) sql() string { return in.into + " " + in.rows }
+
+// txn is the work of one call on the database.
+type txn struct {
+	s     *Service
+	ctx   context.Context
+	pg    bool // PostgreSQL: statements are queued and sent by run
+	write bool // a changing call: a transaction, beforeCommit before COMMIT
+	// tx is gorm on the call's transaction (SQLite, or PostgreSQL while
+	// conn is held), for statements that are not queued; use it through
+	// db.
+	tx *gorm.DB
+	// conn is the PostgreSQL connection the call holds, from its first
+	// round trip to its end.
+	conn  *sql.Conn
+	begun bool  // BEGIN has been sent: the transaction spans round trips
+	ops   []op  // queued, not sent yet
+	err   error // the first failed statement (SQLite) or failure to build one
+	ids   map[string]int64
+	// newIDs are the ids reserved (PostgreSQL) and not yet read.
+	newIDs []reservedID
+}
+
+type reservedID struct {
+	table string
+	id    *int64
+}
+
+// changeBatched runs fn as one transaction, like change, with fn's
+// statements queued on x; what fn leaves queued goes with the commit.
+func (s *Service) changeBatched(ctx context.Context, fn func(x *txn) error) error {
+	if !s.isPostgres() {
+		return s.change(ctx, func(tx *gorm.DB) error {
+			x := &txn{s: s, ctx: ctx, tx: tx, write: true}
+			if err := fn(x); err != nil {
+				return err
+			}
+			return x.err
+		})
+	}
+	return s.onPostgres(ctx, true, func(x *txn) error {
+		if err := fn(x); err != nil {
+			return err
+		}
+		return x.commit()
+	})
+}
+
+// readBatched runs fn's reads, like read.
+func (s *Service) readBatched(ctx context.Context, fn func(x *txn) error) error {
+	if !s.isPostgres() {
+		return s.read(ctx, func(q *gorm.DB) error {
+			x := &txn{s: s, ctx: ctx, tx: q}
+			if err := fn(x); err != nil {
+				return err
+			}
+			return x.err
+		})
+	}
+	return s.onPostgres(ctx, false, func(x *txn) error {
+		if err := fn(x); err != nil {
+			return err
+		}
+		return x.run()
+	})
+}
+
+// onPostgres runs fn with a txn on PostgreSQL. A transaction fn leaves
+// open, by an error or a panic, is rolled back.
+func (s *Service) onPostgres(ctx context.Context, write bool, fn func(x *txn) error) (err error) {
+	x := &txn{s: s, ctx: ctx, pg: true, write: write}
+	done := false
+	defer func() {
+		x.release(done && err == nil)
+	}()
+	err = fn(x)
+	done = true
+	return err
+}
+
+// hold takes a connection from the pool for the call, if it has none
+// yet.
+func (x *txn) hold() error {
+	if x.conn != nil {
+		return nil
+	}
+	conn, err := x.s.db.SQL.Conn(x.ctx)
+	if err != nil {
+		return err
+	}
+	g := x.s.db.Gorm.Session(&gorm.Session{Context: x.ctx})
+	g.Statement.ConnPool = conn
+	x.conn, x.tx = conn, g
+	return nil
+}
+
+// release returns the connection to the pool, rolling back what is open
+// on it unless ok.
+func (x *txn) release(ok bool) {
+	if x.conn == nil {
+		return
+	}
+	if !ok {
+		x.abort()
+	}
+	x.conn.Close()
+	x.conn, x.tx = nil, nil
+}
+
+// db is gorm on the call's transaction, for the statements not queued;
+// on PostgreSQL what is queued is sent first, and a changing call's
+// transaction begins.
+func (x *txn) db() (*gorm.DB, error) {
+	if x.pg {
+		if err := x.send(true, false); err != nil {
+			return nil, err
+		}
+		if err := x.hold(); err != nil {
+			return nil, err
+		}
+	} else if x.err != nil {
+		return nil, x.err
+	}
+	return x.tx.WithContext(x.ctx), nil
+}
+
+// query queues a read; row is called for each row.
+func (x *txn) query(sql string, args []any, row func(r rowScanner) error) {
+	if x.pg {
+		x.ops = append(x.ops, op{sql: sql, args: args, row: row})
+		return
+	}
+	if x.err == nil {
+		x.err = scanRows(x.ctx, x.tx, sql, args, row)
+	}
+}
+
+// queryLocked queues a read that locks the rows it reads (FOR ... UPDATE)
+// until the call ends; the transaction begins with it.
+func (x *txn) queryLocked(sql string, args []any, row func(r rowScanner) error) {
+	if x.pg {
+		x.ops = append(x.ops, op{sql: sql, args: args, row: row, lock: true})
+		return
+	}
+	x.query(sql, args, row)
+}
+
+// fail stops the call with err (the first one counts).
+func (x *txn) fail(err error) {
+	if x.err == nil {
+		x.err = err
+	}
+}
+
+// exec queues a write (an UPDATE or DELETE; INSERT goes through insert).
+//
+// On PostgreSQL the writes queued one after another are sent as one
+// statement (data-modifying WITH), the rows inserted into one table as one
+// INSERT in their order: so no write may depend on another's effect or
+// change a row another one changes. Constraints are checked at the end of
+// that statement, so a row may refer to one inserted with it.
+func (x *txn) exec(sql string, args ...any) {
+	if x.pg {
+		x.ops = append(x.ops, op{sql: sql, args: args, write: true})
+		return
+	}
+	if x.err == nil {
+		x.err = x.tx.WithContext(x.ctx).Exec(sql, args...).Error
+	}
+}
+
+// insert queues an INSERT, like exec.
+func (x *txn) insert(in insert) {
+	if x.pg {
+		x.ops = append(x.ops, op{sql: in.into, rows: in.rows, args: in.args, write: true})
+		return
+	}
+	if x.err == nil {
+		x.err = x.tx.WithContext(x.ctx).Exec(in.sql(), in.args...).Error
+	}
+}
+
+// queryOne queues a PostgreSQL statement written to fail with a division
+// by zero when it did not make its one change; the call then fails with
+// notOne and rolls back. row is called for each row of its result.
+func (x *txn) queryOne(notOne error, sql string, args []any, row func(r rowScanner) error) {
+	if !x.pg {
+		x.fail(errors.New("workflow: queryOne on SQLite"))
+		return
+	}
+	x.ops = append(x.ops, op{sql: sql, args: args, row: row, notOne: notOne})
+}
+
+// execOne queues a write (an UPDATE or DELETE) that must change exactly
+// one row, like exec; otherwise the call fails with notOne and rolls back.
+func (x *txn) execOne(notOne error, sql string, args ...any) {
+	if x.pg {
+		x.ops = append(x.ops, op{sql: sql, args: args, notOne: notOne, write: true})
+		return
+	}
+	if x.err != nil {
+		return
+	}
+	res := x.tx.WithContext(x.ctx).Exec(sql, args...)
+	switch {
+	case res.Error != nil:
+		x.err = res.Error
+	case res.RowsAffected != 1:
+		x.err = notOne
+	}
+}
+
+// newID reserves an id of table (one with an id sequence): the value is
+// there once run has returned, and the row must be inserted with it before
+// any other row of the table in this transaction.
+func (x *txn) newID(table string) *int64 {
+	id := new(int64)
+	if x.pg {
+		x.newIDs = append(x.newIDs, reservedID{table, id})
+		return id
+	}
+	// SQLite: the transaction holds the database's one write lock (BEGIN
+	// IMMEDIATE), so the ids after sqlite_sequence's (AUTOINCREMENT) are
+	// free until it inserts them.
+	last, ok := x.ids[table]
+	if !ok {
+		x.query(`SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = ?`, []any{table},
+			func(r rowScanner) error { return r.Scan(&last) })
+		if x.ids == nil {
+			x.ids = map[string]int64{}
+		}
+	}
+	last++
+	x.ids[table] = last
+	*id = last
+	return id
+}
+
+// run sends what is queued (PostgreSQL); on SQLite it reports the first
+// failed statement.
+func (x *txn) run() error { return x.send(false, false) }
+
+// send sends what is queued in one round trip (PostgreSQL). A changing
+// call's transaction begins with it when begin is set or it writes or
+// locks, unless it is the last (commit).
+func (x *txn) send(begin, last bool) error {
+	if x.err != nil || !x.pg {
+		return x.err
+	}
+	ops := x.ops
+	x.ops = nil
+	if len(x.newIDs) > 0 {
+		ops = append(ops, reserve(x.newIDs))
+		x.newIDs = nil
+	}
+	if x.write && !x.begun && !last && (begin || slices.ContainsFunc(ops, func(o op) bool { return o.write || o.lock })) {
+		ops = append([]op{{sql: "BEGIN"}}, ops...)
+		x.begun = true
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	ops = joinWrites(ops)
+	if x.s.afterSend != nil {
+		x.s.afterSend(len(ops))
+	}
+	if err := x.hold(); err != nil {
+		return err
+	}
+	return x.conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("workflow: PostgreSQL driver connection of type %T", dc)
+		}
+		b := &pgx.Batch{}
+		for i := range ops {
+			o := &ops[i]
+			q := b.Queue(pgSQL(o.sql), o.args...)
+			if o.row != nil {
+				q.Query(func(rows pgx.Rows) error {
+					for rows.Next() {
+						if err := o.row(rows); err != nil {
+							return err
+						}
+					}
+					if err := rows.Err(); o.notOne != nil && isDivisionByZero(err) {
+						return o.notOne
+					}
+					return rows.Err()
+				})
+			}
+		}
+		return c.Conn().SendBatch(x.ctx, b).Close()
+	})
+}
+
+// reserve is the read of reserved ids.
+func reserve(ids []reservedID) op {
+	vals := make([]string, len(ids))
+	dest := make([]any, len(ids))
+	for i, r := range ids {
+		vals[i] = "nextval('" + r.table + "_id_seq')"
+		dest[i] = r.id
+	}
+	return op{sql: "SELECT " + strings.Join(vals, ", "), row: func(r rowScanner) error { return r.Scan(dest...) }}
+}
+
+// joinWrites makes each run of writes queued one after another one
+// statement (see exec): the rows of each table's INSERTs one INSERT, at
+// the first one's place; each other write a WITH clause. A write that must
+// change one row (notOne) ends a run, and the statement then fails with a
+// division by zero when it did not.
+func joinWrites(ops []op) []op {
+	out := make([]op, 0, len(ops))
+	for i := 0; i < len(ops); {
+		if !ops[i].write {
+			out = append(out, ops[i])
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(ops) && ops[j].write && ops[j-1].notOne == nil {
+			j++
+		}
+		out = append(out, joinRun(ops[i:j]))
+		i = j
+	}
+	return out
+}
+
+// joinRun is one run of writes as one statement.
+func joinRun(run []op) op {
+	type clause struct {
+		sql, rows string
+		args      []any
+	}
+	var cs []clause
+	at := map[string]int{} // INSERT INTO ... VALUES → its clause
+	for _, o := range run {
+		if o.rows == "" {
+			cs = append(cs, clause{sql: o.sql, args: o.args})
+			continue
+		}
+		if k, ok := at[o.sql]; ok {
+			cs[k].rows += ", " + o.rows
+			cs[k].args = append(cs[k].args, o.args...)
+			continue
+		}
+		at[o.sql] = len(cs)
+		cs = append(cs, clause{sql: o.sql, rows: o.rows, args: slices.Clip(o.args)})
+	}
+	text := func(c clause) string {
+		if c.rows != "" {
+			return c.sql + " " + c.rows
+		}
+		return c.sql
+	}
+	last := run[len(run)-1]
+	var b strings.Builder
+	var args []any
+	n := len(cs)
+	if last.notOne == nil {
+		n-- // the last clause is the statement
+	}
+	for k := range n {
+		if k == 0 {
+			b.WriteString("WITH ")
+		} else {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "w%d AS (%s", k, text(cs[k]))
+		if last.notOne != nil && k == n-1 {
+			b.WriteString(" RETURNING 1")
+		}
+		b.WriteString(")")
+		args = append(args, cs[k].args...)
+	}
+	if last.notOne == nil {
+		if n > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(text(cs[n]))
+		return op{sql: b.String(), args: append(args, cs[n].args...)}
+	}
+	// An error, not a count, so that the server skips what follows (the
+	// COMMIT sent with it).
+	fmt.Fprintf(&b, "\nSELECT 1 / CASE WHEN COUNT(*) = 1 THEN 1 ELSE 0 END FROM w%d", n-1)
+	return op{sql: b.String(), args: args, notOne: last.notOne, row: func(rowScanner) error { return nil }}
+}
+
+// commit sends what is queued (PostgreSQL): with COMMIT behind when the
+// transaction has begun, else as one implicit transaction. A test's
+// beforeCommit runs first, in the transaction.
+func (x *txn) commit() error {
+	if x.s.beforeCommit != nil {
+		if err := x.send(true, false); err != nil {
+			return err
+		}
+		if err := x.s.beforeCommit(x.tx.WithContext(x.ctx)); err != nil {
+			return err
+		}
+	}
+	if x.begun {
+		x.ops = append(x.ops, op{sql: "COMMIT"})
+	}
+	return x.send(false, true)
+}
+
+// abort rolls back a transaction left open on the connection (PostgreSQL);
+// a connection that cannot is closed, never returned to the pool.
+func (x *txn) abort() {
+	_ = x.conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok || c.Conn().IsClosed() {
+			return driver.ErrBadConn
+		}
+		pc := c.Conn().PgConn()
+		if pc.TxStatus() == 'I' {
+			return nil
+		}
+		// The call's context may be what ended it.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := pc.Exec(ctx, "ROLLBACK").Close(); err != nil || pc.TxStatus() != 'I' {
+			return driver.ErrBadConn
+		}
+		return nil
+	})
+}
+
+// isDivisionByZero reports whether err is PostgreSQL's division_by_zero,
+// queryOne's and execOne's signal.
+func isDivisionByZero(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "22012"
+}
+
+// scanRows runs a read through gorm and calls row for each row.
+func scanRows(ctx context.Context, q *gorm.DB, sql string, args []any, row func(r rowScanner) error) error {
+	rows, err := q.WithContext(ctx).Raw(sql, args...).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// pgStatements caches pgSQL's results: the engine's statements are few,
+// but for their lists of values; the long ones (many recipients) are not
+// kept.
+var pgStatements sync.Map
+
+const maxCachedStatement = 4096
+
+// pgSQL numbers the ? placeholders of a statement for PostgreSQL ($1, $2,
+// ...), leaving quoted text alone.
+func pgSQL(s string) string {
+	if v, ok := pgStatements.Load(s); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	out := b.String()
+	if len(s) <= maxCachedStatement {
+		pgStatements.Store(s, out)
+	}
+	return out
+}
+
+// placeholders is "?, ?, ..." for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
