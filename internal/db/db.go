@@ -51,11 +51,19 @@ type Options struct {
 // DB is an open database: gorm for the stores, the *sql.DB beneath it, and
 // for PostgreSQL the pgx pool that River uses.
 type DB struct {
-	Gorm   *gorm.DB
+	Gorm *gorm.DB
+	// Read is for reads outside any transaction (and read-only
+	// transactions). On SQLite it is a pool of read-only connections
+	// beside the one writer, so that a read never waits behind a writer's
+	// transaction and commit (WAL lets readers and the writer run side by
+	// side; a read sees every transaction committed before it began). On
+	// PostgreSQL it is Gorm.
+	Read   *gorm.DB
 	SQL    *sql.DB
 	Pool   *pgxpool.Pool // PostgreSQL only
 	Driver string
-	addr   string // where it is, for messages (no password)
+	addr   string  // where it is, for messages (no password)
+	readDB *sql.DB // SQLite's read pool, closed with the DB
 }
 
 // Open connects and checks that the database answers. An unreachable
@@ -86,6 +94,11 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		return nil, err
 	}
 	d.Gorm.Logger = newGormLogger(o.Logger)
+	if d.Read == nil {
+		d.Read = d.Gorm
+	} else {
+		d.Read.Logger = d.Gorm.Logger
+	}
 	return d, nil
 }
 
@@ -163,8 +176,53 @@ func openSQLite(ctx context.Context, o Options, gcfg *gorm.Config) (*DB, error) 
 		sqlDB.Close()
 		return nil, fail(fmt.Errorf("journal mode is %q, WAL could not be enabled", mode))
 	}
+	if strings.Contains(path, ":memory:") {
+		return d, nil // every connection would be a database of its own
+	}
+	// The read pool: the same file, connections that cannot write
+	// (query_only) and begin their transactions as plain readers.
+	_, rdsn := sqliteDSN(o.DSN)
+	rdsn = strings.Replace(rdsn, "_txlock=immediate", "_txlock=deferred", 1) + "&_pragma=query_only(1)"
+	r, err := gorm.Open(sqlite.Open(rdsn), gcfg)
+	if err != nil {
+		sqlDB.Close()
+		return nil, fail(err)
+	}
+	readDB, err := r.DB()
+	if err != nil {
+		sqlDB.Close()
+		return nil, fail(err)
+	}
+	readDB.SetMaxOpenConns(sqliteReaders)
+	readDB.SetMaxIdleConns(sqliteReaders)
+	// Open them all now: a broken read pool fails here, and the process
+	// holds a fixed number of files from the start.
+	conns := make([]*sql.Conn, 0, sqliteReaders)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range sqliteReaders {
+		c, err := readDB.Conn(ctx)
+		if err == nil {
+			err = c.PingContext(ctx)
+			conns = append(conns, c)
+		}
+		if err != nil {
+			readDB.Close()
+			sqlDB.Close()
+			return nil, fail(fmt.Errorf("read connection: %w", err))
+		}
+	}
+	d.Read, d.readDB = r, readDB
 	return d, nil
 }
+
+// sqliteReaders is the size of SQLite's read pool: enough for reads to
+// overlap the writer and each other on a few cores; each connection keeps
+// its own page cache.
+const sqliteReaders = 4
 
 func openPostgres(ctx context.Context, o Options, gcfg *gorm.Config) (*DB, error) {
 	pcfg, err := pgxpool.ParseConfig(o.DSN)
@@ -221,6 +279,9 @@ func (d *DB) Ping(ctx context.Context) error {
 
 // Close closes the pool.
 func (d *DB) Close() error {
+	if d.readDB != nil {
+		d.readDB.Close()
+	}
 	err := d.SQL.Close()
 	if d.Pool != nil {
 		d.Pool.Close()

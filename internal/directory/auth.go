@@ -170,7 +170,7 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (Use
 		return User{}, ErrInvalidCredentials
 	}
 	var row userRow
-	err = s.db.Gorm.WithContext(ctx).Where("login = ?", canon).Take(&row).Error
+	err = s.db.Read.WithContext(ctx).Where("login = ?", canon).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		s.spend(ctx, password)
 		s.refuse(ctx, client, canon, "unknown login", nil)

@@ -217,7 +217,7 @@ func findMailbox(tx *gorm.DB, userID int64, name string) (mailboxRow, error) {
 // HasChildren filled.
 func (s *Store) Mailboxes(ctx context.Context, userID int64) ([]Mailbox, error) {
 	var rows []mailboxRow
-	err := s.db.Gorm.WithContext(ctx).Raw("SELECT "+mailboxCols+" FROM mailboxes WHERE user_id = ? ORDER BY name LIMIT ?",
+	err := s.db.Read.WithContext(ctx).Raw("SELECT "+mailboxCols+" FROM mailboxes WHERE user_id = ? ORDER BY name LIMIT ?",
 		userID, MaxMailboxes+1).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("list mailboxes of user %d: %w", userID, err)
@@ -248,13 +248,13 @@ func (s *Store) Mailbox(ctx context.Context, userID int64, name string) (Mailbox
 	if err != nil {
 		return Mailbox{}, err
 	}
-	r, err := findMailbox(s.db.Gorm.WithContext(ctx), userID, name)
+	r, err := findMailbox(s.db.Read.WithContext(ctx), userID, name)
 	if err != nil {
 		return Mailbox{}, err
 	}
 	m := r.mailbox()
 	var n int64
-	if err := s.db.Gorm.WithContext(ctx).Raw("SELECT count(*) FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?",
+	if err := s.db.Read.WithContext(ctx).Raw("SELECT count(*) FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?",
 		userID, utf8.RuneCountInString(name)+1, name+"/").Scan(&n).Error; err != nil {
 		return Mailbox{}, err
 	}
@@ -312,7 +312,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, userID int64, name string) er
 	if name == Inbox {
 		return fmt.Errorf("delete %s: %w", Inbox, ErrProtected)
 	}
-	mb, err := findMailbox(s.db.Gorm.WithContext(ctx), userID, name)
+	mb, err := findMailbox(s.db.Read.WithContext(ctx), userID, name)
 	if err != nil {
 		return err
 	}
@@ -500,7 +500,7 @@ func (s *Store) renameInbox(ctx context.Context, userID int64, newName string) e
 	if err := s.EnsureUser(ctx, userID); err != nil {
 		return err
 	}
-	inbox, err := findMailbox(s.db.Gorm.WithContext(ctx), userID, Inbox)
+	inbox, err := findMailbox(s.db.Read.WithContext(ctx), userID, Inbox)
 	if err != nil {
 		return err
 	}

@@ -133,12 +133,13 @@ func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 }
 
 // readTx runs fn in a transaction that sees one snapshot (REPEATABLE READ,
-// read only, on PostgreSQL; SQLite's one connection gives that anyway).
+// read only, on PostgreSQL; on SQLite a read transaction on a connection
+// of the read pool, which WAL gives a snapshot of its own).
 func (s *Store) readTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	if s.postgres() {
 		return s.db.Gorm.WithContext(ctx).Transaction(fn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	}
-	return s.db.Transaction(ctx, fn)
+	return s.db.Read.WithContext(ctx).Transaction(fn)
 }
 
 func retryable(err error) bool {
@@ -245,7 +246,7 @@ func (s *Store) Usage(ctx context.Context, userID int64) (Usage, error) {
 		UsedBytes  int64 `gorm:"column:used_bytes"`
 		QuotaBytes int64 `gorm:"column:quota_bytes"`
 	}
-	err := s.db.Gorm.WithContext(ctx).Raw(`SELECT COALESCE(mu.used_bytes, 0) AS used_bytes, u.quota_bytes
+	err := s.db.Read.WithContext(ctx).Raw(`SELECT COALESCE(mu.used_bytes, 0) AS used_bytes, u.quota_bytes
 		FROM users u LEFT JOIN mail_users mu ON mu.user_id = u.id WHERE u.id = ?`, userID).Scan(&rows).Error
 	if err != nil {
 		return u, fmt.Errorf("usage of user %d: %w", userID, err)
@@ -259,7 +260,7 @@ func (s *Store) Usage(ctx context.Context, userID int64) (Usage, error) {
 // checkMailbox verifies that the mailbox belongs to the user.
 func (s *Store) checkMailbox(ctx context.Context, userID, mailboxID int64) error {
 	var n int64
-	err := s.db.Gorm.WithContext(ctx).Raw("SELECT count(*) FROM mailboxes WHERE id = ? AND user_id = ?", mailboxID, userID).Scan(&n).Error
+	err := s.db.Read.WithContext(ctx).Raw("SELECT count(*) FROM mailboxes WHERE id = ? AND user_id = ?", mailboxID, userID).Scan(&n).Error
 	if err != nil {
 		return err
 	}
