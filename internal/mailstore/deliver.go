@@ -166,7 +166,16 @@ func (s *Store) putBlob(ctx context.Context, in *incoming, known *content) error
 	}
 	pctx, cancel := context.WithTimeout(ctx, s.putTimeout)
 	defer cancel()
-	if _, err := s.blobs.PutKey(pctx, in.key, in.sp.reader(), in.sp.size); err != nil {
+	var err error
+	for try := 0; try < 2; try++ {
+		// Once more after a failure: an object store can refuse a put
+		// of a key whose previous object it is still removing (a sweep
+		// that has just finished with this content).
+		if _, err = s.blobs.PutKey(pctx, in.key, in.sp.reader(), in.sp.size); err == nil || pctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("store message %s: %w", in.key, err)
 	}
 	return nil
@@ -188,10 +197,9 @@ const contentCols = "msg.id IS NOT NULL AS present, COALESCE(msg.refs, 0) AS ref
 // is errTombstoned. known, when not nil, is the row's state as the caller
 // has just read it.
 func (s *Store) pin(ctx context.Context, key string, known *content) error {
-	g := s.db.Gorm.WithContext(ctx)
 	if known == nil {
 		var rows []content
-		if err := g.Raw("SELECT TRUE AS present, refs, deleting FROM messages WHERE blob_key = ?", key).Scan(&rows).Error; err != nil {
+		if err := s.db.Read.WithContext(ctx).Raw("SELECT TRUE AS present, refs, deleting FROM messages WHERE blob_key = ?", key).Scan(&rows).Error; err != nil {
 			return err
 		}
 		known = &content{}
@@ -207,7 +215,7 @@ func (s *Store) pin(ctx context.Context, key string, known *content) error {
 	case known.Refs > 0:
 		return nil
 	}
-	res := g.Exec("UPDATE messages SET orphaned_at = ? WHERE blob_key = ? AND refs = 0 AND NOT deleting", s.now(), key)
+	res := s.db.Gorm.WithContext(ctx).Exec("UPDATE messages SET orphaned_at = ? WHERE blob_key = ? AND refs = 0 AND NOT deleting", s.now(), key)
 	if res.Error != nil {
 		return res.Error
 	}
@@ -438,7 +446,7 @@ func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io
 	// Refuse before storing what cannot fit; the transaction checks again.
 	in, err := s.receive(ctx, raw, func(size int64, key string) (*content, error) {
 		var targets []appendTarget
-		if err := s.db.Gorm.WithContext(ctx).Raw(`SELECT mb.id, COALESCE(mu.used_bytes, 0) AS used_bytes, u.quota_bytes, `+contentCols+`
+		if err := s.db.Read.WithContext(ctx).Raw(`SELECT mb.id, COALESCE(mu.used_bytes, 0) AS used_bytes, u.quota_bytes, `+contentCols+`
 			FROM mailboxes mb JOIN users u ON u.id = mb.user_id LEFT JOIN mail_users mu ON mu.user_id = mb.user_id
 				LEFT JOIN messages msg ON msg.blob_key = ?
 			WHERE mb.user_id = ? AND mb.name = ?`, key, userID, name).Scan(&targets).Error; err != nil {
