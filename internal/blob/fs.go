@@ -28,7 +28,19 @@ import (
 // in the middle of a Put can leave one behind; nothing reads it.
 type FS struct {
 	root *os.Root
+
+	// dirs holds open handles on directories objects were put in or read
+	// from, so that each operation on an object is one system call from
+	// its directory instead of a walk of every path component (os.Root
+	// opens, checks and closes each one). Directories are never removed
+	// (see Delete), so a handle stays valid; at most maxDirHandles are
+	// kept.
+	mu   sync.Mutex
+	dirs map[string]*os.Root
 }
+
+// maxDirHandles bounds the directory handles FS keeps open.
+const maxDirHandles = 512
 
 var _ Store = (*FS)(nil)
 
@@ -50,11 +62,62 @@ func NewFS(dir string) (*FS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob: fs store: %w", err)
 	}
-	return &FS{root: root}, nil
+	return &FS{root: root, dirs: map[string]*os.Root{}}, nil
 }
 
 // Close releases the directory. The store must not be used afterwards.
-func (s *FS) Close() error { return s.root.Close() }
+func (s *FS) Close() error {
+	s.mu.Lock()
+	for _, d := range s.dirs {
+		d.Close()
+	}
+	s.dirs = nil
+	s.mu.Unlock()
+	return s.root.Close()
+}
+
+// dir returns a handle on the directory dir ("." is the root), opening it
+// when it exists, or creating it (and its parents) when create is set;
+// created reports that it was made now. The caller calls release when
+// done with the handle.
+func (s *FS) dir(dir string, create bool) (d *os.Root, created bool, release func(), err error) {
+	keep := func() {}
+	if dir == "." {
+		return s.root, false, keep, nil
+	}
+	s.mu.Lock()
+	d = s.dirs[dir]
+	s.mu.Unlock()
+	if d != nil {
+		return d, false, keep, nil
+	}
+	d, err = s.root.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		if err := s.root.MkdirAll(dir, 0o700); err != nil {
+			return nil, false, nil, err
+		}
+		created = true
+		d, err = s.root.OpenRoot(dir)
+	}
+	if err != nil {
+		if fi, serr := s.root.Lstat(dir); serr == nil && !fi.IsDir() {
+			// OpenRoot's own error for a file in the way is not ENOTDIR.
+			return nil, false, nil, &fs.PathError{Op: "open", Path: dir, Err: syscall.ENOTDIR}
+		}
+		return nil, false, nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.dirs[dir]; old != nil {
+		d.Close()
+		return old, created, keep, nil
+	}
+	if s.dirs != nil && len(s.dirs) < maxDirHandles {
+		s.dirs[dir] = d
+		return d, created, keep, nil
+	}
+	return d, created, func() { d.Close() }, nil
+}
 
 // Dir returns the store's directory.
 func (s *FS) Dir() string { return s.root.Name() }
@@ -76,19 +139,13 @@ func (s *FS) put(ctx context.Context, key string, r io.Reader, size int64) (info
 	if size < -1 {
 		return Info{}, fmt.Errorf("blob: put %s: negative size %d", key, size)
 	}
-	dir := path.Dir(key)
-	newDir := false
-	if dir != "." {
-		if _, err := s.root.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			if err := s.root.MkdirAll(dir, 0o700); err != nil {
-				return Info{}, s.putError(key, err)
-			}
-			newDir = true
-		} else if err != nil {
-			return Info{}, s.putError(key, err)
-		}
+	dir, base := path.Dir(key), path.Base(key)
+	d, newDir, release, err := s.dir(dir, true)
+	if err != nil {
+		return Info{}, s.putError(key, err)
 	}
-	tmp, f, err := s.createTemp(dir)
+	defer release()
+	tmp, f, err := createTemp(d)
 	if err != nil {
 		return Info{}, s.putError(key, err)
 	}
@@ -97,7 +154,7 @@ func (s *FS) put(ctx context.Context, key string, r io.Reader, size int64) (info
 			f.Close()
 		}
 		if err != nil && tmp != "" {
-			_ = s.root.Remove(tmp)
+			_ = d.Remove(tmp)
 		}
 	}()
 
@@ -127,17 +184,18 @@ func (s *FS) put(ctx context.Context, key string, r io.Reader, size int64) (info
 	if err = ctx.Err(); err != nil {
 		return Info{}, fmt.Errorf("blob: put %s: %w", key, err)
 	}
-	if err = s.root.Rename(tmp, key); err != nil {
+	if err = d.Rename(tmp, base); err != nil {
 		return Info{}, s.putError(key, err)
 	}
 	tmp = "" // renamed: the object exists
 	// Make the new name durable, and the names of directories just made.
-	for d := dir; ; d = path.Dir(d) {
-		if err = s.syncDir(d); err != nil {
+	if err = syncDir(d, "."); err != nil {
+		return Info{}, fmt.Errorf("blob: put %s: sync directory: %w", key, err)
+	}
+	for p := dir; newDir && p != "."; {
+		p = path.Dir(p)
+		if err = syncDir(s.root, p); err != nil {
 			return Info{}, fmt.Errorf("blob: put %s: sync directory: %w", key, err)
-		}
-		if !newDir || d == "." {
-			break
 		}
 	}
 	return Info{Key: key, Size: pr.n, SHA256: pr.sum(), ModTime: fi.ModTime()}, nil
@@ -154,13 +212,13 @@ func (s *FS) putError(key string, err error) error {
 	return fmt.Errorf("blob: put %s: %w", key, err)
 }
 
-// createTemp creates a new empty temporary file in dir.
-func (s *FS) createTemp(dir string) (string, *os.File, error) {
+// createTemp creates a new empty temporary file in the directory d.
+func createTemp(d *os.Root) (string, *os.File, error) {
 	for {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
-		name := path.Join(dir, tmpPrefix+hex.EncodeToString(b[:]))
-		f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		name := tmpPrefix + hex.EncodeToString(b[:])
+		f, err := d.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
@@ -168,8 +226,9 @@ func (s *FS) createTemp(dir string) (string, *os.File, error) {
 	}
 }
 
-func (s *FS) syncDir(dir string) error {
-	d, err := s.root.Open(dir)
+// syncDir fsyncs the directory name of r.
+func syncDir(r *os.Root, name string) error {
+	d, err := r.Open(name)
 	if err != nil {
 		return err
 	}
@@ -185,7 +244,12 @@ func (s *FS) openFile(key string) (*os.File, fs.FileInfo, error) {
 	if err := ValidateKey(key); err != nil {
 		return nil, nil, err
 	}
-	f, err := s.root.Open(key)
+	d, _, release, err := s.dir(path.Dir(key), false)
+	if err != nil {
+		return nil, nil, s.readError(key, err)
+	}
+	f, err := d.Open(path.Base(key))
+	release()
 	if err != nil {
 		return nil, nil, s.readError(key, err)
 	}
@@ -359,7 +423,7 @@ func (s *FS) walk(ctx context.Context, dir, partial string, fn func(Info) error)
 
 // Ping implements Store: it creates and removes a temporary file in the root.
 func (s *FS) Ping(ctx context.Context) error {
-	name, f, err := s.createTemp(".")
+	name, f, err := createTemp(s.root)
 	if err != nil {
 		return fmt.Errorf("blob: fs store %s: %w", s.root.Name(), err)
 	}
