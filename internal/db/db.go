@@ -312,20 +312,30 @@ func IsUniqueViolation(err error) bool {
 // here: the stores translate them and the boundary logs each error once.
 func newGormLogger(l *slog.Logger) logger.Interface {
 	return quietErrors{logger.NewSlogLogger(l, logger.Config{
-		SlowThreshold:        time.Second,
+		SlowThreshold:        slowQuery,
 		LogLevel:             logger.Warn,
 		ParameterizedQueries: true,
-	})}
+	}), logger.Warn}
 }
 
-type quietErrors struct{ logger.Interface }
+// slowQuery is how long a statement runs before it is logged.
+const slowQuery = time.Second
+
+// quietErrors passes only slow statements on (at Warn and below; every
+// statement at Info). It decides before calling the slog logger, which
+// would otherwise render every statement's SQL and duration just to drop
+// them.
+type quietErrors struct {
+	logger.Interface
+	level logger.LogLevel
+}
 
 func (q quietErrors) LogMode(level logger.LogLevel) logger.Interface {
-	return quietErrors{q.Interface.LogMode(level)}
+	return quietErrors{q.Interface.LogMode(level), level}
 }
 
 func (q quietErrors) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
-	if err != nil {
+	if err != nil || q.level <= logger.Silent || (q.level < logger.Info && time.Since(begin) <= slowQuery) {
 		return
 	}
 	q.Interface.Trace(ctx, begin, fc, nil)
