@@ -9,8 +9,10 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -100,6 +102,7 @@ func StartCluster(durable bool) (*Cluster, error) {
 		}
 		c.asUser = "postgres"
 	}
+	removeStaleClusters()
 	c.dataDir, err = os.MkdirTemp("", "diwan-pg-")
 	if err != nil {
 		return nil, err
@@ -128,6 +131,31 @@ func StartCluster(durable bool) (*Cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// removeStaleClusters deletes the data directories that test binaries
+// killed before their clean-up left in the temporary directory: older than
+// an hour, with no server running on them (no postmaster.pid, or its
+// process is gone). Each holds a whole cluster, so they fill a disk fast.
+func removeStaleClusters() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "diwan-pg-*"))
+	for _, d := range dirs {
+		fi, err := os.Lstat(d)
+		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < time.Hour {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(d, "postmaster.pid")); err == nil {
+			first, _, _ := strings.Cut(string(b), "\n")
+			if pid, _ := strconv.Atoi(strings.TrimSpace(first)); pid > 0 {
+				if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
+					continue // still running
+				}
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		_ = os.RemoveAll(d)
+	}
 }
 
 func (c *Cluster) chown(path string) error {
