@@ -118,7 +118,10 @@ var sqlitePragmas = []string{
 	"mmap_size(268435456)",
 }
 
-func sqliteDSN(dsn string) (path, full string) {
+// sqliteDSN returns the file of dsn and the DSN to open it with: the
+// writer's, or (reader) that of a connection of the read pool, which cannot
+// write and begins its transactions as a plain reader.
+func sqliteDSN(dsn string, reader bool) (path, full string) {
 	path, query, _ := strings.Cut(dsn, "?")
 	q, _ := url.ParseQuery(query)
 	have := strings.Join(q["_pragma"], ",")
@@ -128,14 +131,18 @@ func sqliteDSN(dsn string) (path, full string) {
 			q.Add("_pragma", p)
 		}
 	}
-	if q.Get("_txlock") == "" {
+	switch {
+	case reader:
+		q.Add("_pragma", "query_only(1)")
+		q.Set("_txlock", "deferred")
+	case q.Get("_txlock") == "":
 		q.Set("_txlock", "immediate")
 	}
 	return path, path + "?" + q.Encode()
 }
 
 func openSQLite(ctx context.Context, o Options, gcfg *gorm.Config) (*DB, error) {
-	path, dsn := sqliteDSN(o.DSN)
+	path, dsn := sqliteDSN(o.DSN, false)
 	fail := func(err error) error {
 		return fmt.Errorf("database sqlite at %s: %v", path, err)
 	}
@@ -179,10 +186,8 @@ func openSQLite(ctx context.Context, o Options, gcfg *gorm.Config) (*DB, error) 
 	if strings.Contains(path, ":memory:") {
 		return d, nil // every connection would be a database of its own
 	}
-	// The read pool: the same file, connections that cannot write
-	// (query_only) and begin their transactions as plain readers.
-	_, rdsn := sqliteDSN(o.DSN)
-	rdsn = strings.Replace(rdsn, "_txlock=immediate", "_txlock=deferred", 1) + "&_pragma=query_only(1)"
+	// The read pool, on the same file.
+	_, rdsn := sqliteDSN(o.DSN, true)
 	r, err := gorm.Open(sqlite.Open(rdsn), gcfg)
 	if err != nil {
 		sqlDB.Close()

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"gorm.io/gorm"
+
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/db/dbtest"
 	"diwan.gov.sy/diwan/internal/testenv"
@@ -148,6 +150,34 @@ func TestSQLiteSettings(t *testing.T) {
 		if !strings.EqualFold(got, want) {
 			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
 		}
+	}
+}
+
+// SQLite's read pool cannot write, and sees what the writer committed,
+// while the writer holds a transaction open.
+func TestSQLiteReadPool(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	if err := d.Read.Exec("INSERT INTO instance_settings (key, value) VALUES ('r', 'x')").Error; err == nil {
+		t.Fatal("a write through the read pool succeeded")
+	}
+	if err := d.Gorm.Exec("INSERT INTO instance_settings (key, value) VALUES ('w', 'committed')").Error; err != nil {
+		t.Fatal(err)
+	}
+	err := d.Transaction(context.Background(), func(tx *gorm.DB) error {
+		if err := tx.Exec("UPDATE instance_settings SET value = 'open' WHERE key = 'w'").Error; err != nil {
+			return err
+		}
+		var v string
+		if err := d.Read.Raw("SELECT value FROM instance_settings WHERE key = 'w'").Scan(&v).Error; err != nil {
+			return err
+		}
+		if v != "committed" {
+			t.Errorf("read pool sees %q during the writer's transaction, want the committed value", v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
