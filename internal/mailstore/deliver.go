@@ -367,14 +367,11 @@ func (s *Store) allocateOne(tx *gorm.DB, userID, mailboxID, size int64) (mailbox
 	}
 	var rows []mailboxRow
 	err := tx.Raw(`WITH u AS (
-			UPDATE mail_users SET used_bytes = used_bytes + ?
-			WHERE user_id = ? AND used_bytes + ? <= COALESCE(
-				(SELECT NULLIF(quota_bytes, 0) FROM users WHERE users.id = mail_users.user_id), used_bytes + ?)
+			UPDATE mail_users SET used_bytes = used_bytes + ? WHERE user_id = ? AND `+quotaRoom+`
 			RETURNING user_id)
-		UPDATE mailboxes SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1,
-			messages = messages + 1, size = size + ?
+		UPDATE mailboxes SET `+allocateSet+`
 		FROM u WHERE mailboxes.id = ? AND mailboxes.user_id = u.user_id
-		RETURNING `+mailboxCols, size, userID, size, size, size, mailboxID).Scan(&rows).Error
+		RETURNING `+mailboxCols, size, userID, size, size, 1, 1, size, mailboxID).Scan(&rows).Error
 	if err != nil {
 		return mailboxRow{}, err
 	}
@@ -393,18 +390,17 @@ func (s *Store) allocateOne(tx *gorm.DB, userID, mailboxID, size int64) (mailbox
 		}
 		return mailboxRow{}, fmt.Errorf("mailbox %d of user %d: usage and UID not taken", mailboxID, userID)
 	}
-	r := rows[0]
-	if r.UIDNext > 1<<32-1 {
-		return mailboxRow{}, fmt.Errorf("mailbox %d has used up its UIDs", r.ID)
-	}
-	r.UIDNext--
-	return r, nil
+	return firstAllocated(rows[0], 1)
 }
+
+// allocateSet is the SET of an allocation of ? UIDs for ? messages of ?
+// bytes, with a new MODSEQ.
+const allocateSet = `uid_next = uid_next + ?, highest_modseq = highest_modseq + 1,
+	messages = messages + ?, size = size + ?`
 
 func allocateWhere(tx *gorm.DB, cond string, box any, userID, n, size int64) (mailboxRow, error) {
 	var rows []mailboxRow
-	err := tx.Raw(`UPDATE mailboxes SET uid_next = uid_next + ?, highest_modseq = highest_modseq + 1,
-			messages = messages + ?, size = size + ?
+	err := tx.Raw(`UPDATE mailboxes SET `+allocateSet+`
 		WHERE `+cond+` AND user_id = ? RETURNING `+mailboxCols, n, n, size, box, userID).Scan(&rows).Error
 	if err != nil {
 		return mailboxRow{}, err
@@ -412,11 +408,16 @@ func allocateWhere(tx *gorm.DB, cond string, box any, userID, n, size int64) (ma
 	if len(rows) == 0 {
 		return mailboxRow{}, fmt.Errorf("mailbox %v of user %d: %w", box, userID, ErrNotFound)
 	}
-	r := rows[0]
+	return firstAllocated(rows[0], n)
+}
+
+// firstAllocated turns the mailbox row an allocation of n UIDs returned
+// into one whose UIDNext is the first UID allocated.
+func firstAllocated(r mailboxRow, n int64) (mailboxRow, error) {
 	if r.UIDNext > 1<<32-1 {
 		return mailboxRow{}, fmt.Errorf("mailbox %d has used up its UIDs", r.ID)
 	}
-	r.UIDNext -= n // the first UID allocated
+	r.UIDNext -= n
 	return r, nil
 }
 

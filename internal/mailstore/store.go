@@ -204,9 +204,7 @@ func addUsage(tx *gorm.DB, userID, delta int64, check bool) error {
 			return err
 		}
 	} else {
-		if err := tx.Raw(`UPDATE mail_users SET used_bytes = used_bytes + ?
-			WHERE user_id = ? AND used_bytes + ? <= COALESCE(
-				(SELECT NULLIF(quota_bytes, 0) FROM users WHERE users.id = mail_users.user_id), used_bytes + ?)
+		if err := tx.Raw(`UPDATE mail_users SET used_bytes = used_bytes + ? WHERE user_id = ? AND `+quotaRoom+`
 			RETURNING used_bytes`, delta, userID, delta, delta).Scan(&used).Error; err != nil {
 			return err
 		}
@@ -227,6 +225,11 @@ func addUsage(tx *gorm.DB, userID, delta int64, check bool) error {
 	}
 	return fmt.Errorf("user %d: %d bytes used of %d: %w", userID, rows[0].UsedBytes, rows[0].QuotaBytes, ErrOverQuota)
 }
+
+// quotaRoom is the condition on a mail_users row that ? more bytes (given
+// twice) stay within the user's quota (0: none).
+const quotaRoom = `used_bytes + ? <= COALESCE(
+	(SELECT NULLIF(quota_bytes, 0) FROM users WHERE users.id = mail_users.user_id), used_bytes + ?)`
 
 // lockUsers takes the usage rows of several users in ID order (PostgreSQL;
 // SQLite has one writer): a group of writes takes all its users first, so
