@@ -70,7 +70,7 @@ func (s *Service) view(x *txn, a Actor, corrID int64) (*principal, View, error) 
 		})
 	atts := []Attachment{}
 	x.query(attachmentSelect+" WHERE a.correspondence_id = ? ORDER BY a.id LIMIT 10000", []any{corrID}, appendAttachment(&atts))
-	var events []timelineLine
+	var events []eventRow
 	x.query(timelineSelect+" WHERE v.correspondence_id = ? ORDER BY v.id LIMIT ?", []any{corrID, maxTimeline},
 		appendTimelineLine(&events))
 	if err := x.run(); err != nil {
@@ -291,24 +291,13 @@ func recipients(rows []recipientLine, full bool) []Recipient {
 	return out
 }
 
-// timelineLine is a row of timelineSelect.
-type timelineLine struct {
-	EntryID    *int64
-	ReferralID *int64
-	Actor      string
-	Action     string
-	FromState  string
-	ToState    string
-	Comment    string
-	CreatedAt  time.Time
-}
-
 const timelineSelect = `SELECT v.entry_id, v.referral_id, v.actor, v.action, v.from_state, v.to_state, v.comment, v.created_at
 FROM workflow_events v`
 
-func appendTimelineLine(to *[]timelineLine) func(r rowScanner) error {
+// appendTimelineLine appends each row of timelineSelect to to.
+func appendTimelineLine(to *[]eventRow) func(r rowScanner) error {
 	return func(r rowScanner) error {
-		var l timelineLine
+		var l eventRow
 		if err := r.Scan(&l.EntryID, &l.ReferralID, &l.Actor, &l.Action, &l.FromState, &l.ToState, &l.Comment, &l.CreatedAt); err != nil {
 			return err
 		}
