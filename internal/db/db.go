@@ -19,9 +19,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/libtnb/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -154,11 +154,7 @@ func openSQLite(ctx context.Context, o Options, gcfg *gorm.Config) (*DB, error) 
 			return nil, fail(err)
 		}
 	}
-	g, err := gorm.Open(sqlite.Open(dsn), gcfg)
-	if err != nil {
-		return nil, fail(err)
-	}
-	sqlDB, err := g.DB()
+	g, sqlDB, err := openSQLiteDSN(dsn, gcfg)
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -188,12 +184,7 @@ func openSQLite(ctx context.Context, o Options, gcfg *gorm.Config) (*DB, error) 
 	}
 	// The read pool, on the same file.
 	_, rdsn := sqliteDSN(o.DSN, true)
-	r, err := gorm.Open(sqlite.Open(rdsn), gcfg)
-	if err != nil {
-		sqlDB.Close()
-		return nil, fail(err)
-	}
-	readDB, err := r.DB()
+	r, readDB, err := openSQLiteDSN(rdsn, gcfg)
 	if err != nil {
 		sqlDB.Close()
 		return nil, fail(err)
@@ -222,6 +213,22 @@ func openSQLite(ctx context.Context, o Options, gcfg *gorm.Config) (*DB, error) 
 	}
 	d.Read, d.readDB = r, readDB
 	return d, nil
+}
+
+// openSQLiteDSN opens a pool of connections to dsn that keep their
+// compiled statements (stmtcache.go).
+func openSQLiteDSN(dsn string, gcfg *gorm.Config) (*gorm.DB, *sql.DB, error) {
+	c, err := newSQLiteConnector(dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	sqlDB := sql.OpenDB(c)
+	g, err := gorm.Open(sqlite.New(sqlite.Config{Conn: sqlDB}), gcfg)
+	if err != nil {
+		sqlDB.Close()
+		return nil, nil, err
+	}
+	return g, sqlDB, nil
 }
 
 // sqliteReaders is the size of SQLite's read pool: enough for reads to

@@ -200,3 +200,104 @@ func TestUniqueViolationRecognised(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// A SQLite connection compiles a statement once and runs it again in later
+// transactions; a statement run again while its own rows are open, or
+// evicted while they are, gives the right rows; a schema change after
+// compiling is seen.
+func TestSQLiteStatementCache(t *testing.T) {
+	d := dbtest.Open(t, db.SQLite)
+	ctx := context.Background()
+	for _, k := range []string{"a", "b", "c"} {
+		if err := d.Gorm.Exec("INSERT INTO instance_settings (key, value) VALUES (?, ?)", k, "v"+k).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	const one = "SELECT value FROM instance_settings WHERE key = ?"
+	before := db.StmtCompilesForTest()
+	for i := range 50 {
+		k := []string{"a", "b", "c"}[i%3]
+		err := d.Transaction(ctx, func(tx *gorm.DB) error {
+			var v string
+			if err := tx.Raw(one, k).Scan(&v).Error; err != nil {
+				return err
+			}
+			if v != "v"+k {
+				t.Errorf("%s = %q, want %q", k, v, "v"+k)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := db.StmtCompilesForTest() - before; n != 1 {
+		t.Errorf("50 runs in 50 transactions compiled %d statements, want 1", n)
+	}
+
+	// Re-entered while its rows are open, and the cache overflowing
+	// meanwhile.
+	const all = "SELECT key FROM instance_settings WHERE key IN ('a', 'b', 'c') ORDER BY key"
+	err := d.Transaction(ctx, func(tx *gorm.DB) error {
+		rows, err := tx.Raw(all).Rows()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var outer []string
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return err
+			}
+			outer = append(outer, k)
+			var inner []string
+			if err := tx.Raw(all).Scan(&inner).Error; err != nil {
+				return err
+			}
+			if !slices.Equal(inner, []string{"a", "b", "c"}) {
+				t.Errorf("nested run of the same statement read %v", inner)
+			}
+			for i := range db.StmtCacheSizeForTest + 10 {
+				var n int
+				if err := tx.Raw("SELECT "+strconv.Itoa(i)+" + ?", 1).Scan(&n).Error; err != nil {
+					return err
+				}
+				if n != i+1 {
+					t.Fatalf("SELECT %d + 1 = %d", i, n)
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if !slices.Equal(outer, []string{"a", "b", "c"}) {
+			t.Errorf("outer rows read %v", outer)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const star = "SELECT * FROM instance_settings WHERE key = ?"
+	cols := func() int {
+		rows, err := d.Gorm.Raw(star, "a").Rows()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		c, err := rows.Columns()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(c)
+	}
+	n := cols()
+	if err := d.Gorm.Exec("ALTER TABLE instance_settings ADD COLUMN extra TEXT").Error; err != nil {
+		t.Fatal(err)
+	}
+	if got := cols(); got != n+1 {
+		t.Errorf("after ADD COLUMN the cached statement reads %d columns, want %d", got, n+1)
+	}
+}

@@ -9,3 +9,9 @@ import (
 func MigrateFSForTest(ctx context.Context, d *DB, fsys fs.FS) ([]Applied, error) {
 	return d.migrateFS(ctx, fsys)
 }
+
+// StmtCompilesForTest is how many statements SQLite connections have
+// compiled into their caches.
+func StmtCompilesForTest() int64 { return stmtCompiles.Load() }
+
+const StmtCacheSizeForTest = stmtCacheSize
