@@ -242,11 +242,12 @@ func TestDecoder(t *testing.T) {
 
 func TestFold(t *testing.T) {
 	for in, want := range map[string]string{
-		"Budget  REVIEW\r\n":  "budget review",
-		"المِيزانيّة العامّة": "الميزانية العامة",
-		"مـــحـــمـــد":       "محمد",
-		"ÉTÉ\x00":             "été",
-		"\xff bad":            "bad",
+		"Budget  REVIEW\r\n":             "budget review",
+		"المِيزانيّة العامّة":            "الميزانية العامة",
+		"مـــحـــمـــد":                  "محمد",
+		"ÉTÉ\x00":                        "été",
+		"\xff bad":                       "bad",
+		" Hello\tWORLD\vx\u00a0Ü\u200f ": "hello world x ü",
 	} {
 		if got := message.Fold(in); got != want {
 			t.Errorf("Fold(%q) = %q, want %q", in, got, want)

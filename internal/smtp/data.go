@@ -63,6 +63,18 @@ func (f *filter) Read(p []byte) (int, error) {
 		err = errLongLine // go-smtp's own line limit, in DATA
 	}
 	for i := 0; i < n; i++ {
+		if !f.inHeader && !f.prevCR {
+			// In the body only line ends and lengths matter: skip to
+			// the next CR or LF.
+			run := lineRun(p[i:n])
+			if f.lineLen += run; f.lineLen > maxLineOctets {
+				f.err = errLongLine
+				return 0, f.err
+			}
+			if i += run; i == n {
+				break
+			}
+		}
 		if e := f.scan(p[i]); e != nil {
 			f.err = e
 			return 0, e
@@ -94,6 +106,18 @@ func (f *filter) Read(p []byte) (int, error) {
 		f.err = err
 	}
 	return n, err
+}
+
+// lineRun is the length of b before its first CR or LF.
+func lineRun(b []byte) int {
+	k := bytes.IndexByte(b, '\r')
+	if k < 0 {
+		k = len(b)
+	}
+	if j := bytes.IndexByte(b[:k], '\n'); j >= 0 {
+		return j
+	}
+	return k
 }
 
 func (f *filter) scan(c byte) error {
