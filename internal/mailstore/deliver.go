@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -22,24 +23,38 @@ import (
 // small, else in a temporary file, with its SHA-256.
 type spool struct {
 	mem  []byte
+	buf  *bytes.Buffer // holds mem; back to spoolBuffers at close
 	file *os.File
 	size int64
 	sum  string
+	// lent: mem was given to a blob put that failed, which may still be
+	// reading it (an HTTP transport after a cancelled request); it is
+	// not reused.
+	lent bool
 }
+
+// spoolBuffers are the memory of closed spools, up to maxPooledSpool each.
+var spoolBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledSpool = 1 << 20
 
 // spool reads r to its end (at most maxBytes; more is ErrTooBig) and
 // hashes it.
 func (s *Store) spool(r io.Reader) (*spool, error) {
 	h := sha256.New()
 	lr := &io.LimitedReader{R: r, N: s.maxBytes + 1}
-	var head bytes.Buffer
-	n, err := io.CopyN(&head, lr, s.memSpool+1)
+	head := spoolBuffers.Get().(*bytes.Buffer)
+	head.Reset()
+	sp := &spool{buf: head}
+	n, err := io.CopyN(head, lr, s.memSpool+1)
 	if err != nil && err != io.EOF {
+		sp.close()
 		return nil, fmt.Errorf("read message: %w", err)
 	}
-	sp := &spool{size: n}
+	sp.size = n
 	if n <= s.memSpool {
 		if n > s.maxBytes {
+			sp.close()
 			return nil, fmt.Errorf("message of more than %d bytes: %w", s.maxBytes, ErrTooBig)
 		}
 		sp.mem = head.Bytes()
@@ -49,12 +64,13 @@ func (s *Store) spool(r io.Reader) (*spool, error) {
 	}
 	f, err := os.CreateTemp(s.spoolDir, "diwan-spool-*")
 	if err != nil {
+		sp.close()
 		return nil, fmt.Errorf("spool message: %w", err)
 	}
 	// Unlinked at once: the file goes when closed, whatever happens.
 	os.Remove(f.Name())
 	sp.file = f
-	n, err = io.Copy(io.MultiWriter(f, h), io.MultiReader(&head, lr))
+	n, err = io.Copy(io.MultiWriter(f, h), io.MultiReader(head, lr))
 	if err != nil {
 		sp.close()
 		return nil, fmt.Errorf("spool message: %w", err)
@@ -79,6 +95,11 @@ func (sp *spool) close() {
 	if sp.file != nil {
 		sp.file.Close()
 	}
+	if b := sp.buf; b != nil && !sp.lent && b.Cap() <= maxPooledSpool {
+		b.Reset()
+		spoolBuffers.Put(b)
+	}
+	sp.buf, sp.mem = nil, nil
 }
 
 // blobKey is where a message with the SHA-256 sum lives. One level of 256
@@ -176,6 +197,7 @@ func (s *Store) putBlob(ctx context.Context, in *incoming, known *content) error
 		}
 	}
 	if err != nil {
+		in.sp.lent = true
 		return fmt.Errorf("store message %s: %w", in.key, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"sync"
 
 	gomessage "github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // charsets beyond UTF-8 and ASCII (windows-1256, ISO-8859-6, …)
@@ -46,9 +47,9 @@ type lineReader struct {
 	pushed bool // the current line is to be returned again by next
 }
 
-func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, maxLineKeep)}
-}
+// lineBuffers are the read buffers of finished parses: a line reader's
+// own line is a copy, so nothing of a parse points into its buffer.
+var lineBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxLineKeep) }}
 
 // next advances to the next line; false at the end of input (or on a read
 // error, kept in err).
@@ -116,10 +117,17 @@ type parser struct {
 	parts  int
 	broken bool
 	text   textCollector
+	raw    []byte // a leaf's captured body, reused from leaf to leaf
 }
 
 func parse(r io.Reader) (*Parsed, error) {
-	p := &parser{lr: newLineReader(r)}
+	br := lineBuffers.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() {
+		br.Reset(nil)
+		lineBuffers.Put(br)
+	}()
+	p := &parser{lr: &lineReader{br: br}}
 	root, _ := p.entity(nil, "text/plain", 0, true)
 	if p.lr.err != nil {
 		return nil, p.lr.err
@@ -272,7 +280,7 @@ func (p *parser) entity(bounds []string, defType string, depth int, isMsg bool) 
 func (p *parser) leaf(part *Part, bounds []string) (*Part, term) {
 	lr := p.lr
 	capture := part.Type == "text" && !p.text.full()
-	var raw []byte
+	raw := p.raw[:0]
 	t := endOfInput
 	for lr.next() {
 		if bt, ok := isBoundary(lr.line, bounds); ok {
@@ -288,7 +296,8 @@ func (p *parser) leaf(part *Part, bounds []string) (*Part, term) {
 	}
 	done(part)
 	if capture {
-		p.text.add(part, raw)
+		p.text.add(part, raw) // copies what it keeps
+		p.raw = raw[:0]
 	}
 	return part, t
 }

@@ -29,18 +29,24 @@ func (c *textCollector) add(part *Part, raw []byte) {
 		return
 	}
 	var r io.Reader = bytes.NewReader(raw)
-	if d, err := decoder(part.Encoding, r); err == nil {
-		r = d
+	plain := true
+	if d, err := decoder(part.Encoding, r); err == nil && d != r {
+		r, plain = d, false
 	}
 	if cs := strings.ToLower(part.Params["charset"]); cs != "" && cs != "utf-8" && cs != "us-ascii" {
 		if gomessage.CharsetReader != nil {
 			if d, err := gomessage.CharsetReader(cs, r); err == nil {
-				r = d
+				r, plain = d, false
 			}
 		}
 	}
-	b, _ := io.ReadAll(io.LimitReader(r, 4*MaxSearchText))
-	s := string(b)
+	var s string
+	if plain {
+		s = string(raw[:min(len(raw), 4*MaxSearchText)])
+	} else {
+		b, _ := io.ReadAll(io.LimitReader(r, 4*MaxSearchText))
+		s = string(b)
+	}
 	if part.Subtype == "html" {
 		s = htmlText(s)
 	}
