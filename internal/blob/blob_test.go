@@ -54,8 +54,31 @@ func s3Options(srv testenv.S3Server, bucket string) blob.S3Options {
 	}
 }
 
+// The store's two ways of writing an object: unnamed files linked into
+// place (where the file system has them; Linux file systems in use do),
+// and named temporary files renamed into place.
+var fsWays = []struct {
+	name string
+	set  func(t testing.TB, s *blob.FS)
+}{
+	{"tmpfile", func(t testing.TB, s *blob.FS) {
+		if !s.TmpfileForTest() {
+			t.Skip("the file system of the test directory has no O_TMPFILE")
+		}
+	}},
+	{"rename", func(_ testing.TB, s *blob.FS) { s.WithoutTmpfileForTest() }},
+}
+
 func TestFS(t *testing.T) {
-	blobtest.Run(t, func(t *testing.T) blob.Store { return newFS(t) })
+	for _, way := range fsWays {
+		t.Run(way.name, func(t *testing.T) {
+			blobtest.Run(t, func(t *testing.T) blob.Store {
+				s := newFS(t)
+				way.set(t, s)
+				return s
+			})
+		})
+	}
 }
 
 func TestS3(t *testing.T) {
@@ -116,7 +139,16 @@ func FuzzValidateKey(f *testing.F) {
 // An FS store keeps its files under its directory whatever the keys, and a
 // failed put leaves no temporary file.
 func TestFSFailedPutLeavesNoFile(t *testing.T) {
-	s := newFS(t)
+	for _, way := range fsWays {
+		t.Run(way.name, func(t *testing.T) {
+			s := newFS(t)
+			way.set(t, s)
+			testFSFailedPutLeavesNoFile(t, s)
+		})
+	}
+}
+
+func testFSFailedPutLeavesNoFile(t *testing.T, s *blob.FS) {
 	ctx := t.Context()
 	if _, err := s.PutKey(ctx, "a/b", blobtest.FailingReader(1, 1<<20), -1); !errors.Is(err, blobtest.Err) {
 		t.Fatalf("PutKey = %v, want the reader's error", err)
