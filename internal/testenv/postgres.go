@@ -48,7 +48,7 @@ func Postgres(t testing.TB) string {
 	sharedOnce.Do(func() {
 		sharedCluster, sharedErr = StartCluster(false)
 		if sharedErr == nil {
-			atExit(func() { _ = sharedCluster.Stop() })
+			atExit(func() { _ = sharedCluster.Remove() })
 		}
 	})
 	if sharedErr != nil {
