@@ -230,6 +230,27 @@ func setQuota(t testing.TB, e *env, user, bytes int64) {
 	}
 }
 
+// A recipient whose INBOX is gone (a damaged store) fails alone, and its
+// usage is not counted.
+func TestDeliverWithoutInbox(t *testing.T) {
+	each(t, 1, func(t *testing.T, e *env) {
+		u := e.users[0]
+		e.appendMsg(t, u, "Archive", msg("kept", "x"))
+		before, _ := e.s.Usage(e.ctx, u)
+		if err := e.d.Gorm.Exec("DELETE FROM mailboxes WHERE user_id = ? AND name = 'INBOX'", u).Error; err != nil {
+			t.Fatal(err)
+		}
+		err := e.s.Deliver(e.ctx, []int64{u}, strings.NewReader(msg("lost", "y")))
+		var derr *mailstore.DeliveryError
+		if !errors.As(err, &derr) || !errors.Is(err, mailstore.ErrNotFound) || len(derr.Delivered) != 0 {
+			t.Fatalf("Deliver without INBOX: %v", err)
+		}
+		if after, _ := e.s.Usage(e.ctx, u); after.Bytes != before.Bytes {
+			t.Fatalf("usage %d after a refused delivery, was %d", after.Bytes, before.Bytes)
+		}
+	})
+}
+
 func TestQuotaRefusalStoresNothing(t *testing.T) {
 	each(t, 2, func(t *testing.T, e *env) {
 		u, v := e.users[0], e.users[1]
@@ -266,6 +287,17 @@ func TestQuotaRefusalStoresNothing(t *testing.T) {
 		}
 		if us, _ := e.s.Usage(e.ctx, u); us.Bytes != int64(len(first)) {
 			t.Fatalf("usage after refused delivery %d", us.Bytes)
+		}
+		// A delivery to that user alone (its own path).
+		err = e.s.Deliver(e.ctx, []int64{u}, strings.NewReader(msg("fourth", strings.Repeat("d", 400))))
+		if !errors.As(err, &derr) || !errors.Is(err, mailstore.ErrOverQuota) || len(derr.Delivered) != 0 {
+			t.Fatalf("Deliver to one user over quota: %v", err)
+		}
+		if us, _ := e.s.Usage(e.ctx, u); us.Bytes != int64(len(first)) {
+			t.Fatalf("usage after refused delivery to one %d", us.Bytes)
+		}
+		if sel := e.selectBox(t, u, "INBOX"); len(sel.UIDs) != 1 || sel.UIDNext != 2 {
+			t.Fatalf("after refused delivery to one: %d messages, UIDNEXT %d", len(sel.UIDs), sel.UIDNext)
 		}
 		// Too big: refused before anything is stored.
 		_, err = e.s.Append(e.ctx, v, "INBOX", strings.NewReader(msg("big", strings.Repeat("x", 1<<20))), mailstore.AppendOptions{})
