@@ -416,20 +416,25 @@ func (s *Store) allocateOneWhere(tx *gorm.DB, cond string, box any, userID, size
 		return mailboxRow{}, err
 	}
 	if len(rows) == 0 {
-		// Which one: no mailbox, no mail store, or the quota.
-		var n int64
-		if err := tx.Raw("SELECT count(*) FROM mailboxes WHERE "+cond+" AND user_id = ?", box, userID).Scan(&n).Error; err != nil {
-			return mailboxRow{}, err
-		}
-		if n == 0 {
-			return mailboxRow{}, fmt.Errorf("mailbox %v of user %d: %w", box, userID, ErrNotFound)
-		}
-		if err := addUsage(tx, userID, size, true); err != nil {
-			return mailboxRow{}, err
-		}
-		return mailboxRow{}, fmt.Errorf("mailbox %v of user %d: usage and UID not taken", box, userID)
+		return mailboxRow{}, notAllocated(tx, cond, box, userID, size)
 	}
 	return firstAllocated(rows[0], 1)
+}
+
+// notAllocated says why an allocation in the mailbox cond names took
+// nothing: no mailbox, no mail store, or the quota.
+func notAllocated(tx *gorm.DB, cond string, box any, userID, size int64) error {
+	var n int64
+	if err := tx.Raw("SELECT count(*) FROM mailboxes WHERE "+cond+" AND user_id = ?", box, userID).Scan(&n).Error; err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("mailbox %v of user %d: %w", box, userID, ErrNotFound)
+	}
+	if err := addUsage(tx, userID, size, true); err != nil {
+		return err
+	}
+	return fmt.Errorf("mailbox %v of user %d: usage and UID not taken", box, userID)
 }
 
 // allocateSet is the SET of an allocation of ? UIDs for ? messages of ?
@@ -561,10 +566,65 @@ func (s *Store) commitStored(ctx context.Context, in *incoming, users []int64, w
 	return err
 }
 
-// deliverOne is Deliver's write for one recipient: on PostgreSQL two
-// statements instead of four.
+// deliverOneSQL takes the usage and a UID in the recipient's INBOX (when
+// it exists and the quota has room), upserts the message and inserts its
+// mailbox row, in one statement; it returns the mailbox as allocated and
+// how many mailbox rows it stored (0: the sweep has claimed the content).
+const deliverOneSQL = `WITH b AS (SELECT id AS box_id FROM mailboxes WHERE name = ? AND user_id = ?),
+	u AS (
+		UPDATE mail_users SET used_bytes = used_bytes + ? WHERE user_id = ? AND ` + quotaRoom + `
+			AND EXISTS (SELECT 1 FROM b)
+		RETURNING user_id),
+	a AS (
+		UPDATE mailboxes SET ` + allocateSet + `
+		FROM u, b WHERE mailboxes.id = b.box_id AND mailboxes.user_id = u.user_id
+		RETURNING ` + mailboxCols + `),
+	m AS (
+		INSERT INTO messages (blob_key, size, header_size, sent_date, envelope, structure,
+			search_subject, search_from, search_to, search_cc, search_bcc, search_header, search_text,
+			refs, orphaned_at, created_at)
+		SELECT ?::text, ?::bigint, ?::bigint, ?::bigint, ?::text, ?::text,
+			?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text,
+			?::bigint, ?::bigint, ?::bigint
+		WHERE EXISTS (SELECT 1 FROM a)
+		ON CONFLICT (blob_key) DO UPDATE SET refs = messages.refs + excluded.refs,
+			orphaned_at = CASE WHEN messages.refs + excluded.refs = 0 THEN excluded.orphaned_at END
+			WHERE NOT messages.deleting
+		RETURNING id),
+	r AS (
+		INSERT INTO mailbox_messages (mailbox_id, uid, user_id, message_id, modseq, internal_date, size)
+		SELECT a.id, a.uid_next - 1, ?::bigint, m.id, a.highest_modseq, ?::bigint, ?::bigint FROM a, m
+		RETURNING message_id)
+	SELECT a.*, (SELECT count(*) FROM r) AS stored FROM a`
+
+// deliverOne is Deliver's write for one recipient: on PostgreSQL one
+// statement instead of four; the committer's transaction is a round trip
+// shorter per delivery.
 func (s *Store) deliverOne(tx *gorm.DB, in *incoming, u, now int64, delivered *[]int64, failed *[]*RecipientError) ([]Event, error) {
-	r, err := s.allocateOneWhere(tx, "name = ?", Inbox, u, in.sp.size)
+	var r mailboxRow
+	var err error
+	if s.postgres() {
+		var rows []struct {
+			mailboxRow
+			Stored int64 `gorm:"column:stored"`
+		}
+		args := []any{Inbox, u, in.sp.size, u, in.sp.size, in.sp.size, 1, 1, in.sp.size}
+		args = append(args, s.upsertArgs(in, 1)...)
+		args = append(args, u, now, in.sp.size)
+		if err := tx.Raw(deliverOneSQL, args...).Scan(&rows).Error; err != nil {
+			return nil, err
+		}
+		switch {
+		case len(rows) == 0:
+			err = notAllocated(tx, "name = ?", Inbox, u, in.sp.size)
+		case rows[0].Stored == 0:
+			return nil, errTombstoned
+		default:
+			r, err = firstAllocated(rows[0].mailboxRow, 1)
+		}
+	} else {
+		r, err = s.allocateOneWhere(tx, "name = ?", Inbox, u, in.sp.size)
+	}
 	if errors.Is(err, ErrOverQuota) || errors.Is(err, ErrNotFound) {
 		*failed = append(*failed, &RecipientError{UserID: u, Err: err})
 		return nil, nil
@@ -573,9 +633,11 @@ func (s *Store) deliverOne(tx *gorm.DB, in *incoming, u, now int64, delivered *[
 		return nil, err
 	}
 	uid := uint32(r.UIDNext)
-	if err := s.storeOne(tx, in, newRow{mailboxID: r.ID, userID: u, uid: uid,
-		modseq: r.HighestModseq, internal: now, size: in.sp.size}); err != nil {
-		return nil, err
+	if !s.postgres() {
+		if err := s.storeOne(tx, in, newRow{mailboxID: r.ID, userID: u, uid: uid,
+			modseq: r.HighestModseq, internal: now, size: in.sp.size}); err != nil {
+			return nil, err
+		}
 	}
 	*delivered = append(*delivered, u)
 	return []Event{{Kind: EventAppend, UserID: u, MailboxID: r.ID,

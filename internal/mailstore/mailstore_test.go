@@ -547,6 +547,42 @@ func TestDeliveryRacingTheSweepKeepsItsBlob(t *testing.T) {
 	})
 }
 
+// The same race for a delivery to one recipient, which stores the message
+// in one statement on PostgreSQL.
+func TestDeliveryToOneRacingTheSweepKeepsItsBlob(t *testing.T) {
+	each(t, 1, func(t *testing.T, e *env) {
+		u := e.users[0]
+		raw := msg("raced", "delivered")
+		a := e.appendMsg(t, u, "INBOX", raw, `\Deleted`)
+		if _, err := e.s.Expunge(e.ctx, u, a.MailboxID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.d.Gorm.Exec("UPDATE messages SET deleting = TRUE").Error; err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var deliverErr error
+		wg.Go(func() { deliverErr = e.s.Deliver(e.ctx, []int64{u}, strings.NewReader(raw)) })
+		if n, err := e.s.Sweep(e.ctx); err != nil || n > 1 {
+			t.Fatalf("sweep: %d %v", n, err)
+		}
+		wg.Wait()
+		if deliverErr != nil {
+			t.Fatal(deliverErr)
+		}
+		var keys []string
+		if err := e.d.Gorm.Raw("SELECT blob_key FROM messages WHERE refs = 1 AND NOT deleting").Scan(&keys).Error; err != nil || len(keys) != 1 {
+			t.Fatalf("live rows %v (%v)", keys, err)
+		}
+		if e.raw(t, keys[0]) != raw {
+			t.Fatal("blob lost to the sweep")
+		}
+		if sel := e.selectBox(t, u, "INBOX"); len(sel.UIDs) != 1 {
+			t.Fatalf("INBOX holds %d messages, want 1", len(sel.UIDs))
+		}
+	})
+}
+
 func TestSearchMatchesArabicCaseInsensitively(t *testing.T) {
 	each(t, 1, func(t *testing.T, e *env) {
 		u := e.users[0]
