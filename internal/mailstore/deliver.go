@@ -471,7 +471,10 @@ type appendTarget struct {
 	ID         int64 `gorm:"column:id"`
 	UsedBytes  int64 `gorm:"column:used_bytes"`
 	QuotaBytes int64 `gorm:"column:quota_bytes"`
-	content
+	// Named and tagged: gorm skips an embedded field of an unexported
+	// type, which left the content's state always zero (absent), so an
+	// APPEND of content being swept stored its blob without waiting.
+	Content content `gorm:"embedded"`
 }
 
 // Append stores raw in the named mailbox (APPEND).
@@ -504,7 +507,7 @@ func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io
 		if t.QuotaBytes > 0 && t.UsedBytes+size > t.QuotaBytes {
 			return nil, fmt.Errorf("user %d: %d bytes used of %d: %w", userID, t.UsedBytes, t.QuotaBytes, ErrOverQuota)
 		}
-		return &t.content, nil
+		return &t.Content, nil
 	})
 	if err != nil {
 		return Appended{}, err

@@ -1,6 +1,7 @@
 package mailstore_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"diwan.gov.sy/diwan/internal/blob"
 	"diwan.gov.sy/diwan/internal/mailstore"
 	"diwan.gov.sy/diwan/internal/message"
 )
@@ -543,6 +545,36 @@ func TestDeliveryRacingTheSweepKeepsItsBlob(t *testing.T) {
 		}
 		if n := e.count(t, "SELECT count(*) FROM messages WHERE refs = 1 AND NOT deleting"); n != 1 {
 			t.Fatalf("%d live rows", n)
+		}
+	})
+}
+
+// An APPEND of content whose row the sweep has claimed waits for the sweep
+// without storing the blob: a blob stored then would be deleted by the
+// sweep after the put. (Here the sweep stopped after deleting the blob, so
+// the APPEND waits until its deadline.)
+func TestAppendWaitsForAClaimedContent(t *testing.T) {
+	each(t, 1, func(t *testing.T, e *env) {
+		u := e.users[0]
+		raw := msg("claimed", "content")
+		a := e.appendMsg(t, u, "INBOX", raw, `\Deleted`)
+		if _, err := e.s.Expunge(e.ctx, u, a.MailboxID, nil); err != nil {
+			t.Fatal(err)
+		}
+		var key string
+		if err := e.d.Gorm.Raw("UPDATE messages SET deleting = TRUE RETURNING blob_key").Scan(&key).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := e.blobs.Delete(e.ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(e.ctx, 300*time.Millisecond)
+		defer cancel()
+		if _, err := e.s.Append(ctx, u, "Archive", strings.NewReader(raw), mailstore.AppendOptions{}); err == nil {
+			t.Fatal("APPEND of claimed content succeeded while the sweep held it")
+		}
+		if _, err := e.blobs.Stat(e.ctx, key); !errors.Is(err, blob.ErrNotFound) {
+			t.Fatalf("blob of claimed content: %v, want it not stored", err)
 		}
 	})
 }
