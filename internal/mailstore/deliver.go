@@ -600,34 +600,9 @@ const deliverOneSQL = `WITH b AS (SELECT id AS box_id FROM mailboxes WHERE name 
 		RETURNING message_id)
 	SELECT a.*, (SELECT count(*) FROM r) AS stored FROM a`
 
-// deliverOne is Deliver's write for one recipient: on PostgreSQL one
-// statement instead of four; the committer's transaction is a round trip
-// shorter per delivery.
+// deliverOne is Deliver's write for one recipient.
 func (s *Store) deliverOne(tx *gorm.DB, in *incoming, u, now int64, delivered *[]int64, failed *[]*RecipientError) ([]Event, error) {
-	var r mailboxRow
-	var err error
-	if s.postgres() {
-		var rows []struct {
-			mailboxRow
-			Stored int64 `gorm:"column:stored"`
-		}
-		args := []any{Inbox, u, in.sp.size, u, in.sp.size, in.sp.size, 1, 1, in.sp.size}
-		args = append(args, s.upsertArgs(in, 1)...)
-		args = append(args, u, now, in.sp.size)
-		if err := tx.Raw(deliverOneSQL, args...).Scan(&rows).Error; err != nil {
-			return nil, err
-		}
-		switch {
-		case len(rows) == 0:
-			err = notAllocated(tx, "name = ?", Inbox, u, in.sp.size)
-		case rows[0].Stored == 0:
-			return nil, errTombstoned
-		default:
-			r, err = firstAllocated(rows[0].mailboxRow, 1)
-		}
-	} else {
-		r, err = s.allocateOneWhere(tx, "name = ?", Inbox, u, in.sp.size)
-	}
+	r, err := s.storeInInbox(tx, in, u, now)
 	if errors.Is(err, ErrOverQuota) || errors.Is(err, ErrNotFound) {
 		*failed = append(*failed, &RecipientError{UserID: u, Err: err})
 		return nil, nil
@@ -635,16 +610,41 @@ func (s *Store) deliverOne(tx *gorm.DB, in *incoming, u, now int64, delivered *[
 	if err != nil {
 		return nil, err
 	}
-	uid := uint32(r.UIDNext)
-	if !s.postgres() {
-		if err := s.storeOne(tx, in, newRow{mailboxID: r.ID, userID: u, uid: uid,
-			modseq: r.HighestModseq, internal: now, size: in.sp.size}); err != nil {
-			return nil, err
-		}
-	}
 	*delivered = append(*delivered, u)
 	return []Event{{Kind: EventAppend, UserID: u, MailboxID: r.ID,
-		ModSeq: uint64(r.HighestModseq), UIDs: []uint32{uid}, Messages: uint32(r.Messages)}}, nil
+		ModSeq: uint64(r.HighestModseq), UIDs: []uint32{uint32(r.UIDNext)}, Messages: uint32(r.Messages)}}, nil
+}
+
+// storeInInbox takes the usage and a UID in u's INBOX and stores the
+// message there; it returns the INBOX as allocated (UIDNext is the
+// message's UID). On PostgreSQL it is one statement instead of four: the
+// committer's transaction is a round trip shorter per delivery.
+func (s *Store) storeInInbox(tx *gorm.DB, in *incoming, u, now int64) (mailboxRow, error) {
+	if !s.postgres() {
+		r, err := s.allocateOneWhere(tx, "name = ?", Inbox, u, in.sp.size)
+		if err != nil {
+			return mailboxRow{}, err
+		}
+		return r, s.storeOne(tx, in, newRow{mailboxID: r.ID, userID: u, uid: uint32(r.UIDNext),
+			modseq: r.HighestModseq, internal: now, size: in.sp.size})
+	}
+	var rows []struct {
+		Box    mailboxRow `gorm:"embedded"` // named: gorm skips embedded unexported types
+		Stored int64      `gorm:"column:stored"`
+	}
+	args := []any{Inbox, u, in.sp.size, u, in.sp.size, in.sp.size, 1, 1, in.sp.size}
+	args = append(args, s.upsertArgs(in, 1)...)
+	args = append(args, u, now, in.sp.size)
+	if err := tx.Raw(deliverOneSQL, args...).Scan(&rows).Error; err != nil {
+		return mailboxRow{}, err
+	}
+	switch {
+	case len(rows) == 0:
+		return mailboxRow{}, notAllocated(tx, "name = ?", Inbox, u, in.sp.size)
+	case rows[0].Stored == 0:
+		return mailboxRow{}, errTombstoned
+	}
+	return firstAllocated(rows[0].Box, 1)
 }
 
 // Deliver stores raw once and puts it in the INBOX of every recipient.

@@ -232,6 +232,45 @@ func setQuota(t testing.TB, e *env, user, bytes int64) {
 	}
 }
 
+// A delivery to one recipient (its own path) publishes the UID and counts
+// it stored.
+func TestDeliverToOnePublishesItsUID(t *testing.T) {
+	each(t, 1, func(t *testing.T, e *env) {
+		u := e.users[0]
+		if err := e.s.EnsureUser(e.ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		inbox := e.selectBox(t, u, "INBOX")
+		var mu sync.Mutex
+		var got []mailstore.Event
+		defer e.feed.Subscribe(inbox.ID, func(ev mailstore.Event) {
+			mu.Lock()
+			got = append(got, ev)
+			mu.Unlock()
+		})()
+		for i := range 2 {
+			if err := e.s.Deliver(e.ctx, []int64{u}, strings.NewReader(msg(fmt.Sprint("one ", i), "x"))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sel := e.selectBox(t, u, "INBOX")
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) != 2 {
+			t.Fatalf("%d events, want 2", len(got))
+		}
+		for i, ev := range got {
+			uid := uint32(i + 1)
+			if ev.MailboxID != inbox.ID || !slices.Equal(ev.UIDs, []uint32{uid}) || ev.Messages != uid || sel.UIDs[i] != uid {
+				t.Errorf("event %d: %+v; INBOX %d holds UIDs %v", i, ev, inbox.ID, sel.UIDs)
+			}
+		}
+		if got[1].ModSeq <= got[0].ModSeq {
+			t.Errorf("MODSEQ %d then %d", got[0].ModSeq, got[1].ModSeq)
+		}
+	})
+}
+
 // A recipient whose INBOX is gone (a damaged store) fails alone, and its
 // usage is not counted.
 func TestDeliverWithoutInbox(t *testing.T) {
@@ -505,21 +544,29 @@ func TestSweepRemovesOnlyUnreferencedBlobs(t *testing.T) {
 	})
 }
 
+// claimContent stores raw for u and leaves its content unreferenced and
+// claimed, as a sweep that claimed the row and then stopped (crash, store
+// error) leaves it; it returns the content's blob key.
+func claimContent(t *testing.T, e *env, u int64, raw string) string {
+	t.Helper()
+	a := e.appendMsg(t, u, "INBOX", raw, `\Deleted`)
+	if _, err := e.s.Expunge(e.ctx, u, a.MailboxID, nil); err != nil {
+		t.Fatal(err)
+	}
+	var key string
+	if err := e.d.Gorm.Raw("UPDATE messages SET deleting = TRUE RETURNING blob_key").Scan(&key).Error; err != nil || key == "" {
+		t.Fatalf("claim %q: %v", key, err)
+	}
+	return key
+}
+
 // A delivery of content that a sweep is deleting waits for the sweep and
 // stores the blob again, whichever runs first.
 func TestDeliveryRacingTheSweepKeepsItsBlob(t *testing.T) {
 	each(t, 1, func(t *testing.T, e *env) {
 		u := e.users[0]
 		raw := msg("raced", "content")
-		a := e.appendMsg(t, u, "INBOX", raw, `\Deleted`)
-		if _, err := e.s.Expunge(e.ctx, u, a.MailboxID, nil); err != nil {
-			t.Fatal(err)
-		}
-		// As a sweep that claimed the row and then stopped (crash, store
-		// error) leaves it.
-		if err := e.d.Gorm.Exec("UPDATE messages SET deleting = TRUE").Error; err != nil {
-			t.Fatal(err)
-		}
+		claimContent(t, e, u, raw)
 		var wg sync.WaitGroup
 		var got mailstore.Appended
 		var appendErr error
@@ -557,14 +604,7 @@ func TestAppendWaitsForAClaimedContent(t *testing.T) {
 	each(t, 1, func(t *testing.T, e *env) {
 		u := e.users[0]
 		raw := msg("claimed", "content")
-		a := e.appendMsg(t, u, "INBOX", raw, `\Deleted`)
-		if _, err := e.s.Expunge(e.ctx, u, a.MailboxID, nil); err != nil {
-			t.Fatal(err)
-		}
-		var key string
-		if err := e.d.Gorm.Raw("UPDATE messages SET deleting = TRUE RETURNING blob_key").Scan(&key).Error; err != nil {
-			t.Fatal(err)
-		}
+		key := claimContent(t, e, u, raw)
 		if err := e.blobs.Delete(e.ctx, key); err != nil {
 			t.Fatal(err)
 		}
@@ -585,13 +625,7 @@ func TestDeliveryToOneRacingTheSweepKeepsItsBlob(t *testing.T) {
 	each(t, 1, func(t *testing.T, e *env) {
 		u := e.users[0]
 		raw := msg("raced", "delivered")
-		a := e.appendMsg(t, u, "INBOX", raw, `\Deleted`)
-		if _, err := e.s.Expunge(e.ctx, u, a.MailboxID, nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.d.Gorm.Exec("UPDATE messages SET deleting = TRUE").Error; err != nil {
-			t.Fatal(err)
-		}
+		claimContent(t, e, u, raw)
 		var wg sync.WaitGroup
 		var deliverErr error
 		wg.Go(func() { deliverErr = e.s.Deliver(e.ctx, []int64{u}, strings.NewReader(raw)) })
