@@ -312,30 +312,29 @@ func (s *FS) putError(key string, err error) error {
 }
 
 // createTemp creates a new empty temporary file in the directory d.
-func createTemp(d *os.Root) (string, *os.File, error) {
-	for {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		name := tmpPrefix + hex.EncodeToString(b[:])
-		f, err := d.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		return name, f, err
-	}
+func createTemp(d *os.Root) (name string, f *os.File, err error) {
+	name, err = newTempName(func(name string) (err error) {
+		f, err = d.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		return err
+	})
+	return name, f, err
 }
 
 // linkTemp links the unnamed file f under a new temporary name in d.
 func linkTemp(f *os.File, d *dirHandle) (string, error) {
+	return newTempName(func(name string) error { return linkTmpfile(f, d, name) })
+}
+
+// newTempName calls create with new random temporary names until one is
+// free, and returns it.
+func newTempName(create func(name string) error) (string, error) {
 	for {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
 		name := tmpPrefix + hex.EncodeToString(b[:])
-		err := linkTmpfile(f, d, name)
-		if errors.Is(err, fs.ErrExist) {
-			continue
+		if err := create(name); !errors.Is(err, fs.ErrExist) {
+			return name, err
 		}
-		return name, err
 	}
 }
 

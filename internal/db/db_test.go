@@ -201,6 +201,28 @@ func TestUniqueViolationRecognised(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+func TestStatementCacheTakesOnlyOneRowStatement(t *testing.T) {
+	for q, want := range map[string]bool{
+		"SELECT 1":                                true,
+		"  select\tid FROM t WHERE x = ?":         true,
+		"\nWITH a AS (SELECT 1) SELECT * FROM a;": true,
+		"(SELECT 1) UNION (SELECT 2)":             true,
+		"INSERT INTO t VALUES (?)":                true,
+		"UPDATE t SET x = 1":                      true,
+		"DELETE FROM t":                           true,
+		"SELECT 1; SELECT 2":                      false,
+		"BEGIN IMMEDIATE":                         false,
+		"COMMIT":                                  false,
+		"PRAGMA journal_mode":                     false,
+		"CREATE TABLE t (x)":                      false,
+		"":                                        false,
+	} {
+		if got := db.CacheableForTest(q); got != want {
+			t.Errorf("cacheable(%q) = %v, want %v", q, got, want)
+		}
+	}
+}
+
 // A SQLite connection compiles a statement once and runs it again in later
 // transactions; a statement run again while its own rows are open, or
 // evicted while they are, gives the right rows; a schema change after

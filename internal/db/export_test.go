@@ -15,3 +15,6 @@ func MigrateFSForTest(ctx context.Context, d *DB, fsys fs.FS) ([]Applied, error)
 func StmtCompilesForTest() int64 { return stmtCompiles.Load() }
 
 const StmtCacheSizeForTest = stmtCacheSize
+
+// CacheableForTest reports whether a connection keeps query compiled.
+func CacheableForTest(query string) bool { return cacheable(query) }

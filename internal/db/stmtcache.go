@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"sync/atomic"
+	"unicode"
 
 	msqlite "modernc.org/sqlite"
 )
@@ -58,12 +59,15 @@ type sqliteConn interface {
 	driver.Validator
 }
 
+// runStmt is what the cache uses of a compiled statement.
+type runStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
+}
+
 type cachedStmt struct {
-	stmt interface {
-		driver.Stmt
-		driver.StmtExecContext
-		driver.StmtQueryContext
-	}
+	stmt    runStmt
 	busy    bool // its rows are open
 	evicted bool // close it once its rows are
 }
@@ -78,13 +82,15 @@ var _ sqliteConn = (*cachingConn)(nil)
 // cacheable: one statement that reads or changes rows (BEGIN, COMMIT,
 // PRAGMA and DDL run as they come).
 func cacheable(query string) bool {
-	q := strings.TrimLeft(query, " \t\r\n(")
-	if strings.ContainsRune(strings.TrimRight(q, " \t\r\n;"), ';') {
+	q := strings.TrimRight(strings.TrimSpace(query), "; \t\r\n")
+	if strings.ContainsRune(q, ';') {
 		return false
 	}
-	word, _, _ := strings.Cut(q, " ")
-	word, _, _ = strings.Cut(word, "\n")
-	switch strings.ToUpper(strings.TrimSpace(word)) {
+	q = strings.TrimLeft(q, "(")
+	if i := strings.IndexFunc(q, unicode.IsSpace); i >= 0 {
+		q = q[:i]
+	}
+	switch strings.ToUpper(q) {
 	case "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "REPLACE":
 		return true
 	}
@@ -109,11 +115,7 @@ func (c *cachingConn) cached(ctx context.Context, query string) (*cachedStmt, er
 		return nil, err
 	}
 	stmtCompiles.Add(1)
-	st, ok := ds.(interface {
-		driver.Stmt
-		driver.StmtExecContext
-		driver.StmtQueryContext
-	})
+	st, ok := ds.(runStmt)
 	if !ok {
 		ds.Close()
 		return nil, nil
