@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -118,15 +119,108 @@ func loadPrincipal(ctx context.Context, q *gorm.DB, a Actor) (*principal, error)
 	return newPrincipal(a, facts)
 }
 
+// principalQueryVersioned is principalQuery with the version of org_state
+// it was read at, in one snapshot.
+const principalQueryVersioned = principalQuery + `
+UNION ALL SELECT 'version', version, '' FROM org_state WHERE id = 1`
+
+// orgVersionQuery reads the version of org_state.
+const orgVersionQuery = `SELECT version FROM org_state WHERE id = 1`
+
+// principals keeps the facts of principalQuery per user with the version
+// of org_state they were read at. Every change to those facts moves the
+// version (the triggers of org_state), so facts read at the version that
+// is current are the facts a new read would give.
+type principals struct {
+	mu sync.Mutex
+	m  map[int64]principalFacts
+}
+
+type principalFacts struct {
+	version int64
+	facts   []principalFact // read only once stored
+}
+
+// maxPrincipals bounds the cache; past it, it starts again empty.
+const maxPrincipals = 4096
+
+func (c *principals) get(userID int64) (principalFacts, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.m[userID]
+	return f, ok
+}
+
+func (c *principals) put(userID int64, f principalFacts) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxPrincipals {
+		c.m = make(map[int64]principalFacts)
+	}
+	if old, ok := c.m[userID]; !ok || old.version <= f.version {
+		c.m[userID] = f
+	}
+}
+
 // principal queues the reading of a's principal; get returns it once x
-// has run.
+// has run, and must be called right after that run, before anything else
+// is queued. When the facts of a's last call are kept, only the version of
+// org_state is read; if it moved, get reads the facts again (one more
+// round trip).
 func (x *txn) principal(a Actor) (get func() (*principal, error)) {
 	if a.Operator != "" || a.UserID == 0 {
 		return func() (*principal, error) { return newPrincipal(a, nil) }
 	}
-	var facts []principalFact
-	x.query(principalQuery, principalArgs(a), appendFact(&facts))
-	return func() (*principal, error) { return newPrincipal(a, facts) }
+	cache := &x.s.principals
+	load := func() *principalFacts {
+		f := &principalFacts{version: -1}
+		x.query(principalQueryVersioned, principalArgs(a), func(r rowScanner) error {
+			var pf principalFact
+			if err := r.Scan(&pf.K, &pf.N, &pf.V); err != nil {
+				return err
+			}
+			if pf.K == "version" {
+				f.version = pf.N
+			} else {
+				f.facts = append(f.facts, pf)
+			}
+			return nil
+		})
+		return f
+	}
+	loaded := func(f *principalFacts) (*principal, error) {
+		// A user who is not there is not kept: creating a user does not
+		// move the version.
+		if f.version >= 0 && slices.ContainsFunc(f.facts, func(pf principalFact) bool { return pf.K == "user" }) {
+			cache.put(a.UserID, *f)
+		}
+		return newPrincipal(a, f.facts)
+	}
+	kept, ok := cache.get(a.UserID)
+	if !ok {
+		f := load()
+		return func() (*principal, error) {
+			if x.err != nil {
+				return nil, x.err
+			}
+			return loaded(f)
+		}
+	}
+	version := int64(-1)
+	x.query(orgVersionQuery, nil, func(r rowScanner) error { return r.Scan(&version) })
+	return func() (*principal, error) {
+		if x.err != nil {
+			return nil, x.err
+		}
+		if version == kept.version {
+			return newPrincipal(a, kept.facts)
+		}
+		f := load()
+		if err := x.run(); err != nil {
+			return nil, err
+		}
+		return loaded(f)
+	}
 }
 
 func principalArgs(a Actor) []any {

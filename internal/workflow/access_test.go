@@ -1,6 +1,7 @@
 package workflow_test
 
 import (
+	"errors"
 	"testing"
 
 	"diwan.gov.sy/diwan/internal/db"
@@ -274,4 +275,83 @@ func TestReferralLife(t *testing.T) {
 
 func itoa(n int64) string {
 	return fmtInt(n)
+}
+
+// Each process keeps users' rights between calls. Any change to them, made
+// by whatever process or tool, counts from the next call on: here made by
+// plain SQL, with two engines (two processes) that have both read them.
+func TestRightsFollowEveryChange(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d, fixtureOptions{})
+		ctx := f.ctx
+		engines := []*workflow.Service{f.wf, f.service(d)}
+		secret := f.receivedAtMOCT(workflow.NewCorrespondence{Subject: "سري", Classification: workflow.Secret})
+		in := f.receivedAtMOCT(workflow.NewCorrespondence{})
+		in = f.act(moctClerk, in, referTo("LEGAL-SUB"))
+		refs, err := f.wf.Referrals(ctx, f.actor(moctClerk), workflow.ReferralFilter{EntryID: in.ID})
+		f.must(err)
+		if refs.Total != 1 {
+			t.Fatalf("%d referrals", refs.Total)
+		}
+		clerk, head := f.actor(moctClerk), f.actor("head@moct.gov.sy")
+		sql := func(q string, args ...any) {
+			t.Helper()
+			f.must(d.Gorm.Exec(q, args...).Error)
+		}
+		// reads checks what each engine lets the clerk and the head read.
+		reads := func(clerkErr, headErr error) {
+			t.Helper()
+			for i, s := range engines {
+				_, err := s.Get(ctx, clerk, secret.CorrespondenceID)
+				if !errors.Is(err, clerkErr) {
+					t.Fatalf("engine %d: clerk reads the secret letter: %v, want %v", i, err, clerkErr)
+				}
+				_, err = s.Act(ctx, clerk, secret.ID, workflow.Transition{Action: workflow.ActionClose, Version: secret.Version + 100})
+				if clerkErr == nil {
+					wantErr(t, err, workflow.ErrStaleVersion)
+				} else if !errors.Is(err, clerkErr) {
+					t.Fatalf("engine %d: clerk acts on the secret letter: %v, want %v", i, err, clerkErr)
+				}
+				_, err = s.Referral(ctx, head, refs.Items[0].ID)
+				if !errors.Is(err, headErr) {
+					t.Fatalf("engine %d: head reads the referral to LEGAL-SUB: %v, want %v", i, err, headErr)
+				}
+			}
+		}
+		reads(nil, nil)
+		for _, c := range []struct {
+			name              string
+			change, undo      string
+			clerkErr, headErr error
+		}{
+			{"clerkship removed", `DELETE FROM registry_clerks WHERE user_id = ?`,
+				`INSERT INTO registry_clerks (user_id, registry_id) SELECT ?, id FROM registries WHERE code = 'MOCT'`,
+				workflow.ErrNotFound, nil},
+			{"clearance lowered", `UPDATE memberships SET clearance = 'normal' WHERE user_id = ?`,
+				`UPDATE memberships SET clearance = 'secret' WHERE user_id = ?`, workflow.ErrNotFound, nil},
+			{"role taken", `DELETE FROM user_roles WHERE user_id = ? AND role = 'clerk'`,
+				`INSERT INTO user_roles (user_id, role) VALUES (?, 'clerk')`, workflow.ErrNotFound, nil},
+			{"user disabled", `UPDATE users SET disabled = TRUE WHERE id = ?`,
+				`UPDATE users SET disabled = FALSE WHERE id = ?`, workflow.ErrForbidden, nil},
+		} {
+			sql(c.change, clerk.UserID)
+			reads(c.clerkErr, c.headErr)
+			sql(c.undo, clerk.UserID)
+			reads(nil, nil)
+		}
+		sql(`UPDATE departments SET head_user_id = NULL WHERE code = 'LEGAL'`)
+		reads(nil, workflow.ErrNotFound)
+		sql(`UPDATE departments SET head_user_id = ? WHERE code = 'LEGAL'`, head.UserID)
+		reads(nil, nil)
+
+		// What does not make rights leaves the kept ones alone.
+		var before, after int64
+		f.must(d.Gorm.Raw(`SELECT version FROM org_state`).Scan(&before).Error)
+		sql(`UPDATE users SET failed_logins = failed_logins + 1, updated_at = updated_at WHERE id = ?`, clerk.UserID)
+		sql(`UPDATE departments SET name_en = 'Law' WHERE code = 'LEGAL'`)
+		f.must(d.Gorm.Raw(`SELECT version FROM org_state`).Scan(&after).Error)
+		if after != before {
+			t.Errorf("org_state moved from %d to %d without a change of rights", before, after)
+		}
+	})
 }

@@ -52,6 +52,8 @@ type Service struct {
 	loc   *time.Location
 	now   func() time.Time
 	log   *slog.Logger
+	// principals keeps users' rights between calls (access.go).
+	principals principals
 }
 
 // New returns the engine on d, keeping attachments in blobs.
