@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -39,8 +40,11 @@ type Options struct {
 	// DSN is a file path for SQLite (query parameters allowed) and a URL or
 	// key=value string for PostgreSQL.
 	DSN string
-	// MaxOpenConns bounds the connection pool; 0 picks a default (16 for
-	// PostgreSQL, 1 for SQLite: SQLite has one writer at a time, and its
+	// MaxOpenConns bounds the connection pool; 0 picks a default (for
+	// PostgreSQL 4 per core of this machine, at least 8: more connections
+	// than the database server can run at once only add contention, so a
+	// server elsewhere with more cores wants it set; 1 for SQLite: SQLite
+	// has one writer at a time, and its
 	// busy handler is not fair — with several connections a writer can wait
 	// out the whole busy timeout while others get through — so writers
 	// queue in Go instead, in arrival order).
@@ -248,7 +252,7 @@ func openPostgres(ctx context.Context, o Options, gcfg *gorm.Config) (*DB, error
 	}
 	n := o.MaxOpenConns
 	if n <= 0 {
-		n = 16
+		n = max(8, 4*runtime.GOMAXPROCS(0))
 	}
 	pcfg.MaxConns = int32(n)
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
