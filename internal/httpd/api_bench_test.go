@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -33,6 +35,10 @@ const loadClients = 64
 // "fsync-off" uses the shared test cluster (fsync and synchronous commit
 // off); "durable" a cluster of its own with both on.
 func BenchmarkLetterLoadPostgres(b *testing.B) {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// As diwan serve runs (internal/app).
+		defer debug.SetGCPercent(debug.SetGCPercent(200))
+	}
 	for _, durable := range []bool{false, true} {
 		name := "fsync-off"
 		if durable {

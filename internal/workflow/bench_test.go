@@ -3,6 +3,7 @@ package workflow_test
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -22,12 +23,18 @@ import (
 //
 //	go test -run '^$' -bench CompleteLetter -benchtime 2000x ./internal/workflow/
 func BenchmarkCompleteLetter(b *testing.B) {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// As diwan serve runs (internal/app).
+		defer debug.SetGCPercent(debug.SetGCPercent(200))
+	}
 	for _, driver := range []string{db.Postgres, db.SQLite} {
 		b.Run(driver, func(b *testing.B) {
-			d := dbtest.Open(b, driver)
+			// DIWAN_BENCH_CONNS sets the pool's size (database.max_open_conns).
+			var o db.Options
 			if n, err := strconv.Atoi(os.Getenv("DIWAN_BENCH_CONNS")); err == nil && n > 0 && driver == db.Postgres {
-				d.SQL.SetMaxOpenConns(n)
+				o.MaxOpenConns = n
 			}
+			d := dbtest.OpenWith(b, driver, o)
 			f := newFixture(b, d, fixtureOptions{})
 			benchLetters(b, f)
 		})

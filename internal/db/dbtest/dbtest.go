@@ -19,7 +19,14 @@ var Drivers = []string{db.SQLite, db.Postgres}
 // test ends. For PostgreSQL the test binary must use testenv.Main.
 func Open(t testing.TB, driver string) *db.DB {
 	t.Helper()
-	d := OpenEmpty(t, driver)
+	return OpenWith(t, driver, db.Options{})
+}
+
+// OpenWith is Open with o's pool settings (its driver and DSN are
+// Open's).
+func OpenWith(t testing.TB, driver string, o db.Options) *db.DB {
+	t.Helper()
+	d := openEmpty(t, driver, o)
 	if _, err := d.Migrate(context.Background()); err != nil {
 		t.Fatalf("migrate %s: %v", driver, err)
 	}
@@ -28,6 +35,11 @@ func Open(t testing.TB, driver string) *db.DB {
 
 // OpenEmpty is Open without migrations.
 func OpenEmpty(t testing.TB, driver string) *db.DB {
+	t.Helper()
+	return openEmpty(t, driver, db.Options{})
+}
+
+func openEmpty(t testing.TB, driver string, o db.Options) *db.DB {
 	t.Helper()
 	var dsn string
 	switch driver {
@@ -38,7 +50,8 @@ func OpenEmpty(t testing.TB, driver string) *db.DB {
 	default:
 		t.Fatalf("unknown driver %q", driver)
 	}
-	d, err := db.Open(context.Background(), db.Options{Driver: driver, DSN: dsn})
+	o.Driver, o.DSN = driver, dsn
+	d, err := db.Open(context.Background(), o)
 	if err != nil {
 		t.Fatalf("open %s: %v", driver, err)
 	}
