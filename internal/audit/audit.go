@@ -118,17 +118,55 @@ func canonicalDetails(d map[string]any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// Round-trip through generic values so that struct field order and
-	// json.RawMessage formatting cannot make two encodings of one value.
+	if plainJSON(d) {
+		// Already canonical: maps are encoded with sorted keys, and these
+		// values have one encoding.
+		return string(b), nil
+	}
+	return roundTrip(b)
+}
+
+// roundTrip re-encodes JSON b through generic values, so that struct field
+// order and json.RawMessage formatting cannot make two encodings of one
+// value.
+func roundTrip(b []byte) (string, error) {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return "", err
 	}
-	b, err = json.Marshal(v)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return "", err
 	}
 	return string(b), nil
+}
+
+// plainJSON is whether v holds only values with one JSON encoding: nil,
+// strings, booleans, integers, and slices and string-keyed maps of them.
+func plainJSON(v any) bool {
+	switch v := v.(type) {
+	case nil, string, bool, int, int64, int32, uint32:
+		return true
+	case []string, []int64, []int:
+		return true
+	case []any:
+		for _, e := range v {
+			if !plainJSON(e) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for _, e := range v {
+			if !plainJSON(e) {
+				return false
+			}
+		}
+		return true
+	case map[string]string:
+		return true
+	}
+	return false
 }
