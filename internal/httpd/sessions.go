@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"diwan.gov.sy/diwan/internal/audit"
@@ -153,18 +154,49 @@ type credentialUser struct {
 // LookupSession returns the user of a session cookie. An unknown or
 // expired session, or one whose user is disabled, is errNoSession.
 func (s *Sessions) LookupSession(ctx context.Context, cookie string) (credentialUser, error) {
-	var rows []credentialUser
-	err := s.db.Gorm.WithContext(ctx).Table("web_sessions").
-		Select("web_sessions.user_id, users.login, users.disabled, web_sessions.expires_at").
-		Joins("JOIN users ON users.id = web_sessions.user_id").
-		Where("web_sessions.token_hash = ?", hashSecret(cookie)).Limit(1).Scan(&rows).Error
+	u, found, err := s.lookupCredential(ctx, sessionQuery, hashSecret(cookie))
 	if err != nil {
 		return credentialUser{}, fmt.Errorf("look up session: %w", err)
 	}
-	if len(rows) == 0 || rows[0].Disabled || rows[0].ExpiresAt == nil || !rows[0].ExpiresAt.After(s.now()) {
+	if !found || u.Disabled || u.ExpiresAt == nil || !u.ExpiresAt.After(s.now()) {
 		return credentialUser{}, errNoSession
 	}
-	return rows[0], nil
+	return u, nil
+}
+
+// The queries of a credential's user by the hash of its secret, with
+// the columns of credentialUser.
+const (
+	sessionQuery = `SELECT web_sessions.user_id, users.login, users.disabled, web_sessions.expires_at
+	FROM web_sessions JOIN users ON users.id = web_sessions.user_id WHERE web_sessions.token_hash = ? LIMIT 1`
+	tokenQuery = `SELECT api_tokens.user_id, users.login, users.disabled, NULL
+	FROM api_tokens JOIN users ON users.id = api_tokens.user_id WHERE api_tokens.token_hash = ? LIMIT 1`
+)
+
+// lookupCredential runs sessionQuery or tokenQuery for hash. Every
+// request makes one, so on PostgreSQL it goes straight to the pool,
+// without gorm and database/sql between.
+func (s *Sessions) lookupCredential(ctx context.Context, query, hash string) (u credentialUser, found bool, err error) {
+	if s.db.Pool != nil {
+		err = s.db.Pool.QueryRow(ctx, strings.Replace(query, "?", "$1", 1), hash).
+			Scan(&u.UserID, &u.Login, &u.Disabled, &u.ExpiresAt)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return credentialUser{}, false, nil
+		}
+		return u, err == nil, err
+	}
+	rows, err := s.db.Gorm.WithContext(ctx).Raw(query, hash).Rows()
+	if err != nil {
+		return credentialUser{}, false, err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		if err := rows.Scan(&u.UserID, &u.Login, &u.Disabled, &u.ExpiresAt); err != nil {
+			return credentialUser{}, false, err
+		}
+		found = true
+	}
+	return u, found, rows.Err()
 }
 
 // LookupToken returns the user of a personal API token; an unknown token,
@@ -173,18 +205,14 @@ func (s *Sessions) LookupToken(ctx context.Context, token string) (credentialUse
 	if !strings.HasPrefix(token, tokenPrefix) {
 		return credentialUser{}, errNoSession
 	}
-	var rows []credentialUser
-	err := s.db.Gorm.WithContext(ctx).Table("api_tokens").
-		Select("api_tokens.user_id, users.login, users.disabled").
-		Joins("JOIN users ON users.id = api_tokens.user_id").
-		Where("api_tokens.token_hash = ?", hashSecret(token)).Limit(1).Scan(&rows).Error
+	u, found, err := s.lookupCredential(ctx, tokenQuery, hashSecret(token))
 	if err != nil {
 		return credentialUser{}, fmt.Errorf("look up API token: %w", err)
 	}
-	if len(rows) == 0 || rows[0].Disabled {
+	if !found || u.Disabled {
 		return credentialUser{}, errNoSession
 	}
-	return rows[0], nil
+	return u, nil
 }
 
 // CreateToken creates a personal API token for the user with that login
