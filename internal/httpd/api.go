@@ -255,6 +255,11 @@ func (s *Server) coreError(c *gin.Context, doing string, err error) {
 		WriteError(c, http.StatusConflict, "conflict", err.Error(), "")
 	case errors.As(err, &te), errors.Is(err, workflow.ErrInvalidTransition):
 		WriteError(c, http.StatusConflict, "invalid_transition", err.Error(), "")
+	case errors.Is(err, workflow.ErrUnauthenticated):
+		if p := principalOf(c); p != nil && p.tokenHash != "" {
+			s.sessions.forgetToken(p.tokenHash)
+		}
+		WriteError(c, http.StatusUnauthorized, "unauthenticated", "the session or API token is not valid (expired, logged out, or the account is disabled)", "")
 	case errors.Is(err, workflow.ErrNotFound), errors.Is(err, directory.ErrNotFound):
 		WriteError(c, http.StatusNotFound, "not_found", "not found", "")
 	case errors.Is(err, workflow.ErrForbidden):
@@ -277,5 +282,9 @@ func (s *Server) coreError(c *gin.Context, doing string, err error) {
 // actor is the caller as the workflow engine knows them.
 func actor(c *gin.Context) workflow.Actor {
 	p := principalOf(c)
-	return workflow.UserActor(p.UserID, p.Login)
+	a := workflow.UserActor(p.UserID, p.Login)
+	if p.tokenHash != "" {
+		a.Credential = &workflow.Credential{Query: tokenCheck, Args: []any{p.tokenHash}}
+	}
+	return a
 }

@@ -3,6 +3,7 @@ package httpd
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -315,4 +316,88 @@ func TestOriginOf(t *testing.T) {
 			t.Errorf("originOf(%q) = %q, %v; want %q", in, got, ok, want)
 		}
 	}
+}
+
+// The routes whose engine call checks a kept API token (inBandRoutes) skip
+// authenticate's query; a revoked token, or a disabled user's, is still
+// refused from the next call on, with nothing created, changed or shown.
+func TestKeptTokenIsCheckedByTheEngine(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		clerk, admin := e.withToken(moctClerk), e.withToken(adminLogin)
+		hash := hashSecret(clerk.token)
+		kept := func() bool {
+			_, ok := e.ts.srv.sessions.keptToken(hash)
+			return ok
+		}
+		newDraft := map[string]any{"subject": "طلب", "body": "نص", "sender_registry": "MOCT",
+			"recipients": []map[string]string{{"registry": "MOF"}}}
+		var d draftDTO
+		clerk.call("POST", "/api/v1/correspondence", newDraft, http.StatusCreated, &d)
+		if !kept() {
+			t.Fatal("a valid token is not kept after its first use")
+		}
+		doc := fmt.Sprintf("/api/v1/correspondence/%d", d.ID)
+		register := fmt.Sprintf("/api/v1/entries/%d/register", d.EntryID)
+		clerk.call("GET", doc, nil, http.StatusOK, nil)
+		uid := e.userID(moctClerk)
+		var rows int64
+		count := func() int64 {
+			t.Helper()
+			var n int64
+			if err := e.db.Gorm.Table("correspondence").Count(&n).Error; err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		rows = count()
+		refused := func(why string) {
+			t.Helper()
+			clerk.wantError("POST", "/api/v1/correspondence", newDraft, http.StatusUnauthorized, "unauthenticated", "")
+			if kept() {
+				t.Errorf("%s: the refused token is still kept", why)
+			}
+			// Taken from the cache again it would be refused by the engine;
+			// looked up again by authenticate, it is refused there.
+			e.ts.srv.sessions.keepToken(hash, credentialUser{UserID: uid, Login: moctClerk})
+			clerk.wantError("GET", doc, nil, http.StatusUnauthorized, "unauthenticated", "")
+			e.ts.srv.sessions.keepToken(hash, credentialUser{UserID: uid, Login: moctClerk})
+			clerk.wantError("POST", register, map[string]any{"version": d.Version}, http.StatusUnauthorized, "unauthenticated", "")
+			clerk.wantError("GET", "/api/v1/entries", nil, http.StatusUnauthorized, "unauthenticated", "")
+			if n := count(); n != rows {
+				t.Errorf("%s: %d correspondence rows, want %d", why, n, rows)
+			}
+		}
+
+		admin.call("PATCH", "/api/v1/users/"+moctClerk, map[string]any{"disabled": true}, http.StatusOK, nil)
+		refused("disabled")
+		admin.call("PATCH", "/api/v1/users/"+moctClerk, map[string]any{"disabled": false}, http.StatusOK, nil)
+		clerk.call("POST", "/api/v1/correspondence", newDraft, http.StatusCreated, nil)
+		rows++
+
+		if err := e.db.Gorm.Exec("DELETE FROM api_tokens WHERE token_hash = ?", hash).Error; err != nil {
+			t.Fatal(err)
+		}
+		if !kept() {
+			t.Fatal("the token is not kept before it is revoked")
+		}
+		refused("revoked")
+		var state string
+		if err := e.db.Gorm.Raw("SELECT state FROM registry_entries WHERE id = ?", d.EntryID).Scan(&state).Error; err != nil {
+			t.Fatal(err)
+		}
+		if state != "draft" {
+			t.Errorf("the refused register left the entry %s", state)
+		}
+	})
+}
+
+// userID is the directory id of login.
+func (e *apiEnv) userID(login string) int64 {
+	e.t.Helper()
+	u, err := e.dir.UserByLogin(context.Background(), login)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u.ID
 }

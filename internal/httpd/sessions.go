@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -63,6 +64,42 @@ type Sessions struct {
 	dir *directory.Service
 	ttl time.Duration
 	now func() time.Time
+	// tokens are API tokens found valid, by hash, for the routes whose
+	// engine call checks the token again in its own first read
+	// (authenticate, inBandRoutes).
+	tokensMu sync.Mutex
+	tokens   map[string]credentialUser
+}
+
+// maxKeptTokens bounds Sessions.tokens; past it, it starts again empty.
+const maxKeptTokens = 4096
+
+// tokenCheck is the engine's check of a kept token (workflow.Credential):
+// the token still exists and its user is not disabled.
+const tokenCheck = `SELECT api_tokens.user_id FROM api_tokens JOIN users ON users.id = api_tokens.user_id
+	WHERE api_tokens.token_hash = ? AND NOT users.disabled`
+
+// keptToken returns the user of a token found valid before.
+func (s *Sessions) keptToken(hash string) (credentialUser, bool) {
+	s.tokensMu.Lock()
+	defer s.tokensMu.Unlock()
+	u, ok := s.tokens[hash]
+	return u, ok
+}
+
+func (s *Sessions) keepToken(hash string, u credentialUser) {
+	s.tokensMu.Lock()
+	defer s.tokensMu.Unlock()
+	if s.tokens == nil || len(s.tokens) >= maxKeptTokens {
+		s.tokens = make(map[string]credentialUser)
+	}
+	s.tokens[hash] = u
+}
+
+func (s *Sessions) forgetToken(hash string) {
+	s.tokensMu.Lock()
+	defer s.tokensMu.Unlock()
+	delete(s.tokens, hash)
 }
 
 // NewSessions returns the session and token store on d; sessions last ttl
@@ -205,13 +242,16 @@ func (s *Sessions) LookupToken(ctx context.Context, token string) (credentialUse
 	if !strings.HasPrefix(token, tokenPrefix) {
 		return credentialUser{}, errNoSession
 	}
-	u, found, err := s.lookupCredential(ctx, tokenQuery, hashSecret(token))
+	hash := hashSecret(token)
+	u, found, err := s.lookupCredential(ctx, tokenQuery, hash)
 	if err != nil {
 		return credentialUser{}, fmt.Errorf("look up API token: %w", err)
 	}
 	if !found || u.Disabled {
+		s.forgetToken(hash)
 		return credentialUser{}, errNoSession
 	}
+	s.keepToken(hash, u)
 	return u, nil
 }
 

@@ -112,11 +112,41 @@ func loadPrincipal(ctx context.Context, q *gorm.DB, a Actor) (*principal, error)
 	if a.Operator != "" || a.UserID == 0 {
 		return newPrincipal(a, nil)
 	}
+	if c := a.Credential; c != nil {
+		var ids []int64
+		if err := scanRows(ctx, q, c.Query, c.Args, appendID(&ids)); err != nil {
+			return nil, fmt.Errorf("check the credential of user %d: %w", a.UserID, err)
+		}
+		if err := checkCredential(a, ids); err != nil {
+			return nil, err
+		}
+	}
 	var facts []principalFact
 	if err := scanRows(ctx, q, principalQuery, principalArgs(a), appendFact(&facts)); err != nil {
 		return nil, fmt.Errorf("load user %d: %w", a.UserID, err)
 	}
 	return newPrincipal(a, facts)
+}
+
+// appendID appends each row's one id to *to.
+func appendID(to *[]int64) func(r rowScanner) error {
+	return func(r rowScanner) error {
+		var id int64
+		if err := r.Scan(&id); err != nil {
+			return err
+		}
+		*to = append(*to, id)
+		return nil
+	}
+}
+
+// checkCredential is whether the rows of a.Credential's query are a's
+// user, alone.
+func checkCredential(a Actor, ids []int64) error {
+	if len(ids) != 1 || ids[0] != a.UserID {
+		return fmt.Errorf("user %d: %w", a.UserID, ErrUnauthenticated)
+	}
+	return nil
 }
 
 // principalQueryVersioned is principalQuery with the version of org_state
@@ -171,6 +201,26 @@ func (x *txn) principal(a Actor) (get func() (*principal, error)) {
 	if a.Operator != "" || a.UserID == 0 {
 		return func() (*principal, error) { return newPrincipal(a, nil) }
 	}
+	facts := x.principalFacts(a)
+	c := a.Credential
+	if c == nil {
+		return facts
+	}
+	var ids []int64
+	x.query(c.Query, c.Args, appendID(&ids))
+	return func() (*principal, error) {
+		if x.err != nil {
+			return nil, x.err
+		}
+		if err := checkCredential(a, ids); err != nil {
+			return nil, err
+		}
+		return facts()
+	}
+}
+
+// principalFacts is principal without the credential.
+func (x *txn) principalFacts(a Actor) (get func() (*principal, error)) {
 	cache := &x.s.principals
 	load := func() *principalFacts {
 		f := &principalFacts{version: -1}

@@ -39,6 +39,9 @@ var (
 	// the object, or a non-administrator tried to change the organisation,
 	// or the account is disabled. HTTP 403.
 	ErrForbidden = errors.New("not allowed")
+	// ErrUnauthenticated: the actor's Credential did not check out (revoked,
+	// or its user disabled). Nothing was read out or changed. HTTP 401.
+	ErrUnauthenticated = errors.New("the credential is not valid")
 	// ErrExists: a registry or department code in use. HTTP 409.
 	ErrExists = errors.New("already exists")
 	// ErrInvalidTransition: the action is not allowed from the entry's or
@@ -273,6 +276,20 @@ type Actor struct {
 	// Operator names an operator of the command line ("cli:root"), who may
 	// manage the organisation and sees no content. Empty for users.
 	Operator string
+	// Credential, when set, is checked in the call's first read, before
+	// anything is decided, read out or changed.
+	Credential *Credential
+}
+
+// Credential is the check of a caller's credential (an API token) that
+// the engine makes in a call's first read, with no round trip of its own:
+// Query, with ? placeholders for Args, must return exactly one row, the
+// actor's UserID, or the call fails with ErrUnauthenticated. It lets the
+// HTTP layer keep credentials it has checked once and still refuse a
+// revoked one, or one whose user was disabled, from the next call on.
+type Credential struct {
+	Query string
+	Args  []any
 }
 
 // UserActor is the actor for a logged-in directory user.
@@ -281,14 +298,6 @@ func UserActor(id int64, login string) Actor { return Actor{UserID: id, Login: l
 // OperatorActor is the actor for the command line; name is the audit actor
 // ("cli:root").
 func OperatorActor(name string) Actor { return Actor{Operator: name} }
-
-// auditName is the actor as audit events name it.
-func (a Actor) auditName() string {
-	if a.Operator != "" {
-		return a.Operator
-	}
-	return "user:" + a.Login
-}
 
 // ---------------------------------------------------------------------------
 // Organisation

@@ -35,7 +35,7 @@ import (
 // newAuditRow is the audit event of a transition by p, as audit.Append
 // would store it.
 func newAuditRow(p *principal, action, target string, details map[string]any) (audit.Row, error) {
-	return audit.Prepare(audit.Event{Actor: p.a.auditName(), Action: action, Target: target, Details: details})
+	return audit.Prepare(audit.Event{Actor: p.auditName(), Action: action, Target: target, Details: details})
 }
 
 // timelineInto and timelineValues insert a timeline row; timelineArgs are

@@ -108,6 +108,15 @@ func auditFields(e event) (action, target string, details map[string]any) {
 	return action, target, details
 }
 
+// auditName is the actor as audit events name them: a user by their login
+// as the database has it (Actor.Login is the caller's, for messages).
+func (p *principal) auditName() string {
+	if p.operator {
+		return p.a.Operator
+	}
+	return "user:" + p.login
+}
+
 // displayName is the actor as the timeline shows them.
 func (p *principal) displayName() string {
 	if p.operator {

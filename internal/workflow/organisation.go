@@ -34,7 +34,7 @@ func (s *Service) change(ctx context.Context, fn func(tx *gorm.DB) error) error 
 }
 
 func appendAudit(ctx context.Context, tx *gorm.DB, p *principal, action, target string, details map[string]any) error {
-	return audit.Append(ctx, tx, audit.Event{Actor: p.a.auditName(), Action: action, Target: target, Details: details})
+	return audit.Append(ctx, tx, audit.Event{Actor: p.auditName(), Action: action, Target: target, Details: details})
 }
 
 // organiser loads the actor and checks that they may change the
