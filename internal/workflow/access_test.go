@@ -1,8 +1,10 @@
 package workflow_test
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/db/dbtest"
@@ -354,4 +356,44 @@ func TestRightsFollowEveryChange(t *testing.T) {
 			t.Errorf("org_state moved from %d to %d without a change of rights", before, after)
 		}
 	})
+}
+
+// org_state is moved at commit: two changes of the organisation that wait
+// for each other's rows in turn do not also wait for each other through
+// it (which would be a deadlock on PostgreSQL; SQLite has one writer).
+func TestOrgStateAddsNoDeadlock(t *testing.T) {
+	d := dbtest.Open(t, db.Postgres)
+	f := newFixture(t, d, fixtureOptions{})
+	// Bounds the wait that would otherwise never end.
+	ctx, cancel := context.WithTimeout(f.ctx, 20*time.Second)
+	defer cancel()
+	one, two := f.actor("staff@moct.gov.sy").UserID, f.actor("it@moct.gov.sy").UserID
+	var before int64
+	f.must(d.SQL.QueryRowContext(ctx, `SELECT version FROM org_state`).Scan(&before))
+	a, err := d.SQL.BeginTx(ctx, nil)
+	f.must(err)
+	defer a.Rollback()
+	b, err := d.SQL.BeginTx(ctx, nil)
+	f.must(err)
+	defer b.Rollback()
+	lower := `UPDATE memberships SET clearance = 'confidential' WHERE user_id = $1`
+	_, err = a.ExecContext(ctx, lower, one)
+	f.must(err)
+	_, err = b.ExecContext(ctx, lower, two) // would wait for a's lock of org_state
+	f.must(err)
+	aDone := make(chan error, 1)
+	go func() {
+		_, err := a.ExecContext(ctx, lower, two) // waits for b
+		if err == nil {
+			err = a.Commit()
+		}
+		aDone <- err
+	}()
+	f.must(b.Commit())
+	f.must(<-aDone)
+	var after int64
+	f.must(d.SQL.QueryRowContext(ctx, `SELECT version FROM org_state`).Scan(&after))
+	if after != before+3 {
+		t.Errorf("org_state moved from %d to %d, want 3 moves", before, after)
+	}
 }

@@ -22,15 +22,19 @@ END;
 $$;
 -- +goose StatementEnd
 
-CREATE TRIGGER org_state_users AFTER UPDATE OF login, ministry_id, disabled OR DELETE ON users
-    FOR EACH STATEMENT EXECUTE FUNCTION org_state_bump();
-CREATE TRIGGER org_state_ministries AFTER UPDATE OF code OR DELETE ON ministries
-    FOR EACH STATEMENT EXECUTE FUNCTION org_state_bump();
-CREATE TRIGGER org_state_user_roles AFTER INSERT OR UPDATE OR DELETE ON user_roles
-    FOR EACH STATEMENT EXECUTE FUNCTION org_state_bump();
-CREATE TRIGGER org_state_registry_clerks AFTER INSERT OR UPDATE OR DELETE ON registry_clerks
-    FOR EACH STATEMENT EXECUTE FUNCTION org_state_bump();
-CREATE TRIGGER org_state_memberships AFTER INSERT OR UPDATE OR DELETE ON memberships
-    FOR EACH STATEMENT EXECUTE FUNCTION org_state_bump();
-CREATE TRIGGER org_state_departments AFTER INSERT OR UPDATE OF parent_id, head_user_id OR DELETE ON departments
-    FOR EACH STATEMENT EXECUTE FUNCTION org_state_bump();
+-- The triggers run at commit (deferred constraint triggers), so that the
+-- one row is locked only from then to the end of the transaction: two
+-- changes of the organisation wait for each other there, never in a cycle
+-- with the rows they change.
+CREATE CONSTRAINT TRIGGER org_state_users AFTER UPDATE OF login, ministry_id, disabled OR DELETE ON users
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION org_state_bump();
+CREATE CONSTRAINT TRIGGER org_state_ministries AFTER UPDATE OF code OR DELETE ON ministries
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION org_state_bump();
+CREATE CONSTRAINT TRIGGER org_state_user_roles AFTER INSERT OR UPDATE OR DELETE ON user_roles
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION org_state_bump();
+CREATE CONSTRAINT TRIGGER org_state_registry_clerks AFTER INSERT OR UPDATE OR DELETE ON registry_clerks
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION org_state_bump();
+CREATE CONSTRAINT TRIGGER org_state_memberships AFTER INSERT OR UPDATE OR DELETE ON memberships
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION org_state_bump();
+CREATE CONSTRAINT TRIGGER org_state_departments AFTER INSERT OR UPDATE OF parent_id, head_user_id OR DELETE ON departments
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION org_state_bump();
