@@ -100,22 +100,25 @@ func benchUpload(b *testing.B, useTLS bool) {
 			"subject": "مرفق كبير", "body": "نص", "sender_registry": "MOCT",
 			"recipients": []map[string]string{{"registry": "MOF"}},
 		}, http.StatusCreated, &dr)
-		pr, pw := io.Pipe()
-		mw := multipart.NewWriter(pw)
-		go func() {
-			part, err := mw.CreateFormFile("file", "كبير.bin")
-			if err == nil {
-				_, err = io.Copy(part, newUploadReader(uploadBenchSize))
-			}
-			if err == nil {
-				err = mw.Close()
-			}
-			pw.CloseWithError(err)
-		}()
-		req, err := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/correspondence/%d/attachments", e.ts.url, dr.ID), pr)
+		// The form as a browser or curl sends a file: its length known
+		// up front (Content-Length), the file's bytes between the part's
+		// header and the closing boundary.
+		var form bytes.Buffer
+		mw := multipart.NewWriter(&form)
+		if _, err := mw.CreateFormFile("file", "كبير.bin"); err != nil {
+			b.Fatal(err)
+		}
+		headLen := form.Len()
+		if err := mw.Close(); err != nil {
+			b.Fatal(err)
+		}
+		head, tail := form.Bytes()[:headLen], form.Bytes()[headLen:]
+		file := io.MultiReader(bytes.NewReader(head), newUploadReader(uploadBenchSize), bytes.NewReader(tail))
+		req, err := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/correspondence/%d/attachments", e.ts.url, dr.ID), file)
 		if err != nil {
 			b.Fatal(err)
 		}
+		req.ContentLength = int64(len(head)) + uploadBenchSize + int64(len(tail))
 		req.Header.Set("Content-Type", mw.FormDataContentType())
 		req.Header.Set("Authorization", "Bearer "+clerk.token)
 		var body []byte
