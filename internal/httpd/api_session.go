@@ -95,8 +95,9 @@ func (s *Server) internalError(c *gin.Context, doing string, err error) {
 
 // authenticate is the middleware of every /api/v1 route that needs a
 // caller. It checks the credential and its user on every request (one
-// query), so that logout, expiry and a disabled account take effect at
-// once, and enforces CSRF on cookie requests that change state.
+// query; for an API token on inBandRoutes, the engine's first read does),
+// so that logout, expiry, a revoked token and a disabled account take
+// effect at once, and enforces CSRF on cookie requests that change state.
 func (s *Server) authenticate(c *gin.Context) {
 	ctx := c.Request.Context()
 	var (
