@@ -389,6 +389,21 @@ func TestKeptTokenIsCheckedByTheEngine(t *testing.T) {
 		if state != "draft" {
 			t.Errorf("the refused register left the entry %s", state)
 		}
+
+		// A token kept from another route, whose user the engine has not
+		// read yet: the check goes with the first read of their rights.
+		mof := e.withToken(mofClerk)
+		mof.call("GET", "/api/v1/session", nil, http.StatusOK, nil)
+		if err := e.db.Gorm.Exec("DELETE FROM api_tokens WHERE token_hash = ?", hashSecret(mof.token)).Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := e.ts.srv.sessions.keptToken(hashSecret(mof.token)); !ok {
+			t.Fatal("a token used on another route is not kept")
+		}
+		mof.wantError("GET", "/api/v1/correspondence/1", nil, http.StatusUnauthorized, "unauthenticated", "")
+		mof = e.withToken(mofClerk)
+		mof.call("GET", "/api/v1/session", nil, http.StatusOK, nil)
+		mof.wantError("GET", "/api/v1/correspondence/999999", nil, http.StatusNotFound, "not_found", "")
 	})
 }
 
