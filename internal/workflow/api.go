@@ -266,8 +266,9 @@ const DefaultTemplate = "{registry}/{dir}/{year}/{seq:06}"
 
 // Actor is who calls the engine. The engine loads the rest — ministry,
 // roles, the registries they clerk for, their department, the departments
-// they head, their clearance, whether they are disabled — from the database
-// on each call, so a change of membership takes effect at once.
+// they head, their clearance, whether they are disabled — from the database,
+// keeping it between calls only while org_state's version has not moved
+// (access.go), so a change of membership takes effect at once.
 type Actor struct {
 	// UserID is the directory user (directory.User.ID); 0 for an operator.
 	UserID int64
