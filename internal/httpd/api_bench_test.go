@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -33,7 +35,10 @@ const loadClients = 64
 //	go test -run '^$' -bench LetterLoad -benchtime 2000x ./internal/httpd/
 //
 // "fsync-off" uses the shared test cluster (fsync and synchronous commit
-// off); "durable" a cluster of its own with both on.
+// off); "durable" a cluster of its own with both on. The clients share the
+// server's two cores, so each run is made twice: "lean" clients write each
+// request and read its answer on their connection, as load generators do;
+// "net-http" clients are net/http's, with its transport's goroutines.
 func BenchmarkLetterLoadPostgres(b *testing.B) {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		// As diwan serve runs (internal/app).
@@ -45,25 +50,32 @@ func BenchmarkLetterLoadPostgres(b *testing.B) {
 			name = "durable"
 		}
 		b.Run(name, func(b *testing.B) {
-			var dsn string
+			newDSN := func(b *testing.B) (string, error) { return testenv.Postgres(b), nil }
 			if durable {
 				c := testenv.NewCluster(b, true)
-				var err error
-				if dsn, err = c.CreateDatabase(context.Background()); err != nil {
-					b.Fatal(err)
+				newDSN = func(*testing.B) (string, error) { return c.CreateDatabase(context.Background()) }
+			}
+			for _, lean := range []bool{true, false} {
+				client := "lean"
+				if !lean {
+					client = "net-http"
 				}
-			} else {
-				dsn = testenv.Postgres(b)
+				b.Run(client, func(b *testing.B) {
+					dsn, err := newDSN(b)
+					if err != nil {
+						b.Fatal(err)
+					}
+					d, err := db.Open(context.Background(), db.Options{Driver: db.Postgres, DSN: dsn})
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.Cleanup(func() { d.Close() })
+					if _, err := d.Migrate(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+					runLetterLoad(b, newAPIEnvOn(b, d, true, slog.New(slog.DiscardHandler)), lean)
+				})
 			}
-			d, err := db.Open(context.Background(), db.Options{Driver: db.Postgres, DSN: dsn})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { d.Close() })
-			if _, err := d.Migrate(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			runLetterLoad(b, newAPIEnvOn(b, d, true, slog.New(slog.DiscardHandler)))
 		})
 	}
 }
@@ -71,7 +83,7 @@ func BenchmarkLetterLoadPostgres(b *testing.B) {
 // loadCall names the calls of one letter, in order.
 var loadCalls = []string{"create", "register", "dispatch", "find incoming", "register incoming", "refer"}
 
-func runLetterLoad(b *testing.B, e *apiEnv) {
+func runLetterLoad(b *testing.B, e *apiEnv, lean bool) {
 	sender, receiver := e.withToken(moctClerk).token, e.withToken(mofClerk).token
 	base := e.ts.client.Transport.(*http.Transport)
 	// HTTP/1.1, a connection per client, as 64 separate programs would.
@@ -90,11 +102,22 @@ func runLetterLoad(b *testing.B, e *apiEnv) {
 
 	// Each client connects first (TCP and TLS), as a client that keeps its
 	// connection has done long before: the run measures calls.
+	callers := make(chan caller, loadClients)
 	var warm sync.WaitGroup
 	for range loadClients {
+		if lean {
+			lc, err := dialLean(tr.TLSClientConfig, e.ts.url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { lc.conn.Close() })
+			callers <- lc
+			continue
+		}
+		callers <- stdCaller{hc}
 		warm.Go(func() {
 			var who map[string]any
-			if err := loadCall(hc, make([][]time.Duration, len(loadCalls)), 0, sender, "GET", e.ts.url+"/api/v1/session", nil, http.StatusOK, &who); err != nil {
+			if err := (stdCaller{hc}).call(make([][]time.Duration, len(loadCalls)), 0, sender, "GET", e.ts.url+"/api/v1/session", nil, http.StatusOK, &who); err != nil {
 				failed.CompareAndSwap(nil, err)
 			}
 		})
@@ -116,8 +139,9 @@ func runLetterLoad(b *testing.B, e *apiEnv) {
 				}
 				mu.Unlock()
 			}()
+			c := <-callers
 			for next.Add(1) <= int64(b.N) {
-				if err := oneLetter(hc, e.ts.url, sender, receiver, mine); err != nil {
+				if err := oneLetter(c, e.ts.url, sender, receiver, mine); err != nil {
 					failed.CompareAndSwap(nil, err)
 					return
 				}
@@ -156,34 +180,42 @@ func runLetterLoad(b *testing.B, e *apiEnv) {
 
 // oneLetter takes one letter from MOCT to MOF through the API, recording
 // each call's latency in lat (indexed as loadCalls).
-func oneLetter(hc *http.Client, url, sender, receiver string, lat [][]time.Duration) error {
+func oneLetter(c caller, url, sender, receiver string, lat [][]time.Duration) error {
 	var d draftDTO
-	if err := loadCall(hc, lat, 0, sender, "POST", url+"/api/v1/correspondence", map[string]any{
+	if err := c.call(lat, 0, sender, "POST", url+"/api/v1/correspondence", map[string]any{
 		"subject": "طلب بيانات", "body": "نص", "sender_registry": "MOCT",
 		"recipients": []map[string]string{{"registry": "MOF"}},
 	}, http.StatusCreated, &d); err != nil {
 		return err
 	}
 	var out entryDTO
-	if err := loadCall(hc, lat, 1, sender, "POST", fmt.Sprintf("%s/api/v1/entries/%d/register", url, d.EntryID), v(d.Version), http.StatusOK, &out); err != nil {
+	if err := c.call(lat, 1, sender, "POST", fmt.Sprintf("%s/api/v1/entries/%d/register", url, d.EntryID), v(d.Version), http.StatusOK, &out); err != nil {
 		return err
 	}
-	if err := loadCall(hc, lat, 2, sender, "POST", fmt.Sprintf("%s/api/v1/entries/%d/dispatch", url, d.EntryID), v(out.Version), http.StatusOK, &out); err != nil {
+	if err := c.call(lat, 2, sender, "POST", fmt.Sprintf("%s/api/v1/entries/%d/dispatch", url, d.EntryID), v(out.Version), http.StatusOK, &out); err != nil {
 		return err
 	}
 	var doc correspondenceDTO
-	if err := loadCall(hc, lat, 3, receiver, "GET", fmt.Sprintf("%s/api/v1/correspondence/%d", url, d.ID), nil, http.StatusOK, &doc); err != nil {
+	if err := c.call(lat, 3, receiver, "GET", fmt.Sprintf("%s/api/v1/correspondence/%d", url, d.ID), nil, http.StatusOK, &doc); err != nil {
 		return err
 	}
 	in := doc.Entry
-	if err := loadCall(hc, lat, 4, receiver, "POST", fmt.Sprintf("%s/api/v1/entries/%d/register", url, in.ID), v(in.Version), http.StatusOK, &in); err != nil {
+	if err := c.call(lat, 4, receiver, "POST", fmt.Sprintf("%s/api/v1/entries/%d/register", url, in.ID), v(in.Version), http.StatusOK, &in); err != nil {
 		return err
 	}
-	return loadCall(hc, lat, 5, receiver, "POST", fmt.Sprintf("%s/api/v1/entries/%d/refer", url, in.ID),
+	return c.call(lat, 5, receiver, "POST", fmt.Sprintf("%s/api/v1/entries/%d/refer", url, in.ID),
 		v(in.Version, "to_department", "LEGAL", "instruction", "action"), http.StatusOK, &in)
 }
 
-func loadCall(hc *http.Client, lat [][]time.Duration, i int, token, method, url string, body any, want int, out any) error {
+// caller sends the calls of one client.
+type caller interface {
+	call(lat [][]time.Duration, i int, token, method, url string, body any, want int, out any) error
+}
+
+// stdCaller sends calls with a net/http client.
+type stdCaller struct{ hc *http.Client }
+
+func (c stdCaller) call(lat [][]time.Duration, i int, token, method, url string, body any, want int, out any) error {
 	var r io.Reader
 	if body != nil {
 		buf, err := json.Marshal(body)
@@ -201,10 +233,16 @@ func loadCall(hc *http.Client, lat [][]time.Duration, i int, token, method, url 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	began := time.Now()
-	resp, err := hc.Do(req)
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s: %w", loadCalls[i], err)
 	}
+	return readAnswer(lat, i, began, method, resp, want, out)
+}
+
+// readAnswer reads resp to its end, records the call's latency since began,
+// insists on the status and decodes the answer into out.
+func readAnswer(lat [][]time.Duration, i int, began time.Time, method string, resp *http.Response, want int, out any) error {
 	b, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	lat[i] = append(lat[i], time.Since(began))
@@ -215,4 +253,58 @@ func loadCall(hc *http.Client, lat [][]time.Duration, i int, token, method, url 
 		return fmt.Errorf("%s %s: status %d: %s", method, loadCalls[i], resp.StatusCode, b)
 	}
 	return json.Unmarshal(b, out)
+}
+
+// leanCaller sends calls on one TLS connection of its own, writing each
+// request in one piece and reading its answer in the caller's goroutine, as
+// load generators do: no transport goroutines or connection pool.
+type leanCaller struct {
+	conn *tls.Conn
+	r    *bufio.Reader
+	host string
+	buf  bytes.Buffer
+}
+
+func dialLean(cfg *tls.Config, base string) (*leanCaller, error) {
+	u, err := neturl.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := tls.Dial("tcp", u.Host, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &leanCaller{conn: conn, r: bufio.NewReader(conn), host: u.Host}, nil
+}
+
+func (c *leanCaller) call(lat [][]time.Duration, i int, token, method, url string, body any, want int, out any) error {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return err
+	}
+	var payload []byte
+	if body != nil {
+		if payload, err = json.Marshal(body); err != nil {
+			return err
+		}
+	}
+	c.buf.Reset()
+	fmt.Fprintf(&c.buf, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n", method, u.RequestURI(), c.host, token)
+	if body != nil {
+		fmt.Fprintf(&c.buf, "Content-Type: application/json\r\nContent-Length: %d\r\n", len(payload))
+	}
+	c.buf.WriteString("\r\n")
+	c.buf.Write(payload)
+	began := time.Now()
+	if _, err := c.conn.Write(c.buf.Bytes()); err != nil {
+		return fmt.Errorf("%s: %w", loadCalls[i], err)
+	}
+	resp, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", loadCalls[i], err)
+	}
+	if resp.Close {
+		return fmt.Errorf("%s: the server closes the connection", loadCalls[i])
+	}
+	return readAnswer(lat, i, began, method, resp, want, out)
 }
