@@ -284,7 +284,7 @@ func actor(c *gin.Context) workflow.Actor {
 	p := principalOf(c)
 	a := workflow.UserActor(p.UserID, p.Login)
 	if p.tokenHash != "" {
-		a.Credential = &workflow.Credential{Query: tokenCheck, Args: []any{p.tokenHash}}
+		a.Credential = &workflow.Credential{Query: tokenCheck, Args: []any{p.tokenHash}, Key: p.tokenHash}
 	}
 	return a
 }

@@ -374,6 +374,9 @@ func TestKeptTokenIsCheckedByTheEngine(t *testing.T) {
 		admin.call("PATCH", "/api/v1/users/"+moctClerk, map[string]any{"disabled": false}, http.StatusOK, nil)
 		clerk.call("POST", "/api/v1/correspondence", newDraft, http.StatusCreated, nil)
 		rows++
+		// The engine checks the token again and keeps that check while
+		// org_state's version stays: revoking the token must move it.
+		clerk.call("GET", doc, nil, http.StatusOK, nil)
 
 		if err := e.db.Gorm.Exec("DELETE FROM api_tokens WHERE token_hash = ?", hash).Error; err != nil {
 			t.Fatal(err)

@@ -75,7 +75,9 @@ type Sessions struct {
 const maxKeptTokens = 4096
 
 // tokenCheck is the engine's check of a kept token (workflow.Credential):
-// the token still exists and its user is not disabled.
+// the token still exists and its user is not disabled. The engine keeps a
+// check that passed while org_state's version stays, which revoking a
+// token or disabling its user moves (migrations 00008 and 00010).
 const tokenCheck = `SELECT api_tokens.user_id FROM api_tokens JOIN users ON users.id = api_tokens.user_id
 	WHERE api_tokens.token_hash = ? AND NOT users.disabled`
 

@@ -157,38 +157,40 @@ UNION ALL SELECT 'version', version, '' FROM org_state WHERE id = 1`
 // orgVersionQuery reads the version of org_state.
 const orgVersionQuery = `SELECT version FROM org_state WHERE id = 1`
 
-// principals keeps the facts of principalQuery per user with the version
-// of org_state they were read at. Every change to those facts moves the
-// version (the triggers of org_state), so facts read at the version that
-// is current are the facts a new read would give.
-type principals struct {
+// keptAt keeps values read at a version of org_state, by key: the facts
+// of principalQuery per user, and credentials found valid. Every change to
+// what they were read from moves the version (the triggers of org_state),
+// so a value kept at the version that is current is what a new read would
+// give.
+type keptAt[K comparable, V any] struct {
 	mu sync.Mutex
-	m  map[int64]principalFacts
+	m  map[K]versioned[V]
 }
 
-type principalFacts struct {
+type versioned[V any] struct {
 	version int64
-	facts   []principalFact // read only once stored
+	v       V // read only once stored
 }
 
-// maxPrincipals bounds the cache; past it, it starts again empty.
-const maxPrincipals = 4096
+// maxKept bounds a keptAt; past it, it starts again empty.
+const maxKept = 4096
 
-func (c *principals) get(userID int64) (principalFacts, bool) {
+func (c *keptAt[K, V]) get(k K) (versioned[V], bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	f, ok := c.m[userID]
+	f, ok := c.m[k]
 	return f, ok
 }
 
-func (c *principals) put(userID int64, f principalFacts) {
+// put keeps f unless a value of a later version is kept already.
+func (c *keptAt[K, V]) put(k K, f versioned[V]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxPrincipals {
-		c.m = make(map[int64]principalFacts)
+	if c.m == nil || len(c.m) >= maxKept {
+		c.m = make(map[K]versioned[V])
 	}
-	if old, ok := c.m[userID]; !ok || old.version <= f.version {
-		c.m[userID] = f
+	if old, ok := c.m[k]; !ok || old.version <= f.version {
+		c.m[k] = f
 	}
 }
 
@@ -196,34 +198,59 @@ func (c *principals) put(userID int64, f principalFacts) {
 // has run, and must be called right after that run, before anything else
 // is queued. When the facts of a's last call are kept, only the version of
 // org_state is read; if it moved, get reads the facts again (one more
-// round trip).
+// round trip). a's credential is checked after the version is read, in
+// the same round trip, unless a check that passed is kept at the version
+// read (Credential.Key): then it is not checked again.
 func (x *txn) principal(a Actor) (get func() (*principal, error)) {
 	if a.Operator != "" || a.UserID == 0 {
 		return func() (*principal, error) { return newPrincipal(a, nil) }
 	}
-	facts := x.principalFacts(a)
+	facts, version := x.principalFacts(a)
 	c := a.Credential
 	if c == nil {
 		return facts
 	}
 	var ids []int64
-	x.query(c.Query, c.Args, appendID(&ids))
+	check := func() { x.query(c.Query, c.Args, appendID(&ids)) }
+	kept, ok := versioned[int64]{}, false
+	if c.Key != "" {
+		kept, ok = x.s.credentials.get(c.Key)
+		ok = ok && kept.v == a.UserID
+	}
+	if !ok {
+		check()
+	}
 	return func() (*principal, error) {
 		if x.err != nil {
 			return nil, x.err
 		}
-		if err := checkCredential(a, ids); err != nil {
-			return nil, err
+		if ok && *version != kept.version {
+			// Read after the version: a revocation between the two
+			// is seen here, one after moves the version again.
+			ok = false
+			check()
+			if err := x.run(); err != nil {
+				return nil, err
+			}
+		}
+		if !ok {
+			if err := checkCredential(a, ids); err != nil {
+				return nil, err
+			}
+			if c.Key != "" && *version >= 0 {
+				x.s.credentials.put(c.Key, versioned[int64]{version: *version, v: a.UserID})
+			}
 		}
 		return facts()
 	}
 }
 
-// principalFacts is principal without the credential.
-func (x *txn) principalFacts(a Actor) (get func() (*principal, error)) {
+// principalFacts is principal without the credential. *version is the
+// version of org_state read in x's first round trip, once x has run.
+func (x *txn) principalFacts(a Actor) (get func() (*principal, error), version *int64) {
 	cache := &x.s.principals
-	load := func() *principalFacts {
-		f := &principalFacts{version: -1}
+	load := func() *versioned[[]principalFact] {
+		f := &versioned[[]principalFact]{version: -1}
 		x.query(principalQueryVersioned, principalArgs(a), func(r rowScanner) error {
 			var pf principalFact
 			if err := r.Scan(&pf.K, &pf.N, &pf.V); err != nil {
@@ -232,19 +259,19 @@ func (x *txn) principalFacts(a Actor) (get func() (*principal, error)) {
 			if pf.K == "version" {
 				f.version = pf.N
 			} else {
-				f.facts = append(f.facts, pf)
+				f.v = append(f.v, pf)
 			}
 			return nil
 		})
 		return f
 	}
-	loaded := func(f *principalFacts) (*principal, error) {
+	loaded := func(f *versioned[[]principalFact]) (*principal, error) {
 		// A user who is not there is not kept: creating a user does not
 		// move the version.
-		if f.version >= 0 && slices.ContainsFunc(f.facts, func(pf principalFact) bool { return pf.K == "user" }) {
+		if f.version >= 0 && slices.ContainsFunc(f.v, func(pf principalFact) bool { return pf.K == "user" }) {
 			cache.put(a.UserID, *f)
 		}
-		return newPrincipal(a, f.facts)
+		return newPrincipal(a, f.v)
 	}
 	kept, ok := cache.get(a.UserID)
 	if !ok {
@@ -254,23 +281,24 @@ func (x *txn) principalFacts(a Actor) (get func() (*principal, error)) {
 				return nil, x.err
 			}
 			return loaded(f)
-		}
+		}, &f.version
 	}
-	version := int64(-1)
-	x.query(orgVersionQuery, nil, func(r rowScanner) error { return r.Scan(&version) })
+	version = new(int64)
+	*version = -1
+	x.query(orgVersionQuery, nil, func(r rowScanner) error { return r.Scan(version) })
 	return func() (*principal, error) {
 		if x.err != nil {
 			return nil, x.err
 		}
-		if version == kept.version {
-			return newPrincipal(a, kept.facts)
+		if *version == kept.version {
+			return newPrincipal(a, kept.v)
 		}
 		f := load()
 		if err := x.run(); err != nil {
 			return nil, err
 		}
 		return loaded(f)
-	}
+	}, version
 }
 
 func principalArgs(a Actor) []any {

@@ -291,6 +291,12 @@ type Actor struct {
 type Credential struct {
 	Query string
 	Args  []any
+	// Key, when set, names the credential (an API token's hash): a check
+	// that passed is kept with org_state's version and not made again
+	// while the version has not moved. Every change to what Query reads
+	// must move the version; for API tokens and their users' disabled
+	// flag, org_state's triggers do.
+	Key string
 }
 
 // UserActor is the actor for a logged-in directory user.

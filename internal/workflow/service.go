@@ -52,8 +52,10 @@ type Service struct {
 	loc   *time.Location
 	now   func() time.Time
 	log   *slog.Logger
-	// principals keeps users' rights between calls (access.go).
-	principals principals
+	// principals keeps users' rights between calls, credentials the
+	// credentials found valid with their users (access.go).
+	principals  keptAt[int64, []principalFact]
+	credentials keptAt[string, int64]
 }
 
 // New returns the engine on d, keeping attachments in blobs.
