@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/testenv"
 )
@@ -35,7 +36,8 @@ const loadClients = 64
 //	go test -run '^$' -bench LetterLoad -benchtime 2000x ./internal/httpd/
 //
 // "fsync-off" uses the shared test cluster (fsync and synchronous commit
-// off); "durable" a cluster of its own with both on. The clients share the
+// off); "durable" a cluster of its own with both on. The audit linker runs
+// as in diwan serve. The clients share the
 // server's two cores, so each run is made twice: "lean" clients write each
 // request and read its answer on their connection, as load generators do;
 // "net-http" clients are net/http's, with its transport's goroutines.
@@ -124,6 +126,11 @@ func runLetterLoad(b *testing.B, e *apiEnv, lean bool) {
 	}
 	warm.Wait()
 
+	// The audit linker chains the run's events as diwan serve's does.
+	linking, stopLinking := context.WithCancel(context.Background())
+	linked := make(chan struct{})
+	go func() { defer close(linked); audit.New(e.db, nil).Run(linking) }()
+	defer func() { stopLinking(); <-linked }()
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup

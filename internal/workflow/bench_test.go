@@ -1,6 +1,7 @@
 package workflow_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/db/dbtest"
 	"diwan.gov.sy/diwan/internal/workflow"
@@ -19,7 +21,8 @@ import (
 // BenchmarkCompleteLetter measures whole letters on PostgreSQL with 64
 // concurrent clients: create, register and dispatch at MOCT, register the
 // incoming entry at MOF and refer it to a department. It reports letters/s
-// and the 99th percentile of one call.
+// and the 99th percentile of one call. The audit linker runs as in diwan
+// serve.
 //
 //	go test -run '^$' -bench CompleteLetter -benchtime 2000x ./internal/workflow/
 func BenchmarkCompleteLetter(b *testing.B) {
@@ -51,6 +54,11 @@ func benchLetters(b *testing.B, f *fixture) {
 	var mu sync.Mutex
 	var calls []time.Duration
 	var perStep [6]atomic.Int64
+	// The audit linker chains the run's events as diwan serve's does.
+	linking, stopLinking := context.WithCancel(ctx)
+	linked := make(chan struct{})
+	go func() { defer close(linked); audit.New(f.d, nil).Run(linking) }()
+	defer func() { stopLinking(); <-linked }()
 	b.ResetTimer()
 	start := time.Now()
 	jobs := make(chan int)
