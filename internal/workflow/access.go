@@ -212,28 +212,28 @@ func (x *txn) principal(a Actor) (get func() (*principal, error)) {
 	}
 	var ids []int64
 	check := func() { x.query(c.Query, c.Args, appendID(&ids)) }
-	kept, ok := versioned[int64]{}, false
+	kept, found := versioned[int64]{}, false
 	if c.Key != "" {
-		kept, ok = x.s.credentials.get(c.Key)
-		ok = ok && kept.v == a.UserID
+		kept, found = x.s.credentials.get(c.Key)
 	}
-	if !ok {
+	checking := !found || kept.v != a.UserID
+	if checking {
 		check()
 	}
 	return func() (*principal, error) {
 		if x.err != nil {
 			return nil, x.err
 		}
-		if ok && *version != kept.version {
+		if !checking && *version != kept.version {
 			// Read after the version: a revocation between the two
 			// is seen here, one after moves the version again.
-			ok = false
+			checking = true
 			check()
 			if err := x.run(); err != nil {
 				return nil, err
 			}
 		}
-		if !ok {
+		if checking {
 			if err := checkCredential(a, ids); err != nil {
 				return nil, err
 			}
