@@ -58,19 +58,21 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// TimeZone is the IANA zone in which register years, deadlines and
 	// working days are counted.
-	TimeZone string   `yaml:"time_zone"`
-	Database Database `yaml:"database"`
-	Blob     Blob     `yaml:"blob"`
-	TLS      TLS      `yaml:"tls"`
-	HTTP     HTTP     `yaml:"http"`
-	SMTP     SMTP     `yaml:"smtp"`
-	IMAP     IMAP     `yaml:"imap"`
-	Policy   Policy   `yaml:"policy"`
-	Secrets  Secrets  `yaml:"secrets"`
-	Log      Log      `yaml:"log"`
-	Auth     Auth     `yaml:"auth"`
-	Workflow Workflow `yaml:"workflow"`
-	Delivery Delivery `yaml:"delivery"`
+	TimeZone  string    `yaml:"time_zone"`
+	Database  Database  `yaml:"database"`
+	Blob      Blob      `yaml:"blob"`
+	TLS       TLS       `yaml:"tls"`
+	HTTP      HTTP      `yaml:"http"`
+	SMTP      SMTP      `yaml:"smtp"`
+	IMAP      IMAP      `yaml:"imap"`
+	Policy    Policy    `yaml:"policy"`
+	Secrets   Secrets   `yaml:"secrets"`
+	Log       Log       `yaml:"log"`
+	Auth      Auth      `yaml:"auth"`
+	Workflow  Workflow  `yaml:"workflow"`
+	Delivery  Delivery  `yaml:"delivery"`
+	Metrics   Metrics   `yaml:"metrics"`
+	Directory Directory `yaml:"directory"`
 }
 
 // Database says which metadata database to use.
@@ -137,6 +139,9 @@ type SMTP struct {
 	RatePerMinute   int      `yaml:"rate_per_minute"` // 0: no rate limit
 	ReadTimeout     Duration `yaml:"read_timeout"`
 	WriteTimeout    Duration `yaml:"write_timeout"`
+	// MaxConnectionsPerIP bounds the open connections from one client
+	// address, on each SMTP listener; 0: no bound.
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
 }
 
 // IMAP is the IMAP listeners.
@@ -147,6 +152,12 @@ type IMAP struct {
 	// AppendLimit is the largest message APPEND accepts; 0: the same as
 	// smtp.max_message_bytes (see IMAPAppendLimit).
 	AppendLimit int64 `yaml:"append_limit"`
+	// MaxConnectionsPerIP bounds the open connections from one client
+	// address across both IMAP listeners; 0: no bound.
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+	// MaxConnectionsPerUserIP bounds one user's logged-in connections from
+	// one address (Dovecot's mail_max_userip_connections); 0: no bound.
+	MaxConnectionsPerUserIP int `yaml:"max_connections_per_user_ip"`
 }
 
 // Policy is the static part of the national-mail-only policy; the rules
@@ -175,14 +186,44 @@ type Log struct {
 
 // Auth governs logins on every protocol.
 type Auth struct {
-	LockoutThreshold  int      `yaml:"lockout_threshold"` // failed logins before lockout; 0: never lock
-	LockoutDuration   Duration `yaml:"lockout_duration"`
-	SessionTTL        Duration `yaml:"session_ttl"` // web session lifetime
-	MinPasswordLength int      `yaml:"min_password_length"`
+	// LockoutThreshold is the failed logins in a row for one account from
+	// one client address before that address is refused for that account
+	// for LockoutDuration; 0: never.
+	LockoutThreshold int      `yaml:"lockout_threshold"`
+	LockoutDuration  Duration `yaml:"lockout_duration"`
+	// LockoutAddresses is how many distinct client addresses must reach
+	// LockoutThreshold against one account before the account locks for
+	// everyone (until LockoutDuration passes or an administrator unlocks
+	// it); 0: an account never locks for everyone.
+	LockoutAddresses int `yaml:"lockout_addresses"`
+	// AddressMaxFailures is the failed logins from one client address, on
+	// any accounts, within LockoutDuration, after which the address is
+	// refused before any password is checked; half of it slows the
+	// address down first. 0: no per-address bound.
+	AddressMaxFailures int      `yaml:"address_max_failures"`
+	SessionTTL         Duration `yaml:"session_ttl"` // web session lifetime
+	MinPasswordLength  int      `yaml:"min_password_length"`
 	// CacheTTL is how long a verified password is remembered (as an HMAC),
 	// so that mail clients' logins, one per connection, skip the argon2id
 	// check; 0 disables it.
 	CacheTTL Duration `yaml:"cache_ttl"`
+}
+
+// Metrics guards GET /metrics.
+type Metrics struct {
+	// Allow are the IPs or CIDRs that may read /metrics without a token.
+	Allow []string `yaml:"allow"`
+	// Token, when set, also lets any client read /metrics with the header
+	// "Authorization: Bearer TOKEN".
+	Token string `yaml:"token" secret:"true"`
+}
+
+// Directory says how much of the organisation users of other ministries see.
+type Directory struct {
+	// NationalUsers lets every user find the users (names and addresses
+	// only) of every ministry; false: outside their own ministry users see
+	// only registries, ministries and departments.
+	NationalUsers bool `yaml:"national_users"`
 }
 
 // Workflow governs correspondence: deadlines, the working calendar and
@@ -258,14 +299,17 @@ func Default() *Config {
 			RatePerMinute:   600,
 			// RFC 5321 §4.5.3.2.7: the server waits at least 5 minutes for
 			// the next command.
-			ReadTimeout:  Duration(5 * time.Minute),
-			WriteTimeout: Duration(5 * time.Minute),
+			ReadTimeout:         Duration(5 * time.Minute),
+			WriteTimeout:        Duration(5 * time.Minute),
+			MaxConnectionsPerIP: 20,
 		},
 		IMAP: IMAP{
 			Addr:    ":2143",
 			TLSAddr: ":2993",
 			// RFC 9051 §5.4: the autologout timer is at least 30 minutes.
-			IdleTimeout: Duration(30 * time.Minute),
+			IdleTimeout:             Duration(30 * time.Minute),
+			MaxConnectionsPerIP:     100,
+			MaxConnectionsPerUserIP: 20,
 		},
 		Policy: Policy{
 			NationalSuffixes: []string{"gov.sy"},
@@ -273,11 +317,13 @@ func Default() *Config {
 		},
 		Log: Log{Level: "info", Format: "text"},
 		Auth: Auth{
-			LockoutThreshold:  5,
-			LockoutDuration:   Duration(15 * time.Minute),
-			SessionTTL:        Duration(12 * time.Hour),
-			CacheTTL:          Duration(10 * time.Minute),
-			MinPasswordLength: 12,
+			LockoutThreshold:   5,
+			LockoutDuration:    Duration(15 * time.Minute),
+			LockoutAddresses:   10,
+			AddressMaxFailures: 30,
+			SessionTTL:         Duration(12 * time.Hour),
+			CacheTTL:           Duration(10 * time.Minute),
+			MinPasswordLength:  12,
 		},
 		Workflow: Workflow{
 			Deadlines:          Deadlines{Normal: 10, Urgent: 3, Immediate: 1},
@@ -299,6 +345,7 @@ func Default() *Config {
 			ConnectTimeout:   Duration(30 * time.Second),
 			CommandTimeout:   Duration(5 * time.Minute),
 		},
+		Metrics: Metrics{Allow: []string{"127.0.0.0/8", "::1/128"}},
 	}
 }
 

@@ -86,15 +86,8 @@ func (c *Config) Validate() error {
 		v.add("http.base_url", "%q is not an absolute http(s) URL; give the address users reach, e.g. \"https://diwan.moct.gov.sy\"", c.HTTP.BaseURL)
 	}
 	v.atLeastDuration("http.shutdown_timeout", c.HTTP.ShutdownTimeout, 0)
-	for i, p := range c.HTTP.TrustedProxies {
-		if _, err := netip.ParseAddr(p); err == nil {
-			continue
-		}
-		if _, err := netip.ParsePrefix(p); err == nil {
-			continue
-		}
-		v.add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q is not an IP address or CIDR; write e.g. \"10.0.0.5\" or \"10.0.0.0/24\"", p)
-	}
+	v.addrsOrCIDRs("http.trusted_proxies", c.HTTP.TrustedProxies)
+	v.addrsOrCIDRs("metrics.allow", c.Metrics.Allow)
 
 	// smtp
 	if !isHostname(c.SMTP.Hostname) || !strings.Contains(strings.TrimSuffix(c.SMTP.Hostname, "."), ".") {
@@ -108,12 +101,15 @@ func (c *Config) Validate() error {
 	v.atLeast("smtp.rate_per_minute", int64(c.SMTP.RatePerMinute), 0)
 	v.atLeastDuration("smtp.read_timeout", c.SMTP.ReadTimeout, time.Second)
 	v.atLeastDuration("smtp.write_timeout", c.SMTP.WriteTimeout, time.Second)
+	v.atLeast("smtp.max_connections_per_ip", int64(c.SMTP.MaxConnectionsPerIP), 0)
 
 	// imap
 	v.listenAddr("imap.addr", c.IMAP.Addr)
 	v.listenAddr("imap.tls_addr", c.IMAP.TLSAddr)
 	v.atLeastDuration("imap.idle_timeout", c.IMAP.IdleTimeout, time.Second)
 	v.atLeast("imap.append_limit", c.IMAP.AppendLimit, 0)
+	v.atLeast("imap.max_connections_per_ip", int64(c.IMAP.MaxConnectionsPerIP), 0)
+	v.atLeast("imap.max_connections_per_user_ip", int64(c.IMAP.MaxConnectionsPerUserIP), 0)
 	v.distinctListeners([][2]string{
 		{"http.addr", c.HTTP.Addr},
 		{"smtp.inbound_addr", c.SMTP.InboundAddr},
@@ -154,6 +150,8 @@ func (c *Config) Validate() error {
 	} else {
 		v.atLeastDuration("auth.lockout_duration", c.Auth.LockoutDuration, 0)
 	}
+	v.atLeast("auth.lockout_addresses", int64(c.Auth.LockoutAddresses), 0)
+	v.atLeast("auth.address_max_failures", int64(c.Auth.AddressMaxFailures), 0)
 	v.atLeastDuration("auth.session_ttl", c.Auth.SessionTTL, time.Minute)
 	v.atLeastDuration("auth.cache_ttl", c.Auth.CacheTTL, 0)
 	if n := c.Auth.MinPasswordLength; n < 8 || n > 128 {
@@ -379,4 +377,17 @@ func isDomainSuffix(s string) bool {
 		}
 	}
 	return true
+}
+
+// addrsOrCIDRs checks that every item of a list is an IP address or a CIDR.
+func (v *validator) addrsOrCIDRs(key string, list []string) {
+	for i, p := range list {
+		if _, err := netip.ParseAddr(p); err == nil {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err == nil {
+			continue
+		}
+		v.add(fmt.Sprintf("%s[%d]", key, i), "%q is not an IP address or CIDR; write e.g. \"10.0.0.5\" or \"10.0.0.0/24\"", p)
+	}
 }
