@@ -128,10 +128,6 @@ func LoadMasterKey(cfg *config.Config, log *slog.Logger) (*secrets.MasterKey, er
 // refusing a schema that is behind) and the blob store, loads the master
 // key, and builds the core services. Close releases everything.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool, out io.Writer) (*Env, error) {
-	mk, err := LoadMasterKey(cfg, log)
-	if err != nil {
-		return nil, err
-	}
 	d, err := OpenDB(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -150,6 +146,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		return nil, err
 	}
 	st, err := OpenBlob(ctx, cfg)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	mk, err := LoadMasterKey(cfg, log)
 	if err != nil {
 		d.Close()
 		return nil, err
