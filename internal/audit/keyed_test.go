@@ -1,9 +1,11 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -271,15 +273,21 @@ func TestRunLinksNothingPastAForgedRow(t *testing.T) {
 		r := recordedLog(t, d)
 		exec(t, d, `INSERT INTO audit_events (created_at, actor, action, target, details) VALUES (?, 'cli:mallory', 'user.add', 'user:x', '{}')`, nowUTC())
 		appendCommitted(t, d, numbered(3)...)
+		var logged bytes.Buffer
+		l := audit.Open(d, audit.Options{Keys: testKey, Heads: []audit.HeadStore{r.file},
+			Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
-		go func() { r.log.Run(ctx); close(done) }()
-		waitFor(t, 5*time.Second, "two linking passes", func() bool { return audit.RunPassesForTest(r.log) >= 2 })
+		go func() { l.Run(ctx); close(done) }()
+		waitFor(t, 5*time.Second, "two linking passes", func() bool { return audit.RunPassesForTest(l) >= 2 })
 		cancel()
 		<-done
-		rep := verify(t, r.log)
+		rep := verify(t, l)
 		if rep.Linked != 0 || rep.Broken == nil || rep.Broken.EventID != 1 {
 			t.Fatalf("verify = %s", rep)
+		}
+		if got := logged.String(); !strings.Contains(got, "level=ERROR") || !strings.Contains(got, "event_id=1") || strings.Count(got, "\n") != 1 {
+			t.Fatalf("log (want one ERROR naming event 1):\n%s", got)
 		}
 	})
 }

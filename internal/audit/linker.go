@@ -113,7 +113,9 @@ func (l *Log) Kick() {
 
 // Run links committed events every interval (about 250 ms) and whenever
 // Kick is called, until ctx is done. Failures are logged and retried on the
-// next tick; a lasting failure is logged once a minute.
+// next tick; a lasting failure is logged once a minute, at ERROR: a row
+// without a valid seal (with its event_id), a chain shorter than the
+// recorded head, a head that does not authenticate.
 func (l *Log) Run(ctx context.Context) {
 	t := time.NewTicker(l.interval)
 	defer t.Stop()
@@ -124,7 +126,12 @@ func (l *Log) Run(ctx context.Context) {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			if !failing || time.Since(lastLogged) >= errorLogEvery {
-				l.logger.Error("audit linker failed; events wait unlinked", slog.Any("err", err))
+				attrs := []any{slog.Any("err", err)}
+				var fe *ForgedError
+				if errors.As(err, &fe) {
+					attrs = append(attrs, slog.Int64("event_id", fe.EventID))
+				}
+				l.logger.Error("audit linker failed; events wait unlinked", attrs...)
 				lastLogged = time.Now()
 			}
 			failing = true
