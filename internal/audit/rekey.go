@@ -31,11 +31,23 @@ const ActionRekeyed = "audit.rekeyed"
 // The old chain was as strong as plain SHA-256: an event changed before
 // the re-keying and its hashes recomputed cannot be told apart afterwards,
 // which is why the verdict is kept in the chain. After it, every row without
-// a valid seal is refused. It returns whether it re-keyed.
+// a valid seal is refused. Having re-keyed, it links what waits, which
+// records the first head. It returns whether it re-keyed.
 func (l *Log) Rekey(ctx context.Context) (bool, error) {
 	if l.chainKey == nil {
 		return false, errNoKeys
 	}
+	done, err := l.rekeyOnce(ctx)
+	if err != nil || !done {
+		return done, err
+	}
+	if _, err := l.LinkPending(ctx); err != nil {
+		return true, fmt.Errorf("audit rekey: %w", err)
+	}
+	return true, nil
+}
+
+func (l *Log) rekeyOnce(ctx context.Context) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, st := range l.heads {
