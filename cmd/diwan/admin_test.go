@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -138,4 +139,42 @@ func TestAuditVerifyCatchesAnEditedEvent(t *testing.T) {
 	if !strings.Contains(errOut, "event "+strconv.FormatInt(id, 10)) {
 		t.Fatalf("audit verify does not name event %d: %s", id, errOut)
 	}
+}
+
+func TestAuditVerifyReportsDeletedNewestEvents(t *testing.T) {
+	in := adminInstance(t)
+	out := in.ok("", "admin", "audit", "verify")
+	var n int
+	if _, err := fmt.Sscanf(out, "ok %d events", &n); err != nil || n < 2 {
+		t.Fatalf("audit verify: %q", out)
+	}
+	if st, err := os.Stat(filepath.Join(in.dir, "audit-head")); err != nil || st.Mode().Perm()&0o022 != 0 {
+		t.Fatalf("recorded head under data_dir: %v, %v", st, err)
+	}
+
+	d, err := db.Open(context.Background(), db.Options{Driver: db.SQLite, DSN: filepath.Join(in.dir, "diwan.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.SQL.Exec("DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)"); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+
+	want := fmt.Sprintf("chain ends at seq %d but the recorded head is seq %d", n-1, n)
+	in.fails(want, "", "admin", "audit", "verify")
+	in.fails("1 event missing at the end", "", "admin", "audit", "verify")
+}
+
+func TestMasterKeyFileReadableByOthersIsRefused(t *testing.T) {
+	in := adminInstance(t)
+	key := filepath.Join(in.dir, "master.key")
+	st, err := os.Stat(key)
+	if err != nil || st.Mode().Perm() != 0o600 || st.Size() != 32 {
+		t.Fatalf("generated master key: %v, %v", st, err)
+	}
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in.fails(key+": mode 0644 lets group or others read it", "", "admin", "ministry", "list")
 }

@@ -20,6 +20,7 @@ import (
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/directory"
 	"diwan.gov.sy/diwan/internal/mailstore"
+	"diwan.gov.sy/diwan/internal/secrets"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
 
@@ -64,7 +65,10 @@ type Env struct {
 	Log       *slog.Logger
 	DB        *db.DB
 	Blob      blob.Store
+	MasterKey *secrets.MasterKey
 	Audit     *audit.Log
+	// Sealer seals the audit events of every service that writes them.
+	Sealer    *audit.Sealer
 	Directory *directory.Service
 	Workflow  *workflow.Service
 	Mail      *mailstore.Store
@@ -100,9 +104,29 @@ func OpenBlob(ctx context.Context, cfg *config.Config) (blob.Store, error) {
 	}
 }
 
+// AuditHeadFile is the file under data_dir where the audit chain head is
+// recorded as the linker advances.
+const AuditHeadFile = "audit-head"
+
+// LoadMasterKey loads the master key (secrets.master_key_file, by default
+// data_dir/master.key), generating it on first start.
+func LoadMasterKey(cfg *config.Config, log *slog.Logger) (*secrets.MasterKey, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
+	}
+	k, created, err := secrets.LoadOrGenerate(cfg.MasterKeyPath())
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("master key generated; back it up apart from the database", slog.String("file", cfg.MasterKeyPath()))
+	}
+	return k, nil
+}
+
 // Open opens the database (migrating it when migrate is true, otherwise
-// refusing a schema that is behind) and the blob store, and builds the core
-// services. Close releases everything.
+// refusing a schema that is behind) and the blob store, loads the master
+// key, and builds the core services. Close releases everything.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool, out io.Writer) (*Env, error) {
 	d, err := OpenDB(ctx, cfg, log)
 	if err != nil {
@@ -126,9 +150,23 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		d.Close()
 		return nil, err
 	}
-	e := &Env{Config: cfg, Log: log, DB: d, Blob: st}
-	e.Audit = audit.New(d, log)
+	mk, err := LoadMasterKey(cfg, log)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	e := &Env{Config: cfg, Log: log, DB: d, Blob: st, MasterKey: mk, Sealer: audit.NewSealer(mk)}
+	e.Audit = audit.Open(d, audit.Options{
+		Keys:   mk,
+		Heads:  []audit.HeadStore{audit.HeadFile(filepath.Join(cfg.DataDir, AuditHeadFile)), audit.HeadBlob(st)},
+		Logger: log,
+	})
+	if _, err := e.Audit.Rekey(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
 	e.Directory = directory.New(d, directory.Options{
+		Audit:             e.Sealer,
 		LockoutThreshold:  cfg.Auth.LockoutThreshold,
 		LockoutDuration:   cfg.Auth.LockoutDuration.Duration(),
 		MinPasswordLength: cfg.Auth.MinPasswordLength,
@@ -151,6 +189,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		return nil, fmt.Errorf("mail store: %w", err)
 	}
 	e.Workflow = workflow.New(d, st, workflow.Options{
+		Audit:    e.Sealer,
 		Workflow: cfg.Workflow,
 		Location: cfg.Location(),
 		Logger:   log,

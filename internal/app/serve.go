@@ -103,7 +103,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 		fmt.Fprintf(stdout, "diwan: serving %s://%s (log in at %s)\n", scheme, srv.Addr(), cfg.HTTP.BaseURL)
 	}
 	if cfg.SMTP.InboundAddr != "" || cfg.SMTP.SubmissionAddr != "" || cfg.SMTP.SubmissionsAddr != "" {
-		pol, err := policy.New(e.DB, policy.Options{NationalSuffixes: cfg.Policy.NationalSuffixes, Hosted: e.Directory, Logger: log})
+		pol, err := policy.New(e.DB, policy.Options{Audit: e.Sealer, NationalSuffixes: cfg.Policy.NationalSuffixes, Hosted: e.Directory, Logger: log})
 		if err != nil {
 			return err
 		}

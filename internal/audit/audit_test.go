@@ -15,17 +15,29 @@ import (
 	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/db/dbtest"
+	"diwan.gov.sy/diwan/internal/secrets"
 	"diwan.gov.sy/diwan/internal/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// testKey is the master key of the tests; sealer seals what they append.
+var (
+	testKey = secrets.Random()
+	sealer  = audit.NewSealer(testKey)
+)
+
+// newLog is the audit log of d under testKey, recording its head in heads.
+func newLog(d *db.DB, heads ...audit.HeadStore) *audit.Log {
+	return audit.Open(d, audit.Options{Keys: testKey, Heads: heads})
+}
 
 // appendCommitted appends each event in its own committed transaction.
 func appendCommitted(t testing.TB, d *db.DB, events ...audit.Event) {
 	t.Helper()
 	for _, e := range events {
 		err := d.Transaction(context.Background(), func(tx *gorm.DB) error {
-			return audit.Append(context.Background(), tx, e)
+			return sealer.Append(context.Background(), tx, e)
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -79,10 +91,10 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 func TestAppendedEventExistsOnlyIfItsTransactionCommits(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		l := audit.New(d, nil)
+		l := newLog(d)
 		errChange := errors.New("change failed")
 		err := d.Transaction(ctx, func(tx *gorm.DB) error {
-			if err := audit.Append(ctx, tx, audit.Event{Actor: "cli:root", Action: "domain.add", Target: "domain:lost.gov.sy"}); err != nil {
+			if err := sealer.Append(ctx, tx, audit.Event{Actor: "cli:root", Action: "domain.add", Target: "domain:lost.gov.sy"}); err != nil {
 				return err
 			}
 			return errChange
@@ -130,7 +142,7 @@ func TestAppendRefusesIncompleteOrUnencodableEvents(t *testing.T) {
 		"nul byte":    {Actor: "cli:\x00root", Action: "user.add"},
 		"bad details": {Actor: "cli:root", Action: "user.add", Details: map[string]any{"f": func() {}}},
 	} {
-		if err := audit.Append(ctx, d.Gorm, e); err == nil {
+		if err := sealer.Append(ctx, d.Gorm, e); err == nil {
 			t.Errorf("%s: appended", name)
 		}
 	}
@@ -138,7 +150,7 @@ func TestAppendRefusesIncompleteOrUnencodableEvents(t *testing.T) {
 
 func TestVerifyCountsWaitingEventsBeforeTheyAreLinked(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		l := audit.New(d, nil)
+		l := newLog(d)
 		if got := verify(t, l).String(); got != "ok 0 events (0 waiting)" {
 			t.Fatalf("empty log: %q", got)
 		}
@@ -165,7 +177,7 @@ func TestVerifyCountsWaitingEventsBeforeTheyAreLinked(t *testing.T) {
 
 func TestLinkerWorksInBatchesAndChainsAcrossThem(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		l := audit.New(d, nil)
+		l := newLog(d)
 		audit.SetLinkerForTest(l, time.Hour, 7)
 		appendCommitted(t, d, numbered(30)...)
 		if n := link(t, l); n != 30 {
@@ -178,7 +190,7 @@ func TestLinkerWorksInBatchesAndChainsAcrossThem(t *testing.T) {
 		if got := verify(t, l).String(); got != "ok 33 events (0 waiting)" {
 			t.Fatalf("verify = %q", got)
 		}
-		recs, err := audit.New(d, nil).List(context.Background(), audit.Filter{Limit: 1000})
+		recs, err := newLog(d).List(context.Background(), audit.Filter{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +206,7 @@ func TestConcurrentWritersAndLinkerGiveAnIntactChain(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		const writers, each = 8, 200
 		ctx, cancel := context.WithCancel(context.Background())
-		l := audit.New(d, nil)
+		l := newLog(d)
 		var linker sync.WaitGroup
 		linker.Go(func() { l.Run(ctx) })
 		defer func() { cancel(); linker.Wait() }()
@@ -205,7 +217,7 @@ func TestConcurrentWritersAndLinkerGiveAnIntactChain(t *testing.T) {
 			wg.Go(func() {
 				for i := range each {
 					err := d.Transaction(ctx, func(tx *gorm.DB) error {
-						return audit.Append(ctx, tx, audit.Event{
+						return sealer.Append(ctx, tx, audit.Event{
 							Actor:   fmt.Sprintf("user:w%d@mof.gov.sy", w),
 							Action:  "user.passwd",
 							Target:  fmt.Sprintf("user:w%d@mof.gov.sy", w),
@@ -240,12 +252,12 @@ func TestConcurrentWritersAndLinkerGiveAnIntactChain(t *testing.T) {
 func TestLateCommittingWriterIsLinkedLaterNotSkipped(t *testing.T) {
 	d := dbtest.Open(t, db.Postgres)
 	ctx := context.Background()
-	l := audit.New(d, nil)
+	l := newLog(d)
 	tx := d.Gorm.WithContext(ctx).Begin()
 	if err := tx.Error; err != nil {
 		t.Fatal(err)
 	}
-	if err := audit.Append(ctx, tx, audit.Event{Actor: "system", Action: "slow.change", Target: "x:late"}); err != nil {
+	if err := sealer.Append(ctx, tx, audit.Event{Actor: "system", Action: "slow.change", Target: "x:late"}); err != nil {
 		tx.Rollback()
 		t.Fatal(err)
 	}
@@ -279,7 +291,7 @@ func TestLateCommittingWriterIsLinkedLaterNotSkipped(t *testing.T) {
 // returns the report of Verify.
 func tampered(t *testing.T, d *db.DB, sql ...string) audit.Report {
 	t.Helper()
-	l := audit.New(d, nil)
+	l := newLog(d)
 	appendCommitted(t, d, numbered(10)...)
 	if n := link(t, l); n != 10 {
 		t.Fatalf("linked %d, want 10", n)
@@ -365,7 +377,7 @@ func TestVerifyFindsAnEventMovedBeforeTheChain(t *testing.T) {
 func TestKickLinksWithoutWaitingForTheTick(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx, cancel := context.WithCancel(context.Background())
-		l := audit.New(d, nil)
+		l := newLog(d)
 		audit.SetLinkerForTest(l, time.Hour, 1000)
 		done := make(chan struct{})
 		go func() { l.Run(ctx); close(done) }()
@@ -389,7 +401,7 @@ func TestRunStopsWhenItsContextEnds(t *testing.T) {
 	d := dbtest.Open(t, db.SQLite)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { audit.New(d, nil).Run(ctx); close(done) }()
+	go func() { newLog(d).Run(ctx); close(done) }()
 	cancel()
 	select {
 	case <-done:
@@ -401,7 +413,7 @@ func TestRunStopsWhenItsContextEnds(t *testing.T) {
 func TestListFilters(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		l := audit.New(d, nil)
+		l := newLog(d)
 		appendCommitted(t, d,
 			audit.Event{Actor: "cli:root", Action: "domain.add", Target: "domain:mof.gov.sy"},
 			audit.Event{Actor: "user:ali@mof.gov.sy", Action: "user.passwd", Target: "user:ali@mof.gov.sy"},

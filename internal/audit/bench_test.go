@@ -27,7 +27,7 @@ func BenchmarkAppend8Writers(b *testing.B) {
 			const writers = 8
 			d := dbtest.Open(b, driver)
 			ctx, cancel := context.WithCancel(context.Background())
-			l := audit.New(d, nil)
+			l := newLog(d)
 			var linker sync.WaitGroup
 			linker.Go(func() { l.Run(ctx) })
 			defer func() { cancel(); linker.Wait() }()
@@ -47,7 +47,7 @@ func BenchmarkAppend8Writers(b *testing.B) {
 					for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
 						e.Details = map[string]any{"i": i, "ip": "203.0.113.5"}
 						t0 := time.Now()
-						err := d.Transaction(ctx, func(tx *gorm.DB) error { return audit.Append(ctx, tx, e) })
+						err := d.Transaction(ctx, func(tx *gorm.DB) error { return sealer.Append(ctx, tx, e) })
 						took := int64(time.Since(t0))
 						for m := txMax.Load(); took > m && !txMax.CompareAndSwap(m, took); m = txMax.Load() {
 						}

@@ -19,14 +19,24 @@ func TestChainHashEncodingIsStable(t *testing.T) {
 	if got := canonicalTime(r.CreatedAt); got != "2025-03-01T06:30:00.123456Z" {
 		t.Fatalf("canonical time = %s", got)
 	}
-	const want = "432c5019cfe2170d823aae9d74715a4156b668b41e96fb0c828f02e9639d9aca"
-	if got := chainHash(7, genesisHash, r); got != want {
+	// The old plain SHA-256 chain, which Rekey checks once.
+	if got, want := legacyChainHash(7, genesisHash, r), "432c5019cfe2170d823aae9d74715a4156b668b41e96fb0c828f02e9639d9aca"; got != want {
+		t.Fatalf("legacyChainHash = %s, want %s", got, want)
+	}
+	key := []byte("test chain key")
+	mac := "00112233445566778899aabbccddeeff.0123"
+	r.RowMAC = &mac
+	const want = "6c9a41e177b648b0e7b65ddc7f706e00335667c84a9b70c574f666526dde16cf"
+	if got := chainHash(key, 7, genesisHash, r); got != want {
 		t.Fatalf("chainHash = %s, want %s", got, want)
+	}
+	if chainHash([]byte("another key"), 7, genesisHash, r) == want {
+		t.Fatal("the chain hash does not depend on the key")
 	}
 	// Moving bytes between adjacent fields must change the hash.
 	moved := *r
 	moved.Actor, moved.Action = "cli:rootd", "omain.add"
-	if chainHash(7, genesisHash, &moved) == chainHash(7, genesisHash, r) {
+	if chainHash(key, 7, genesisHash, &moved) == chainHash(key, 7, genesisHash, r) {
 		t.Fatal("fields are not delimited: moving a byte between them keeps the hash")
 	}
 }

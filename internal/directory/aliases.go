@@ -126,7 +126,7 @@ func (s *Service) AddAlias(ctx context.Context, actor, address string, targets [
 		if err := tx.WithContext(ctx).Create(&rows).Error; err != nil {
 			return err
 		}
-		return appendEvent(ctx, tx, actor, "alias.add", "alias:"+addr, map[string]any{"to": logins})
+		return s.appendEvent(ctx, tx, actor, "alias.add", "alias:"+addr, map[string]any{"to": logins})
 	})
 	if err != nil {
 		var ie *InputError
@@ -158,7 +158,7 @@ func (s *Service) RemoveAlias(ctx context.Context, actor, address string) error 
 		if res.RowsAffected == 0 {
 			return fmt.Errorf("alias %s: %w", addr, ErrNotFound)
 		}
-		return appendEvent(ctx, tx, actor, "alias.remove", "alias:"+addr, nil)
+		return s.appendEvent(ctx, tx, actor, "alias.remove", "alias:"+addr, nil)
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("remove alias %s: %w", addr, err)

@@ -225,7 +225,7 @@ func (s *Service) refuse(ctx context.Context, client, login, reason string, deta
 	}
 	details["reason"] = reason
 	err := s.change(ctx, func(tx *gorm.DB) error {
-		return appendEvent(ctx, tx, client, "user.login_failed", "user:"+login, details)
+		return s.appendEvent(ctx, tx, client, "user.login_failed", "user:"+login, details)
 	})
 	if err != nil {
 		s.log.Error("record refused login", slog.String("login", login), slog.Any("err", err))
@@ -246,7 +246,7 @@ func (s *Service) wrongPassword(ctx context.Context, client string, id int64, lo
 		if r.ID != id || (r.LockedUntil != nil && r.LockedUntil.After(now)) {
 			// Replaced or locked meanwhile by a concurrent failure: this
 			// attempt was refused either way; do not extend the lock.
-			return appendEvent(ctx, tx, client, "user.login_failed", "user:"+login,
+			return s.appendEvent(ctx, tx, client, "user.login_failed", "user:"+login,
 				map[string]any{"reason": "wrong password"})
 		}
 		failed = r.FailedLogins + 1
@@ -258,14 +258,14 @@ func (s *Service) wrongPassword(ctx context.Context, client string, id int64, lo
 		if err := tx.Model(&userRow{}).Where("id = ?", r.ID).Updates(changes).Error; err != nil {
 			return err
 		}
-		if err := appendEvent(ctx, tx, client, "user.login_failed", "user:"+login,
+		if err := s.appendEvent(ctx, tx, client, "user.login_failed", "user:"+login,
 			map[string]any{"reason": "wrong password", "failed_logins": failed}); err != nil {
 			return err
 		}
 		if lockedUntil.IsZero() {
 			return nil
 		}
-		return appendEvent(ctx, tx, client, "user.locked", "user:"+login,
+		return s.appendEvent(ctx, tx, client, "user.locked", "user:"+login,
 			map[string]any{"failed_logins": failed, "locked_until": lockedUntil.Format(time.RFC3339)})
 	})
 	if err != nil {

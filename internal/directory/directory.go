@@ -53,6 +53,10 @@ type Options struct {
 	// MaxConcurrentHashes bounds how many argon2id computations run at once
 	// (each holds HashParams.Memory); 0 means max(2, GOMAXPROCS/2).
 	MaxConcurrentHashes int
+	// Audit seals the audit events the directory writes (internal/app
+	// builds it from the master key). Nil writes unsealed events, which the
+	// audit linker refuses: only for tests that never link.
+	Audit *audit.Sealer
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -80,6 +84,7 @@ var DefaultHashParams = argon2id.Params{
 // It is safe for concurrent use.
 type Service struct {
 	db      *db.DB
+	audit   *audit.Sealer
 	log     *slog.Logger
 	now     func() time.Time
 	params  argon2id.Params
@@ -104,7 +109,7 @@ type Service struct {
 
 // New returns the directory service on d.
 func New(d *db.DB, o Options) *Service {
-	s := &Service{db: d, log: o.Logger, now: o.Now, lockThreshold: o.LockoutThreshold,
+	s := &Service{db: d, audit: o.Audit, log: o.Logger, now: o.Now, lockThreshold: o.LockoutThreshold,
 		lockDuration: o.LockoutDuration, minPassword: o.MinPasswordLength, params: DefaultHashParams}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -153,9 +158,14 @@ func (s *Service) change(ctx context.Context, fn func(tx *gorm.DB) error) error 
 	})
 }
 
-func appendEvent(ctx context.Context, tx *gorm.DB, actor, action, target string, details map[string]any) error {
-	return audit.Append(ctx, tx, audit.Event{Actor: actor, Action: action, Target: target, Details: details})
+func (s *Service) appendEvent(ctx context.Context, tx *gorm.DB, actor, action, target string, details map[string]any) error {
+	return s.audit.Append(ctx, tx, audit.Event{Actor: actor, Action: action, Target: target, Details: details})
 }
+
+// Audit is the sealer the directory writes its audit events with, for the
+// few writers next to it that have no service of their own (the API
+// tokens of package httpd).
+func (s *Service) Audit() *audit.Sealer { return s.audit }
 
 // maxListAll bounds the lists returned whole (ministries, domains).
 const maxListAll = 10000
@@ -180,7 +190,7 @@ func (s *Service) AddMinistry(ctx context.Context, actor string, m Ministry) (Mi
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
-		return appendEvent(ctx, tx, actor, "ministry.add", "ministry:"+code,
+		return s.appendEvent(ctx, tx, actor, "ministry.add", "ministry:"+code,
 			map[string]any{"name_ar": nameAR, "name_en": nameEN})
 	})
 	if err != nil {
@@ -262,7 +272,7 @@ func (s *Service) AddDomain(ctx context.Context, actor, name, ministryCode strin
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
-		return appendEvent(ctx, tx, actor, "domain.add", "domain:"+canon,
+		return s.appendEvent(ctx, tx, actor, "domain.add", "domain:"+canon,
 			map[string]any{"ministry": code, "ascii": ascii})
 	})
 	if err != nil {

@@ -129,7 +129,7 @@ func (s *Service) insertUser(ctx context.Context, tx *gorm.DB, actor string, row
 	for k, v := range extra {
 		details[k] = v
 	}
-	return appendEvent(ctx, tx, actor, "user.add", "user:"+row.Login, details)
+	return s.appendEvent(ctx, tx, actor, "user.add", "user:"+row.Login, details)
 }
 
 // userError translates an error of a change to one user.
@@ -318,7 +318,7 @@ func (s *Service) SetPassword(ctx context.Context, actor, login, password string
 				"password_hash": hash, "must_change_password": mustChange,
 				"failed_logins": 0, "locked_until": nil, "updated_at": s.clock(),
 			}, func() error {
-				return appendEvent(ctx, tx, actor, "user.passwd", "user:"+r.Login,
+				return s.appendEvent(ctx, tx, actor, "user.passwd", "user:"+r.Login,
 					map[string]any{"must_change_password": mustChange})
 			}, nil
 	})
@@ -356,7 +356,7 @@ func (s *Service) setDisabled(ctx context.Context, actor, login string, disabled
 			}
 		}
 		return map[string]any{"disabled": disabled, "updated_at": s.clock()}, func() error {
-			return appendEvent(ctx, tx, actor, action, "user:"+r.Login, nil)
+			return s.appendEvent(ctx, tx, actor, action, "user:"+r.Login, nil)
 		}, nil
 	})
 }
@@ -385,7 +385,7 @@ func (s *Service) SetQuota(ctx context.Context, actor, login string, bytes int64
 			return nil, nil, nil
 		}
 		return map[string]any{"quota_bytes": bytes, "updated_at": s.clock()}, func() error {
-			return appendEvent(ctx, tx, actor, "user.quota", "user:"+r.Login,
+			return s.appendEvent(ctx, tx, actor, "user.quota", "user:"+r.Login,
 				map[string]any{"quota_bytes": bytes, "previous": r.QuotaBytes})
 		}, nil
 	})

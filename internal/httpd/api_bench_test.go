@@ -21,8 +21,13 @@ import (
 
 	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/db"
+	"diwan.gov.sy/diwan/internal/secrets"
 	"diwan.gov.sy/diwan/internal/testenv"
 )
+
+// auditKey is the master key of the test servers: their services seal
+// their audit events with it, and the benchmarks' linker links them.
+var auditKey = secrets.Random()
 
 // loadClients is the number of concurrent API clients of the load run.
 const loadClients = 64
@@ -129,7 +134,7 @@ func runLetterLoad(b *testing.B, e *apiEnv, lean bool) {
 	// The audit linker chains the run's events as diwan serve's does.
 	linking, stopLinking := context.WithCancel(context.Background())
 	linked := make(chan struct{})
-	go func() { defer close(linked); audit.New(e.db, nil).Run(linking) }()
+	go func() { defer close(linked); audit.Open(e.db, audit.Options{Keys: auditKey}).Run(linking) }()
 	defer func() { stopLinking(); <-linked }()
 	b.ResetTimer()
 	start := time.Now()

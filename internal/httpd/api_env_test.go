@@ -14,6 +14,7 @@ import (
 
 	"github.com/alexedwards/argon2id"
 
+	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/blob"
 	"diwan.gov.sy/diwan/internal/config"
 	"diwan.gov.sy/diwan/internal/db"
@@ -73,7 +74,7 @@ func newAPIEnv(t testing.TB, driver string, org bool) *apiEnv {
 func newAPIEnvOn(t testing.TB, d *db.DB, org bool, logger *slog.Logger) *apiEnv {
 	t.Helper()
 	ctx := context.Background()
-	dir := directory.New(d, directory.Options{HashParams: cheapHash})
+	dir := directory.New(d, directory.Options{HashParams: cheapHash, Audit: audit.NewSealer(auditKey)})
 	if _, _, err := dir.EnsureBootstrapAdmin(ctx, testPassword); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func newAPIEnvOn(t testing.TB, d *db.DB, org bool, logger *slog.Logger) *apiEnv 
 	t.Cleanup(func() { blobs.Close() })
 	wcfg := config.Default().Workflow
 	wcfg.MaxAttachmentBytes, wcfg.MaxLetterBytes = testMaxAttachment, testMaxLetter
-	wf := workflow.New(d, blobs, workflow.Options{Workflow: wcfg})
+	wf := workflow.New(d, blobs, workflow.Options{Workflow: wcfg, Audit: audit.NewSealer(auditKey)})
 	e := &apiEnv{t: t, db: d, dir: dir, wf: wf, blobs: blobs}
 	e.ts = startTLS(t, Options{DB: d, Directory: dir, Workflow: wf, BaseURL: "https://diwan.example.gov", Logger: logger}, nil)
 	t.Cleanup(func() {

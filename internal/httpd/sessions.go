@@ -275,7 +275,7 @@ func (s *Sessions) CreateToken(ctx context.Context, actor, login string) (string
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
-		return audit.Append(ctx, tx, audit.Event{Actor: actor, Action: "user.token", Target: "user:" + u.Login,
+		return s.dir.Audit().Append(ctx, tx, audit.Event{Actor: actor, Action: "user.token", Target: "user:" + u.Login,
 			Details: map[string]any{"token_id": row.ID}})
 	})
 	if err != nil {

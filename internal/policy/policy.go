@@ -33,6 +33,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/directory"
 )
@@ -92,6 +93,11 @@ type Options struct {
 	// RefreshInterval is how often the rule version is checked; 0 means
 	// one second. Hosted domains are reloaded every 5 intervals.
 	RefreshInterval time.Duration
+	// Audit seals the audit events of rule changes and refusals
+	// (internal/app builds it from the master key). Nil writes unsealed
+	// events, which the audit linker refuses: only for tests that never
+	// link.
+	Audit *audit.Sealer
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -101,6 +107,7 @@ type Options struct {
 // safe for concurrent use.
 type Service struct {
 	db       *db.DB
+	audit    *audit.Sealer
 	hosted   Hosted
 	suffixes map[string]string // canonical domain → "suffix:.DOMAIN"
 	interval time.Duration
@@ -132,7 +139,7 @@ type loaded struct {
 // New returns the policy on d. It fails on an invalid national suffix,
 // naming the key; it does not touch the database until first used.
 func New(d *db.DB, o Options) (*Service, error) {
-	s := &Service{db: d, hosted: o.Hosted, interval: o.RefreshInterval, now: o.Now, log: o.Logger,
+	s := &Service{db: d, audit: o.Audit, hosted: o.Hosted, interval: o.RefreshInterval, now: o.Now, log: o.Logger,
 		suffixes: map[string]string{}}
 	if s.interval <= 0 {
 		s.interval = time.Second

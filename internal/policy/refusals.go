@@ -59,7 +59,7 @@ func (s *Service) RecordRefusal(ctx context.Context, r Refusal) error {
 		}
 	}
 	err := s.db.Transaction(ctx, func(tx *gorm.DB) error {
-		return audit.Append(ctx, tx, audit.Event{Actor: clip(actor), Action: ActionRefused, Target: clip(target), Details: details})
+		return s.audit.Append(ctx, tx, audit.Event{Actor: clip(actor), Action: ActionRefused, Target: clip(target), Details: details})
 	})
 	if err != nil {
 		return fmt.Errorf("record refusal: %w", err)

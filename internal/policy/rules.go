@@ -153,7 +153,7 @@ func (s *Service) set(ctx context.Context, actor, action, pattern, note string) 
 		if err := bumpVersion(tx); err != nil {
 			return err
 		}
-		return audit.Append(ctx, tx, audit.Event{Actor: actor, Action: "policy." + action, Target: "policy:" + p, Details: details})
+		return s.audit.Append(ctx, tx, audit.Event{Actor: actor, Action: "policy." + action, Target: "policy:" + p, Details: details})
 	})
 	if err != nil {
 		return Rule{}, fmt.Errorf("policy %s %s: %w", action, p, err)
@@ -183,7 +183,7 @@ func (s *Service) Remove(ctx context.Context, actor, pattern string) error {
 		if err := bumpVersion(tx); err != nil {
 			return err
 		}
-		return audit.Append(ctx, tx, audit.Event{Actor: actor, Action: "policy.remove", Target: "policy:" + p,
+		return s.audit.Append(ctx, tx, audit.Event{Actor: actor, Action: "policy.remove", Target: "policy:" + p,
 			Details: map[string]any{"action": old[0].Action, "note": old[0].Note}})
 	})
 	if errors.Is(err, ErrNotFound) {

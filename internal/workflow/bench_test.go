@@ -57,7 +57,7 @@ func benchLetters(b *testing.B, f *fixture) {
 	// The audit linker chains the run's events as diwan serve's does.
 	linking, stopLinking := context.WithCancel(ctx)
 	linked := make(chan struct{})
-	go func() { defer close(linked); audit.New(f.d, nil).Run(linking) }()
+	go func() { defer close(linked); audit.Open(f.d, audit.Options{Keys: f.key}).Run(linking) }()
 	defer func() { stopLinking(); <-linked }()
 	b.ResetTimer()
 	start := time.Now()

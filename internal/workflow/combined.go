@@ -29,13 +29,13 @@ import (
 // statement by the txn (joinWrites). SQLite has no data-modifying WITH; it
 // writes them one by one (its round trips stay in the process).
 //
-// The audit rows written here come from audit.Prepare, as audit.Append's
+// The audit rows written here come from Sealer.Prepare, as Sealer.Append's
 // do; TestCombinedAuditMatchesAppend holds the two together.
 
-// newAuditRow is the audit event of a transition by p, as audit.Append
-// would store it.
-func newAuditRow(p *principal, action, target string, details map[string]any) (audit.Row, error) {
-	return audit.Prepare(audit.Event{Actor: p.auditName(), Action: action, Target: target, Details: details})
+// newAuditRow is the audit event of a transition by p, sealed, as
+// Sealer.Append would store it.
+func (s *Service) newAuditRow(p *principal, action, target string, details map[string]any) (audit.Row, error) {
+	return s.audit.Prepare(audit.Event{Actor: p.auditName(), Action: action, Target: target, Details: details})
 }
 
 // timelineInto and timelineValues insert a timeline row; timelineArgs are
@@ -73,13 +73,13 @@ func (s *Service) recordPG(ctx context.Context, tx *gorm.DB, p *principal, e eve
 // recordStatement is recordPG's statement.
 func (s *Service) recordStatement(p *principal, e event) (string, []any, error) {
 	action, target, details := auditFields(e)
-	a, err := newAuditRow(p, action, target, details)
+	a, err := s.newAuditRow(p, action, target, details)
 	if err != nil {
 		return "", nil, err
 	}
-	args := append(s.timelineArgs(p, e), a.CreatedAt, a.Actor, a.Action, a.Target, a.Details)
+	args := append(s.timelineArgs(p, e), a.Args()...)
 	return `WITH t AS (` + timelineInsert + `)
-` + audit.InsertColumns + ` VALUES (?, ?, ?, ?, ?)`, args, nil
+` + audit.InsertColumns + ` VALUES ` + audit.InsertValues, args, nil
 }
 
 // numberPlaceholder stands for the register number in audit details built
@@ -145,7 +145,9 @@ func (tr *transition) numberPG(ev event) bool {
 	tr.info["number"] = numberPlaceholder
 	ev.details = tr.info
 	action, target, details := auditFields(ev)
-	a, err := newAuditRow(tr.p, action, target, details)
+	// The number is written by the statement: the seal leaves it open,
+	// the chain covers it once linked.
+	a, err := tr.s.audit.PrepareOpen(audit.Event{Actor: tr.p.auditName(), Action: action, Target: target, Details: details}, "number")
 	if err != nil {
 		tr.x.fail(err)
 		return true
@@ -181,12 +183,12 @@ u AS (UPDATE registry_entries SET `)
 	WHERE registry_entries.id = ? AND registry_entries.version = ?
 	RETURNING registry_entries.seq, registry_entries.number),
 a AS (` + audit.InsertColumns + ` SELECT ?::timestamptz, ?::text, ?::text, ?::text,
-	?::text || to_json(u.number)::text || ?::text FROM u)
+	?::text || to_json(u.number)::text || ?::text, ?::text FROM u)
 SELECT (SELECT seq FROM u), (SELECT number FROM u), 1 / (SELECT COUNT(*) FROM u)`)
 	// One row whatever happened; a division by zero when the entry was
 	// not at its version.
 	args = append(args, e.Version+1, tr.now, year, tr.now, pre, width, width, post, e.ID, e.Version,
-		a.CreatedAt, a.Actor, a.Action, a.Target, dpre, dpost)
+		a.CreatedAt, a.Actor, a.Action, a.Target, dpre, dpost, a.Args()[5] /* row_mac */)
 	tr.x.queryOne(staleEntry(e.ID, e.Version), sql.String(), args, func(r rowScanner) error {
 		var seq *int64
 		var number *string

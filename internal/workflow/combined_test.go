@@ -13,7 +13,7 @@ import (
 
 // On PostgreSQL a transition's timeline row, number, entry update and
 // audit event are one statement (combined.go), which writes audit rows
-// itself. Those rows must be the ones audit.Append writes: the same
+// itself. Those rows must be the ones Sealer.Append writes: the same
 // canonical details, byte for byte, with the register number spliced in
 // by SQL exactly as Go formats it.
 func TestCombinedAuditMatchesAppend(t *testing.T) {
@@ -51,7 +51,7 @@ WHERE action LIKE 'entry.%' OR action LIKE 'referral.%' ORDER BY id`).Scan(&rows
 	}
 	numbers := map[string]bool{e.Number: false, in.Number: false}
 	for _, r := range rows {
-		// What audit.Append writes for the same event.
+		// What Sealer.Append writes for the same event.
 		var details map[string]any
 		dec := json.NewDecoder(strings.NewReader(r.Details))
 		dec.UseNumber()
@@ -59,7 +59,7 @@ WHERE action LIKE 'entry.%' OR action LIKE 'referral.%' ORDER BY id`).Scan(&rows
 			t.Fatalf("%s: details %q: %v", r.Action, r.Details, err)
 		}
 		tx := d.Gorm.Begin()
-		if err := audit.Append(f.ctx, tx, audit.Event{Actor: r.Actor, Action: r.Action, Target: r.Target, Details: details}); err != nil {
+		if err := audit.NewSealer(f.key).Append(f.ctx, tx, audit.Event{Actor: r.Actor, Action: r.Action, Target: r.Target, Details: details}); err != nil {
 			t.Fatal(err)
 		}
 		var want string
@@ -68,7 +68,7 @@ WHERE action LIKE 'entry.%' OR action LIKE 'referral.%' ORDER BY id`).Scan(&rows
 		}
 		tx.Rollback()
 		if r.Details != want {
-			t.Errorf("%s %s: details\n%s\nwant (audit.Append)\n%s", r.Action, r.Target, r.Details, want)
+			t.Errorf("%s %s: details\n%s\nwant (Sealer.Append)\n%s", r.Action, r.Target, r.Details, want)
 		}
 		if n, ok := details["number"].(string); ok {
 			if _, known := numbers[n]; !known {
@@ -81,5 +81,18 @@ WHERE action LIKE 'entry.%' OR action LIKE 'referral.%' ORDER BY id`).Scan(&rows
 		if !seen {
 			t.Errorf("no audit event carries the number %s", n)
 		}
+	}
+	// Their seals hold, the register number's too (left open by the seal
+	// and written by SQL): the linker links every one.
+	var open int
+	if err := d.Gorm.Raw(`SELECT COUNT(*) FROM audit_events WHERE row_mac LIKE '%.number'`).Scan(&open).Error; err != nil || open != 2 {
+		t.Fatalf("%d events sealed with the number open (%v), want the 2 registrations", open, err)
+	}
+	l := audit.Open(d, audit.Options{Keys: f.key})
+	if _, err := l.LinkPending(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := l.Verify(f.ctx); err != nil || rep.Broken != nil || rep.Waiting != 0 {
+		t.Fatalf("verify = %s, %v", rep, err)
 	}
 }

@@ -46,15 +46,15 @@ func (x *txn) timelineRow(p *principal, e event) {
 	x.insert(insert{timelineInto, timelineValues, x.s.timelineArgs(p, e)})
 }
 
-// auditEvent queues e's audit event on x, as audit.Append writes it.
+// auditEvent queues e's audit event on x, as Sealer.Append writes it.
 func (x *txn) auditEvent(p *principal, e event) {
 	action, target, details := auditFields(e)
-	a, err := newAuditRow(p, action, target, details)
+	a, err := x.s.newAuditRow(p, action, target, details)
 	if err != nil {
 		x.fail(err)
 		return
 	}
-	x.insert(insert{audit.InsertColumns + " VALUES", "(?, ?, ?, ?, ?)", []any{a.CreatedAt, a.Actor, a.Action, a.Target, a.Details}})
+	x.insert(insert{audit.InsertColumns + " VALUES", audit.InsertValues, a.Args()})
 }
 
 // timelineRow writes e's timeline row.
@@ -76,7 +76,7 @@ func (s *Service) timelineRow(ctx context.Context, tx *gorm.DB, p *principal, e 
 // auditEvent writes e's audit event.
 func (s *Service) auditEvent(ctx context.Context, tx *gorm.DB, p *principal, e event) error {
 	action, target, details := auditFields(e)
-	return appendAudit(ctx, tx, p, action, target, details)
+	return s.appendAudit(ctx, tx, p, action, target, details)
 }
 
 // auditFields are the action, target and details of e's audit event. The

@@ -11,10 +11,12 @@ import (
 
 	"github.com/alexedwards/argon2id"
 
+	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/blob"
 	"diwan.gov.sy/diwan/internal/config"
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/secrets"
 	"diwan.gov.sy/diwan/internal/testenv"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
@@ -78,6 +80,7 @@ type fixture struct {
 	clock *fakeClock
 	cfg   config.Workflow
 	users map[string]workflow.Actor
+	key   *secrets.MasterKey // seals the audit events of dir and wf
 }
 
 type fixtureOptions struct {
@@ -92,7 +95,8 @@ func defaultWorkflowConfig() config.Workflow {
 func newFixture(t testing.TB, d *db.DB, o fixtureOptions) *fixture {
 	t.Helper()
 	f := &fixture{t: t, ctx: context.Background(), d: d, users: map[string]workflow.Actor{},
-		clock: &fakeClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, damascus)}} // a Monday
+		clock: &fakeClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, damascus)}, // a Monday
+		key:   secrets.Random()}
 	f.cfg = defaultWorkflowConfig()
 	if o.cfg != nil {
 		f.cfg = *o.cfg
@@ -105,7 +109,7 @@ func newFixture(t testing.TB, d *db.DB, o fixtureOptions) *fixture {
 		}
 		f.blobs = st
 	}
-	f.dir = directory.New(d, directory.Options{HashParams: cheapParams, Now: f.clock.Now})
+	f.dir = directory.New(d, directory.Options{HashParams: cheapParams, Now: f.clock.Now, Audit: audit.NewSealer(f.key)})
 	f.wf = f.service(d)
 	f.seed()
 	return f
@@ -114,7 +118,7 @@ func newFixture(t testing.TB, d *db.DB, o fixtureOptions) *fixture {
 // service builds another engine on d (a second "server process" when d is
 // another handle) with the fixture's clock, config and blob store.
 func (f *fixture) service(d *db.DB) *workflow.Service {
-	return workflow.New(d, f.blobs, workflow.Options{Workflow: f.cfg, Location: damascus, Now: f.clock.Now})
+	return workflow.New(d, f.blobs, workflow.Options{Workflow: f.cfg, Location: damascus, Now: f.clock.Now, Audit: audit.NewSealer(f.key)})
 }
 
 func (f *fixture) must(err error) {

@@ -33,8 +33,8 @@ func (s *Service) change(ctx context.Context, fn func(tx *gorm.DB) error) error 
 	})
 }
 
-func appendAudit(ctx context.Context, tx *gorm.DB, p *principal, action, target string, details map[string]any) error {
-	return audit.Append(ctx, tx, audit.Event{Actor: p.auditName(), Action: action, Target: target, Details: details})
+func (s *Service) appendAudit(ctx context.Context, tx *gorm.DB, p *principal, action, target string, details map[string]any) error {
+	return s.audit.Append(ctx, tx, audit.Event{Actor: p.auditName(), Action: action, Target: target, Details: details})
 }
 
 // organiser loads the actor and checks that they may change the
@@ -185,7 +185,7 @@ func (s *Service) addRegistry(ctx context.Context, a Actor, r Registry) (Registr
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, p, "registry.add", "registry:"+code, map[string]any{
+		return s.appendAudit(ctx, tx, p, "registry.add", "registry:"+code, map[string]any{
 			"ministry": m.Code, "name_ar": nameAR, "name_en": nameEN, "address": row.Address,
 			"template": tmpl, "approval_required": row.ApprovalRequired})
 	})
@@ -268,7 +268,7 @@ func (s *Service) updateRegistry(ctx context.Context, a Actor, code string, u Re
 			return err
 		}
 		out = row.registry(m)
-		return appendAudit(ctx, tx, p, "registry.update", "registry:"+c, details)
+		return s.appendAudit(ctx, tx, p, "registry.update", "registry:"+c, details)
 	})
 	if err != nil {
 		return Registry{}, orgError("update", "registry "+c, err)
@@ -406,7 +406,7 @@ func (s *Service) addDepartment(ctx context.Context, a Actor, d Department) (Dep
 		if err := tx.Create(&row).Error; err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, p, "department.add", "department:"+m.Code+"/"+code, details)
+		return s.appendAudit(ctx, tx, p, "department.add", "department:"+m.Code+"/"+code, details)
 	})
 	if err != nil {
 		return Department{}, orgError("add", "department "+code, err)
@@ -484,7 +484,7 @@ func (s *Service) updateDepartment(ctx context.Context, a Actor, ministry, code 
 			return err
 		}
 		out = ds[0]
-		return appendAudit(ctx, tx, p, "department.update", "department:"+m.Code+"/"+c, details)
+		return s.appendAudit(ctx, tx, p, "department.update", "department:"+m.Code+"/"+c, details)
 	})
 	if err != nil {
 		return Department{}, orgError("update", "department "+c, err)
@@ -672,7 +672,7 @@ func (s *Service) setMembership(ctx context.Context, a Actor, login string, c Me
 		if out, err = membershipOf(ctx, tx, u); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, p, "member.set", "user:"+u.Login, details)
+		return s.appendAudit(ctx, tx, p, "member.set", "user:"+u.Login, details)
 	})
 	if err != nil {
 		return Membership{}, orgError("set membership of", "user "+login, err)

@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/blob"
 	"diwan.gov.sy/diwan/internal/config"
 	"diwan.gov.sy/diwan/internal/db"
@@ -32,6 +33,10 @@ type Options struct {
 	// Location is time_zone: register years, dates and working days are
 	// counted there. nil means UTC.
 	Location *time.Location
+	// Audit seals the audit events the engine writes (internal/app builds
+	// it from the master key). Nil writes unsealed events, which the audit
+	// linker refuses: only for tests that never link.
+	Audit *audit.Sealer
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -47,6 +52,7 @@ type Service struct {
 	afterSend func(statements int)
 
 	db    *db.DB
+	audit *audit.Sealer
 	blobs BlobStore
 	cfg   config.Workflow
 	loc   *time.Location
@@ -60,7 +66,7 @@ type Service struct {
 
 // New returns the engine on d, keeping attachments in blobs.
 func New(d *db.DB, blobs BlobStore, o Options) *Service {
-	s := &Service{db: d, blobs: blobs, cfg: o.Workflow, loc: o.Location, now: o.Now, log: o.Logger}
+	s := &Service{db: d, audit: o.Audit, blobs: blobs, cfg: o.Workflow, loc: o.Location, now: o.Now, log: o.Logger}
 	if s.loc == nil {
 		s.loc = time.UTC
 	}

@@ -253,7 +253,7 @@ func (s *Service) auditRead(ctx context.Context, p *principal, corrID int64, c C
 		for k, v := range extra {
 			details[k] = v
 		}
-		return appendAudit(ctx, tx, p, "correspondence."+what, fmt.Sprintf("correspondence:%d", corrID), details)
+		return s.appendAudit(ctx, tx, p, "correspondence."+what, fmt.Sprintf("correspondence:%d", corrID), details)
 	})
 }
 
