@@ -85,6 +85,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 			Logger:          log,
 			ShutdownTimeout: cfg.HTTP.ShutdownTimeout.Duration(),
 			TrustedProxies:  cfg.HTTP.TrustedProxies,
+			MetricsAllow:    cfg.Metrics.Allow,
+			MetricsToken:    cfg.Metrics.Token,
 			DB:              e.DB,
 			Directory:       e.Directory,
 			Workflow:        e.Workflow,
