@@ -14,11 +14,14 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/blob"
 	"diwan.gov.sy/diwan/internal/config"
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/httpd"
 	"diwan.gov.sy/diwan/internal/mailstore"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
@@ -68,6 +71,10 @@ type Env struct {
 	Directory *directory.Service
 	Workflow  *workflow.Service
 	Mail      *mailstore.Store
+	// Metrics is the registry /metrics exposes: the Go runtime and process
+	// collectors, the blob store's and the workflow's metrics, and those
+	// the listeners add.
+	Metrics *prometheus.Registry
 }
 
 // OpenDB opens the configured database; the error names the driver and the
@@ -121,12 +128,26 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		d.Close()
 		return nil, err
 	}
+	reg := httpd.NewRegistry()
 	st, err := OpenBlob(ctx, cfg)
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
-	e := &Env{Config: cfg, Log: log, DB: d, Blob: st}
+	storeName := "fs"
+	if cfg.Blob.Driver == "s3" {
+		storeName = "s3"
+	}
+	if st, err = blob.Instrument(st, storeName, reg); err != nil {
+		d.Close()
+		return nil, err
+	}
+	wfMetrics, err := newWorkflowMetrics(reg)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	e := &Env{Config: cfg, Log: log, DB: d, Blob: st, Metrics: reg}
 	e.Audit = audit.New(d, log)
 	e.Directory = directory.New(d, directory.Options{
 		LockoutThreshold:  cfg.Auth.LockoutThreshold,
@@ -154,6 +175,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		Workflow: cfg.Workflow,
 		Location: cfg.Location(),
 		Logger:   log,
+		Observer: wfMetrics,
 	})
 	return e, nil
 }

@@ -68,7 +68,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 	defer func() { stopBG(); wg.Wait() }()
 
 	var listeners []listener
-	reg := httpd.NewRegistry()
+	reg := e.Metrics
 	if cfg.HTTP.Addr != "" {
 		var httpTLS *tls.Config
 		if cfg.HTTP.TLS {
