@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"diwan.gov.sy/diwan/internal/testenv"
 )
 
 // do sends a request with the bearer token and returns the status and body.
@@ -74,9 +76,23 @@ func sample(exposition, name string) (float64, bool) {
 
 // A real server, after a letter with an attachment is drafted and
 // registered, shows the registration, the transition and the blob store's
-// put and get in /metrics.
+// put and get in /metrics: on SQLite with the filesystem store, and on
+// PostgreSQL with S3.
 func TestMetricsShowTransitionsRegistrationsAndBlobOperations(t *testing.T) {
-	in := adminInstance(t)
+	t.Run("sqlite+fs", func(t *testing.T) { testMetricsOfALetter(t, "", "fs") })
+	t.Run("postgres+s3", func(t *testing.T) {
+		s3 := testenv.S3(t)
+		extra := fmt.Sprintf("database: {driver: postgres, dsn: %q}\n", testenv.Postgres(t)) +
+			fmt.Sprintf("blob: {driver: s3, s3: {endpoint: %q, bucket: %s, access_key: %s, secret_key: %s}}\n",
+				s3.Endpoint, testenv.Bucket(t), s3.AccessKey, s3.SecretKey)
+		testMetricsOfALetter(t, extra, "s3")
+	})
+}
+
+func testMetricsOfALetter(t *testing.T, extra, store string) {
+	in := newInstance(t, extra)
+	in.ok("", "admin", "ministry", "add", "MOF", "--name-ar", "وزارة المالية", "--name-en", "Ministry of Finance")
+	in.ok("", "admin", "domain", "add", "mof.gov.sy", "--ministry", "MOF")
 	in.ok("correct horse battery\n", "admin", "user", "add", "clerk@mof.gov.sy", "--name", "Clerk", "--ministry", "MOF", "--role", "clerk", "--password-stdin")
 	in.ok("", "admin", "registry", "add", "MOFREG", "--ministry", "MOF", "--name-ar", "ديوان المالية", "--name-en", "Finance registry", "--address", "diwan@mof.gov.sy")
 	in.ok("", "admin", "member", "clerk@mof.gov.sy", "--registry", "MOFREG")
@@ -129,22 +145,22 @@ func TestMetricsShowTransitionsRegistrationsAndBlobOperations(t *testing.T) {
 		t.Fatalf("GET /metrics = %d: %s", code, body)
 	}
 	for name, want := range map[string]float64{
-		`diwan_workflow_transitions_total{action="register"}`:    1,
-		`diwan_workflow_registered_total{direction="outgoing"}`:  1,
-		`diwan_workflow_registered_total{direction="incoming"}`:  0,
-		`diwan_blob_operation_errors_total{op="put",store="fs"}`: 0,
-		`diwan_blob_operation_errors_total{op="get",store="fs"}`: 0,
+		`diwan_workflow_transitions_total{action="register"}`:               1,
+		`diwan_workflow_registered_total{direction="outgoing"}`:             1,
+		`diwan_workflow_registered_total{direction="incoming"}`:             0,
+		`diwan_blob_operation_errors_total{op="put",store="` + store + `"}`: 0,
+		`diwan_blob_operation_errors_total{op="get",store="` + store + `"}`: 0,
 	} {
 		if got, ok := sample(body, name); !ok || got != want {
 			t.Errorf("%s = %v (found %v), want %v", name, got, ok, want)
 		}
 	}
 	for _, op := range []string{"put", "get"} {
-		count, ok := sample(body, `diwan_blob_operation_duration_seconds_count{op="`+op+`",store="fs"}`)
+		count, ok := sample(body, `diwan_blob_operation_duration_seconds_count{op="`+op+`",store="`+store+`"}`)
 		if !ok || count < 1 {
 			t.Errorf("blob %s: %v operations timed (found %v), want at least 1", op, count, ok)
 		}
-		sum, _ := sample(body, `diwan_blob_operation_duration_seconds_sum{op="`+op+`",store="fs"}`)
+		sum, _ := sample(body, `diwan_blob_operation_duration_seconds_sum{op="`+op+`",store="`+store+`"}`)
 		if sum <= 0 || sum > count*5 {
 			t.Errorf("blob %s: %v seconds over %v operations, want a small positive time", op, sum, count)
 		}
