@@ -229,3 +229,28 @@ func TestInstrumentSharesSeriesOnOneRegistry(t *testing.T) {
 		t.Errorf("ping calls %d, want 2 (one series for both stores)", got)
 	}
 }
+
+// BenchmarkInstrumentOpen4KiB is the wrapper's cost where it is largest
+// relative to the work: opening and reading a small file.
+func BenchmarkInstrumentOpen4KiB(b *testing.B) {
+	run := func(b *testing.B, s blob.Store) {
+		if _, err := s.PutKey(b.Context(), "bench/small", bytes.NewReader(make([]byte, 4096)), 4096); err != nil {
+			b.Fatal(err)
+		}
+		buf := make([]byte, 8192)
+		for b.Loop() {
+			rc, err := s.Open(b.Context(), "bench/small")
+			if err != nil {
+				b.Fatal(err)
+			}
+			for {
+				if _, err := rc.Read(buf); err != nil {
+					break
+				}
+			}
+			rc.Close()
+		}
+	}
+	b.Run("fs", func(b *testing.B) { run(b, newFS(b)) })
+	b.Run("fs-instrumented", func(b *testing.B) { run(b, instrument(b, newFS(b), "fs", prometheus.NewRegistry())) })
+}
