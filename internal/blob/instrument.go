@@ -43,32 +43,29 @@ var durationBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .0
 // The returned Store keeps s's contract and only observes it. Stores
 // instrumented with one name on one registry share the series.
 func Instrument(s Store, name string, reg prometheus.Registerer) (Store, error) {
-	m := &instrumented{
-		s: s,
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: "diwan", Subsystem: "blob", Name: "operation_duration_seconds",
-			Help:    "Time of blob store operations, by operation (put, get, stat, delete, list, ping) and store; get is the time until the object is ready to read.",
-			Buckets: durationBuckets,
-		}, []string{"op", "store"}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "diwan", Subsystem: "blob", Name: "operation_errors_total",
-			Help: "Blob store operations that failed, by operation and store (a missing key, a refused stream or a cancelled call is not a failure).",
-		}, []string{"op", "store"}),
-	}
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "diwan", Subsystem: "blob", Name: "operation_duration_seconds",
+		Help:    "Time of blob store operations, by operation (put, get, stat, delete, list, ping) and store; get is the time until the object is ready to read.",
+		Buckets: durationBuckets,
+	}, []string{"op", "store"})
+	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "diwan", Subsystem: "blob", Name: "operation_errors_total",
+		Help: "Blob store operations that failed, by operation and store (a missing key, a refused stream or a cancelled call is not a failure).",
+	}, []string{"op", "store"})
 	var err error
-	if m.duration, err = register(reg, m.duration); err != nil {
+	if duration, err = register(reg, duration); err != nil {
 		return nil, fmt.Errorf("blob: register metrics: %w", err)
 	}
-	if m.errors, err = register(reg, m.errors); err != nil {
+	if failures, err = register(reg, failures); err != nil {
 		return nil, fmt.Errorf("blob: register metrics: %w", err)
 	}
-	m.ops = make(map[string]opMetrics)
+	m := &instrumented{s: s, ops: make(map[string]opMetrics)}
 	for _, op := range []string{opPut, opGet, opStat, opDelete, opList, opPing} {
 		// Every series exists from the start, at zero: a rate over a
 		// series that appears with its first failure misses that failure.
 		m.ops[op] = opMetrics{
-			duration: m.duration.WithLabelValues(op, name),
-			errors:   m.errors.WithLabelValues(op, name),
+			duration: duration.WithLabelValues(op, name),
+			errors:   failures.WithLabelValues(op, name),
 		}
 	}
 	return m, nil
@@ -97,10 +94,8 @@ type opMetrics struct {
 
 // instrumented is the Store of Instrument.
 type instrumented struct {
-	s        Store
-	duration *prometheus.HistogramVec
-	errors   *prometheus.CounterVec
-	ops      map[string]opMetrics // by op; read-only once built
+	s   Store
+	ops map[string]opMetrics // by op; read-only once built
 }
 
 // done records one call of op that started at start and ended with err.
