@@ -14,11 +14,14 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/blob"
 	"diwan.gov.sy/diwan/internal/config"
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/httpd"
 	"diwan.gov.sy/diwan/internal/mailstore"
 	"diwan.gov.sy/diwan/internal/secrets"
 	"diwan.gov.sy/diwan/internal/workflow"
@@ -72,6 +75,10 @@ type Env struct {
 	Directory *directory.Service
 	Workflow  *workflow.Service
 	Mail      *mailstore.Store
+	// Metrics is the registry /metrics exposes: the Go runtime and process
+	// collectors, the blob store's and the workflow's metrics, and those
+	// the listeners add.
+	Metrics *prometheus.Registry
 }
 
 // OpenDB opens the configured database; the error names the driver and the
@@ -145,7 +152,21 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		d.Close()
 		return nil, err
 	}
+	reg := httpd.NewRegistry()
 	st, err := OpenBlob(ctx, cfg)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	storeName := "fs"
+	if cfg.Blob.Driver == "s3" {
+		storeName = "s3"
+	}
+	if st, err = blob.Instrument(st, storeName, reg); err != nil {
+		d.Close()
+		return nil, err
+	}
+	wfMetrics, err := newWorkflowMetrics(reg)
 	if err != nil {
 		d.Close()
 		return nil, err
@@ -155,7 +176,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		d.Close()
 		return nil, err
 	}
-	e := &Env{Config: cfg, Log: log, DB: d, Blob: st, MasterKey: mk, Sealer: audit.NewSealer(mk)}
+	e := &Env{Config: cfg, Log: log, DB: d, Blob: st, Metrics: reg, MasterKey: mk, Sealer: audit.NewSealer(mk)}
 	e.Audit = audit.Open(d, audit.Options{
 		Keys:   mk,
 		Heads:  []audit.HeadStore{audit.HeadFile(filepath.Join(cfg.DataDir, AuditHeadFile)), audit.HeadBlob(st)},
@@ -193,6 +214,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		Workflow: cfg.Workflow,
 		Location: cfg.Location(),
 		Logger:   log,
+		Observer: wfMetrics,
 	})
 	return e, nil
 }

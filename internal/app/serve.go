@@ -68,7 +68,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 	defer func() { stopBG(); wg.Wait() }()
 
 	var listeners []listener
-	reg := httpd.NewRegistry()
+	reg := e.Metrics
 	if cfg.HTTP.Addr != "" {
 		var httpTLS *tls.Config
 		if cfg.HTTP.TLS {
@@ -85,6 +85,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 			Logger:          log,
 			ShutdownTimeout: cfg.HTTP.ShutdownTimeout.Duration(),
 			TrustedProxies:  cfg.HTTP.TrustedProxies,
+			MetricsAllow:    cfg.Metrics.Allow,
+			MetricsToken:    cfg.Metrics.Token,
 			DB:              e.DB,
 			Directory:       e.Directory,
 			Workflow:        e.Workflow,

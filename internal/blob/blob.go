@@ -1,7 +1,8 @@
 // Package blob holds Diwan's object store: the Store contract through which
 // raw messages and attachments are written and read, a filesystem store for
-// one machine (FS) and an S3 store on minio-go for several (S3). One
-// conformance suite, package blobtest, runs against both.
+// one machine (FS) and an S3 store on minio-go for several (S3), and
+// Instrument, which times any Store's calls for Prometheus. One conformance
+// suite, package blobtest, runs against both stores, bare and instrumented.
 //
 // An object is an immutable byte stream under a key. A Store streams: it never
 // holds a whole object in memory (the S3 store buffers at most two upload

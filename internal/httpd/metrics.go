@@ -1,12 +1,17 @@
 package httpd
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 
+	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -92,4 +97,89 @@ type promErrorLog struct{ log *slog.Logger }
 
 func (l promErrorLog) Println(v ...any) {
 	l.log.Error("metrics: " + fmt.Sprint(v...))
+}
+
+// metricsGuard decides who may read /metrics: a client whose address is in
+// one of the allowed networks (metrics.allow), or any client that sends
+// "Authorization: Bearer" with the metrics token (metrics.token). The
+// client's address is c.ClientIP(): the peer's, or the X-Forwarded-For
+// address when the peer is one of http.trusted_proxies, as on every route.
+type metricsGuard struct {
+	allow []netip.Prefix
+	// token is the SHA-256 of metrics.token; hasToken is false when none is
+	// set. Comparing digests keeps the comparison's time independent of the
+	// token's length as well as of its content.
+	token    [sha256.Size]byte
+	hasToken bool
+}
+
+// newMetricsGuard parses the allowed IPs and CIDRs; an entry that is
+// neither (the configuration validated the list) is logged and left out, so
+// that a typo never opens /metrics wider than written.
+func newMetricsGuard(allow []string, token string, log *slog.Logger) metricsGuard {
+	var g metricsGuard
+	for _, a := range allow {
+		p, err := parsePrefix(a)
+		if err != nil {
+			log.Error("metrics.allow entry refused; leaving it out", slog.String("entry", a), slog.Any("error", err))
+			continue
+		}
+		g.allow = append(g.allow, p)
+	}
+	if token != "" {
+		g.token, g.hasToken = sha256.Sum256([]byte(token)), true
+	}
+	return g
+}
+
+// parsePrefix reads an IP (a network of that one address) or a CIDR.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
+
+// allowed reports whether the request may read /metrics.
+func (g metricsGuard) allowed(c *gin.Context) bool {
+	if g.hasToken {
+		if scheme, token, ok := strings.Cut(c.GetHeader("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+			sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
+			if subtle.ConstantTimeCompare(sum[:], g.token[:]) == 1 {
+				return true
+			}
+		}
+	}
+	addr, err := netip.ParseAddr(c.ClientIP())
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap().WithZone("")
+	for _, p := range g.allow {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// guard answers 403 in the JSON error shape to a client that may not read
+// /metrics. A wrong token is refused the same way as no token: the reply
+// does not tell which of the two ways in was tried. The refusal is in the
+// request log (status 403, the client's address); it is not logged again.
+func (g metricsGuard) guard(c *gin.Context) {
+	if !g.allowed(c) {
+		WriteError(c, http.StatusForbidden, "forbidden",
+			"metrics are served only to the networks in metrics.allow or with the bearer metrics.token", "")
+		return
+	}
+	c.Next()
 }

@@ -14,7 +14,8 @@ import (
 const unmatchedRoute = "unmatched"
 
 // quietRoutes are polled by load balancers and Prometheus; their requests
-// are logged at debug level only.
+// are logged at debug level only, unless refused or failed (a client
+// outside metrics.allow, a database down).
 var quietRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
 // observe logs each request (method, path, status, duration) and records it
@@ -32,7 +33,7 @@ func (s *Server) observe(c *gin.Context) {
 		status := c.Writer.Status()
 		s.metrics.observe(c.Request.Method, route, status, d.Seconds())
 		level := slog.LevelInfo
-		if quietRoutes[route] {
+		if quietRoutes[route] && status < http.StatusBadRequest {
 			level = slog.LevelDebug
 		}
 		s.log.LogAttrs(c.Request.Context(), level, "http request",

@@ -9,10 +9,11 @@ import (
 // them: the web UI is added here as it lands. Every route under /api/v1 is
 // described in openapi.json (a test holds the two lists equal).
 func (s *Server) routes(e *gin.Engine) {
-	// Operator endpoints (DESIGN.md §3 Health).
+	// Operator endpoints (DESIGN.md §3 Health); /metrics only for the
+	// metrics.allow networks or the bearer metrics.token.
 	e.GET("/healthz", healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{
+	e.GET("/metrics", s.metricsGuard.guard, gin.WrapH(promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{
 		ErrorLog: promErrorLog{s.log},
 	})))
 

@@ -85,6 +85,14 @@ type Options struct {
 	// X-Forwarded-For header names the client; empty trusts none, and the
 	// client is the peer's address.
 	TrustedProxies []string
+	// MetricsAllow are the IPs or CIDRs (metrics.allow) whose clients may
+	// read /metrics; the client's address is the peer's, or the one
+	// X-Forwarded-For names when the peer is a trusted proxy. Empty allows
+	// no network: only MetricsToken opens /metrics then.
+	MetricsAllow []string
+	// MetricsToken, when not empty, lets any client read /metrics with
+	// "Authorization: Bearer TOKEN" (metrics.token).
+	MetricsToken string
 
 	// The JSON API /api/v1 is served when DB, Directory and Workflow are
 	// all set; without them the server answers the operator endpoints only.
@@ -113,6 +121,8 @@ type Server struct {
 	metrics *httpMetrics
 	http    *http.Server
 	ln      net.Listener
+
+	metricsGuard metricsGuard // who may read /metrics
 
 	sessions   *Sessions // nil when the API is not served
 	baseOrigin string    // origin of Options.BaseURL; "" when none
@@ -145,6 +155,8 @@ func New(o Options) *Server {
 		opts:    o,
 		log:     o.Logger,
 		metrics: newHTTPMetrics(o.Registerer),
+
+		metricsGuard: newMetricsGuard(o.MetricsAllow, o.MetricsToken, o.Logger),
 
 		checkTimeout: checkTimeout,
 	}

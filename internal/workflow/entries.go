@@ -268,6 +268,11 @@ func (s *Service) act(ctx context.Context, a Actor, id int64, t Transition) (Ent
 	if err != nil {
 		return Entry{}, wrapPublic(fmt.Sprintf("entry %d: %s", id, t.Action), err)
 	}
+	// Committed: count it.
+	s.obs.Transition(t.Action)
+	if tr.numbered {
+		s.obs.Registered(Direction(tr.e.Direction))
+	}
 	// The entry as it now stands.
 	tr.applyInMemory()
 	return tr.e.entry(tr.p.allowedActions(tr.e, tr.v)), nil

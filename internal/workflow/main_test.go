@@ -81,11 +81,14 @@ type fixture struct {
 	cfg   config.Workflow
 	users map[string]workflow.Actor
 	key   *secrets.MasterKey // seals the audit events of dir and wf
+
+	observer workflow.Observer // given to every service of the fixture
 }
 
 type fixtureOptions struct {
-	blobs workflow.BlobStore
-	cfg   *config.Workflow
+	blobs    workflow.BlobStore
+	cfg      *config.Workflow
+	observer workflow.Observer
 }
 
 func defaultWorkflowConfig() config.Workflow {
@@ -101,7 +104,7 @@ func newFixture(t testing.TB, d *db.DB, o fixtureOptions) *fixture {
 	if o.cfg != nil {
 		f.cfg = *o.cfg
 	}
-	f.blobs = o.blobs
+	f.blobs, f.observer = o.blobs, o.observer
 	if f.blobs == nil {
 		st, err := blob.NewFS(t.TempDir())
 		if err != nil {
@@ -118,7 +121,7 @@ func newFixture(t testing.TB, d *db.DB, o fixtureOptions) *fixture {
 // service builds another engine on d (a second "server process" when d is
 // another handle) with the fixture's clock, config and blob store.
 func (f *fixture) service(d *db.DB) *workflow.Service {
-	return workflow.New(d, f.blobs, workflow.Options{Workflow: f.cfg, Location: damascus, Now: f.clock.Now, Audit: audit.NewSealer(f.key)})
+	return workflow.New(d, f.blobs, workflow.Options{Workflow: f.cfg, Location: damascus, Now: f.clock.Now, Audit: audit.NewSealer(f.key), Observer: f.observer})
 }
 
 func (f *fixture) must(err error) {

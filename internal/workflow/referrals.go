@@ -480,5 +480,6 @@ func (s *Service) actOnReferral(ctx context.Context, a Actor, id int64, t Referr
 	if err != nil {
 		return Referral{}, wrapPublic(fmt.Sprintf("referral %d: %s", id, t.Action), err)
 	}
+	s.obs.Transition(t.Action) // committed
 	return out, nil
 }

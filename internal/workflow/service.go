@@ -40,7 +40,31 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Observer is told of committed changes (metrics); nil tells no one.
+	Observer Observer
 }
+
+// Observer is told of the engine's changes after they are committed, never
+// of one that rolled back, for counting them (internal/app fills it with
+// Prometheus counters). Its methods are called on the goroutine of the call
+// that made the change, before that call returns: they must be quick, safe
+// for concurrent use, and must not call the Service.
+type Observer interface {
+	// Transition is one transition a user made on an entry or a referral,
+	// named by its action (register, refer, accept, ...). Consequences the
+	// engine draws itself (a recipient acknowledged, an entry answered by
+	// a registered reply) are not transitions of their own.
+	Transition(action Action)
+	// Registered is one letter given a register number, outgoing at the
+	// sender's registry or incoming at a recipient's.
+	Registered(d Direction)
+}
+
+// noObserver is the Observer of a Service given none.
+type noObserver struct{}
+
+func (noObserver) Transition(Action)    {}
+func (noObserver) Registered(Direction) {}
 
 // Service is the workflow engine. It is safe for concurrent use.
 type Service struct {
@@ -58,6 +82,7 @@ type Service struct {
 	loc   *time.Location
 	now   func() time.Time
 	log   *slog.Logger
+	obs   Observer
 	// principals keeps users' rights between calls, credentials the
 	// credentials found valid with their users (access.go).
 	principals  keptAt[int64, []principalFact]
@@ -66,7 +91,7 @@ type Service struct {
 
 // New returns the engine on d, keeping attachments in blobs.
 func New(d *db.DB, blobs BlobStore, o Options) *Service {
-	s := &Service{db: d, audit: o.Audit, blobs: blobs, cfg: o.Workflow, loc: o.Location, now: o.Now, log: o.Logger}
+	s := &Service{db: d, audit: o.Audit, blobs: blobs, cfg: o.Workflow, loc: o.Location, now: o.Now, log: o.Logger, obs: o.Observer}
 	if s.loc == nil {
 		s.loc = time.UTC
 	}
@@ -75,6 +100,9 @@ func New(d *db.DB, blobs BlobStore, o Options) *Service {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.obs == nil {
+		s.obs = noObserver{}
 	}
 	return s
 }
