@@ -107,6 +107,11 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 		if err != nil {
 			return err
 		}
+		// Refusals are counted into one audit event per client and reason
+		// a minute; what is counted at shutdown is written when bg ends,
+		// after the listeners stopped and before the database closes.
+		wg.Add(1)
+		go func() { defer wg.Done(); pol.RunRefusals(bg) }()
 		srv, err := smtp.New(smtp.Options{
 			Hostname:        cfg.SMTP.Hostname,
 			InboundAddr:     cfg.SMTP.InboundAddr,

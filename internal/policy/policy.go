@@ -112,6 +112,8 @@ type Service struct {
 	refresh   sync.Mutex   // one refresh at a time
 
 	names nameCache
+
+	refusals refusalBook // refusals counted towards their next audit event
 }
 
 // snapshot is one consistent view of the rules and hosted domains.
