@@ -116,9 +116,15 @@ type Options struct {
 
 	MaxMessageBytes int64 // smtp.max_message_bytes; 0 means 50 MiB
 	MaxRecipients   int   // smtp.max_recipients; 0 means 500
-	// RatePerMinute bounds the messages one user submits a minute
-	// (smtp.rate_per_minute); 0: no limit. Counted per process.
+	// RatePerMinute bounds the mail transactions (MAIL commands) one
+	// client starts a minute: each user on submission, each connecting
+	// address on inbound (smtp.rate_per_minute); 0: no limit. Counted per
+	// process.
 	RatePerMinute int
+	// MaxConnectionsPerIP bounds the open connections from one client
+	// address on each listener (smtp.max_connections_per_ip); one more is
+	// answered 421 4.7.0 and closed. 0: no bound.
+	MaxConnectionsPerIP int
 	// ReadTimeout and WriteTimeout bound each command read and reply
 	// written (and the whole DATA transfer); 0 means 5 minutes.
 	ReadTimeout, WriteTimeout time.Duration
@@ -180,6 +186,8 @@ type door struct {
 	addr string
 	gs   *gosmtp.Server
 	ln   net.Listener // the bound TCP listener
+
+	perIP map[string]int // open connections by client address; guarded by srv.mu
 }
 
 // New checks the options and builds the listeners; nothing is bound until
@@ -236,7 +244,7 @@ func New(o Options) (*Server, error) {
 		if d.addr == "" {
 			continue
 		}
-		dr := &door{srv: s, name: d.name, addr: d.addr}
+		dr := &door{srv: s, name: d.name, addr: d.addr, perIP: map[string]int{}}
 		gs := gosmtp.NewServer(dr)
 		gs.Domain = host
 		// go-smtp's DATA reader accepts at most MaxMessageBytes-1 octets
@@ -308,7 +316,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		if d.ln == nil {
 			return fmt.Errorf("smtp.%s_addr: Serve called before Listen", d.name)
 		}
-		var ln net.Listener = &trackingListener{Listener: d.ln, srv: s}
+		var ln net.Listener = &trackingListener{Listener: d.ln, door: d}
 		if d.name == Submissions {
 			ln = tls.NewListener(ln, s.o.TLS)
 		}
@@ -415,27 +423,48 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
-func (s *Server) track(c *trackedConn) bool {
+// admission is what track says of a new connection.
+type admission int
+
+const (
+	admitted admission = iota
+	shutting           // the server is stopping
+	tooMany            // smtp.max_connections_per_ip reached
+)
+
+// track registers a new connection and counts it towards its address's
+// limit on its listener.
+func (s *Server) track(c *trackedConn) admission {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
-		return false
+		return shutting
 	}
+	if limit := s.o.MaxConnectionsPerIP; limit > 0 && c.door.perIP[c.ip] >= limit {
+		return tooMany
+	}
+	c.door.perIP[c.ip]++
 	s.conns[c] = struct{}{}
-	return true
+	return admitted
 }
 
 func (s *Server) untrack(c *trackedConn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if n := c.door.perIP[c.ip] - 1; n > 0 {
+		c.door.perIP[c.ip] = n
+	} else {
+		delete(c.door.perIP, c.ip)
+	}
 	s.mu.Unlock()
 }
 
 // trackingListener registers every accepted connection with the server,
-// which needs them all to stop gracefully.
+// which needs them all to stop gracefully, and turns away one over the
+// per-address limit.
 type trackingListener struct {
 	net.Listener
-	srv *Server
+	door *door
 }
 
 func (l *trackingListener) Accept() (net.Conn, error) {
@@ -444,23 +473,52 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		tc := &trackedConn{Conn: c, srv: l.srv}
-		if l.srv.track(tc) {
+		tc := &trackedConn{Conn: c, srv: l.door.srv, door: l.door, ip: clientIP(c.RemoteAddr())}
+		switch l.door.srv.track(tc) {
+		case admitted:
 			return tc, nil
+		case tooMany:
+			go l.door.tooMany(c, tc.ip)
+		default:
+			c.Close() // raced with shutdown
 		}
-		c.Close() // raced with shutdown
 	}
+}
+
+// tooMany answers a connection over smtp.max_connections_per_ip with 421
+// in place of the greeting (RFC 5321 §3.1) and closes it; on the implicit
+// TLS listener the reply goes over TLS.
+func (d *door) tooMany(c net.Conn, ip string) {
+	defer c.Close()
+	d.srv.metrics.refused("connections", "")
+	d.srv.log.Warn("smtp: connection refused: too many connections from the address", slog.String("listener", string(d.name)),
+		slog.String("client", ip), slog.Int("limit", d.srv.o.MaxConnectionsPerIP))
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if d.name == Submissions {
+		tc := tls.Server(c, d.srv.o.TLS)
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		c = tc
+	}
+	io.WriteString(c, replyLine(errTooManyConnections))
 }
 
 // trackedConn is an accepted TCP connection, below any TLS.
 type trackedConn struct {
 	net.Conn
-	srv *Server
+	srv  *Server
+	door *door
+	ip   string // the client's address
 	// sess is the session of the connection, set at EHLO/HELO and cleared
 	// at Logout (STARTTLS, close); its conn is the one replies go over.
 	sess   atomic.Pointer[session]
 	inData atomic.Bool // between DATA/BDAT and the reply to it
 	eof    atomic.Bool // the client closed its side
+	// hangup: the reply being written is a 421; the connection closes as
+	// soon as it is written. ended: it was, and the session is over.
+	hangup atomic.Bool
+	ended  atomic.Bool
 	bye    sync.Once
 	closed sync.Once
 }
@@ -473,6 +531,22 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if err == io.EOF {
 		c.eof.Store(true)
+	}
+	return n, err
+}
+
+// Write writes a reply (below TLS, a record holding it). After a 421
+// nothing more goes out and nothing more is read: the connection closes
+// once that reply is written, whatever the client pipelined after the
+// command it answers (RFC 5321 §3.8: the server closes after 421).
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if c.ended.Load() {
+		return 0, net.ErrClosed
+	}
+	n, err := c.Conn.Write(p)
+	if c.hangup.Load() {
+		c.ended.Store(true)
+		c.Close()
 	}
 	return n, err
 }
@@ -497,21 +571,16 @@ func (c *trackedConn) goodbye() {
 		}
 		go func() {
 			s.conn.SetWriteDeadline(time.Now().Add(time.Second))
-			io.WriteString(s.conn, "421 4.3.2 Service shutting down\r\n")
+			io.WriteString(s.conn, replyLine(errShuttingDown))
 			c.Close()
 		}()
 	})
 }
 
-// closeRead stops reading from the client: the session ends once go-smtp
-// has written its current reply and looks for the next command.
-func (c *trackedConn) closeRead() {
-	if tc, ok := c.Conn.(*net.TCPConn); ok {
-		tc.CloseRead()
-		return
-	}
-	c.Close()
-}
+// hangUpAfterReply closes the connection once the reply now being made is
+// written, and ends the session: a command go-smtp already buffered is
+// not acted on (see session.ended).
+func (c *trackedConn) hangUpAfterReply() { c.hangup.Store(true) }
 
 // trackedOf finds the trackedConn below a connection go-smtp hands over.
 func trackedOf(nc net.Conn) *trackedConn {
