@@ -586,6 +586,13 @@ func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
+// text is every record so far, one a line.
+func (l *logRecorder) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.records, "\n")
+}
+
 func (l *logRecorder) panics() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()

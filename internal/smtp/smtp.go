@@ -526,8 +526,11 @@ type trackedConn struct {
 // Read notes the client's end of stream: go-smtp takes a BDAT chunk cut
 // short by the end of the connection as complete (io.Copy from a
 // LimitReader sees a clean EOF), so the filter asks before it lets a
-// message end.
+// message end. After a 421 it reads nothing more: the session is over.
 func (c *trackedConn) Read(p []byte) (int, error) {
+	if c.ended.Load() {
+		return 0, io.EOF
+	}
 	n, err := c.Conn.Read(p)
 	if err == io.EOF {
 		c.eof.Store(true)
@@ -536,9 +539,9 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 }
 
 // Write writes a reply (below TLS, a record holding it). After a 421
-// nothing more goes out and nothing more is read: the connection closes
-// once that reply is written, whatever the client pipelined after the
-// command it answers (RFC 5321 §3.8: the server closes after 421).
+// nothing more goes out and nothing more is read or acted on: the session
+// ends once that reply is written, whatever the client pipelined after
+// the command it answers (RFC 5321 §3.8: the server closes after 421).
 func (c *trackedConn) Write(p []byte) (int, error) {
 	if c.ended.Load() {
 		return 0, net.ErrClosed
@@ -546,12 +549,46 @@ func (c *trackedConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	if c.hangup.Load() {
 		c.ended.Store(true)
-		c.Close()
+		c.linger()
 	}
 	return n, err
 }
 
+// Bounds of what is thrown away after a 421 before the connection closes.
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 1 << 20
+)
+
+// linger ends the connection after its last reply: the end of our side
+// (FIN) goes out at once; what the client still sends (the commands it
+// pipelined) is read and thrown away for a moment, up to a bound, and then
+// the connection closes. Closing with unread input at once would make the
+// TCP stack answer with a reset, which can destroy the reply before the
+// client reads it.
+func (c *trackedConn) linger() {
+	tc, ok := c.Conn.(*net.TCPConn)
+	if !ok {
+		c.closeNow()
+		return
+	}
+	tc.CloseWrite()
+	go func() {
+		tc.SetReadDeadline(time.Now().Add(lingerTime))
+		io.CopyN(io.Discard, tc, lingerBytes)
+		c.closeNow()
+	}()
+}
+
+// Close closes the connection; after a 421 linger does, once it is done.
 func (c *trackedConn) Close() error {
+	if c.ended.Load() {
+		return nil
+	}
+	return c.closeNow()
+}
+
+func (c *trackedConn) closeNow() error {
 	var err error
 	c.closed.Do(func() {
 		c.srv.untrack(c)
