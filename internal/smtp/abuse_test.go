@@ -244,15 +244,16 @@ func TestRefusedMailFloodAddsFewAuditRows(t *testing.T) {
 			}
 			flood(500, 20)
 			recs := e.refusals()
-			t.Logf("%s: 10,100 refused MAIL FROM in %v: %d audit events", driver, time.Since(started).Round(time.Millisecond), len(recs))
+			rows := e.count("SELECT COUNT(*) FROM audit_events WHERE action = ?", policy.ActionRefused)
+			t.Logf("%s: 10,100 refused MAIL FROM in %v: %d audit events", driver, time.Since(started).Round(time.Millisecond), rows)
 			if n := refusalCount(recs, policy.ReasonPolicy); n != 10100 {
 				t.Fatalf("the events count %d refusals, want 10100", n)
 			}
 			if got := e.metric(policy.ReasonPolicy, "gmail.com"); got != 10100 {
 				t.Fatalf("policy metric = %v, want 10100", got)
 			}
-			if len(recs) > 10 {
-				t.Fatalf("%d audit events for one address and reason, want a handful", len(recs))
+			if rows > 10 {
+				t.Fatalf("%d audit events for one address and reason, want a handful", rows)
 			}
 		})
 	}
