@@ -247,7 +247,7 @@ func (s *session) rcpt(to string, _ *gosmtp.RcptOptions) error {
 		return s.refuse(refusal{reason: policy.ReasonRelay, rule: "relay:not-hosted", from: tx.from, to: a.addr, domain: a.domain},
 			errRelayDenied(ascii))
 	case errors.Is(err, directory.ErrNotFound):
-		return s.refuse(refusal{reason: "unknown_recipient", domain: a.domain}, errUnknownUser)
+		return s.refuse(refusal{reason: "unknown_recipient", from: tx.from, to: a.addr, domain: a.domain}, errUnknownUser)
 	case errors.As(err, &ie):
 		return s.refuse(refusal{reason: "syntax"}, errBadRecipient)
 	case err != nil:
@@ -255,7 +255,7 @@ func (s *session) rcpt(to string, _ *gosmtp.RcptOptions) error {
 	}
 	ids = s.withRoom(ctx, ids, tx.size)
 	if len(ids) == 0 {
-		return s.refuse(refusal{reason: "quota", domain: a.domain}, errMailboxFull)
+		return s.refuse(refusal{reason: "quota", from: tx.from, to: a.addr, domain: a.domain}, errMailboxFull)
 	}
 	s.mu.Lock()
 	s.tx.rcpts = append(s.tx.rcpts, a.addr)
