@@ -20,7 +20,8 @@
 //
 // The package knows no protocol: Decision carries the SMTP reply as plain
 // numbers and text for the adapters to send. It must never import go-smtp,
-// go-imap or gin, and never let a refusal go unrecorded (RecordRefusal).
+// go-imap or gin, and never let a refusal go unrecorded (RecordRefusal, which
+// counts the refusals of one client and reason into one event a minute).
 package policy
 
 import (

@@ -10,6 +10,13 @@
 // Every reply it sends is an *smtp.SMTPError with an enhanced status code
 // (RFC 2034, RFC 3463); internal errors go to the log, never to a client.
 //
+// Abuse bounds: each client address has at most smtp.max_connections_per_ip
+// connections open on a listener and starts at most smtp.rate_per_minute
+// transactions (on submission the user is counted instead); a session
+// refused 20 times gets 421. After any 421 nothing more the client sent is
+// read or acted on. Every refusal is counted in the metrics; the audit log
+// gets them counted per client and reason (policy.RecordRefusal).
+//
 // Durability: a 250 after DATA means the message is stored and committed
 // (Store.Deliver and RelayQueue.Enqueue both return only then); a client
 // that vanishes mid-DATA leaves nothing, because the store reads the whole
