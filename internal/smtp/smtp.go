@@ -545,6 +545,16 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// SetReadDeadline fails after a 421. go-smtp sets a read deadline before
+// it reads each command (ReadTimeout is always set), so its command loop
+// ends there, without running the commands it had already buffered.
+func (c *trackedConn) SetReadDeadline(t time.Time) error {
+	if c.ended.Load() {
+		return net.ErrClosed
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
 // Write writes a reply (below TLS, a record holding it). After a 421
 // nothing more goes out and nothing more is read or acted on: the session
 // ends once that reply is written, whatever the client pipelined after
