@@ -109,23 +109,29 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 		if err != nil {
 			return err
 		}
+		// Refusals are counted into one audit event per client and reason
+		// a minute; what is counted at shutdown is written when bg ends,
+		// after the listeners stopped and before the database closes.
+		wg.Add(1)
+		go func() { defer wg.Done(); pol.RunRefusals(bg) }()
 		srv, err := smtp.New(smtp.Options{
-			Hostname:        cfg.SMTP.Hostname,
-			InboundAddr:     cfg.SMTP.InboundAddr,
-			SubmissionAddr:  cfg.SMTP.SubmissionAddr,
-			SubmissionsAddr: cfg.SMTP.SubmissionsAddr,
-			TLS:             tlsConf,
-			Directory:       e.Directory,
-			Policy:          pol,
-			Store:           e.Mail,
-			Relay:           smtp.NewQueue(e.DB, e.Blob),
-			MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
-			MaxRecipients:   cfg.SMTP.MaxRecipients,
-			RatePerMinute:   cfg.SMTP.RatePerMinute,
-			ReadTimeout:     cfg.SMTP.ReadTimeout.Duration(),
-			WriteTimeout:    cfg.SMTP.WriteTimeout.Duration(),
-			Registerer:      reg,
-			Logger:          log,
+			Hostname:            cfg.SMTP.Hostname,
+			InboundAddr:         cfg.SMTP.InboundAddr,
+			SubmissionAddr:      cfg.SMTP.SubmissionAddr,
+			SubmissionsAddr:     cfg.SMTP.SubmissionsAddr,
+			TLS:                 tlsConf,
+			Directory:           e.Directory,
+			Policy:              pol,
+			Store:               e.Mail,
+			Relay:               smtp.NewQueue(e.DB, e.Blob),
+			MaxMessageBytes:     cfg.SMTP.MaxMessageBytes,
+			MaxRecipients:       cfg.SMTP.MaxRecipients,
+			RatePerMinute:       cfg.SMTP.RatePerMinute,
+			MaxConnectionsPerIP: cfg.SMTP.MaxConnectionsPerIP,
+			ReadTimeout:         cfg.SMTP.ReadTimeout.Duration(),
+			WriteTimeout:        cfg.SMTP.WriteTimeout.Duration(),
+			Registerer:          reg,
+			Logger:              log,
 		})
 		if err != nil {
 			return err

@@ -20,7 +20,8 @@
 //
 // The package knows no protocol: Decision carries the SMTP reply as plain
 // numbers and text for the adapters to send. It must never import go-smtp,
-// go-imap or gin, and never let a refusal go unrecorded (RecordRefusal).
+// go-imap or gin, and never let a refusal go unrecorded (RecordRefusal, which
+// counts the refusals of one client and reason into one event a minute).
 package policy
 
 import (
@@ -119,6 +120,8 @@ type Service struct {
 	refresh   sync.Mutex   // one refresh at a time
 
 	names nameCache
+
+	refusals refusalBook // refusals counted towards their next audit event
 }
 
 // snapshot is one consistent view of the rules and hosted domains.

@@ -416,6 +416,9 @@ func TestViolationsSummarisePerUserAndDomain(t *testing.T) {
 		if _, err := e.dir.Authenticate(login, "nobody@mof.gov.sy", "wrong password"); !errors.Is(err, directory.ErrInvalidCredentials) {
 			t.Fatal(err)
 		}
+		if err := e.pol.FlushRefusals(e.ctx); err != nil {
+			t.Fatal(err)
+		}
 		v, err := policy.Summarize(e.ctx, audit.New(d, nil), time.Now().Add(-time.Hour), time.Now().Add(time.Minute))
 		if err != nil {
 			t.Fatal(err)

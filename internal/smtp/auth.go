@@ -22,50 +22,65 @@ func (a authSession) AuthMechanisms() []string { return []string{sasl.Plain, sas
 
 // Auth returns the server side of the mechanism.
 func (a authSession) Auth(mech string) (sasl.Server, error) {
+	if a.ended() {
+		return nil, errEnded
+	}
 	if a.user != nil {
 		return nil, errAlreadyAuth
 	}
+	auth := func(login, password string) error { return a.after(a.authenticate(login, password)) }
 	switch mech {
 	case sasl.Plain:
-		return &plainServer{auth: a.authenticate, deny: a.authFailed}, nil
+		return &plainServer{auth: auth, deny: func(login string) error { return a.after(a.authFailed(login, "authzid")) }}, nil
 	case sasl.Login:
-		return &loginServer{auth: a.authenticate}, nil
+		return &loginServer{auth: auth}, nil
 	}
 	return nil, gosmtp.ErrAuthUnknownMechanism
 }
 
 // authenticate checks the credentials with the directory, which counts
 // failures towards the account's lockout and records them in the audit log
-// with the actor smtp:IP. After maxAuthFailures the session ends.
+// with the actor smtp:IP. After maxAuthFailures the session ends. Every
+// attempt is logged, as Dovecot logs logins.
 func (s *session) authenticate(login, password string) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	u, err := s.srv.o.Directory.Authenticate(directory.WithClient(ctx, "smtp:"+s.client), login, password)
 	switch {
 	case errors.Is(err, directory.ErrInvalidCredentials):
-		return s.authFailed()
+		return s.authFailed(login, "invalid credentials")
 	case err != nil:
 		if s.srv.base.Err() != nil {
 			return errShuttingDown
 		}
+		s.logLogin(login, "error")
 		s.srv.log.Error("smtp: authentication failed to complete", slog.String("client", s.client), slog.Any("err", err))
 		return errAuthTemp
 	case u.MustChangePassword:
+		s.logLogin(login, "password change needed")
 		return errPasswordChange
 	}
 	s.user = &u
+	s.logLogin(login, "ok")
 	return nil
 }
 
 // authFailed counts a refused AUTH; the last one allowed ends the session.
-func (s *session) authFailed() error {
+func (s *session) authFailed(login, why string) error {
 	s.srv.metrics.refused("auth", "")
+	s.logLogin(login, "failed: "+why)
 	s.authFails++
 	if s.authFails >= maxAuthFailures {
-		s.tc.closeRead()
 		return errTooManyAuth
 	}
 	return errAuthFailed
+}
+
+// logLogin logs one AUTH attempt: protocol, user, client address, result.
+func (s *session) logLogin(login, result string) {
+	s.srv.log.Info("smtp: login", slog.String("protocol", "smtp"), slog.String("user", logText(login)),
+		slog.String("client", s.client), slog.String("listener", string(s.door.name)), slog.String("tls", s.tlsVersion()),
+		slog.String("result", result))
 }
 
 // plainServer is the server side of SASL PLAIN (RFC 4616): one message,
@@ -73,7 +88,7 @@ func (s *session) authFailed() error {
 // the authentication identity is refused: nobody may act as someone else.
 type plainServer struct {
 	auth func(login, password string) error
-	deny func() error
+	deny func(login string) error
 	done bool
 }
 
@@ -90,7 +105,7 @@ func (p *plainServer) Next(response []byte) ([]byte, bool, error) {
 		return nil, false, errAuthMalformed
 	}
 	if len(parts[0]) > 0 && !bytes.Equal(parts[0], parts[1]) {
-		return nil, false, p.deny()
+		return nil, false, p.deny(string(parts[1]))
 	}
 	return nil, true, p.auth(string(parts[1]), string(parts[2]))
 }

@@ -13,6 +13,7 @@ import (
 	"net/textproto"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -292,14 +293,54 @@ func (e *env) nothingWritten() {
 	}
 }
 
-// refusals returns the policy.refused events, newest first.
+// refusals returns the policy.refused events, newest first, once the
+// refusals still counted towards their next event are written.
 func (e *env) refusals() []audit.Record {
 	e.t.Helper()
+	if err := e.pol.FlushRefusals(e.ctx); err != nil {
+		e.t.Fatal(err)
+	}
 	recs, err := audit.New(e.d, nil).List(e.ctx, audit.Filter{Action: policy.ActionRefused, Limit: 1000})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return recs
+}
+
+// refusalCount is how many refusals of the reason ("" for any) the
+// events stand for (each counts those of one client and reason).
+func refusalCount(recs []audit.Record, reason string) int {
+	n := 0
+	for _, r := range recs {
+		if reason == "" || r.Details["reason"] == reason {
+			f, _ := r.Details["count"].(float64)
+			n += int(f)
+		}
+	}
+	return n
+}
+
+// refusedDomains lists the domain of every refusal the events count, once
+// per refusal.
+func refusedDomains(recs []audit.Record) []string {
+	var out []string
+	for _, r := range recs {
+		doms, _ := r.Details["domains"].(map[string]any)
+		if len(doms) == 0 {
+			f, _ := r.Details["count"].(float64)
+			for range int(f) {
+				out = append(out, r.Details["domain"].(string))
+			}
+			continue
+		}
+		for d, n := range doms {
+			for range int(n.(float64)) {
+				out = append(out, d)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // metric reads a refusal counter.
@@ -543,6 +584,13 @@ func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	l.records = append(l.records, b.String())
 	l.mu.Unlock()
 	return nil
+}
+
+// text is every record so far, one a line.
+func (l *logRecorder) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.records, "\n")
 }
 
 func (l *logRecorder) panics() string {

@@ -24,6 +24,12 @@ var (
 	errConnection      = reply(421, 4, 4, 2, "Connection lost while receiving the message")
 	errTooManyRefusals = reply(421, 4, 7, 0, "Too many refused commands; closing the connection")
 	errRateLimited     = reply(451, 4, 7, 1, "Sending rate exceeded; try again later")
+	// errTooManyConnections answers a connection over
+	// smtp.max_connections_per_ip, in place of the greeting.
+	errTooManyConnections = reply(421, 4, 7, 0, "Too many connections from your address")
+	// errEnded answers what a client pipelined after a 421; it is never
+	// written (the connection is closed by then).
+	errEnded = reply(421, 4, 7, 0, "Closing the connection")
 
 	errBadSender    = reply(553, 5, 1, 7, "The sender address is not a valid mailbox address")
 	errBadRecipient = reply(553, 5, 1, 3, "The recipient address is not a valid mailbox address")
@@ -39,7 +45,12 @@ var (
 	errHeaderSize   = reply(552, 5, 3, 4, "Message refused: the header section is too large")
 	errHeaderSyntax = reply(554, 5, 6, 0, "Message refused: the header section cannot be parsed")
 	errFromHeader   = reply(550, 5, 7, 1, "The From header must hold exactly one address, one you may send as")
+	errSenderHeader = reply(550, 5, 7, 1, "The Sender header must hold exactly one address, one you may send as")
 )
+
+// replyLine is a one-line reply as written on the wire, for the replies
+// sent outside go-smtp's command loop.
+func replyLine(e *gosmtp.SMTPError) string { return replyText(e) + "\r\n" }
 
 func errRelayDenied(domain string) *gosmtp.SMTPError {
 	if d := shown(domain); d != "" {
@@ -61,6 +72,22 @@ func errFromMismatch(header, envelope string) *gosmtp.SMTPError {
 		return reply(550, 5, 7, 1, "The From header <"+h+"> does not match the envelope sender <"+e+">")
 	}
 	return reply(550, 5, 7, 1, "The From header does not match the envelope sender")
+}
+
+func errSenderNotYours(address string) *gosmtp.SMTPError {
+	if a := shown(address); a != "" {
+		return reply(550, 5, 7, 1, "The Sender header <"+a+"> is not an address you may send as")
+	}
+	return reply(550, 5, 7, 1, "The Sender header is not an address you may send as")
+}
+
+// errDisplayName refuses a display name that shows another address than
+// its field's (field is "From" or "Sender").
+func errDisplayName(field, address string) *gosmtp.SMTPError {
+	if a := shown(address); a != "" {
+		return reply(550, 5, 7, 1, "The display name of the "+field+" header shows another address <"+a+">")
+	}
+	return reply(550, 5, 7, 1, "The display name of the "+field+" header shows another address")
 }
 
 // shown returns s when it is printable ASCII and short enough to quote in

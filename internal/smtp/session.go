@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/emersion/go-message/textproto"
 	gosmtp "github.com/emersion/go-smtp"
 
 	"diwan.gov.sy/diwan/internal/directory"
@@ -27,6 +29,7 @@ func (d *door) NewSession(c *gosmtp.Conn) (gosmtp.Session, error) {
 		return nil, errTemporary // not one of our listeners' connections
 	}
 	if d.srv.isClosing() {
+		tc.hangUpAfterReply()
 		return nil, errShuttingDown
 	}
 	s := &session{srv: d.srv, door: d, c: c, conn: c.Conn(), tc: tc, helo: c.Hostname(), client: clientIP(c.Conn().RemoteAddr())}
@@ -99,19 +102,68 @@ func (s *session) Logout() error {
 	return nil
 }
 
-// Mail starts a transaction. Submission: the user must be logged in, within
+// after passes a command's reply on to go-smtp: a 421 ends the connection
+// as soon as it is written (RFC 5321 §3.8), so that nothing the client
+// pipelined after the command is acted on.
+func (s *session) after(err error) error {
+	var se *gosmtp.SMTPError
+	if errors.As(err, &se) && se.Code == 421 {
+		s.tc.hangUpAfterReply()
+	}
+	return err
+}
+
+// ended reports that the session answered 421: go-smtp may still hand over
+// commands it read before the connection closed, and they are not run.
+func (s *session) ended() bool { return s.tc.hangup.Load() }
+
+// Mail starts a transaction (see mail).
+func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
+	if s.ended() {
+		return errEnded
+	}
+	return s.after(s.mail(from, opts))
+}
+
+// Rcpt names a recipient (see rcpt).
+func (s *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
+	if s.ended() {
+		return errEnded
+	}
+	return s.after(s.rcpt(to, opts))
+}
+
+// Data receives the message (see data).
+func (s *session) Data(r io.Reader) error {
+	if s.ended() {
+		return errEnded
+	}
+	return s.after(s.data(r))
+}
+
+// rateKey names the client the rate limit counts: the user on
+// submission, the connecting address on inbound.
+func (s *session) rateKey() string {
+	if s.user != nil {
+		return "user:" + strconv.FormatInt(s.user.ID, 10)
+	}
+	return "ip:" + s.client
+}
+
+// mail starts a transaction. Submission: the user must be logged in, within
 // the rate limit, and allowed to send as the address (own, or an alias to
 // them); the null sender is allowed, its header From is checked at DATA.
-// Inbound: the sender's domain must be national (the null sender always
-// is, for bounces and receipts).
-func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
+// Inbound: the client's address must be within the rate limit, and the
+// sender's domain national (the null sender always is, for bounces and
+// receipts).
+func (s *session) mail(from string, opts *gosmtp.MailOptions) error {
 	s.mu.Lock()
 	s.tx = transaction{utf8: opts.UTF8, size: opts.Size}
 	s.mu.Unlock()
 	if s.submission() && s.user == nil {
 		return s.refuse(refusal{reason: "auth_required"}, errAuthRequired)
 	}
-	if s.submission() && s.srv.limiter != nil && !s.srv.limiter.allow(s.user.ID) {
+	if s.srv.limiter != nil && !s.srv.limiter.allow(s.rateKey()) {
 		return s.refuse(refusal{reason: "rate"}, errRateLimited)
 	}
 	var a address
@@ -149,13 +201,13 @@ func (s *session) Mail(from string, opts *gosmtp.MailOptions) error {
 	return nil
 }
 
-// Rcpt decides one recipient when it is named (RFC 5321 §3.3). Submission:
+// rcpt decides one recipient when it is named (RFC 5321 §3.3). Submission:
 // a non-national domain is refused by the policy (550 5.7.1 naming it); a
 // hosted one must exist (550 5.1.1) and have room (552 5.2.2); a national
 // one elsewhere is accepted for the relay queue. Inbound: the recipient
 // must be hosted here (550 5.7.1 otherwise: no open relay), exist and have
 // room.
-func (s *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
+func (s *session) rcpt(to string, _ *gosmtp.RcptOptions) error {
 	s.mu.Lock()
 	tx := s.tx
 	s.mu.Unlock()
@@ -195,7 +247,7 @@ func (s *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 		return s.refuse(refusal{reason: policy.ReasonRelay, rule: "relay:not-hosted", from: tx.from, to: a.addr, domain: a.domain},
 			errRelayDenied(ascii))
 	case errors.Is(err, directory.ErrNotFound):
-		return s.refuse(refusal{reason: "unknown_recipient", domain: a.domain}, errUnknownUser)
+		return s.refuse(refusal{reason: "unknown_recipient", from: tx.from, to: a.addr, domain: a.domain}, errUnknownUser)
 	case errors.As(err, &ie):
 		return s.refuse(refusal{reason: "syntax"}, errBadRecipient)
 	case err != nil:
@@ -203,7 +255,7 @@ func (s *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 	}
 	ids = s.withRoom(ctx, ids, tx.size)
 	if len(ids) == 0 {
-		return s.refuse(refusal{reason: "quota", domain: a.domain}, errMailboxFull)
+		return s.refuse(refusal{reason: "quota", from: tx.from, to: a.addr, domain: a.domain}, errMailboxFull)
 	}
 	s.mu.Lock()
 	s.tx.rcpts = append(s.tx.rcpts, a.addr)
@@ -235,9 +287,9 @@ func (s *session) withRoom(ctx context.Context, ids []int64, size int64) []int64
 	return out
 }
 
-// Data receives the message and stores it: a 250 only once it is
+// data receives the message and stores it: a 250 only once it is
 // committed in the store (and the relay queue).
-func (s *session) Data(r io.Reader) error {
+func (s *session) data(r io.Reader) error {
 	s.tc.inData.Store(true)
 	s.srv.inData.Add(1)
 	defer s.srv.inData.Add(-1)
@@ -254,18 +306,18 @@ func (s *session) Data(r io.Reader) error {
 	if s.submission() {
 		check = func(h []byte) error { return s.checkHeader(ctx, tx, h) }
 	}
-	filter := newFilter(r, check, s.tc.eof.Load)
+	size := &countingReader{r: r}
+	filter := newFilter(size, check, s.tc.eof.Load)
 	msg := io.MultiReader(strings.NewReader(s.received(id, helo, tx)), filter)
 	started := time.Now()
 	err := s.store(ctx, tx, helo, msg)
 	if err == nil {
 		s.srv.metrics.accepted(s.door.name, len(tx.local), len(tx.relay))
-		s.srv.log.Debug("smtp: message accepted", slog.String("id", id), slog.String("listener", string(s.door.name)),
-			slog.String("client", s.client), slog.String("user", s.login()), slog.Int("recipients", len(tx.rcpts)),
-			slog.Duration("took", time.Since(started)))
-		return nil
+	} else {
+		err = s.dataError(id, tx, err)
 	}
-	return s.dataError(id, tx, err)
+	s.logMessage(id, helo, tx, size.n, err, time.Since(started))
+	return err
 }
 
 // store delivers to the local recipients and queues the relayed ones.
@@ -388,8 +440,10 @@ func (s *session) dataError(id string, tx transaction, err error) error {
 
 // checkHeader checks the header section of a submitted message once it
 // has arrived: exactly one From address, equal to the envelope sender (or,
-// for the null sender, one the user may send as). Inbound mail is stored
-// as it came (the sender checks of Options.Verifier read it whole).
+// for the null sender, one the user may send as); a Sender field, if any,
+// holds one address the user may send as (the rule of MAIL FROM); and no
+// display name shows an address other than its field's. Inbound mail is
+// stored as it came (the sender checks of Options.Verifier read it whole).
 func (s *session) checkHeader(ctx context.Context, tx transaction, raw []byte) error {
 	h, err := parseHeader(raw)
 	if err != nil {
@@ -405,19 +459,55 @@ func (s *session) checkHeader(ctx context.Context, tx transaction, raw []byte) e
 		return s.refuse(refusal{reason: policy.ReasonSpoofing, rule: "spoofing:header-from", from: tx.from, header: from}, errFromHeader)
 	}
 	canon := local + "@" + domain
-	if tx.from != "" {
-		if canon != tx.from {
-			return s.refuse(refusal{reason: policy.ReasonSpoofing, rule: "spoofing:header-from", from: tx.from, header: canon, domain: domain},
-				errFromMismatch(canon, tx.from))
+	if tx.from != "" && canon != tx.from {
+		return s.refuse(refusal{reason: policy.ReasonSpoofing, rule: "spoofing:header-from", from: tx.from, header: canon, domain: domain},
+			errFromMismatch(canon, tx.from))
+	}
+	if tx.from == "" {
+		ok, err = s.srv.o.Directory.MaySendAs(ctx, s.user.ID, canon)
+		if err != nil {
+			return s.temporary("check header From", err)
 		}
+		if !ok {
+			return s.refuse(refusal{reason: policy.ReasonSpoofing, rule: "spoofing:header-from", header: canon, domain: domain}, errSendAs(canon))
+		}
+	}
+	if other := foreignAddressInName(headerField(h, "From").name, canon); other != "" {
+		return s.refuse(refusal{reason: policy.ReasonSpoofing, rule: "spoofing:display-name", from: tx.from, header: other, domain: domain},
+			errDisplayName("From", other))
+	}
+	return s.checkSender(ctx, tx, h, canon)
+}
+
+// checkSender checks the Sender field (RFC 5322 §3.6.2) of a submitted
+// message: when present, one address that is the From address, the
+// user's own, or one MaySendAs allows; its display name shows no other.
+func (s *session) checkSender(ctx context.Context, tx transaction, h textproto.Header, from string) error {
+	m := headerField(h, "Sender")
+	if !m.present {
 		return nil
 	}
-	ok, err = s.srv.o.Directory.MaySendAs(ctx, s.user.ID, canon)
-	if err != nil {
-		return s.temporary("check header From", err)
+	if !m.ok {
+		return s.refuse(refusal{reason: policy.ReasonSpoofing, rule: "spoofing:header-sender", from: tx.from}, errSenderHeader)
 	}
-	if !ok {
-		return s.refuse(refusal{reason: policy.ReasonSpoofing, rule: "spoofing:header-from", header: canon, domain: domain}, errSendAs(canon))
+	local, domain, err := directory.CanonicalAddress(m.addr)
+	if err != nil {
+		return s.refuse(refusal{reason: policy.ReasonSpoofing, rule: "spoofing:header-sender", from: tx.from, header: m.addr}, errSenderHeader)
+	}
+	canon := local + "@" + domain
+	if canon != from && canon != s.user.Login {
+		ok, err := s.srv.o.Directory.MaySendAs(ctx, s.user.ID, canon)
+		if err != nil {
+			return s.temporary("check header Sender", err)
+		}
+		if !ok {
+			return s.refuse(refusal{reason: policy.ReasonSpoofing, rule: "spoofing:header-sender", from: tx.from, header: canon, domain: domain},
+				errSenderNotYours(canon))
+		}
+	}
+	if other := foreignAddressInName(m.name, canon); other != "" {
+		return s.refuse(refusal{reason: policy.ReasonSpoofing, rule: "spoofing:display-name", from: tx.from, header: other, domain: domain},
+			errDisplayName("Sender", other))
 	}
 	return nil
 }
@@ -430,8 +520,9 @@ type refusal struct {
 }
 
 // refuse counts a refusal (metric by reason and domain), records policy,
-// relay and spoofing refusals in the audit log, and returns the reply —
-// or, past maxRefusals in the session, 421 and the end of the session.
+// relay and spoofing refusals in the audit log (which counts them per
+// client and reason a minute), logs it, and returns the reply — or, at
+// maxRefusals in the session, 421 and the end of the session.
 func (s *session) refuse(r refusal, rep *gosmtp.SMTPError) error {
 	s.srv.metrics.refused(r.reason, r.domain)
 	switch r.reason {
@@ -445,14 +536,15 @@ func (s *session) refuse(r refusal, rep *gosmtp.SMTPError) error {
 			// The refusal stands; the log keeps what the audit log lost.
 			s.srv.log.Error("smtp: refusal not recorded", slog.Any("refusal", ref), slog.Any("err", err))
 		}
-		s.srv.log.Info("smtp: refused", slog.String("reason", r.reason), slog.String("rule", r.rule),
-			slog.String("listener", string(s.door.name)), slog.String("client", s.client), slog.String("user", s.login()),
-			slog.String("from", r.from), slog.String("to", r.to), slog.String("domain", r.domain))
 	}
-	if s.refusals.Add(1) >= maxRefusals {
-		s.tc.closeRead()
-		return errTooManyRefusals
+	last := s.refusals.Add(1) >= maxRefusals
+	if last {
+		rep = errTooManyRefusals
 	}
+	s.srv.log.Info("smtp: refused", slog.String("reason", r.reason), slog.String("rule", r.rule),
+		slog.String("listener", string(s.door.name)), slog.String("client", s.client), slog.String("user", s.login()),
+		slog.String("from", r.from), slog.String("to", r.to), slog.String("domain", r.domain),
+		slog.String("header", r.header), slog.String("reply", replyText(rep)))
 	return rep
 }
 

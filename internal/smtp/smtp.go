@@ -10,6 +10,13 @@
 // Every reply it sends is an *smtp.SMTPError with an enhanced status code
 // (RFC 2034, RFC 3463); internal errors go to the log, never to a client.
 //
+// Abuse bounds: each client address has at most smtp.max_connections_per_ip
+// connections open on a listener and starts at most smtp.rate_per_minute
+// transactions (on submission the user is counted instead); a session
+// refused 20 times gets 421. After any 421 nothing more the client sent is
+// read or acted on. Every refusal is counted in the metrics; the audit log
+// gets them counted per client and reason (policy.RecordRefusal).
+//
 // Durability: a 250 after DATA means the message is stored and committed
 // (Store.Deliver and RelayQueue.Enqueue both return only then); a client
 // that vanishes mid-DATA leaves nothing, because the store reads the whole
@@ -116,9 +123,15 @@ type Options struct {
 
 	MaxMessageBytes int64 // smtp.max_message_bytes; 0 means 50 MiB
 	MaxRecipients   int   // smtp.max_recipients; 0 means 500
-	// RatePerMinute bounds the messages one user submits a minute
-	// (smtp.rate_per_minute); 0: no limit. Counted per process.
+	// RatePerMinute bounds the mail transactions (MAIL commands) one
+	// client starts a minute: each user on submission, each connecting
+	// address on inbound (smtp.rate_per_minute); 0: no limit. Counted per
+	// process.
 	RatePerMinute int
+	// MaxConnectionsPerIP bounds the open connections from one client
+	// address on each listener (smtp.max_connections_per_ip); one more is
+	// answered 421 4.7.0 and closed. 0: no bound.
+	MaxConnectionsPerIP int
 	// ReadTimeout and WriteTimeout bound each command read and reply
 	// written (and the whole DATA transfer); 0 means 5 minutes.
 	ReadTimeout, WriteTimeout time.Duration
@@ -180,6 +193,8 @@ type door struct {
 	addr string
 	gs   *gosmtp.Server
 	ln   net.Listener // the bound TCP listener
+
+	perIP map[string]int // open connections by client address; guarded by srv.mu
 }
 
 // New checks the options and builds the listeners; nothing is bound until
@@ -236,7 +251,7 @@ func New(o Options) (*Server, error) {
 		if d.addr == "" {
 			continue
 		}
-		dr := &door{srv: s, name: d.name, addr: d.addr}
+		dr := &door{srv: s, name: d.name, addr: d.addr, perIP: map[string]int{}}
 		gs := gosmtp.NewServer(dr)
 		gs.Domain = host
 		// go-smtp's DATA reader accepts at most MaxMessageBytes-1 octets
@@ -308,7 +323,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		if d.ln == nil {
 			return fmt.Errorf("smtp.%s_addr: Serve called before Listen", d.name)
 		}
-		var ln net.Listener = &trackingListener{Listener: d.ln, srv: s}
+		var ln net.Listener = &trackingListener{Listener: d.ln, door: d}
 		if d.name == Submissions {
 			ln = tls.NewListener(ln, s.o.TLS)
 		}
@@ -415,27 +430,48 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
-func (s *Server) track(c *trackedConn) bool {
+// admission is what track says of a new connection.
+type admission int
+
+const (
+	admitted admission = iota
+	shutting           // the server is stopping
+	tooMany            // smtp.max_connections_per_ip reached
+)
+
+// track registers a new connection and counts it towards its address's
+// limit on its listener.
+func (s *Server) track(c *trackedConn) admission {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
-		return false
+		return shutting
 	}
+	if limit := s.o.MaxConnectionsPerIP; limit > 0 && c.door.perIP[c.ip] >= limit {
+		return tooMany
+	}
+	c.door.perIP[c.ip]++
 	s.conns[c] = struct{}{}
-	return true
+	return admitted
 }
 
 func (s *Server) untrack(c *trackedConn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	if n := c.door.perIP[c.ip] - 1; n > 0 {
+		c.door.perIP[c.ip] = n
+	} else {
+		delete(c.door.perIP, c.ip)
+	}
 	s.mu.Unlock()
 }
 
 // trackingListener registers every accepted connection with the server,
-// which needs them all to stop gracefully.
+// which needs them all to stop gracefully, and turns away one over the
+// per-address limit.
 type trackingListener struct {
 	net.Listener
-	srv *Server
+	door *door
 }
 
 func (l *trackingListener) Accept() (net.Conn, error) {
@@ -444,23 +480,52 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		tc := &trackedConn{Conn: c, srv: l.srv}
-		if l.srv.track(tc) {
+		tc := &trackedConn{Conn: c, srv: l.door.srv, door: l.door, ip: clientIP(c.RemoteAddr())}
+		switch l.door.srv.track(tc) {
+		case admitted:
 			return tc, nil
+		case tooMany:
+			go l.door.tooMany(c, tc.ip)
+		default:
+			c.Close() // raced with shutdown
 		}
-		c.Close() // raced with shutdown
 	}
+}
+
+// tooMany answers a connection over smtp.max_connections_per_ip with 421
+// in place of the greeting (RFC 5321 §3.1) and closes it; on the implicit
+// TLS listener the reply goes over TLS.
+func (d *door) tooMany(c net.Conn, ip string) {
+	defer c.Close()
+	d.srv.metrics.refused("connections", "")
+	d.srv.log.Warn("smtp: connection refused: too many connections from the address", slog.String("listener", string(d.name)),
+		slog.String("client", ip), slog.Int("limit", d.srv.o.MaxConnectionsPerIP))
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if d.name == Submissions {
+		tc := tls.Server(c, d.srv.o.TLS)
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		c = tc
+	}
+	io.WriteString(c, replyLine(errTooManyConnections))
 }
 
 // trackedConn is an accepted TCP connection, below any TLS.
 type trackedConn struct {
 	net.Conn
-	srv *Server
+	srv  *Server
+	door *door
+	ip   string // the client's address
 	// sess is the session of the connection, set at EHLO/HELO and cleared
 	// at Logout (STARTTLS, close); its conn is the one replies go over.
 	sess   atomic.Pointer[session]
 	inData atomic.Bool // between DATA/BDAT and the reply to it
 	eof    atomic.Bool // the client closed its side
+	// hangup: the reply being written is a 421; the connection closes as
+	// soon as it is written. ended: it was, and the session is over.
+	hangup atomic.Bool
+	ended  atomic.Bool
 	bye    sync.Once
 	closed sync.Once
 }
@@ -468,8 +533,11 @@ type trackedConn struct {
 // Read notes the client's end of stream: go-smtp takes a BDAT chunk cut
 // short by the end of the connection as complete (io.Copy from a
 // LimitReader sees a clean EOF), so the filter asks before it lets a
-// message end.
+// message end. After a 421 it reads nothing more: the session is over.
 func (c *trackedConn) Read(p []byte) (int, error) {
+	if c.ended.Load() {
+		return 0, io.EOF
+	}
 	n, err := c.Conn.Read(p)
 	if err == io.EOF {
 		c.eof.Store(true)
@@ -477,7 +545,67 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// SetReadDeadline fails after a 421. go-smtp sets a read deadline before
+// it reads each command (ReadTimeout is always set), so its command loop
+// ends there, without running the commands it had already buffered.
+func (c *trackedConn) SetReadDeadline(t time.Time) error {
+	if c.ended.Load() {
+		return net.ErrClosed
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// Write writes a reply (below TLS, a record holding it). After a 421
+// nothing more goes out and nothing more is read or acted on: the session
+// ends once that reply is written, whatever the client pipelined after
+// the command it answers (RFC 5321 §3.8: the server closes after 421).
+func (c *trackedConn) Write(p []byte) (int, error) {
+	if c.ended.Load() {
+		return 0, net.ErrClosed
+	}
+	n, err := c.Conn.Write(p)
+	if c.hangup.Load() {
+		c.ended.Store(true)
+		c.linger()
+	}
+	return n, err
+}
+
+// Bounds of what is thrown away after a 421 before the connection closes.
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 1 << 20
+)
+
+// linger ends the connection after its last reply: the end of our side
+// (FIN) goes out at once; what the client still sends (the commands it
+// pipelined) is read and thrown away for a moment, up to a bound, and then
+// the connection closes. Closing with unread input at once would make the
+// TCP stack answer with a reset, which can destroy the reply before the
+// client reads it.
+func (c *trackedConn) linger() {
+	tc, ok := c.Conn.(*net.TCPConn)
+	if !ok {
+		c.closeNow()
+		return
+	}
+	tc.CloseWrite()
+	go func() {
+		tc.SetReadDeadline(time.Now().Add(lingerTime))
+		io.CopyN(io.Discard, tc, lingerBytes)
+		c.closeNow()
+	}()
+}
+
+// Close closes the connection; after a 421 linger does, once it is done.
 func (c *trackedConn) Close() error {
+	if c.ended.Load() {
+		return nil
+	}
+	return c.closeNow()
+}
+
+func (c *trackedConn) closeNow() error {
 	var err error
 	c.closed.Do(func() {
 		c.srv.untrack(c)
@@ -497,21 +625,16 @@ func (c *trackedConn) goodbye() {
 		}
 		go func() {
 			s.conn.SetWriteDeadline(time.Now().Add(time.Second))
-			io.WriteString(s.conn, "421 4.3.2 Service shutting down\r\n")
+			io.WriteString(s.conn, replyLine(errShuttingDown))
 			c.Close()
 		}()
 	})
 }
 
-// closeRead stops reading from the client: the session ends once go-smtp
-// has written its current reply and looks for the next command.
-func (c *trackedConn) closeRead() {
-	if tc, ok := c.Conn.(*net.TCPConn); ok {
-		tc.CloseRead()
-		return
-	}
-	c.Close()
-}
+// hangUpAfterReply closes the connection once the reply now being made is
+// written, and ends the session: a command go-smtp already buffered is
+// not acted on (see session.ended).
+func (c *trackedConn) hangUpAfterReply() { c.hangup.Store(true) }
 
 // trackedOf finds the trackedConn below a connection go-smtp hands over.
 func trackedOf(nc net.Conn) *trackedConn {
