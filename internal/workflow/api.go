@@ -742,10 +742,12 @@ func (s *Service) Get(ctx context.Context, a Actor, correspondenceID int64) (Vie
 	return s.get(ctx, a, correspondenceID)
 }
 
-// Verify returns what the public verification page shows; ErrNotFound
-// when the correspondence was never registered. It needs no actor.
-func (s *Service) Verify(ctx context.Context, correspondenceID int64) (Verification, error) {
-	return s.verify(ctx, correspondenceID)
+// Verify returns what the public verification page shows of a registered
+// correspondence. Until that page exists with unguessable links, it follows
+// the rule of Get: ErrNotFound when the actor may not read the
+// correspondence, as when it was never registered.
+func (s *Service) Verify(ctx context.Context, a Actor, correspondenceID int64) (Verification, error) {
+	return s.verify(ctx, a, correspondenceID)
 }
 
 // Entries (entries.go).
