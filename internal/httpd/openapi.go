@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"diwan.gov.sy/diwan/internal/workflow"
 )
 
 // The OpenAPI 3 document of /api/v1, served at /api/v1/openapi.json. The
@@ -41,6 +44,15 @@ var (
 	qPerPage = apiParam{Name: "per_page", Type: "integer", Description: fmt.Sprintf("items per page, 1 to %d (default %d)", maxPerPage, defaultPerPage)}
 	qMinistr = apiParam{Name: "ministry", Type: "string", Description: "ministry code; all when absent"}
 )
+
+// stateNames are states as the API writes them.
+func stateNames(ss []workflow.State) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
+}
 
 // Error statuses shared by most operations.
 var (
@@ -87,13 +99,13 @@ var apiOps = []apiOp{
 
 	{Method: "GET", Path: "/entries", Tag: "entries", Summary: "The entries the caller may see, newest first",
 		Query: []apiParam{{Name: "registry", Type: "string", Description: "registry code"}, {Name: "direction", Type: "string", Enum: []string{"incoming", "outgoing"}},
-			{Name: "state", Type: "string"}, {Name: "q", Type: "string", Description: "part of the subject or the number"}, qPage, qPerPage},
+			{Name: "state", Type: "string", Enum: stateNames(workflow.EntryStates())}, {Name: "q", Type: "string", Description: "part of the subject or the number"}, qPage, qPerPage},
 		Status: 200, Response: "EntryList", Errors: errsList},
 	{Method: "GET", Path: "/entries/{id}", Tag: "entries", Summary: "One entry", Status: 200, Response: "Entry", Errors: errsRead},
 	{Method: "POST", Path: "/entries/{id}/{action}", Tag: "entries", Summary: "A transition of the entry; answers the entry as it now stands", Body: "Transition", Status: 200, Response: "Entry", Errors: errsChange},
 
 	{Method: "GET", Path: "/referrals", Tag: "referrals", Summary: "The referrals the caller may see, newest first",
-		Query: []apiParam{{Name: "mine", Type: "boolean", Description: "only referrals to me or my department"}, {Name: "state", Type: "string"},
+		Query: []apiParam{{Name: "mine", Type: "boolean", Description: "only referrals to me or my department"}, {Name: "state", Type: "string", Enum: stateNames(workflow.ReferralStates())},
 			{Name: "entry_id", Type: "integer"}, qPage, qPerPage},
 		Status: 200, Response: "ReferralList", Errors: errsList},
 	{Method: "GET", Path: "/referrals/{id}", Tag: "referrals", Summary: "One referral", Status: 200, Response: "Referral", Errors: errsRead},
@@ -263,7 +275,15 @@ func buildOpenAPI() obj {
 			}}
 		}
 		responses[fmt.Sprint(op.Status)] = success
-		for _, code := range op.Errors {
+		errs := op.Errors
+		if op.Body != "" && op.Body != "multipart" {
+			// A JSON body: too large, or not sent as application/json.
+			errs = append(slices.Clone(errs), http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
+		}
+		if len(op.Query) > 0 || op.Method == "GET" {
+			errs = append(slices.Clone(errs), http.StatusBadRequest) // an unknown or bad query parameter
+		}
+		for _, code := range errs {
 			responses[fmt.Sprint(code)] = obj{"$ref": "#/components/responses/Error"}
 		}
 		o["responses"] = responses
