@@ -133,6 +133,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		LockoutDuration:   cfg.Auth.LockoutDuration.Duration(),
 		MinPasswordLength: cfg.Auth.MinPasswordLength,
 		AuthCacheTTL:      cfg.Auth.CacheTTL.Duration(),
+		NationalUsers:     cfg.Directory.NationalUsers,
 		Logger:            log,
 	})
 	e.Mail, err = mailstore.New(mailstore.Options{

@@ -81,10 +81,10 @@ var apiOps = []apiOp{
 	{Method: "POST", Path: "/departments", Tag: "organisation", Summary: "Add a department (administrators)", Body: "NewDepartment", Status: 201, Response: "Department", Errors: []int{400, 401, 403, 409}},
 	{Method: "GET", Path: "/departments/{ministry}/{code}", Tag: "organisation", Summary: "One department", Status: 200, Response: "Department", Errors: errsRead},
 	{Method: "PATCH", Path: "/departments/{ministry}/{code}", Tag: "organisation", Summary: "Change a department (administrators)", Body: "DepartmentPatch", Status: 200, Response: "Department", Errors: []int{400, 401, 403, 404}},
-	{Method: "GET", Path: "/users", Tag: "organisation", Summary: "List users",
-		Query: []apiParam{{Name: "q", Type: "string", Description: "part of the address or the name"}, qPage, qPerPage}, Status: 200, Response: "UserList", Errors: errsList},
+	{Method: "GET", Path: "/users", Tag: "organisation", Summary: "List the users the caller may see: their own ministry's (with roles), other ministries' (names and addresses) only with directory.national_users; administrators see all, whole",
+		Query: []apiParam{{Name: "q", Type: "string", Description: "part of the address or the name"}, qPage, qPerPage}, Status: 200, Response: "DirectoryUserList", Errors: errsList},
 	{Method: "POST", Path: "/users", Tag: "organisation", Summary: "Add a user (administrators); without a password one is generated and answered once", Body: "NewUser", Status: 201, Response: "NewUserResult", Errors: []int{400, 401, 403, 409}},
-	{Method: "GET", Path: "/users/{address}", Tag: "organisation", Summary: "One user", Status: 200, Response: "User", Errors: errsRead},
+	{Method: "GET", Path: "/users/{address}", Tag: "organisation", Summary: "One user, as GET /users shows them; 404 for a user the caller may not see", Status: 200, Response: "DirectoryUser", Errors: errsRead},
 	{Method: "PATCH", Path: "/users/{address}", Tag: "organisation", Summary: "Disable or enable a user, set a password or the mail quota (administrators)", Body: "UserPatch", Status: 200, Response: "User", Errors: []int{400, 401, 403, 404}},
 	{Method: "GET", Path: "/users/{address}/membership", Tag: "organisation", Summary: "Where a user works and their clearance (the user and administrators)", Status: 200, Response: "Membership", Errors: errsRead},
 	{Method: "PATCH", Path: "/users/{address}/membership", Tag: "organisation", Summary: "Change where a user works and their clearance (administrators)", Body: "MembershipPatch", Status: 200, Response: "Membership", Errors: []int{400, 401, 403, 404}},
@@ -124,6 +124,7 @@ var apiSchemas = []struct {
 	{"Login", loginRequest{}, true},
 	{"Session", sessionResponse{}, false},
 	{"User", userDTO{}, false},
+	{"DirectoryUser", directoryUserDTO{}, false},
 	{"NewUser", newUserRequest{}, true},
 	{"NewUserResult", newUserResponse{}, false},
 	{"UserPatch", userPatch{}, true},
@@ -156,7 +157,7 @@ var apiSchemas = []struct {
 
 // apiLists are the list envelopes {"items": [...], "total": N}, by the
 // schema of their items.
-var apiLists = []string{"Ministry", "Registry", "Department", "User", "Entry", "Referral"}
+var apiLists = []string{"Ministry", "Registry", "Department", "DirectoryUser", "Entry", "Referral"}
 
 // openAPIJSON is the document, built once.
 var openAPIJSON = mustBuildOpenAPI()
