@@ -189,7 +189,7 @@ func (s *Server) coreError(c *gin.Context, doing string, err error) {
 		// as an error.
 		s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "api: client gone: "+doing,
 			slog.String("path", c.Request.URL.Path), slog.Any("error", err))
-		c.AbortWithStatus(http.StatusBadRequest)
+		WriteError(c, http.StatusBadRequest, "cancelled", "the request was cancelled before it was answered", "")
 	default:
 		s.internalError(c, doing, err)
 	}

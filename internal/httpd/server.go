@@ -183,6 +183,11 @@ func (s *Server) newEngine() *gin.Engine {
 		_ = e.SetTrustedProxies(nil)
 	}
 	e.Use(s.observe, securityHeaders(s.opts.TLS != nil), s.recovery)
+	// A path that exists with another method is answered 405 with an Allow
+	// header (RFC 9110 §15.5.6), any other unmatched request 404; both in
+	// the JSON error shape, never gin's plain-text defaults.
+	e.HandleMethodNotAllowed = true
+	e.NoMethod(methodNotAllowed)
 	e.NoRoute(notFound)
 	s.routes(e)
 	return e
