@@ -296,9 +296,9 @@ func ginPath(p string) string {
 }
 
 // checkQuery refuses, with 400 naming the parameter, a query parameter the
-// route does not take, one given twice, and a value of an enumerated one
-// that is not among its values (listing them). Types and ranges of the
-// others are checked by their handlers.
+// route does not take, one given twice, a value of an enumerated one that
+// is not among its values (listing them), and a boolean that is not true
+// or false. Numbers and their ranges are checked by their handlers.
 func checkQuery(c *gin.Context) {
 	params, ok := queryParams[c.Request.Method+" "+c.FullPath()]
 	if !ok {
@@ -321,7 +321,12 @@ func checkQuery(c *gin.Context) {
 			WriteError(c, http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("%s is given more than once", clip(name)), name)
 			return
 		}
-		if p := params[i]; len(p.Enum) > 0 && !oneOf(c, name, q[name][0], p.Enum...) {
+		p, v := params[i], q[name][0]
+		if len(p.Enum) > 0 && !oneOf(c, name, v, p.Enum...) {
+			return
+		}
+		if p.Type == "boolean" && v != "true" && v != "false" {
+			WriteError(c, http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("%s must be true or false, not %q", name, clip(v)), name)
 			return
 		}
 	}

@@ -105,6 +105,8 @@ func TestQueryParametersAreCheckedAgainstTheirValues(t *testing.T) {
 			{"/api/v1/users?role=admin", "unknown_parameter", "role", []string{"q"}},
 			{"/api/v1/ministries?ministry=MOF", "unknown_parameter", "ministry", nil},
 			{"/api/v1/referrals?mine=true&assigned=me", "unknown_parameter", "assigned", nil},
+			{"/api/v1/referrals?mine=1", "invalid_parameter", "mine", []string{"true", "false"}},
+			{"/api/v1/referrals?mine=TRUE", "invalid_parameter", "mine", []string{"true", "false"}},
 			{fmt.Sprintf("/api/v1/entries/%d?fields=all", d.EntryID), "unknown_parameter", "fields", nil},
 			{fmt.Sprintf("/api/v1/correspondence/%d/verify?token=x", d.ID), "unknown_parameter", "token", nil},
 			{"/api/v1/session?x=1", "unknown_parameter", "x", nil},
