@@ -152,9 +152,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		return nil, fmt.Errorf("mail store: %w", err)
 	}
 	e.Workflow = workflow.New(d, st, workflow.Options{
-		Workflow: cfg.Workflow,
-		Location: cfg.Location(),
-		Logger:   log,
+		Workflow:      cfg.Workflow,
+		Location:      cfg.Location(),
+		NationalUsers: cfg.Directory.NationalUsers,
+		Logger:        log,
 	})
 	return e, nil
 }

@@ -6,9 +6,12 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
+	"diwan.gov.sy/diwan/internal/config"
 	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/workflow"
 )
 
 // usersAs lists users through the API as c and returns each item's keys
@@ -74,12 +77,47 @@ func TestUserDirectoryShowsOtherMinistriesOnlyWhatAddressingNeeds(t *testing.T) 
 			t.Errorf("administrator lists %d users: %v", n, us)
 		}
 
+		// A department's head is a person: shown outside the ministry only
+		// to administrators.
+		heads := func(c *apiClient) string {
+			c.t.Helper()
+			var deps list[departmentDTO]
+			c.call("GET", "/api/v1/departments?ministry=MOF", nil, http.StatusOK, &deps)
+			var one departmentDTO
+			c.call("GET", "/api/v1/departments/MOF/LEGAL", nil, http.StatusOK, &one)
+			head := func(h *string) string {
+				if h == nil {
+					return ""
+				}
+				return *h
+			}
+			var out []string
+			for _, d := range deps.Items {
+				out = append(out, d.Code+":"+head(d.Head))
+			}
+			return strings.Join(out, ",") + " " + head(one.Head)
+		}
+		if got := heads(moct); got != "BUDGET:,LEGAL: " {
+			t.Errorf("MOCT clerk sees MOF's department heads: %s", got)
+		}
+		for _, who := range []string{mofStaff, adminLogin} {
+			if got := heads(e.withToken(who)); got != "BUDGET:,LEGAL:"+mofHead+" "+mofHead {
+				t.Errorf("%s sees MOF's department heads as %s", who, got)
+			}
+		}
+
 		// With the national address book, other ministries' users by name
-		// and address.
+		// and address, and departments' heads.
 		national := *e
-		national.ts = startTLS(t, Options{DB: e.db, Workflow: e.wf, BaseURL: "https://diwan.example.gov",
+		wcfg := config.Default().Workflow
+		wcfg.MaxAttachmentBytes, wcfg.MaxLetterBytes = testMaxAttachment, testMaxLetter
+		national.ts = startTLS(t, Options{DB: e.db, BaseURL: "https://diwan.example.gov",
+			Workflow:  workflow.New(e.db, e.blobs, workflow.Options{Workflow: wcfg, NationalUsers: true}),
 			Directory: directory.New(e.db, directory.Options{HashParams: cheapHash, NationalUsers: true})}, nil)
 		moct = national.withToken(moctClerk)
+		if got := heads(moct); got != "BUDGET:,LEGAL:"+mofHead+" "+mofHead {
+			t.Errorf("MOCT clerk with the national book sees MOF's department heads as %s", got)
+		}
 		us, n = usersAs(moct, "mof.gov.sy")
 		if n != 4 || len(us) != 4 {
 			t.Errorf("MOCT clerk with the national book lists %d MOF users: %v", n, us)

@@ -180,7 +180,7 @@ func (s *Server) listDepartments(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ds, err := s.opts.Workflow.Departments(c.Request.Context(), c.Query("ministry"))
+	ds, err := s.opts.Workflow.Departments(c.Request.Context(), actor(c), c.Query("ministry"))
 	if err != nil {
 		s.coreError(c, "list departments", err)
 		return
@@ -189,7 +189,7 @@ func (s *Server) listDepartments(c *gin.Context) {
 }
 
 func (s *Server) getDepartment(c *gin.Context) {
-	d, err := s.opts.Workflow.Department(c.Request.Context(), c.Param("ministry"), c.Param("code"))
+	d, err := s.opts.Workflow.Department(c.Request.Context(), actor(c), c.Param("ministry"), c.Param("code"))
 	if err != nil {
 		s.coreError(c, "read department", err)
 		return

@@ -694,13 +694,17 @@ func (s *Service) UpdateDepartment(ctx context.Context, a Actor, ministry, code 
 }
 
 // Departments lists departments by ministry and code; ministry "" lists all.
-func (s *Service) Departments(ctx context.Context, ministry string) ([]Department, error) {
-	return s.departments(ctx, ministry)
+// The head of another ministry's department is a person's address: the
+// actor sees it only with the national address book (Options.NationalUsers)
+// or as an administrator; otherwise Head is "".
+func (s *Service) Departments(ctx context.Context, a Actor, ministry string) ([]Department, error) {
+	return s.departments(ctx, a, ministry)
 }
 
-// Department returns one department, or ErrNotFound.
-func (s *Service) Department(ctx context.Context, ministry, code string) (Department, error) {
-	return s.department(ctx, ministry, code)
+// Department returns one department, or ErrNotFound; its Head as
+// Departments shows it.
+func (s *Service) Department(ctx context.Context, a Actor, ministry, code string) (Department, error) {
+	return s.department(ctx, a, ministry, code)
 }
 
 // SetMembership changes where a user works and their clearance (admins and

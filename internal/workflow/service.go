@@ -35,6 +35,9 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// NationalUsers (directory.national_users) shows the heads of other
+	// ministries' departments to every user; false only to administrators.
+	NationalUsers bool
 }
 
 // Service is the workflow engine. It is safe for concurrent use.
@@ -56,11 +59,14 @@ type Service struct {
 	// credentials found valid with their users (access.go).
 	principals  keptAt[int64, []principalFact]
 	credentials keptAt[string, int64]
+
+	nationalUsers bool // other ministries' people are shown (Options.NationalUsers)
 }
 
 // New returns the engine on d, keeping attachments in blobs.
 func New(d *db.DB, blobs BlobStore, o Options) *Service {
-	s := &Service{db: d, blobs: blobs, cfg: o.Workflow, loc: o.Location, now: o.Now, log: o.Logger}
+	s := &Service{db: d, blobs: blobs, cfg: o.Workflow, loc: o.Location, now: o.Now, log: o.Logger,
+		nationalUsers: o.NationalUsers}
 	if s.loc == nil {
 		s.loc = time.UTC
 	}
