@@ -175,3 +175,50 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// TestRefusedUploadIsReadToItsEndSoTheClientSeesThe413: a client that
+// sends its whole body before reading the answer (as Python's requests
+// does) gets the 413 and its JSON body over HTTP/1.1, TLS or not, for an
+// attachment refused on its declared length before any of it is read:
+// the server reads the rest and drops it instead of resetting the
+// connection under the client's writes.
+func TestRefusedUploadIsReadToItsEndSoTheClientSeesThe413(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		c := e.withToken(moctClerk)
+		d := newLetter(c, "too large")
+		plain := startPlain(t, Options{DB: e.db, Directory: e.dir, Workflow: e.wf}, nil)
+		conf := e.ts.client.Transport.(*http.Transport).TLSClientConfig.Clone()
+		conf.NextProtos = []string{"http/1.1"}
+		dial := map[string]func() (net.Conn, error){
+			"TLS":   func() (net.Conn, error) { return tls.Dial("tcp", e.ts.srv.Addr().String(), conf) },
+			"plain": func() (net.Conn, error) { return net.Dial("tcp", plain.srv.Addr().String()) },
+		}
+		const size = 16 << 20
+		for name, dial := range dial {
+			conn, err := dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.SetDeadline(time.Now().Add(waitTimeout))
+			fmt.Fprintf(conn, "POST /api/v1/correspondence/%d/attachments HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"+
+				"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: %d\r\n\r\n", d.ID, c.token, size)
+			chunk := make([]byte, 64<<10)
+			for sent := 0; sent < size; sent += len(chunk) {
+				if _, err := conn.Write(chunk); err != nil {
+					t.Fatalf("%s: the server cut the upload short after %d bytes: %v", name, sent, err)
+				}
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("%s: read the answer: %v", name, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			conn.Close()
+			wantErrorShape(t, resp, b, http.StatusRequestEntityTooLarge, "too_large")
+		}
+		if n := blobCount(t, e.blobs); n != 0 {
+			t.Errorf("%d blobs stored by refused uploads", n)
+		}
+	})
+}
