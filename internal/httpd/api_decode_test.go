@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
-	"strings"
 	"testing"
 )
 
@@ -44,7 +43,7 @@ func FuzzCheckKeysLetsThroughOnlyExactFields(f *testing.F) {
 				t.Fatalf("key %q passed but is not a field", k)
 			}
 		}
-		if n := strings.Count(string(data), `"`); n > 0 && countKeys(t, data) != countUnique(t, data) {
+		if countKeys(data) != countUnique(data) {
 			t.Fatalf("a key given twice passed: %s", data)
 		}
 	})
@@ -52,20 +51,17 @@ func FuzzCheckKeysLetsThroughOnlyExactFields(f *testing.F) {
 
 // countKeys and countUnique count the object keys of the top-level
 // object, all and distinct.
-func countKeys(t *testing.T, data []byte) int {
-	keys := topKeys(t, data)
-	return len(keys)
-}
+func countKeys(data []byte) int { return len(topKeys(data)) }
 
-func countUnique(t *testing.T, data []byte) int {
+func countUnique(data []byte) int {
 	seen := map[string]bool{}
-	for _, k := range topKeys(t, data) {
+	for _, k := range topKeys(data) {
 		seen[k] = true
 	}
 	return len(seen)
 }
 
-func topKeys(t *testing.T, data []byte) []string {
+func topKeys(data []byte) []string {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil
