@@ -100,8 +100,8 @@ func departmentCmd() *cobra.Command {
 		Short: "list departments",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withEnv(cmd, func(ctx context.Context, e *app.Env, _ string) error {
-				ds, err := e.Workflow.Departments(ctx, listMinistry)
+			return withEnv(cmd, func(ctx context.Context, e *app.Env, actor string) error {
+				ds, err := e.Workflow.Departments(ctx, workflow.OperatorActor(actor), listMinistry)
 				if err != nil {
 					return err
 				}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -61,4 +62,44 @@ func TestOrganisationFromCLIServedByAPI(t *testing.T) {
 		t.Fatalf("bad token: %d, want 401", resp.StatusCode)
 	}
 	s.stop(t)
+}
+
+// TestNationalUsersSwitchReachesTheAPI: directory.national_users decides
+// whether a user of one ministry finds another ministry's users and their
+// departments' heads through the API served by diwan serve.
+func TestNationalUsersSwitchReachesTheAPI(t *testing.T) {
+	in := adminInstance(t)
+	in.ok("", "admin", "ministry", "add", "MOH", "--name-ar", "وزارة الصحة", "--name-en", "Ministry of Health")
+	in.ok("", "admin", "domain", "add", "moh.gov.sy", "--ministry", "MOH")
+	in.ok("correct horse battery\n", "admin", "user", "add", "clerk@mof.gov.sy", "--name", "Clerk", "--ministry", "MOF", "--role", "clerk", "--password-stdin")
+	in.ok("correct horse battery\n", "admin", "user", "add", "head@moh.gov.sy", "--name", "Head", "--ministry", "MOH", "--role", "head", "--password-stdin")
+	in.ok("", "admin", "department", "add", "LAB", "--ministry", "MOH", "--name-ar", "المخبر", "--name-en", "Laboratory", "--head", "head@moh.gov.sy")
+	token := strings.TrimSpace(in.ok("", "admin", "user", "token", "clerk@mof.gov.sy"))
+
+	for _, national := range []bool{false, true} {
+		in.env = []string{fmt.Sprintf("DIWAN_DIRECTORY_NATIONAL_USERS=%v", national)}
+		s := in.serve()
+		get := func(path string) map[string]any {
+			t.Helper()
+			req, _ := http.NewRequest("GET", s.url+path, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := s.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+			}
+			return out
+		}
+		users := get("/api/v1/users?q=moh.gov.sy")
+		dep := get("/api/v1/departments/MOH/LAB")
+		found := users["total"] == float64(1)
+		if found != national || (dep["head"] == "head@moh.gov.sy") != national {
+			t.Errorf("national_users %v: users %v, department %v", national, users, dep)
+		}
+		s.stop(t)
+	}
 }

@@ -192,6 +192,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		LockoutDuration:   cfg.Auth.LockoutDuration.Duration(),
 		MinPasswordLength: cfg.Auth.MinPasswordLength,
 		AuthCacheTTL:      cfg.Auth.CacheTTL.Duration(),
+		NationalUsers:     cfg.Directory.NationalUsers,
 		Logger:            log,
 	})
 	e.Mail, err = mailstore.New(mailstore.Options{
@@ -210,11 +211,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		return nil, fmt.Errorf("mail store: %w", err)
 	}
 	e.Workflow = workflow.New(d, st, workflow.Options{
-		Audit:    e.Sealer,
-		Workflow: cfg.Workflow,
-		Location: cfg.Location(),
-		Logger:   log,
-		Observer: wfMetrics,
+		Audit:         e.Sealer,
+		Workflow:      cfg.Workflow,
+		Location:      cfg.Location(),
+		NationalUsers: cfg.Directory.NationalUsers,
+		Logger:        log,
+		Observer:      wfMetrics,
 	})
 	return e, nil
 }

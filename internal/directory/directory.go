@@ -6,6 +6,8 @@
 // (Service.Authenticate, called by SMTP, IMAP and HTTP alike) and the one
 // place that canonicalises domain names and addresses (CanonicalDomain,
 // CanonicalAddress), so that every part of Diwan compares them the same way.
+// It also decides what one user may see of others (UsersAs, UserAs:
+// visibility.go).
 //
 // Every change it makes is written with an audit event in the same
 // transaction. It knows no protocol: it never imports gin, go-smtp or
@@ -60,6 +62,10 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// NationalUsers (directory.national_users) lets every user find the
+	// names and addresses of every ministry's users; false shows them only
+	// their own ministry's (visibility.go).
+	NationalUsers bool
 }
 
 // DefaultHashParams are the argon2id parameters of new password hashes:
@@ -105,12 +111,15 @@ type Service struct {
 	// beforeCommit, when set (by tests), runs at the end of every changing
 	// transaction; an error rolls the transaction back.
 	beforeCommit func() error
+
+	nationalUsers bool // other ministries' users are listed (visibility.go)
 }
 
 // New returns the directory service on d.
 func New(d *db.DB, o Options) *Service {
 	s := &Service{db: d, audit: o.Audit, log: o.Logger, now: o.Now, lockThreshold: o.LockoutThreshold,
-		lockDuration: o.LockoutDuration, minPassword: o.MinPasswordLength, params: DefaultHashParams}
+		lockDuration: o.LockoutDuration, minPassword: o.MinPasswordLength, params: DefaultHashParams,
+		nationalUsers: o.NationalUsers}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -1,10 +1,8 @@
 package httpd
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -43,88 +41,6 @@ func newList[T any](items []T, total int64) list[T] {
 		items = []T{}
 	}
 	return list[T]{Items: items, Total: total}
-}
-
-// decodeJSON reads the request body as one JSON object into dst, strictly:
-// an unknown field, a value of the wrong type, malformed JSON, trailing
-// data or an empty body is answered 400 naming the field (or "body" when
-// no field is concerned); a body over maxJSONBytes is answered 413. It
-// reports whether dst was filled; when not, the answer is written.
-func decodeJSON(c *gin.Context, dst any) bool {
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, maxJSONBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		writeDecodeError(c, err)
-		return false
-	}
-	// Exactly one JSON value: "{}{}" or "{} x" is malformed.
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err == nil || !isTooLarge(err) {
-			WriteError(c, http.StatusBadRequest, "malformed_json", "the request body must hold one JSON object and nothing after it", "body")
-			return false
-		}
-		writeDecodeError(c, err)
-		return false
-	}
-	return true
-}
-
-func isTooLarge(err error) bool {
-	var mbe *http.MaxBytesError
-	return errors.As(err, &mbe)
-}
-
-// writeDecodeError answers a failed decode. encoding/json names an unknown
-// field only inside its message (`json: unknown field "x"`); that is the
-// one error text parsed here.
-func writeDecodeError(c *gin.Context, err error) {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case isTooLarge(err):
-		WriteError(c, http.StatusRequestEntityTooLarge, "too_large",
-			fmt.Sprintf("the request body is larger than %d bytes", maxJSONBytes), "body")
-	case errors.Is(err, io.EOF):
-		WriteError(c, http.StatusBadRequest, "malformed_json", "the request body is empty; a JSON object is expected", "body")
-	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF):
-		WriteError(c, http.StatusBadRequest, "malformed_json", "the request body is not valid JSON", "body")
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			WriteError(c, http.StatusBadRequest, "malformed_json", "the request body must be a JSON object", "body")
-			return
-		}
-		WriteError(c, http.StatusBadRequest, "invalid_type",
-			fmt.Sprintf("%s must be %s, not %s", field, jsonKind(typ), typ.Value), field)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		WriteError(c, http.StatusBadRequest, "unknown_field", fmt.Sprintf("%s is not a field of this request", field), field)
-	default:
-		WriteError(c, http.StatusBadRequest, "malformed_json", "the request body is not valid JSON", "body")
-	}
-}
-
-// jsonKind names the JSON type a Go type expects, for messages.
-func jsonKind(e *json.UnmarshalTypeError) string {
-	if e.Type == nil {
-		return "another type"
-	}
-	switch e.Type.Kind().String() {
-	case "string":
-		return "a string"
-	case "bool":
-		return "true or false"
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
-		return "an integer"
-	case "float32", "float64":
-		return "a number"
-	case "slice", "array":
-		return "an array"
-	case "map", "struct":
-		return "an object"
-	}
-	return "another type"
 }
 
 // dateLayout is the API's date format (DESIGN.md §6a): YYYY-MM-DD.
@@ -273,7 +189,7 @@ func (s *Server) coreError(c *gin.Context, doing string, err error) {
 		// as an error.
 		s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "api: client gone: "+doing,
 			slog.String("path", c.Request.URL.Path), slog.Any("error", err))
-		c.AbortWithStatus(http.StatusBadRequest)
+		WriteError(c, http.StatusBadRequest, "cancelled", "the request was cancelled before it was answered", "")
 	default:
 		s.internalError(c, doing, err)
 	}

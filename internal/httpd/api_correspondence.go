@@ -181,13 +181,14 @@ func (s *Server) getCorrespondence(c *gin.Context) {
 
 // verifyCorrespondence answers what the public verification page shows of
 // a registered letter (number, date, registry, document hash, signature;
-// the subject only when the classification is normal).
+// the subject only when the classification is normal), to a caller who may
+// read the letter; 404 to anyone else.
 func (s *Server) verifyCorrespondence(c *gin.Context) {
 	id, ok := pathID(c, "id")
 	if !ok {
 		return
 	}
-	v, err := s.opts.Workflow.Verify(c.Request.Context(), id)
+	v, err := s.opts.Workflow.Verify(c.Request.Context(), actor(c), id)
 	if err != nil {
 		s.coreError(c, "verify correspondence", err)
 		return

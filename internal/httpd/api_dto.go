@@ -42,6 +42,32 @@ func toUserDTO(u directory.User) userDTO {
 		Disabled: u.Disabled, MustChangePassword: u.MustChangePassword}
 }
 
+// directoryUserDTO is a user as the directory shows them to the caller
+// (directory.Listing): the address, name and ministry to anyone who may
+// see them; the roles also to colleagues of the same ministry; disabled
+// and must_change_password also to administrators and the user themselves.
+type directoryUserDTO struct {
+	Address            string    `json:"address"`
+	Name               string    `json:"name"`
+	Ministry           string    `json:"ministry"`
+	Roles              *[]string `json:"roles,omitempty"`
+	Disabled           *bool     `json:"disabled,omitempty"`
+	MustChangePassword *bool     `json:"must_change_password,omitempty"`
+}
+
+func toDirectoryUserDTO(l directory.Listing) directoryUserDTO {
+	u := l.User
+	d := directoryUserDTO{Address: u.Login, Name: u.Name, Ministry: u.Ministry}
+	if l.Detail >= directory.DetailColleague {
+		roles := nonNil(u.Roles)
+		d.Roles = &roles
+	}
+	if l.Detail >= directory.DetailFull {
+		d.Disabled, d.MustChangePassword = &u.Disabled, &u.MustChangePassword
+	}
+	return d
+}
+
 type membershipDTO struct {
 	User       string   `json:"user"`
 	Ministry   string   `json:"ministry"`

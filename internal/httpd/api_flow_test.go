@@ -197,3 +197,35 @@ func TestOtherMinistrysEntryIs404(t *testing.T) {
 		e.withToken(mofHead).call("GET", fmt.Sprintf("/api/v1/referrals/%d", rs.Items[0].ID), nil, http.StatusOK, nil)
 	})
 }
+
+// TestVerifyOfAnotherMinistrysLetterIs404: the verification of a registered
+// letter answers only whoever may read the letter; a user of another
+// ministry gets the 404 of an id that does not exist, until the letter is
+// addressed to their registry.
+func TestVerifyOfAnotherMinistrysLetterIs404(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		moct := e.withToken(moctClerk)
+		d := newLetter(moct, "not yet sent")
+		reg := act(moct, d.EntryID, "register", v(d.Version))
+		path := fmt.Sprintf("/api/v1/correspondence/%d/verify", d.ID)
+
+		var ver verificationDTO
+		moct.call("GET", path, nil, http.StatusOK, &ver)
+		if reg.Number == nil || ver.Number != *reg.Number || ver.Subject == nil || *ver.Subject != "not yet sent" {
+			t.Errorf("sender's verification = %+v", ver)
+		}
+		for _, who := range []string{mofClerk, mofStaff, adminLogin} {
+			e.withToken(who).wantError("GET", path, nil, http.StatusNotFound, "not_found", "")
+		}
+		e.withToken(mofClerk).wantError("GET", "/api/v1/correspondence/999999/verify", nil, http.StatusNotFound, "not_found", "")
+
+		// Dispatched to MOF, the letter is MOF's clerk's to read and verify.
+		act(moct, d.EntryID, "dispatch", v(reg.Version))
+		e.withToken(mofClerk).call("GET", path, nil, http.StatusOK, &ver)
+		if ver.Number != *reg.Number {
+			t.Errorf("recipient's verification = %+v", ver)
+		}
+		e.withToken(mofStaff).wantError("GET", path, nil, http.StatusNotFound, "not_found", "")
+	})
+}

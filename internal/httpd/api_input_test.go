@@ -29,7 +29,7 @@ func TestBadInputIs400NamingTheField(t *testing.T) {
 			{"two objects", "POST", "/api/v1/correspondence", `{"subject": "x"} {}`, "malformed_json", "body"},
 			{"array", "POST", "/api/v1/correspondence", `[]`, "malformed_json", "body"},
 			{"unknown field", "POST", "/api/v1/correspondence", `{"subjekt": "x"}`, "unknown_field", "subjekt"},
-			{"unknown nested field", "POST", "/api/v1/correspondence", `{"subject": "x", "recipients": [{"registry": "MOF", "bcc": true}]}`, "unknown_field", "bcc"},
+			{"unknown nested field", "POST", "/api/v1/correspondence", `{"subject": "x", "recipients": [{"registry": "MOF", "bcc": true}]}`, "unknown_field", "recipients.bcc"},
 			{"wrong type", "POST", "/api/v1/correspondence", `{"subject": 42}`, "invalid_type", "subject"},
 			{"wrong nested type", "POST", "/api/v1/correspondence", `{"subject": "x", "recipients": [{"registry": 7}]}`, "invalid_type", "recipients.registry"},
 			{"list for a string", "POST", "/api/v1/correspondence", `{"subject": ["x"]}`, "invalid_type", "subject"},

@@ -11,7 +11,8 @@ import (
 
 // Organisation (DESIGN.md §6a): ministries and users from the directory,
 // registries, departments and memberships from the workflow engine. Every
-// caller may read them; administrators change them. The engine checks
+// caller may read ministries, registries and departments, and the users
+// the directory shows them; administrators change them. The engine checks
 // that for its own objects; the directory, which also serves the command
 // line, leaves it to its callers, so requireAdmin does it here.
 
@@ -179,7 +180,7 @@ func (s *Server) listDepartments(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ds, err := s.opts.Workflow.Departments(c.Request.Context(), c.Query("ministry"))
+	ds, err := s.opts.Workflow.Departments(c.Request.Context(), actor(c), c.Query("ministry"))
 	if err != nil {
 		s.coreError(c, "list departments", err)
 		return
@@ -188,7 +189,7 @@ func (s *Server) listDepartments(c *gin.Context) {
 }
 
 func (s *Server) getDepartment(c *gin.Context) {
-	d, err := s.opts.Workflow.Department(c.Request.Context(), c.Param("ministry"), c.Param("code"))
+	d, err := s.opts.Workflow.Department(c.Request.Context(), actor(c), c.Param("ministry"), c.Param("code"))
 	if err != nil {
 		s.coreError(c, "read department", err)
 		return
@@ -261,33 +262,37 @@ type membershipPatch struct {
 	Clearance      string  `json:"clearance" enum:"normal,confidential,secret"`
 }
 
+// listUsers and getUser show users as the directory lets the caller see
+// them: outside the caller's ministry only names and addresses, and only
+// with directory.national_users (directory.UsersAs).
 func (s *Server) listUsers(c *gin.Context) {
 	p, ok := parsePage(c)
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	q := c.Query("q")
-	us, err := s.opts.Directory.Users(ctx, directory.ListOptions{Query: q, Limit: p.PerPage, Offset: p.Offset()})
+	viewer, ok := s.currentUser(c)
+	if !ok {
+		return
+	}
+	us, n, err := s.opts.Directory.UsersAs(c.Request.Context(), viewer, directory.ListOptions{Query: c.Query("q"), Limit: p.PerPage, Offset: p.Offset()})
 	if err != nil {
 		s.coreError(c, "list users", err)
 		return
 	}
-	n, err := s.opts.Directory.CountUsers(ctx, q)
-	if err != nil {
-		s.coreError(c, "count users", err)
-		return
-	}
-	c.JSON(http.StatusOK, newList(mapSlice(us, toUserDTO), n))
+	c.JSON(http.StatusOK, newList(mapSlice(us, toDirectoryUserDTO), n))
 }
 
 func (s *Server) getUser(c *gin.Context) {
-	u, err := s.opts.Directory.UserByLogin(c.Request.Context(), c.Param("address"))
+	viewer, ok := s.currentUser(c)
+	if !ok {
+		return
+	}
+	u, err := s.opts.Directory.UserAs(c.Request.Context(), viewer, c.Param("address"))
 	if err != nil {
 		s.coreError(c, "read user", err)
 		return
 	}
-	c.JSON(http.StatusOK, toUserDTO(u))
+	c.JSON(http.StatusOK, toDirectoryUserDTO(u))
 }
 
 func (s *Server) addUser(c *gin.Context) {

@@ -250,7 +250,7 @@ func TestOrganisationChangesNeedAnAdministrator(t *testing.T) {
 			t.Errorf("departments of MOF: %+v", deps)
 		}
 		var users list[userDTO]
-		clerk.call("GET", "/api/v1/users?q=mof.gov.sy&per_page=2", nil, http.StatusOK, &users)
+		e.withToken(mofClerk).call("GET", "/api/v1/users?q=mof.gov.sy&per_page=2", nil, http.StatusOK, &users)
 		if users.Total != 4 || len(users.Items) != 2 {
 			t.Errorf("users q=mof.gov.sy: %+v", users)
 		}

@@ -32,3 +32,10 @@ func WriteError(c *gin.Context, status int, code, message, field string) {
 func notFound(c *gin.Context) {
 	WriteError(c, http.StatusNotFound, "not_found", "not found", "")
 }
+
+// methodNotAllowed answers a request for a path that exists with other
+// methods; gin has set the Allow header.
+func methodNotAllowed(c *gin.Context) {
+	WriteError(c, http.StatusMethodNotAllowed, "method_not_allowed",
+		c.Request.Method+" is not a method of this path; it takes "+c.Writer.Header().Get("Allow"), "")
+}

@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -90,4 +91,55 @@ func (s *Server) recovery(c *gin.Context) {
 		WriteError(c, http.StatusInternalServerError, "internal", "internal error", "")
 	}()
 	c.Next()
+}
+
+// lingerTime bounds how long the rest of a refused HTTP/1.1 request's body
+// is read and dropped after the answer.
+const lingerTime = 30 * time.Second
+
+// lingerOnRefusal keeps reading, for at most lingerTime, the body of an
+// HTTP/1.1 request answered with an error before its body was read whole
+// (an attachment over the limit is refused on its declared length), as
+// nginx's lingering close does. Without it net/http reads at most 256 KiB
+// more and closes the connection while the client is still sending: a
+// client that sends its whole body before reading the answer (Python's
+// requests, over TLS) then fails on a reset and never sees the 413 and
+// its JSON body. HTTP/2 needs none of this: the stream is reset and the
+// connection stays.
+func (s *Server) lingerOnRefusal(c *gin.Context) {
+	r := c.Request
+	if r.ProtoMajor != 1 || r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		c.Next()
+		return
+	}
+	rc := http.NewResponseController(c.Writer)
+	if rc.EnableFullDuplex() != nil {
+		c.Next()
+		return
+	}
+	body := &watchedBody{ReadCloser: r.Body}
+	r.Body = body
+	c.Next()
+	if body.eof || c.Writer.Status() < http.StatusBadRequest {
+		return
+	}
+	c.Writer.Flush()
+	_ = rc.SetReadDeadline(time.Now().Add(lingerTime))
+	n, err := io.Copy(io.Discard, body)
+	s.log.LogAttrs(r.Context(), slog.LevelDebug, "http: read the rest of a refused request's body",
+		slog.String("path", r.URL.Path), slog.Int64("bytes", n), slog.Any("error", err))
+}
+
+// watchedBody is a request body that knows whether it was read to its end.
+type watchedBody struct {
+	io.ReadCloser
+	eof bool
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
 }

@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"diwan.gov.sy/diwan/internal/workflow"
 )
 
 // The OpenAPI 3 document of /api/v1, served at /api/v1/openapi.json. The
@@ -42,6 +45,15 @@ var (
 	qMinistr = apiParam{Name: "ministry", Type: "string", Description: "ministry code; all when absent"}
 )
 
+// stateNames are states as the API writes them.
+func stateNames(ss []workflow.State) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
+}
+
 // Error statuses shared by most operations.
 var (
 	errsRead   = []int{401, 404}
@@ -69,10 +81,10 @@ var apiOps = []apiOp{
 	{Method: "POST", Path: "/departments", Tag: "organisation", Summary: "Add a department (administrators)", Body: "NewDepartment", Status: 201, Response: "Department", Errors: []int{400, 401, 403, 409}},
 	{Method: "GET", Path: "/departments/{ministry}/{code}", Tag: "organisation", Summary: "One department", Status: 200, Response: "Department", Errors: errsRead},
 	{Method: "PATCH", Path: "/departments/{ministry}/{code}", Tag: "organisation", Summary: "Change a department (administrators)", Body: "DepartmentPatch", Status: 200, Response: "Department", Errors: []int{400, 401, 403, 404}},
-	{Method: "GET", Path: "/users", Tag: "organisation", Summary: "List users",
-		Query: []apiParam{{Name: "q", Type: "string", Description: "part of the address or the name"}, qPage, qPerPage}, Status: 200, Response: "UserList", Errors: errsList},
+	{Method: "GET", Path: "/users", Tag: "organisation", Summary: "List the users the caller may see: their own ministry's (with roles), other ministries' (names and addresses) only with directory.national_users; administrators see all, whole",
+		Query: []apiParam{{Name: "q", Type: "string", Description: "part of the address or the name"}, qPage, qPerPage}, Status: 200, Response: "DirectoryUserList", Errors: errsList},
 	{Method: "POST", Path: "/users", Tag: "organisation", Summary: "Add a user (administrators); without a password one is generated and answered once", Body: "NewUser", Status: 201, Response: "NewUserResult", Errors: []int{400, 401, 403, 409}},
-	{Method: "GET", Path: "/users/{address}", Tag: "organisation", Summary: "One user", Status: 200, Response: "User", Errors: errsRead},
+	{Method: "GET", Path: "/users/{address}", Tag: "organisation", Summary: "One user, as GET /users shows them; 404 for a user the caller may not see", Status: 200, Response: "DirectoryUser", Errors: errsRead},
 	{Method: "PATCH", Path: "/users/{address}", Tag: "organisation", Summary: "Disable or enable a user, set a password or the mail quota (administrators)", Body: "UserPatch", Status: 200, Response: "User", Errors: []int{400, 401, 403, 404}},
 	{Method: "GET", Path: "/users/{address}/membership", Tag: "organisation", Summary: "Where a user works and their clearance (the user and administrators)", Status: 200, Response: "Membership", Errors: errsRead},
 	{Method: "PATCH", Path: "/users/{address}/membership", Tag: "organisation", Summary: "Change where a user works and their clearance (administrators)", Body: "MembershipPatch", Status: 200, Response: "Membership", Errors: []int{400, 401, 403, 404}},
@@ -87,13 +99,13 @@ var apiOps = []apiOp{
 
 	{Method: "GET", Path: "/entries", Tag: "entries", Summary: "The entries the caller may see, newest first",
 		Query: []apiParam{{Name: "registry", Type: "string", Description: "registry code"}, {Name: "direction", Type: "string", Enum: []string{"incoming", "outgoing"}},
-			{Name: "state", Type: "string"}, {Name: "q", Type: "string", Description: "part of the subject or the number"}, qPage, qPerPage},
+			{Name: "state", Type: "string", Enum: stateNames(workflow.EntryStates())}, {Name: "q", Type: "string", Description: "part of the subject or the number"}, qPage, qPerPage},
 		Status: 200, Response: "EntryList", Errors: errsList},
 	{Method: "GET", Path: "/entries/{id}", Tag: "entries", Summary: "One entry", Status: 200, Response: "Entry", Errors: errsRead},
 	{Method: "POST", Path: "/entries/{id}/{action}", Tag: "entries", Summary: "A transition of the entry; answers the entry as it now stands", Body: "Transition", Status: 200, Response: "Entry", Errors: errsChange},
 
 	{Method: "GET", Path: "/referrals", Tag: "referrals", Summary: "The referrals the caller may see, newest first",
-		Query: []apiParam{{Name: "mine", Type: "boolean", Description: "only referrals to me or my department"}, {Name: "state", Type: "string"},
+		Query: []apiParam{{Name: "mine", Type: "boolean", Description: "only referrals to me or my department"}, {Name: "state", Type: "string", Enum: stateNames(workflow.ReferralStates())},
 			{Name: "entry_id", Type: "integer"}, qPage, qPerPage},
 		Status: 200, Response: "ReferralList", Errors: errsList},
 	{Method: "GET", Path: "/referrals/{id}", Tag: "referrals", Summary: "One referral", Status: 200, Response: "Referral", Errors: errsRead},
@@ -112,6 +124,7 @@ var apiSchemas = []struct {
 	{"Login", loginRequest{}, true},
 	{"Session", sessionResponse{}, false},
 	{"User", userDTO{}, false},
+	{"DirectoryUser", directoryUserDTO{}, false},
 	{"NewUser", newUserRequest{}, true},
 	{"NewUserResult", newUserResponse{}, false},
 	{"UserPatch", userPatch{}, true},
@@ -144,7 +157,7 @@ var apiSchemas = []struct {
 
 // apiLists are the list envelopes {"items": [...], "total": N}, by the
 // schema of their items.
-var apiLists = []string{"Ministry", "Registry", "Department", "User", "Entry", "Referral"}
+var apiLists = []string{"Ministry", "Registry", "Department", "DirectoryUser", "Entry", "Referral"}
 
 // openAPIJSON is the document, built once.
 var openAPIJSON = mustBuildOpenAPI()
@@ -263,7 +276,15 @@ func buildOpenAPI() obj {
 			}}
 		}
 		responses[fmt.Sprint(op.Status)] = success
-		for _, code := range op.Errors {
+		errs := op.Errors
+		if op.Body != "" && op.Body != "multipart" {
+			// A JSON body: too large, or not sent as application/json.
+			errs = append(slices.Clone(errs), http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
+		}
+		if len(op.Query) > 0 || op.Method == "GET" {
+			errs = append(slices.Clone(errs), http.StatusBadRequest) // an unknown or bad query parameter
+		}
+		for _, code := range errs {
 			responses[fmt.Sprint(code)] = obj{"$ref": "#/components/responses/Error"}
 		}
 		o["responses"] = responses

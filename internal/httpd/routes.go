@@ -22,7 +22,7 @@ func (s *Server) routes(e *gin.Engine) {
 	}
 	// The JSON API (DESIGN.md §6a). Search, the register book and the
 	// dashboard come with the issue that builds them.
-	v1 := e.Group("/api/v1")
+	v1 := e.Group("/api/v1", checkQuery)
 	v1.GET("/openapi.json", openAPIDocument)
 	v1.POST("/session", s.postSession)
 

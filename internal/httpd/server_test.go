@@ -326,7 +326,7 @@ func TestServersShareOneRegistry(t *testing.T) {
 	}
 }
 
-func TestUnknownRouteIsJSONNotFound(t *testing.T) {
+func TestUnknownRouteIsJSONNotFoundAndOtherMethod405(t *testing.T) {
 	ts := startTLS(t, Options{}, nil)
 	resp, body := ts.get(t, "/no/such/page")
 	wantJSON(t, resp, body, http.StatusNotFound, `{"error":{"code":"not_found","message":"not found"}}`)
@@ -340,7 +340,11 @@ func TestUnknownRouteIsJSONNotFound(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	wantJSON(t, resp, b, http.StatusNotFound, `{"error":{"code":"not_found","message":"not found"}}`)
+	// A path that exists with another method: 405 naming the methods.
+	wantJSON(t, resp, b, http.StatusMethodNotAllowed, `{"error":{"code":"method_not_allowed","message":"POST is not a method of this path; it takes GET"}}`)
+	if allow := resp.Header.Get("Allow"); allow != "GET" {
+		t.Errorf("Allow %q, want GET", allow)
+	}
 }
 
 func TestWriteErrorNamesTheField(t *testing.T) {

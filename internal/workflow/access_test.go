@@ -397,3 +397,34 @@ func TestOrgStateAddsNoDeadlock(t *testing.T) {
 		t.Errorf("org_state moved from %d to %d, want 3 moves", before, after)
 	}
 }
+
+// TestVerifyFollowsTheReadRule: the verification of a registered letter
+// (number, registry, hash, subject) is answered only to whoever may read
+// the letter; anyone else, in another ministry or another registry of the
+// same one, gets ErrNotFound as for a letter that does not exist.
+func TestVerifyFollowsTheReadRule(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d, fixtureOptions{})
+		ctx := f.ctx
+		other := f.draft(workflow.NewCorrespondence{Subject: "داخلي", Recipients: toRegistries("MOCT2")})
+		other = f.act(moctClerk, other, workflow.Transition{Action: workflow.ActionRegister})
+		out, in := f.sentToMOF(workflow.NewCorrespondence{Subject: "إلى المالية"})
+
+		v, err := f.wf.Verify(ctx, f.actor(moctClerk), other.CorrespondenceID)
+		f.must(err)
+		if v.Number != other.Number || v.DocumentSHA256 == "" || v.Subject != "داخلي" {
+			t.Errorf("verification for the sender = %+v", v)
+		}
+		for _, who := range []string{mofClerk, "fin@mof.gov.sy", moct2Clerk, "it@moct.gov.sy"} {
+			_, err := f.wf.Verify(ctx, f.actor(who), other.CorrespondenceID)
+			wantErr(t, err, workflow.ErrNotFound)
+		}
+		// The recipient registry reads the letter, so it may verify it.
+		if v, err := f.wf.Verify(ctx, f.actor(mofClerk), in.CorrespondenceID); err != nil || v.Number != out.Number {
+			t.Errorf("verification for the recipient = %+v, %v", v, err)
+		}
+		// An id that does not exist answers the same as one not seen.
+		_, err = f.wf.Verify(ctx, f.actor(moctClerk), other.CorrespondenceID+1000)
+		wantErr(t, err, workflow.ErrNotFound)
+	})
+}

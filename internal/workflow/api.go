@@ -694,13 +694,17 @@ func (s *Service) UpdateDepartment(ctx context.Context, a Actor, ministry, code 
 }
 
 // Departments lists departments by ministry and code; ministry "" lists all.
-func (s *Service) Departments(ctx context.Context, ministry string) ([]Department, error) {
-	return s.departments(ctx, ministry)
+// The head of another ministry's department is a person's address: the
+// actor sees it only with the national address book (Options.NationalUsers)
+// or as an administrator; otherwise Head is "".
+func (s *Service) Departments(ctx context.Context, a Actor, ministry string) ([]Department, error) {
+	return s.departments(ctx, a, ministry)
 }
 
-// Department returns one department, or ErrNotFound.
-func (s *Service) Department(ctx context.Context, ministry, code string) (Department, error) {
-	return s.department(ctx, ministry, code)
+// Department returns one department, or ErrNotFound; its Head as
+// Departments shows it.
+func (s *Service) Department(ctx context.Context, a Actor, ministry, code string) (Department, error) {
+	return s.department(ctx, a, ministry, code)
 }
 
 // SetMembership changes where a user works and their clearance (admins and
@@ -742,10 +746,12 @@ func (s *Service) Get(ctx context.Context, a Actor, correspondenceID int64) (Vie
 	return s.get(ctx, a, correspondenceID)
 }
 
-// Verify returns what the public verification page shows; ErrNotFound
-// when the correspondence was never registered. It needs no actor.
-func (s *Service) Verify(ctx context.Context, correspondenceID int64) (Verification, error) {
-	return s.verify(ctx, correspondenceID)
+// Verify returns what the public verification page shows of a registered
+// correspondence. Until that page exists with unguessable links, it follows
+// the rule of Get: ErrNotFound when the actor may not read the
+// correspondence, as when it was never registered.
+func (s *Service) Verify(ctx context.Context, a Actor, correspondenceID int64) (Verification, error) {
+	return s.verify(ctx, a, correspondenceID)
 }
 
 // Entries (entries.go).

@@ -94,7 +94,7 @@ func TestLetterLifeAcrossMinistries(t *testing.T) {
 		if got.State != workflow.StateAnswered || got.AnsweredBy != reply.CorrespondenceID {
 			t.Fatalf("incoming entry after the reply was registered: %+v", got)
 		}
-		ver, err := f.wf.Verify(f.ctx, e.CorrespondenceID)
+		ver, err := f.wf.Verify(f.ctx, f.actor("clerk@mof.gov.sy"), e.CorrespondenceID)
 		f.must(err)
 		if ver.Number != e.Number || ver.Subject != "مشروع اتفاقية" || ver.DocumentSHA256 == "" {
 			t.Errorf("verification = %+v", ver)

@@ -552,11 +552,42 @@ LEFT JOIN departments p ON p.id = d.parent_id LEFT JOIN users u ON u.id = d.head
 	return out, nil
 }
 
-func (s *Service) departments(ctx context.Context, ministry string) ([]Department, error) {
-	return departmentsOf(ctx, s.db.Gorm, ministry, 0)
+func (s *Service) departments(ctx context.Context, a Actor, ministry string) ([]Department, error) {
+	var ds []Department
+	err := s.read(ctx, func(q *gorm.DB) error {
+		p, err := loadPrincipal(ctx, q, a)
+		if err != nil {
+			return err
+		}
+		if ds, err = departmentsOf(ctx, q, ministry, 0); err != nil {
+			return err
+		}
+		s.hideForeignHeads(p, ds)
+		return nil
+	})
+	return ds, err
 }
 
-func (s *Service) department(ctx context.Context, ministry, code string) (Department, error) {
+// hideForeignHeads blanks the heads of other ministries' departments for
+// a principal who may not see other ministries' people: a head is a user's
+// address, shown outside the ministry only with the national address book
+// (directory.national_users), as the directory shows users.
+func (s *Service) hideForeignHeads(p *principal, ds []Department) {
+	if s.nationalUsers || p.managesOrganisation() {
+		return
+	}
+	for i := range ds {
+		if ds[i].Ministry != p.ministry {
+			ds[i].Head = ""
+		}
+	}
+}
+
+func (s *Service) department(ctx context.Context, a Actor, ministry, code string) (Department, error) {
+	p, err := loadPrincipal(ctx, s.db.Gorm, a)
+	if err != nil {
+		return Department{}, err
+	}
 	m, err := findMinistry(ctx, s.db.Gorm, "ministry", ministry)
 	if err != nil {
 		var ie *InputError
@@ -577,6 +608,7 @@ func (s *Service) department(ctx context.Context, ministry, code string) (Depart
 	if err != nil {
 		return Department{}, err
 	}
+	s.hideForeignHeads(p, ds)
 	return ds[0], nil
 }
 

@@ -27,7 +27,7 @@ func TestOrganisation(t *testing.T) {
 		_, err = f.wf.Registry(f.ctx, "NOPE")
 		wantErr(t, err, workflow.ErrNotFound)
 
-		ds, err := f.wf.Departments(f.ctx, "MOCT")
+		ds, err := f.wf.Departments(f.ctx, workflow.OperatorActor(operator), "MOCT")
 		f.must(err)
 		if len(ds) != 3 || ds[1].Code != "LEGAL" || ds[1].Head != "head@moct.gov.sy" || ds[2].Parent != "LEGAL" {
 			t.Fatalf("departments of MOCT = %+v", ds)

@@ -42,6 +42,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Observer is told of committed changes (metrics); nil tells no one.
 	Observer Observer
+	// NationalUsers (directory.national_users) shows the heads of other
+	// ministries' departments to every user; false only to administrators.
+	NationalUsers bool
 }
 
 // Observer is told of the engine's changes after they are committed, never
@@ -87,11 +90,14 @@ type Service struct {
 	// credentials found valid with their users (access.go).
 	principals  keptAt[int64, []principalFact]
 	credentials keptAt[string, int64]
+
+	nationalUsers bool // other ministries' people are shown (Options.NationalUsers)
 }
 
 // New returns the engine on d, keeping attachments in blobs.
 func New(d *db.DB, blobs BlobStore, o Options) *Service {
-	s := &Service{db: d, audit: o.Audit, blobs: blobs, cfg: o.Workflow, loc: o.Location, now: o.Now, log: o.Logger, obs: o.Observer}
+	s := &Service{db: d, audit: o.Audit, blobs: blobs, cfg: o.Workflow, loc: o.Location, now: o.Now, log: o.Logger, obs: o.Observer,
+		nationalUsers: o.NationalUsers}
 	if s.loc == nil {
 		s.loc = time.UTC
 	}

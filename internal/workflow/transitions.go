@@ -168,3 +168,35 @@ func recipientRuleOf(action Action) rule {
 func findReferralRule(action Action, state State) (rule, bool, bool) {
 	return findRule(referralRules, "", action, state)
 }
+
+// EntryStates lists the states an entry can be in, of either direction,
+// and ReferralStates those of a referral, each sorted: the values a list
+// may be filtered by.
+func EntryStates() []State {
+	return statesOf(StateDraft, StateReceived, entryRules, systemEntryRules)
+}
+
+func ReferralStates() []State { return statesOf(StateOpen, "", referralRules) }
+
+// statesOf collects the start states and every state the rules leave or
+// reach.
+func statesOf(start1, start2 State, tables ...[]rule) []State {
+	var out []State
+	add := func(s State) {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	add(start1)
+	add(start2)
+	for _, rules := range tables {
+		for _, r := range rules {
+			for _, s := range r.from {
+				add(s)
+			}
+			add(r.to)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

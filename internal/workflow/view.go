@@ -306,7 +306,7 @@ func appendTimelineLine(to *[]eventRow) func(r rowScanner) error {
 	}
 }
 
-func (s *Service) verify(ctx context.Context, corrID int64) (Verification, error) {
+func (s *Service) verify(ctx context.Context, a Actor, corrID int64) (Verification, error) {
 	var rows []struct {
 		Code           string
 		Direction      string
@@ -317,11 +317,21 @@ func (s *Service) verify(ctx context.Context, corrID int64) (Verification, error
 		Subject        string
 		Classification string
 	}
-	err := s.db.Gorm.WithContext(ctx).Raw(`SELECT r.code, e.direction, e.state, e.number, e.registered_at,
+	err := s.read(ctx, func(q *gorm.DB) error {
+		// The access rule of Get: the actor sees an entry of it.
+		p, err := loadPrincipal(ctx, q, a)
+		if err != nil {
+			return err
+		}
+		if es, _, err := s.visibleEntries(ctx, q, p, corrID); err != nil || len(es) == 0 {
+			return err
+		}
+		return q.WithContext(ctx).Raw(`SELECT r.code, e.direction, e.state, e.number, e.registered_at,
 	c.document_sha256, c.subject, c.classification
 FROM registry_entries e JOIN correspondence c ON c.id = e.correspondence_id JOIN registries r ON r.id = e.registry_id
 WHERE e.correspondence_id = ? AND e.number IS NOT NULL
 ORDER BY CASE WHEN e.direction = 'outgoing' THEN 0 ELSE 1 END, e.id LIMIT 1`, corrID).Scan(&rows).Error
+	})
 	if err != nil {
 		return Verification{}, fmt.Errorf("verify %d: %w", corrID, err)
 	}
