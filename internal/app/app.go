@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"diwan.gov.sy/diwan/internal/audit"
@@ -68,6 +67,9 @@ type Env struct {
 	Directory *directory.Service
 	Workflow  *workflow.Service
 	Mail      *mailstore.Store
+	// DataDirs are the directories the server writes into, created and
+	// found writable by Open.
+	DataDirs []string
 }
 
 // OpenDB opens the configured database; the error names the driver and the
@@ -100,10 +102,14 @@ func OpenBlob(ctx context.Context, cfg *config.Config) (blob.Store, error) {
 	}
 }
 
-// Open opens the database (migrating it when migrate is true, otherwise
+// Open creates and checks the data directories (PrepareDataDirs), opens the database (migrating it when migrate is true, otherwise
 // refusing a schema that is behind) and the blob store, and builds the core
 // services. Close releases everything.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool, out io.Writer) (*Env, error) {
+	dirs, err := PrepareDataDirs(cfg)
+	if err != nil {
+		return nil, err
+	}
 	d, err := OpenDB(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -126,7 +132,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		d.Close()
 		return nil, err
 	}
-	e := &Env{Config: cfg, Log: log, DB: d, Blob: st}
+	e := &Env{Config: cfg, Log: log, DB: d, Blob: st, DataDirs: dirs}
 	e.Audit = audit.New(d, log)
 	e.Directory = directory.New(d, directory.Options{
 		LockoutThreshold:  cfg.Auth.LockoutThreshold,
@@ -142,7 +148,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		// Room for the trace fields SMTP adds (Received, later
 		// DKIM-Signature) on top of a message of the advertised size.
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes + 64<<10,
-		SpoolDir:        filepath.Join(cfg.DataDir, "spool"),
+		SpoolDir:        SpoolDir(cfg),
 		Location:        cfg.Location(),
 		Logger:          log,
 	})

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,6 +54,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 	if err := e.Bootstrap(ctx, stderr); err != nil {
 		return err
 	}
+	log.Info("data directories writable", slog.Any("dirs", e.DataDirs))
+	fmt.Fprintf(stdout, "diwan: writable: %s\n", strings.Join(e.DataDirs, ", "))
 	tlsConf, err := serverTLS(cfg)
 	if err != nil {
 		return err
@@ -122,6 +125,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 			RatePerMinute:   cfg.SMTP.RatePerMinute,
 			ReadTimeout:     cfg.SMTP.ReadTimeout.Duration(),
 			WriteTimeout:    cfg.SMTP.WriteTimeout.Duration(),
+			SpoolDir:        SpoolDir(cfg),
 			Registerer:      reg,
 			Logger:          log,
 		})

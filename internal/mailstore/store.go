@@ -91,6 +91,8 @@ func New(o Options) (*Store, error) {
 	}
 	if s.spoolDir == "" {
 		s.spoolDir = os.TempDir()
+	} else if err := os.MkdirAll(s.spoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("mailstore: spool directory: %w", err)
 	}
 	if s.grace <= 0 {
 		s.grace = time.Hour
