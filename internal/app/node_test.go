@@ -196,30 +196,44 @@ func startNode(t *testing.T, b backend, edit func(*config.Config)) *node {
 
 var insecure = &tls.Config{InsecureSkipVerify: true} // the self-signed pair of data_dir
 
-// submit sends msg (size bytes) from ali to sara on the submission
-// listener and returns the reply to the end of DATA (nil for 250).
+// submit sends msg from ali to sara on the submission listener and returns
+// the reply to the end of DATA (nil for 250).
 func (n *node) submit(t *testing.T, msg io.Reader) error {
+	t.Helper()
+	return n.submitBreaking(t, msg, 0, nil)
+}
+
+// submitBreaking is submit that calls mid once after sending the first at
+// octets of msg, before the rest and the end of DATA. Any refusal on the
+// way is returned.
+func (n *node) submitBreaking(t *testing.T, msg io.Reader, at int64, mid func()) error {
 	t.Helper()
 	c, err := smtp.Dial(n.submission)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer c.Close()
 	if err := c.StartTLS(insecure); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := c.Auth(smtp.PlainAuth("", "ali@mof.gov.sy", aliPassword, "127.0.0.1")); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := c.Mail("ali@mof.gov.sy"); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := c.Rcpt("sara@mof.gov.sy"); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	w, err := c.Data()
 	if err != nil {
-		t.Fatal(err)
+		return err
+	}
+	if mid != nil {
+		if _, err := io.CopyN(w, msg, at); err != nil {
+			return err
+		}
+		mid()
 	}
 	if _, err := io.Copy(w, msg); err != nil {
 		return err

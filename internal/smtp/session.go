@@ -265,7 +265,7 @@ func (s *session) Data(r io.Reader) error {
 			slog.Duration("took", time.Since(started)))
 		return nil
 	}
-	return s.dataError(id, tx, err)
+	return s.dataError(id, tx, err, filter.lost)
 }
 
 // store delivers to the local recipients and queues the relayed ones.
@@ -352,11 +352,14 @@ func (s *session) partial(de *mailstore.DeliveryError) {
 		slog.Any("user_ids", ids), slog.Any("err", de))
 }
 
-// dataError turns a failed DATA into its reply.
-func (s *session) dataError(id string, tx transaction, err error) error {
+// dataError turns a failed DATA into its reply. lost is what cut the
+// message short on the client's side, if anything did: only then is the
+// connection to blame. Any other failure is this server's (the blob store
+// or the database down or slow): 451 4.3.0, logged as an error, so the
+// sender tries again later.
+func (s *session) dataError(id string, tx transaction, err, lost error) error {
 	var se *gosmtp.SMTPError
 	var de *mailstore.DeliveryError
-	var ne net.Error
 	switch {
 	case errors.As(err, &se):
 		// Our own refusals (content, header From, sender authentication;
@@ -375,15 +378,16 @@ func (s *session) dataError(id string, tx transaction, err error) error {
 	case errors.As(err, &de) && errors.Is(err, mailstore.ErrOverQuota):
 		s.srv.metrics.refused("quota", "")
 		return errMailboxFull
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gosmtp.ErrDataReset), errors.As(err, &ne):
+	case lost != nil, errors.Is(err, gosmtp.ErrDataReset):
 		s.srv.log.Info("smtp: message not received: connection lost", slog.String("id", id), slog.String("client", s.client), slog.Any("err", err))
 		return errConnection
 	case s.srv.base.Err() != nil:
 		return errShuttingDown
 	}
+	s.srv.metrics.refused("temporary", "")
 	s.srv.log.Error("smtp: message not stored", slog.String("id", id), slog.String("listener", string(s.door.name)),
 		slog.String("client", s.client), slog.String("user", s.login()), slog.Int("recipients", len(tx.rcpts)), slog.Any("err", err))
-	return errTemporary
+	return errLocalProblem
 }
 
 // checkHeader checks the header section of a submitted message once it
