@@ -326,7 +326,7 @@ type testMessage struct {
 	size   int64
 	seed   string
 	off    int64
-	line   []byte
+	line   [80]byte
 }
 
 func newTestMessage(size int64, seed string) *testMessage {
@@ -335,37 +335,51 @@ func newTestMessage(size int64, seed string) *testMessage {
 	return &testMessage{header: []byte(h), size: size, seed: seed}
 }
 
+const testAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// byteAt is the octet at offset off of the message body.
+func (m *testMessage) byteAt(off int64) byte {
+	body := off - int64(len(m.header))
+	col := body % 80
+	last := m.size - off // octets left, this one included
+	switch {
+	case last <= 2:
+		return "\r\n"[2-last]
+	case col == 78 && last == 3:
+		return 'z' // no CR right before the final CRLF
+	case col == 78:
+		return '\r'
+	case col == 79:
+		return '\n'
+	}
+	return testAlphabet[((body/80)*7+col+int64(len(m.seed)))%36]
+}
+
 func (m *testMessage) Read(p []byte) (int, error) {
 	if m.off >= m.size {
 		return 0, io.EOF
 	}
 	n := 0
 	for n < len(p) && m.off < m.size {
-		switch {
-		case m.off < int64(len(m.header)):
+		if m.off < int64(len(m.header)) {
 			k := copy(p[n:], m.header[m.off:])
 			n += k
 			m.off += int64(k)
 			continue
 		}
-		body := m.off - int64(len(m.header))
-		col := body % 80
-		last := m.size - m.off // octets left, this one included
-		var c byte
-		switch {
-		case last <= 2:
-			c = "\r\n"[2-last]
-		case col == 78 && last == 3:
-			c = 'z' // no CR right before the final CRLF
-		case col == 78:
-			c = '\r'
-		case col == 79:
-			c = '\n'
-		default:
-			line := body / 80
-			c = "abcdefghijklmnopqrstuvwxyz0123456789"[(line*7+col+int64(len(m.seed)))%36]
+		// Whole lines are copied; the last bytes go one by one.
+		if body := m.off - int64(len(m.header)); m.size-m.off > 2*int64(len(m.line)) {
+			line, col := body/80, int(body%80)
+			for i := range 78 {
+				m.line[i] = testAlphabet[(line*7+int64(i)+int64(len(m.seed)))%36]
+			}
+			m.line[78], m.line[79] = '\r', '\n'
+			k := copy(p[n:], m.line[col:])
+			n += k
+			m.off += int64(k)
+			continue
 		}
-		p[n] = c
+		p[n] = m.byteAt(m.off)
 		n++
 		m.off++
 	}
