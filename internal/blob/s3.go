@@ -183,7 +183,7 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, size int64) (Info
 	if maxSize := s.partSize * maxParts; size > maxSize {
 		return Info{}, fmt.Errorf("blob: put %s: %d bytes, more than the %d that %d parts of %d hold", key, size, maxSize, maxParts, s.partSize)
 	}
-	if f, ok := r.(fileSection); ok && size > s.partSize && f.Size() == size {
+	if f, ok := r.(fileSection); ok && size > 0 && f.Size() == size {
 		return s.putSection(ctx, key, f)
 	}
 	pr := newPutReader(ctx, r, size)
@@ -340,11 +340,12 @@ type fileSection interface {
 	Size() int64
 }
 
-// putSection uploads a file section of more than one part as a multipart
-// upload whose parts are read from the section itself (up to Threads at a
-// time), so that no part is held in memory. The section is read once first
-// for its SHA-256; it must not change while the put runs (a spool file
-// does not). Any failure aborts the upload.
+// putSection uploads a file section straight from the file, so that none
+// of it is held in memory: in one PUT when it fits one part, else as a
+// multipart upload whose parts are read from the section (up to Threads at
+// a time). The section is read once first for its SHA-256; it must not
+// change while the put runs (a spool file does not). Any failure aborts
+// the upload.
 func (s *S3) putSection(ctx context.Context, key string, f fileSection) (Info, error) {
 	size := f.Size()
 	if err := ctx.Err(); err != nil {
@@ -355,6 +356,20 @@ func (s *S3) putSection(ctx context.Context, key string, f fileSection) (Info, e
 		return Info{}, fmt.Errorf("blob: put %s: read the object's stream: %w", key, err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
+	if size <= s.partSize {
+		wctx, cancel := s.writeContext(ctx)
+		defer cancel()
+		up, err := s.client.PutObject(wctx, s.bucket, key, io.NewSectionReader(f, 0, size), size, minio.PutObjectOptions{
+			ContentType:          contentType,
+			UserMetadata:         map[string]string{metaSHA256: sum},
+			DisableContentSha256: true,
+			DisableMultipart:     true,
+		})
+		if err != nil {
+			return Info{}, s.opError("put", key, err)
+		}
+		return Info{Key: key, Size: size, SHA256: sum, ModTime: modTime(up)}, nil
+	}
 	id, err := s.core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{ContentType: contentType})
 	if err != nil {
 		return Info{}, s.opError("put", key, err)
@@ -397,11 +412,15 @@ func (s *S3) putSection(ctx context.Context, key string, f fileSection) (Info, e
 		s.abort(ctx, key, id)
 		return Info{}, s.opError("put", key, err)
 	}
-	mod := up.LastModified
-	if mod.IsZero() {
-		mod = time.Now()
+	return Info{Key: key, Size: size, SHA256: sum, ModTime: modTime(up)}, nil
+}
+
+// modTime is when the server says it stored the object, else now.
+func modTime(up minio.UploadInfo) time.Time {
+	if up.LastModified.IsZero() {
+		return time.Now()
 	}
-	return Info{Key: key, Size: size, SHA256: sum, ModTime: mod}, nil
+	return up.LastModified
 }
 
 // ctxReader stops reading once ctx is done.

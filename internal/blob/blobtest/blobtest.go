@@ -282,6 +282,16 @@ func testFileSection(t *testing.T, s blob.Store) {
 	if n, d := readAllDigest(t, s, "section"); n != size || d != want {
 		t.Errorf("read back %d bytes sha256 %s, want %d %s", n, d, int64(size), want)
 	}
+	// One that fits in one part.
+	small := Digest(6, 3*mib)
+	info, err = s.PutKey(t.Context(), "section-small", io.NewSectionReader(f, 23, 3*mib), 3*mib)
+	if err != nil {
+		t.Fatalf("PutKey of a small file section: %v", err)
+	}
+	checkInfo(t, s, info, "section-small", 3*mib, small)
+	if n, d := readAllDigest(t, s, "section-small"); n != 3*mib || d != small {
+		t.Errorf("read back %d bytes sha256 %s, want %d %s", n, d, 3*mib, small)
+	}
 	if _, err := s.PutKey(t.Context(), "section-short", io.NewSectionReader(f, 23, size-1), size); !errors.Is(err, blob.ErrSizeMismatch) {
 		t.Errorf("PutKey of a section shorter than declared = %v, want ErrSizeMismatch", err)
 	}
