@@ -37,6 +37,11 @@ func TestLargeMessagesStoredOnFreshDataDir(t *testing.T) {
 					t.Fatalf("submit %d bytes: %v\n%s", size, err, n.log.String())
 				}
 			}
+			// Mail for another national server is spooled for the relay
+			// queue, in the same directory.
+			if err := n.send(t, "registry@moh.gov.sy", newTestMessage(1<<20+1, "relay"), 0, nil); err != nil {
+				t.Fatalf("submit 1 MiB + 1 for relay: %v\n%s", err, n.log.String())
+			}
 			c := n.imapLogin(t, "sara@mof.gov.sy", saraPassword)
 			for _, size := range sizes {
 				m := newTestMessage(size, "append")

@@ -208,6 +208,12 @@ func (n *node) submit(t *testing.T, msg io.Reader) error {
 // way is returned.
 func (n *node) submitBreaking(t *testing.T, msg io.Reader, at int64, mid func()) error {
 	t.Helper()
+	return n.send(t, "sara@mof.gov.sy", msg, at, mid)
+}
+
+// send is submitBreaking to any recipient.
+func (n *node) send(t *testing.T, rcpt string, msg io.Reader, at int64, mid func()) error {
+	t.Helper()
 	c, err := smtp.Dial(n.submission)
 	if err != nil {
 		return err
@@ -222,7 +228,7 @@ func (n *node) submitBreaking(t *testing.T, msg io.Reader, at int64, mid func())
 	if err := c.Mail("ali@mof.gov.sy"); err != nil {
 		return err
 	}
-	if err := c.Rcpt("sara@mof.gov.sy"); err != nil {
+	if err := c.Rcpt(rcpt); err != nil {
 		return err
 	}
 	w, err := c.Data()
