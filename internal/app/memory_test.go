@@ -7,8 +7,8 @@ import (
 	"diwan.gov.sy/diwan/internal/testenv"
 )
 
-// A 49 MiB message submitted over SMTP or APPENDed over IMAP streams
-// through the spool: the process's peak resident memory grows by less than
+// A 49 MiB message submitted over SMTP (for a local recipient or for the
+// relay queue) or APPENDed over IMAP streams through the spool: the process's peak resident memory grows by less than
 // 16 MiB (the 1 MiB the store keeps in memory, copy buffers and the
 // collector's slack; about 6 MiB measured), on SQLite with the filesystem
 // store and on PostgreSQL with S3, whose parts are sent from the spool file
@@ -36,6 +36,9 @@ func TestLargeSubmissionMemoryBounded(t *testing.T) {
 				send func() error
 			}{
 				{"SMTP submission", func() error { return n.submit(t, newTestMessage(size, "rss")) }},
+				{"SMTP submission for relay", func() error {
+					return n.send(t, "registry@moh.gov.sy", newTestMessage(size, "rss-relay"), 0, nil)
+				}},
 				{"IMAP APPEND", func() error {
 					cmd := c.Append("INBOX", size, nil)
 					if _, err := io.Copy(cmd, newTestMessage(size, "rss-append")); err != nil {

@@ -297,7 +297,14 @@ func (s *session) store(ctx context.Context, tx transaction, helo string, msg io
 		}
 		prefix = sig
 	}
-	withPrefix := func() io.Reader { return io.MultiReader(strings.NewReader(prefix), sp.reader()) }
+	withPrefix := func() io.Reader {
+		if prefix == "" {
+			// The spool itself: a file section the blob store can send
+			// without buffering it.
+			return sp.reader()
+		}
+		return io.MultiReader(strings.NewReader(prefix), sp.reader())
+	}
 	if len(tx.local) > 0 {
 		if err := s.srv.o.Store.Deliver(ctx, tx.local, withPrefix()); err != nil {
 			var de *mailstore.DeliveryError
