@@ -39,8 +39,9 @@ imap: {addr: "127.0.0.1:0", tls_addr: ""}
 			s := in.serve()
 
 			// Load: 4 clients, 300 messages at most; the server is killed
-			// after 2 s or once half of them are acknowledged, whichever
-			// comes first, so it dies with messages in flight.
+			// 1 s after the first acknowledgement or once half of them are
+			// acknowledged, whichever comes first, so it dies with messages
+			// in flight.
 			const clients, total = 4, 300
 			addr := s.addrOf(t, "smtp submission")
 			var next atomic.Int64
@@ -48,8 +49,8 @@ imap: {addr: "127.0.0.1:0", tls_addr: ""}
 			acked := map[int64]bool{}
 			var errs []error // how each client ended
 			var wg sync.WaitGroup
-			halfAcked := make(chan struct{})
-			var halfOnce sync.Once
+			firstAcked, halfAcked := make(chan struct{}), make(chan struct{})
+			var firstOnce, halfOnce sync.Once
 			for range clients {
 				wg.Add(1)
 				go func() {
@@ -59,6 +60,7 @@ imap: {addr: "127.0.0.1:0", tls_addr: ""}
 						acked[n] = true
 						k := len(acked)
 						mu.Unlock()
+						firstOnce.Do(func() { close(firstAcked) })
 						if k >= total/2 {
 							halfOnce.Do(func() { close(halfAcked) })
 						}
@@ -68,9 +70,16 @@ imap: {addr: "127.0.0.1:0", tls_addr: ""}
 					mu.Unlock()
 				}()
 			}
+			clientsDone := make(chan struct{})
+			go func() { wg.Wait(); close(clientsDone) }()
+			select {
+			case <-firstAcked:
+			case <-clientsDone:
+			case <-time.After(60 * time.Second):
+			}
 			select {
 			case <-halfAcked:
-			case <-time.After(2 * time.Second):
+			case <-time.After(time.Second):
 			}
 			if err := s.cmd.Process.Kill(); err != nil { // SIGKILL
 				t.Fatal(err)
