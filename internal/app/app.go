@@ -67,9 +67,6 @@ type Env struct {
 	Directory *directory.Service
 	Workflow  *workflow.Service
 	Mail      *mailstore.Store
-	// DataDirs are the directories the server writes into, created and
-	// found writable by Open.
-	DataDirs []string
 }
 
 // OpenDB opens the configured database; the error names the driver and the
@@ -102,14 +99,10 @@ func OpenBlob(ctx context.Context, cfg *config.Config) (blob.Store, error) {
 	}
 }
 
-// Open creates and checks the data directories (PrepareDataDirs), opens the database (migrating it when migrate is true, otherwise
+// Open opens the database (migrating it when migrate is true, otherwise
 // refusing a schema that is behind) and the blob store, and builds the core
 // services. Close releases everything.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool, out io.Writer) (*Env, error) {
-	dirs, err := PrepareDataDirs(cfg)
-	if err != nil {
-		return nil, err
-	}
 	d, err := OpenDB(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -132,7 +125,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		d.Close()
 		return nil, err
 	}
-	e := &Env{Config: cfg, Log: log, DB: d, Blob: st, DataDirs: dirs}
+	e := &Env{Config: cfg, Log: log, DB: d, Blob: st}
 	e.Audit = audit.New(d, log)
 	e.Directory = directory.New(d, directory.Options{
 		LockoutThreshold:  cfg.Auth.LockoutThreshold,

@@ -100,11 +100,13 @@ func readAll(m *testMessage) ([]byte, error) {
 	}
 }
 
-// A data directory the server cannot write into stops the start with a
-// reason that names the directory and the fix, before anything is served.
-func TestOpenNamesUnusableSpoolDir(t *testing.T) {
+// A data directory the server cannot write into stops serve with a reason
+// that names the directory and the fix, before anything is served.
+func TestServeNamesUnusableSpoolDir(t *testing.T) {
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.HTTP.Addr, cfg.SMTP.InboundAddr, cfg.SMTP.SubmissionAddr, cfg.SMTP.SubmissionsAddr = "", "", "", ""
+	cfg.IMAP.Addr, cfg.IMAP.TLSAddr = "", ""
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +115,9 @@ func TestOpenNamesUnusableSpoolDir(t *testing.T) {
 	if err := os.WriteFile(spool, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := app.Open(t.Context(), cfg, slog.New(slog.DiscardHandler), true, io.Discard)
+	err := app.Serve(t.Context(), cfg, slog.New(slog.DiscardHandler), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), spool) || !strings.Contains(err.Error(), "data_dir") {
-		t.Fatalf("Open with data_dir/spool a file: %v, want an error naming %s and data_dir", err, spool)
+		t.Fatalf("serve with data_dir/spool a file: %v, want an error naming %s and data_dir", err, spool)
 	}
 	if strings.Contains(err.Error(), "\n") {
 		t.Errorf("reason is not one line: %q", err)

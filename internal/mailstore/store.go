@@ -91,8 +91,6 @@ func New(o Options) (*Store, error) {
 	}
 	if s.spoolDir == "" {
 		s.spoolDir = os.TempDir()
-	} else if err := os.MkdirAll(s.spoolDir, 0o700); err != nil {
-		return nil, fmt.Errorf("mailstore: spool directory: %w", err)
 	}
 	if s.grace <= 0 {
 		s.grace = time.Hour
