@@ -26,10 +26,12 @@ func TestLargeMessagesStoredOnFreshDataDir(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			n := startNode(t, b, nil)
-			for _, st := range []string{"spool"} {
-				if fi, err := os.Stat(filepath.Join(n.cfg.DataDir, st)); err != nil || fi.Mode().Perm() != 0o700 {
-					t.Errorf("data_dir/%s after start: %v, %v; want a directory with mode 0700", st, fi, err)
-				}
+			spool := filepath.Join(n.cfg.DataDir, "spool")
+			if fi, err := os.Stat(spool); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+				t.Errorf("data_dir/spool after start: %v, %v; want a directory with mode 0700", fi, err)
+			}
+			if printed := strings.Join(n.lines, "\n"); !strings.Contains(printed, "diwan: writable: ") || !strings.Contains(printed, spool) {
+				t.Errorf("serve did not say it found %s writable:\n%s", spool, printed)
 			}
 			for _, size := range sizes {
 				m := newTestMessage(size, "smtp")
