@@ -202,7 +202,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		// Room for the trace fields SMTP adds (Received, later
 		// DKIM-Signature) on top of a message of the advertised size.
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes + 64<<10,
-		SpoolDir:        filepath.Join(cfg.DataDir, "spool"),
+		SpoolDir:        SpoolDir(cfg),
 		Location:        cfg.Location(),
 		Logger:          log,
 	})

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +45,12 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 		// tens of MiB more. GOGC still overrides it.
 		debug.SetGCPercent(serveGCPercent)
 	}
+	// The directories serve writes into, made by serve itself: made by an
+	// admin command run as another user, they might not be writable.
+	dirs, err := PrepareDataDirs(cfg)
+	if err != nil {
+		return err
+	}
 	e, err := Open(ctx, cfg, log, cfg.Database.AutoMigrate, logWriter{log})
 	if err != nil {
 		return err
@@ -53,6 +60,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 	if err := e.Bootstrap(ctx, stderr); err != nil {
 		return err
 	}
+	log.Info("data directories writable", slog.Any("dirs", dirs))
+	fmt.Fprintf(stdout, "diwan: writable: %s\n", strings.Join(dirs, ", "))
 	tlsConf, err := serverTLS(cfg)
 	if err != nil {
 		return err
@@ -130,6 +139,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 			MaxConnectionsPerIP: cfg.SMTP.MaxConnectionsPerIP,
 			ReadTimeout:         cfg.SMTP.ReadTimeout.Duration(),
 			WriteTimeout:        cfg.SMTP.WriteTimeout.Duration(),
+			SpoolDir:            SpoolDir(cfg),
 			Registerer:          reg,
 			Logger:              log,
 		})

@@ -6,7 +6,9 @@
 //
 // An object is an immutable byte stream under a key. A Store streams: it never
 // holds a whole object in memory (the S3 store buffers at most two upload
-// parts of S3Options.PartSize). It never lets a partly written object become
+// parts of S3Options.PartSize, and none for a stream that is a file section
+// of the declared size, an *io.SectionReader, whose parts it sends straight
+// from the file). It never lets a partly written object become
 // visible: a Put that fails or is cancelled leaves no object behind. It never
 // reads or writes outside its directory or bucket, whatever the key says.
 //

@@ -3,12 +3,15 @@ package blob
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -180,6 +183,9 @@ func (s *S3) put(ctx context.Context, key string, r io.Reader, size int64) (Info
 	if maxSize := s.partSize * maxParts; size > maxSize {
 		return Info{}, fmt.Errorf("blob: put %s: %d bytes, more than the %d that %d parts of %d hold", key, size, maxSize, maxParts, s.partSize)
 	}
+	if f, ok := r.(fileSection); ok && size > 0 && f.Size() == size {
+		return s.putSection(ctx, key, f)
+	}
 	pr := newPutReader(ctx, r, size)
 	var (
 		buf   []byte // the first part
@@ -324,6 +330,110 @@ func (s *S3) putParts(ctx context.Context, key string, pr *putReader, first []by
 	wctx, cancel := s.writeContext(ctx)
 	defer cancel()
 	return s.core.CompleteMultipartUpload(wctx, s.bucket, key, id, parts, minio.PutObjectOptions{})
+}
+
+// fileSection is a stream that can be read at any offset and knows its
+// size: an *io.SectionReader over a spool file. The S3 store sends its
+// parts straight from it instead of through part buffers.
+type fileSection interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// putSection uploads a file section straight from the file, so that none
+// of it is held in memory: in one PUT when it fits one part, else as a
+// multipart upload whose parts are read from the section (up to Threads at
+// a time). The section is read once first for its SHA-256; it must not
+// change while the put runs (a spool file does not). Any failure aborts
+// the upload.
+func (s *S3) putSection(ctx context.Context, key string, f fileSection) (Info, error) {
+	size := f.Size()
+	if err := ctx.Err(); err != nil {
+		return Info{}, fmt.Errorf("blob: put %s: %w", key, err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, &ctxReader{ctx: ctx, r: io.NewSectionReader(f, 0, size)}); err != nil {
+		return Info{}, fmt.Errorf("blob: put %s: read the object's stream: %w", key, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if size <= s.partSize {
+		wctx, cancel := s.writeContext(ctx)
+		defer cancel()
+		up, err := s.client.PutObject(wctx, s.bucket, key, io.NewSectionReader(f, 0, size), size, minio.PutObjectOptions{
+			ContentType:          contentType,
+			UserMetadata:         map[string]string{metaSHA256: sum},
+			DisableContentSha256: true,
+			DisableMultipart:     true,
+		})
+		if err != nil {
+			return Info{}, s.opError("put", key, err)
+		}
+		return Info{Key: key, Size: size, SHA256: sum, ModTime: modTime(up)}, nil
+	}
+	id, err := s.core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{ContentType: contentType})
+	if err != nil {
+		return Info{}, s.opError("put", key, err)
+	}
+	n := int((size + s.partSize - 1) / s.partSize)
+	parts := make([]minio.CompletePart, n)
+	errs := make([]error, n)
+	sem := make(chan struct{}, max(s.threads, 1))
+	var wg sync.WaitGroup
+	for i := range n {
+		if ctx.Err() != nil {
+			errs[i] = ctx.Err()
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			off := int64(i) * s.partSize
+			l := min(s.partSize, size-off)
+			wctx, cancel := s.writeContext(ctx)
+			defer cancel()
+			p, err := s.core.PutObjectPart(wctx, s.bucket, key, id, i+1, io.NewSectionReader(f, off, l), l,
+				minio.PutObjectPartOptions{DisableContentSha256: true})
+			parts[i], errs[i] = minio.CompletePart{PartNumber: i + 1, ETag: p.ETag}, err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		s.abort(ctx, key, id)
+		if cerr := ctx.Err(); cerr != nil {
+			return Info{}, fmt.Errorf("blob: put %s: %w", key, cerr)
+		}
+		return Info{}, s.opError("put", key, err)
+	}
+	wctx, cancel := s.writeContext(ctx)
+	defer cancel()
+	up, err := s.core.CompleteMultipartUpload(wctx, s.bucket, key, id, parts, minio.PutObjectOptions{})
+	if err != nil {
+		s.abort(ctx, key, id)
+		return Info{}, s.opError("put", key, err)
+	}
+	return Info{Key: key, Size: size, SHA256: sum, ModTime: modTime(up)}, nil
+}
+
+// modTime is when the server says it stored the object, else now.
+func modTime(up minio.UploadInfo) time.Time {
+	if up.LastModified.IsZero() {
+		return time.Now()
+	}
+	return up.LastModified
+}
+
+// ctxReader stops reading once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // writeTimeout bounds one write request (a PUT, a part, a completion) once

@@ -3,7 +3,6 @@ package imap
 import (
 	"errors"
 	"io"
-	"net"
 	"reflect"
 	"strings"
 
@@ -34,19 +33,30 @@ func (s *session) Append(mailbox string, r imap.LiteralReader, o *imap.AppendOpt
 	if u, err := st.Usage(s.ctx, s.uid()); err == nil && u.Quota > 0 && u.Bytes+r.Size() > u.Quota {
 		return nil, no(imap.ResponseCodeOverQuota, "Over quota: the message was not stored")
 	}
-	a, err := st.Append(s.ctx, s.uid(), name, &literal{r: r, left: r.Size()},
-		mailstore.AppendOptions{Flags: flags, InternalDate: o.Time})
+	lit := &literal{r: r, left: r.Size()}
+	a, err := st.Append(s.ctx, s.uid(), name, lit, mailstore.AppendOptions{Flags: flags, InternalDate: o.Time})
 	switch {
 	case err == nil:
 	case errors.Is(err, mailstore.ErrNotFound):
 		// RFC 9051 §6.3.12: the client may CREATE and try again.
 		return nil, no(imap.ResponseCodeTryCreate, "No such mailbox")
-	case isConnError(err):
+	case lit.lost != nil:
 		// The client went away mid-literal: nothing was stored, nobody to
 		// answer.
 		return nil, bad("Message data incomplete")
 	default:
-		return nil, s.storeError("append", err)
+		// storeError logs what it does not expect (once, at ERROR).
+		rerr := s.storeError("append", err)
+		var ie *imap.Error
+		if errors.As(rerr, &ie) && ie.Code == imap.ResponseCodeServerBug {
+			// The blob store or the database failed (a network error
+			// from S3 or PostgreSQL looks like a connection error, but
+			// the literal arrived whole): nothing was stored, and the
+			// client may try again once the store is back (RFC 9051
+			// §7.1, UNAVAILABLE: a subsystem is down).
+			rerr = no(imap.ResponseCodeUnavailable, "Temporary local problem: the message was not stored; try again later")
+		}
+		return nil, rerr
 	}
 	if v := s.sel.Load(); v != nil && v.mailboxID == a.MailboxID {
 		v.learnFlags(flags)
@@ -60,6 +70,7 @@ func (s *session) Append(mailbox string, r imap.LiteralReader, o *imap.AppendOpt
 type literal struct {
 	r    io.Reader
 	left int64
+	lost error // what cut the literal short on the client's side
 }
 
 func (l *literal) Read(p []byte) (int, error) {
@@ -74,12 +85,10 @@ func (l *literal) Read(p []byte) (int, error) {
 	if err == io.EOF && l.left > 0 {
 		err = io.ErrUnexpectedEOF
 	}
+	if err != nil && err != io.EOF {
+		l.lost = err
+	}
 	return n, err
-}
-
-func isConnError(err error) bool {
-	var ne net.Error
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.As(err, &ne)
 }
 
 // clientFlags checks flags a client sets (STORE, APPEND): system flags in

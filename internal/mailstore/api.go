@@ -132,7 +132,8 @@ type Options struct {
 	// MaxMessageBytes bounds a message; 0 means DefaultMaxMessageBytes.
 	MaxMessageBytes int64
 	// SpoolDir holds temporary files of messages too big to spool in
-	// memory; "" is os.TempDir().
+	// memory; it must exist (serve makes data_dir/spool at start). "" is
+	// os.TempDir().
 	SpoolDir string
 	// MemorySpool is the largest message spooled in memory; 0 means 1 MiB.
 	MemorySpool int64

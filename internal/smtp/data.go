@@ -48,6 +48,12 @@ type filter struct {
 	lineLen  int
 	prevCR   bool
 	err      error
+	// lost is the error that cut the message short on the client's side
+	// (the connection broke, timed out or closed mid-message, BDAT was
+	// reset); nil while the client delivered what it sent. It tells a
+	// failed transfer from a failed store, whose errors may be network
+	// errors too (S3, PostgreSQL).
+	lost error
 }
 
 func newFilter(r io.Reader, check func([]byte) error, vanished func() bool) *filter {
@@ -59,8 +65,12 @@ func (f *filter) Read(p []byte) (int, error) {
 		return 0, f.err
 	}
 	n, err := f.r.Read(p)
-	if errors.Is(err, gosmtp.ErrTooLongLine) {
+	var se *gosmtp.SMTPError
+	switch {
+	case errors.Is(err, gosmtp.ErrTooLongLine):
 		err = errLongLine // go-smtp's own line limit, in DATA
+	case err != nil && err != io.EOF && !errors.As(err, &se):
+		f.lost = err
 	}
 	for i := 0; i < n; i++ {
 		if !f.inHeader && !f.prevCR {
@@ -87,6 +97,7 @@ func (f *filter) Read(p []byte) (int, error) {
 			// protocol: a cut BDAT chunk. A message is complete only
 			// while the client still waits for the reply.
 			f.err = errConnection
+			f.lost = io.ErrUnexpectedEOF
 		case f.prevCR:
 			f.err = errBareNewline
 		case f.inHeader:

@@ -20,6 +20,7 @@ var (
 	errTooManyAuth     = reply(421, 4, 7, 0, "Too many failed authentications; closing the connection")
 	errPasswordChange  = reply(432, 4, 7, 12, "A password transition is needed: log in to the web interface to set a new password")
 	errTemporary       = reply(451, 4, 3, 0, "Temporary failure; try again later")
+	errLocalProblem    = reply(451, 4, 3, 0, "Temporary local problem: the message was not stored; try again later")
 	errShuttingDown    = reply(421, 4, 3, 2, "Service shutting down")
 	errConnection      = reply(421, 4, 4, 2, "Connection lost while receiving the message")
 	errTooManyRefusals = reply(421, 4, 7, 0, "Too many refused commands; closing the connection")

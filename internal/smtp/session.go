@@ -314,7 +314,7 @@ func (s *session) data(r io.Reader) error {
 	if err == nil {
 		s.srv.metrics.accepted(s.door.name, len(tx.local), len(tx.relay))
 	} else {
-		err = s.dataError(id, tx, err)
+		err = s.dataError(id, tx, err, filter.lost)
 	}
 	s.logMessage(id, helo, tx, size.n, err, time.Since(started))
 	return err
@@ -349,7 +349,14 @@ func (s *session) store(ctx context.Context, tx transaction, helo string, msg io
 		}
 		prefix = sig
 	}
-	withPrefix := func() io.Reader { return io.MultiReader(strings.NewReader(prefix), sp.reader()) }
+	withPrefix := func() io.Reader {
+		if prefix == "" {
+			// The spool itself: a file section the blob store can send
+			// without buffering it.
+			return sp.reader()
+		}
+		return io.MultiReader(strings.NewReader(prefix), sp.reader())
+	}
 	if len(tx.local) > 0 {
 		if err := s.srv.o.Store.Deliver(ctx, tx.local, withPrefix()); err != nil {
 			var de *mailstore.DeliveryError
@@ -404,11 +411,14 @@ func (s *session) partial(de *mailstore.DeliveryError) {
 		slog.Any("user_ids", ids), slog.Any("err", de))
 }
 
-// dataError turns a failed DATA into its reply.
-func (s *session) dataError(id string, tx transaction, err error) error {
+// dataError turns a failed DATA into its reply. lost is what cut the
+// message short on the client's side, if anything did: only then is the
+// connection to blame. Any other failure is this server's (the blob store
+// or the database down or slow): 451 4.3.0, logged as an error, so the
+// sender tries again later.
+func (s *session) dataError(id string, tx transaction, err, lost error) error {
 	var se *gosmtp.SMTPError
 	var de *mailstore.DeliveryError
-	var ne net.Error
 	switch {
 	case errors.As(err, &se):
 		// Our own refusals (content, header From, sender authentication;
@@ -427,15 +437,16 @@ func (s *session) dataError(id string, tx transaction, err error) error {
 	case errors.As(err, &de) && errors.Is(err, mailstore.ErrOverQuota):
 		s.srv.metrics.refused("quota", "")
 		return errMailboxFull
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gosmtp.ErrDataReset), errors.As(err, &ne):
+	case lost != nil, errors.Is(err, gosmtp.ErrDataReset):
 		s.srv.log.Info("smtp: message not received: connection lost", slog.String("id", id), slog.String("client", s.client), slog.Any("err", err))
 		return errConnection
 	case s.srv.base.Err() != nil:
 		return errShuttingDown
 	}
+	s.srv.metrics.refused("temporary", "")
 	s.srv.log.Error("smtp: message not stored", slog.String("id", id), slog.String("listener", string(s.door.name)),
 		slog.String("client", s.client), slog.String("user", s.login()), slog.Int("recipients", len(tx.rcpts)), slog.Any("err", err))
-	return errTemporary
+	return errLocalProblem
 }
 
 // checkHeader checks the header section of a submitted message once it

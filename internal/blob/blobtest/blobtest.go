@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -47,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		{"EmptyObject", testEmptyObject},
 		{"KnownAndUnknownSize", testKnownAndUnknownSize},
 		{"LargeObjectStreamed", testLargeObject},
+		{"FileSectionStored", testFileSection},
 		{"SizeMismatchRefused", testSizeMismatch},
 		{"RangeReads", testRangeReads},
 		{"MissingKeyIsNotFound", testMissingKey},
@@ -253,6 +255,47 @@ func testLargeObject(t *testing.T, s blob.Store) {
 			t.Errorf("read back %d bytes sha256 %s, want %d %s", n, d, int64(bigSize), want)
 		}
 	}
+}
+
+// A stream that is a section of a file (as callers spool large messages)
+// is stored like any other: its bytes, its digest, under the key. A
+// section of another size than the one declared is refused.
+func testFileSection(t *testing.T, s blob.Store) {
+	const size = 40*mib + 7 // parts of every power-of-two size, and a rest
+	f, err := os.CreateTemp(t.TempDir(), "section-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte("not part of the section")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(f, Stream(6, size)); err != nil {
+		t.Fatal(err)
+	}
+	want := Digest(6, size)
+	info, err := s.PutKey(t.Context(), "section", io.NewSectionReader(f, 23, size), size)
+	if err != nil {
+		t.Fatalf("PutKey of a file section: %v", err)
+	}
+	checkInfo(t, s, info, "section", size, want)
+	if n, d := readAllDigest(t, s, "section"); n != size || d != want {
+		t.Errorf("read back %d bytes sha256 %s, want %d %s", n, d, int64(size), want)
+	}
+	// One that fits in one part.
+	small := Digest(6, 3*mib)
+	info, err = s.PutKey(t.Context(), "section-small", io.NewSectionReader(f, 23, 3*mib), 3*mib)
+	if err != nil {
+		t.Fatalf("PutKey of a small file section: %v", err)
+	}
+	checkInfo(t, s, info, "section-small", 3*mib, small)
+	if n, d := readAllDigest(t, s, "section-small"); n != 3*mib || d != small {
+		t.Errorf("read back %d bytes sha256 %s, want %d %s", n, d, 3*mib, small)
+	}
+	if _, err := s.PutKey(t.Context(), "section-short", io.NewSectionReader(f, 23, size-1), size); !errors.Is(err, blob.ErrSizeMismatch) {
+		t.Errorf("PutKey of a section shorter than declared = %v, want ErrSizeMismatch", err)
+	}
+	wantNotFound(t, s, "section-short")
 }
 
 func testSizeMismatch(t *testing.T, s blob.Store) {
