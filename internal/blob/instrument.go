@@ -116,18 +116,32 @@ func failed(err error) bool {
 
 func (m *instrumented) Put(ctx context.Context, r io.Reader, size int64) (Info, error) {
 	start := time.Now()
-	cr := &callerReader{r: r}
-	info, err := m.s.Put(ctx, cr, size)
-	m.done(opPut, start, err, cr.failed.Load())
+	pr, callerFailed := m.watch(r)
+	info, err := m.s.Put(ctx, pr, size)
+	m.done(opPut, start, err, callerFailed())
 	return info, err
 }
 
 func (m *instrumented) PutKey(ctx context.Context, key string, r io.Reader, size int64) (Info, error) {
 	start := time.Now()
-	cr := &callerReader{r: r}
-	info, err := m.s.PutKey(ctx, key, cr, size)
-	m.done(opPut, start, err, cr.failed.Load())
+	pr, callerFailed := m.watch(r)
+	info, err := m.s.PutKey(ctx, key, pr, size)
+	m.done(opPut, start, err, callerFailed())
 	return info, err
+}
+
+// watch wraps the caller's stream so that its failures are told apart from
+// the store's. A file section (a spool file the S3 store sends straight
+// from disk, without part buffers) is passed through as it is: wrapping it
+// would hide its ReadAt and cost two part buffers per message (a 49 MiB
+// message grew RSS by 37 MiB instead of 5); a file's read errors are rare
+// enough to be counted as the store's.
+func (m *instrumented) watch(r io.Reader) (io.Reader, func() bool) {
+	if _, ok := r.(fileSection); ok {
+		return r, func() bool { return false }
+	}
+	cr := &callerReader{r: r}
+	return cr, cr.failed.Load
 }
 
 func (m *instrumented) Open(ctx context.Context, key string) (io.ReadCloser, error) {
