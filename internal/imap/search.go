@@ -15,7 +15,8 @@ import (
 // RFC 5182). The store evaluates the criteria; sequence sets are turned into
 // UID ranges here, with the client's numbering, and the result is cut to
 // the messages the client knows.
-func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *imap.SearchOptions) (*imap.SearchData, error) {
+func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *imap.SearchOptions) (_ *imap.SearchData, err error) {
+	defer s.done(byKind(kind, cmdSearch, cmdUIDSearch), &err)
 	v, err := s.selected()
 	if err != nil {
 		return nil, err
