@@ -198,6 +198,9 @@ func TestIMAPMetrics(t *testing.T) {
 	r := e.rawTLS(t)
 	r.login(user2)
 	r.cmd("SELECT INBOX")
+	if _, st := r.cmd("SEARCH " + strings.Repeat("NOT ", 100) + "ALL"); !strings.HasPrefix(st, "BAD") {
+		t.Fatalf("deep SEARCH: %s", st)
+	}
 
 	for _, m := range []struct {
 		name   string
@@ -210,6 +213,7 @@ func TestIMAPMetrics(t *testing.T) {
 		{"diwan_imap_commands_total", []string{"command", "SELECT", "result", "ok"}, 2},
 		{"diwan_imap_commands_total", []string{"command", "SELECT", "result", "no"}, 1},
 		{"diwan_imap_commands_total", []string{"command", "UID SEARCH", "result", "ok"}, 1},
+		{"diwan_imap_commands_total", []string{"command", "SEARCH", "result", "bad"}, 1},
 		{"diwan_imap_commands_total", []string{"command", "LOGIN", "result", "ok"}, 2},
 		{"diwan_imap_logins_total", []string{"result", "ok"}, 2},
 	} {
@@ -263,4 +267,34 @@ func (e *env) metric(t *testing.T, name string, labels ...string) float64 {
 		}
 	}
 	return 0
+}
+
+// Issue 14 item 7: SEARCH with NOT and OR nested deeper than 64 levels (or
+// more than 1000 keys) is answered BAD naming the limit, on every
+// database, instead of NO [SERVERBUG] from the database's expression
+// depth limit; the session goes on, and 64 levels still work.
+func TestIMAPSearchRefusesDeepNestingWithBad(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		c := e.login(t, user1)
+		appendMsg(t, c, "INBOX", simpleMsg("hello", "Sara <sara@mof.gov.sy>", user1, "body\r\n"), nil)
+		r := e.rawTLS(t)
+		r.login(user1)
+		if _, st := r.cmd("SELECT INBOX"); !strings.HasPrefix(st, "OK") {
+			t.Fatalf("SELECT: %s", st)
+		}
+		for _, tc := range []struct{ search, limit string }{
+			{strings.Repeat("NOT ", 1000) + "ALL", "64 levels"},
+			{strings.Repeat("NOT (", 500) + "ALL" + strings.Repeat(")", 500), "64 levels"},
+			{strings.Repeat("OR SEEN ", 100) + "ALL", "64 levels"},
+			{strings.Repeat("SUBJECT x ", 1001), "at most 1000"},
+		} {
+			if _, st := r.cmd("UID SEARCH " + tc.search); !strings.HasPrefix(st, "BAD") || !strings.Contains(st, tc.limit) {
+				t.Errorf("SEARCH %.40s…: %s, want BAD naming %q", tc.search, st, tc.limit)
+			}
+		}
+		lines, st := r.cmd("SEARCH " + strings.Repeat("NOT ", 64) + "ALL")
+		if !strings.HasPrefix(st, "OK") || len(lines) != 1 || lines[0] != "* SEARCH 1" {
+			t.Fatalf("SEARCH with 64 NOT: %q %s", lines, st)
+		}
+	})
 }
