@@ -86,8 +86,10 @@ const (
 // capabilities are what the server advertises (besides what imapserver
 // adds by itself: SASL-IR, LITERAL-, ENABLE, STARTTLS, AUTH=PLAIN and
 // LOGINDISABLED as the state calls for, and APPENDLIMIT=n). Not LITERAL+:
-// imapserver does not drain a refused non-synchronising literal, so an
-// over-limit APPEND would desynchronise the session.
+// imapserver cannot take a refused non-synchronising literal back, so it
+// closes the connection after an over-limit one (third_party/README.md);
+// with LITERAL+ an APPEND over APPENDLIMIT would cost the client its
+// connection.
 var capabilities = imap.CapSet{
 	imap.CapIMAP4rev1:        {},
 	imap.CapIMAP4rev2:        {},

@@ -291,6 +291,13 @@ func (c *Conn) readCommand(dec *imapwire.Decoder) error {
 	}
 
 	dec.DiscardLine()
+	if dec.NonSyncLiteralPending() {
+		// RFC 7888 section 4: the octets of a literal that was not read
+		// follow the command; they must not run as commands. Answer the
+		// command, then say BYE and close.
+		c.state = imap.ConnStateLogout
+		defer c.Bye("Refused literal: closing the connection")
+	}
 
 	var (
 		resp    *imap.StatusResponse

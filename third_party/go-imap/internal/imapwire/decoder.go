@@ -63,6 +63,26 @@ type Decoder struct {
 	crlf      bool
 	listDepth int
 	readBytes int64
+
+	// refused is set when CheckBufferedLiteralFunc refused a literal:
+	// nothing more of the command is read (the client waits for a
+	// continuation request that never comes, or sends octets that are not
+	// part of any command).
+	refused bool
+	// nonSyncPending is set while a non-synchronizing literal has been
+	// announced and not read whole: its octets are on their way.
+	nonSyncPending bool
+}
+
+// errLiteralRefused stops a decoder after a refused literal.
+var errLiteralRefused = fmt.Errorf("imapwire: literal refused")
+
+// NonSyncLiteralPending reports whether the command announced a
+// non-synchronizing literal that was not read whole (refused, or the
+// command failed before it): the client sends its octets anyway, and they
+// must not be read as commands (RFC 7888 section 4).
+func (dec *Decoder) NonSyncLiteralPending() bool {
+	return dec.nonSyncPending
 }
 
 // NewDecoder creates a new decoder.
@@ -93,6 +113,9 @@ func (dec *Decoder) returnErr(err error) bool {
 }
 
 func (dec *Decoder) readByte() (byte, bool) {
+	if dec.refused {
+		return 0, dec.returnErr(errLiteralRefused)
+	}
 	if dec.MaxSize > 0 && dec.readBytes > dec.MaxSize {
 		return 0, dec.returnErr(fmt.Errorf("imapwire: max size exceeded"))
 	}
@@ -263,13 +286,49 @@ func (dec *Decoder) DiscardUntilByte(untilCh byte) {
 	}
 }
 
+// DiscardLine discards the rest of the command line. A non-synchronizing
+// literal announced in it ({n+} at the end of a line) is skipped whole when
+// it is at most 4096 bytes long (RFC 7888 LITERAL-), so that its octets are
+// not read as commands; a larger one is left pending (see
+// NonSyncLiteralPending).
 func (dec *Decoder) DiscardLine() {
-	if dec.crlf {
+	if dec.crlf || dec.refused {
 		return
 	}
-	var text string
-	dec.Text(&text)
-	dec.CRLF()
+	for {
+		var text string
+		dec.Text(&text)
+		if !dec.CRLF() {
+			return
+		}
+		size, ok := nonSyncLiteralSuffix(text)
+		if !ok {
+			return
+		}
+		if size > 4096 {
+			dec.nonSyncPending = true
+			return
+		}
+		if _, err := io.CopyN(io.Discard, dec.r, size); err != nil {
+			dec.returnErr(err)
+			return
+		}
+		dec.crlf = false
+	}
+}
+
+// nonSyncLiteralSuffix returns n when line ends with "{n+}".
+func nonSyncLiteralSuffix(line string) (int64, bool) {
+	rest, ok := strings.CutSuffix(line, "+}")
+	if !ok {
+		return 0, false
+	}
+	i := strings.LastIndexByte(rest, '{')
+	if i < 0 {
+		return 0, false
+	}
+	size, err := strconv.ParseInt(rest[i+1:], 10, 64)
+	return size, err == nil && size >= 0
 }
 
 func (dec *Decoder) DiscardValue() bool {
@@ -471,7 +530,8 @@ func (dec *Decoder) List(f func() error) (isList bool, err error) {
 	}()
 
 	if dec.listDepth >= maxListDepth {
-		return false, fmt.Errorf("imapwire: exceeded max depth")
+		dec.returnErr(&DecoderExpectError{Message: fmt.Sprintf("lists nested more than %d levels deep", maxListDepth)})
+		return false, dec.Err()
 	}
 
 	for {
@@ -578,7 +638,8 @@ func (dec *Decoder) Literal(ptr *string) bool {
 	if dec.CheckBufferedLiteralFunc != nil {
 		if err := dec.CheckBufferedLiteralFunc(lit.Size(), nonSync); err != nil {
 			lit.cancel()
-			return false
+			dec.refused = true
+			return dec.returnErr(err)
 		}
 	}
 	var sb strings.Builder
@@ -604,6 +665,7 @@ func (dec *Decoder) LiteralReader() (lit *LiteralReader, nonSync, ok bool) {
 		return nil, false, false
 	}
 	dec.literal = true
+	dec.nonSyncPending = nonSync
 	lit = &LiteralReader{
 		dec:  dec,
 		size: size,
@@ -640,6 +702,9 @@ func (lit *LiteralReader) Size() int64 {
 func (lit *LiteralReader) Read(b []byte) (int, error) {
 	n, err := lit.r.Read(b)
 	if err == io.EOF {
+		if lit.dec != nil {
+			lit.dec.nonSyncPending = false
+		}
 		lit.cancel()
 	}
 	return n, err
