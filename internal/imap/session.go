@@ -66,6 +66,9 @@ type session struct {
 	bye      string
 }
 
+// maxLoggedUser bounds the login name a log line repeats.
+const maxLoggedUser = 100
+
 // maxLoginFailures is how many refused logins a connection gets before it
 // is closed, as SMTP closes after its third refused AUTH.
 const maxLoginFailures = 3
@@ -140,6 +143,9 @@ func (s *session) Login(username, password string) (err error) {
 
 // logLogin writes the log line of one login attempt and counts it.
 func (s *session) logLogin(user, result string) {
+	if len(user) > maxLoggedUser {
+		user = user[:maxLoggedUser] + "…" // a client's string: bounded in the log
+	}
 	s.srv.metrics.logins.WithLabelValues(result).Inc()
 	s.srv.log.Info("login", slog.String("protocol", "imap"), slog.String("user", user),
 		slog.String("client", s.remote), slog.String("listener", s.listener), slog.String("result", result))
