@@ -61,7 +61,7 @@ type session struct {
 	closeOne sync.Once
 
 	// failures counts refused logins; at maxLoginFailures the session
-	// reads no further command and says bye (bye) when it closes.
+	// reads no further command, and Close sends bye, the BYE's text.
 	failures int
 	bye      string
 }
