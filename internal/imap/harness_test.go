@@ -54,6 +54,7 @@ type envOptions struct {
 	preAuth     string // log every connection in as this user (fuzzing)
 	perIP       int    // MaxConnectionsPerIP
 	perUserIP   int    // MaxConnectionsPerUserIP
+	serverALPN  []string
 }
 
 // env is a running IMAP server on 127.0.0.1 with its store and directory,
@@ -142,6 +143,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serverTLS.NextProtos = o.serverALPN
 
 	reg := prometheus.NewRegistry()
 	srv := dimap.New(dimap.Options{

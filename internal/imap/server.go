@@ -156,6 +156,14 @@ func New(o Options) *Server {
 	if limit <= 0 {
 		limit = defaultAppendLimit
 	}
+	if o.TLS != nil {
+		// The certificate is shared with the other listeners, and the
+		// HTTPS server adds its own protocols (h2, http/1.1) to the
+		// config it is given: a client that offers ALPN "imap" (RFC 7301)
+		// would be refused. IMAP gets a copy that names its protocol.
+		o.TLS = o.TLS.Clone()
+		o.TLS.NextProtos = []string{"imap"}
+	}
 	s := &Server{
 		o:        o,
 		log:      o.Logger.With(slog.String("component", "imap")),
