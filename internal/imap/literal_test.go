@@ -2,6 +2,7 @@ package imap_test
 
 import (
 	"crypto/tls"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -85,5 +86,29 @@ func TestIMAPSearchWithDeepParenthesesIsBad(t *testing.T) {
 	}
 	if _, st := r.cmd("NOOP"); st != "OK NOOP completed" {
 		t.Fatalf("NOOP: %s", st)
+	}
+}
+
+// RFC 7888 §4: a small non-synchronising literal at the end of a command
+// refused for its syntax is skipped whole: its octets do not run as a
+// command, and the session goes on.
+func TestIMAPSkipsTheLiteralOfARefusedCommand(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	r := e.rawTLS(t)
+	r.login(user1)
+	r.cmd("SELECT INBOX")
+	smuggled := "x1 CREATE Smuggled\r\n"
+	for _, cmd := range []string{"x0 FROBNICATE", "x0 SEARCH FROBNICATE"} {
+		r.send(cmd + " {" + strconv.Itoa(len(smuggled)) + "+}\r\n" + smuggled + "\r\n")
+		if l := r.line(); !strings.HasPrefix(l, "x0 BAD") && !strings.HasPrefix(l, "x0 NO") {
+			t.Fatalf("%s: %s", cmd, l)
+		}
+		if _, st := r.cmd("NOOP"); st != "OK NOOP completed" {
+			t.Fatalf("NOOP after %s: %s", cmd, st)
+		}
+	}
+	if _, err := e.login(t, user1).Status("Smuggled", nil).Wait(); err == nil {
+		t.Fatal("the literal's octets ran as a command: mailbox Smuggled exists")
 	}
 }

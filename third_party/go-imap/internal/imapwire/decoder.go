@@ -286,11 +286,11 @@ func (dec *Decoder) DiscardUntilByte(untilCh byte) {
 	}
 }
 
-// DiscardLine discards the rest of the command line. A non-synchronizing
-// literal announced in it ({n+} at the end of a line) is skipped whole when
-// it is at most 4096 bytes long (RFC 7888 LITERAL-), so that its octets are
-// not read as commands; a larger one is left pending (see
-// NonSyncLiteralPending).
+// DiscardLine discards the rest of the line. On the server side, a
+// non-synchronizing literal announced in the discarded command ({n+} at the
+// end of a line) is skipped whole when it is at most 4096 bytes long
+// (RFC 7888 LITERAL-), so that its octets are not read as commands; a
+// larger one is left pending (see NonSyncLiteralPending).
 func (dec *Decoder) DiscardLine() {
 	if dec.crlf || dec.refused {
 		return
@@ -302,7 +302,7 @@ func (dec *Decoder) DiscardLine() {
 			return
 		}
 		size, ok := nonSyncLiteralSuffix(text)
-		if !ok {
+		if !ok || dec.side != ConnSideServer {
 			return
 		}
 		if size > 4096 {
