@@ -159,14 +159,17 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 	}
 	if cfg.IMAP.Addr != "" || cfg.IMAP.TLSAddr != "" {
 		isrv := imap.New(imap.Options{
-			Addr:        cfg.IMAP.Addr,
-			TLSAddr:     cfg.IMAP.TLSAddr,
-			TLS:         tlsConf,
-			Store:       e.Mail,
-			Directory:   e.Directory,
-			AppendLimit: cfg.IMAPAppendLimit(),
-			IdleTimeout: cfg.IMAP.IdleTimeout.Duration(),
-			Logger:      log,
+			Addr:                    cfg.IMAP.Addr,
+			TLSAddr:                 cfg.IMAP.TLSAddr,
+			TLS:                     tlsConf,
+			Store:                   e.Mail,
+			Directory:               e.Directory,
+			AppendLimit:             cfg.IMAPAppendLimit(),
+			IdleTimeout:             cfg.IMAP.IdleTimeout.Duration(),
+			MaxConnectionsPerIP:     cfg.IMAP.MaxConnectionsPerIP,
+			MaxConnectionsPerUserIP: cfg.IMAP.MaxConnectionsPerUserIP,
+			Registerer:              reg,
+			Logger:                  log,
 		})
 		if err := isrv.Listen(); err != nil {
 			return fmt.Errorf("imap.addr %q / imap.tls_addr %q: %w", cfg.IMAP.Addr, cfg.IMAP.TLSAddr, err)

@@ -2,8 +2,10 @@ package imap
 
 import (
 	"crypto/tls"
+	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,6 +54,9 @@ type timeoutConn struct {
 	// err is the failure of a gathered write: TLS above took those bytes
 	// as sent, so nothing may follow them.
 	err error
+
+	// stopped: reads end as at the end of the input (see stopReading).
+	stopped atomic.Bool
 }
 
 const (
@@ -76,6 +81,19 @@ func rawConn(c net.Conn) *timeoutConn {
 	}
 	t, _ := c.(*timeoutConn)
 	return t
+}
+
+// stopReading makes every later read from the socket end as if the client
+// had closed its side: imapserver answers the command it is on and the
+// commands already read ahead (at most a few KiB, buffered by TLS and
+// imapserver), then sees the end of its input and closes the session.
+func (c *timeoutConn) stopReading() { c.stopped.Store(true) }
+
+func (c *timeoutConn) Read(p []byte) (int, error) {
+	if c.stopped.Load() {
+		return 0, io.EOF
+	}
+	return c.Conn.Read(p)
 }
 
 func (c *timeoutConn) cap(t time.Time) time.Time {

@@ -29,7 +29,8 @@ const bufferBinary = 1 << 20
 // Fetch answers FETCH and UID FETCH (RFC 9051 §6.4.5, BINARY RFC 3516)
 // from the metadata the store parsed on arrival and byte ranges of the raw
 // message; nothing is parsed again.
-func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.FetchOptions) error {
+func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.FetchOptions) (err error) {
+	defer s.done(byKind(numKind(numSet), cmdFetch, cmdUIDFetch), &err)
 	v, err := s.selected()
 	if err != nil {
 		return err

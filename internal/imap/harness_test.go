@@ -17,6 +17,7 @@ import (
 	"github.com/alexedwards/argon2id"
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"diwan.gov.sy/diwan/internal/blob"
 	"diwan.gov.sy/diwan/internal/db"
@@ -51,6 +52,9 @@ type envOptions struct {
 	idle        time.Duration
 	lockout     int
 	preAuth     string // log every connection in as this user (fuzzing)
+	perIP       int    // MaxConnectionsPerIP
+	perUserIP   int    // MaxConnectionsPerUserIP
+	serverALPN  []string
 }
 
 // env is a running IMAP server on 127.0.0.1 with its store and directory,
@@ -65,6 +69,7 @@ type env struct {
 	clientTLS *tls.Config
 	users     map[string]directory.User
 	errors    *errorLog
+	metrics   *prometheus.Registry
 	cancel    context.CancelFunc
 	served    chan error
 }
@@ -138,17 +143,22 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serverTLS.NextProtos = o.serverALPN
 
+	reg := prometheus.NewRegistry()
 	srv := dimap.New(dimap.Options{
-		Addr:            "127.0.0.1:0",
-		TLSAddr:         "127.0.0.1:0",
-		TLS:             serverTLS,
-		Store:           store,
-		Directory:       dir,
-		AppendLimit:     o.appendLimit,
-		IdleTimeout:     o.idle,
-		ShutdownTimeout: 5 * time.Second,
-		Logger:          log,
+		Addr:                    "127.0.0.1:0",
+		TLSAddr:                 "127.0.0.1:0",
+		TLS:                     serverTLS,
+		Store:                   store,
+		Directory:               dir,
+		AppendLimit:             o.appendLimit,
+		IdleTimeout:             o.idle,
+		ShutdownTimeout:         5 * time.Second,
+		MaxConnectionsPerIP:     o.perIP,
+		MaxConnectionsPerUserIP: o.perUserIP,
+		Registerer:              reg,
+		Logger:                  log,
 	})
 	if o.preAuth != "" {
 		srv.SetPreAuth(users[o.preAuth])
@@ -161,7 +171,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t: t, srv: srv, store: store, dir: dir,
 		starttls: plain.String(), implicit: implicit.String(),
 		clientTLS: &tls.Config{InsecureSkipVerify: true},
-		users:     users, errors: errs, served: make(chan error, 1),
+		users:     users, errors: errs, metrics: reg, served: make(chan error, 1),
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
@@ -190,27 +200,36 @@ func (e *env) stop() {
 }
 
 // errorLog is a slog handler that keeps error records: a test fails when
-// the server logged an error it did not expect.
+// the server logged an error it did not expect. It also keeps the login
+// records (message "login"), for the tests of the login log.
 type errorLog struct {
-	mu   sync.Mutex
-	msgs []string
+	mu     sync.Mutex
+	msgs   []string
+	logins []map[string]string
 }
 
 // DIWAN_TEST_LOG=1 prints every record of the server, debug included.
 var verbose = os.Getenv("DIWAN_TEST_LOG") != ""
 
 func (h *errorLog) Enabled(_ context.Context, l slog.Level) bool {
-	return verbose || l >= slog.LevelError
+	return verbose || l >= slog.LevelInfo
 }
 
 func (h *errorLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == "login" {
+		attrs := map[string]string{"level": r.Level.String()}
+		r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+		h.mu.Lock()
+		h.logins = append(h.logins, attrs)
+		h.mu.Unlock()
+	}
 	if verbose {
 		fmt.Fprintf(os.Stderr, "%s %s", r.Level, r.Message)
 		r.Attrs(func(a slog.Attr) bool { fmt.Fprintf(os.Stderr, " %s=%v", a.Key, a.Value); return true })
 		fmt.Fprintln(os.Stderr)
-		if r.Level < slog.LevelError {
-			return nil
-		}
+	}
+	if r.Level < slog.LevelError {
+		return nil
 	}
 	var b strings.Builder
 	b.WriteString(r.Message)
@@ -225,6 +244,13 @@ func (h *errorLog) Handle(_ context.Context, r slog.Record) error {
 }
 func (h *errorLog) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *errorLog) WithGroup(string) slog.Handler      { return h }
+
+// loginRecords returns the attributes of the "login" records so far.
+func (h *errorLog) loginRecords() []map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]map[string]string(nil), h.logins...)
+}
 
 func (h *errorLog) messages() []string {
 	h.mu.Lock()

@@ -68,10 +68,11 @@ func canonInbox(name string) string {
 
 // Create makes a mailbox (RFC 9051 §6.3.4), with a SPECIAL-USE attribute
 // when asked (CREATE-SPECIAL-USE, RFC 6154 §3).
-func (s *session) Create(name string, o *imap.CreateOptions) error {
+func (s *session) Create(name string, o *imap.CreateOptions) (err error) {
+	defer s.done(cmdCreate, &err)
 	// A trailing separator declares the intent to create children: the
 	// name is the one without it.
-	name, err := mailboxName(strings.TrimSuffix(name, sep))
+	name, err = mailboxName(strings.TrimSuffix(name, sep))
 	if err != nil {
 		return err
 	}
@@ -104,8 +105,9 @@ func specialUse(a imap.MailboxAttr) string {
 
 // Delete removes a mailbox (RFC 9051 §6.3.5). INBOX cannot go; a mailbox
 // with children gets NO [HASCHILDREN].
-func (s *session) Delete(name string) error {
-	name, err := mailboxName(name)
+func (s *session) Delete(name string) (err error) {
+	defer s.done(cmdDelete, &err)
+	name, err = mailboxName(name)
 	if err != nil {
 		return err
 	}
@@ -113,8 +115,9 @@ func (s *session) Delete(name string) error {
 }
 
 // Rename renames a mailbox and its children (RFC 9051 §6.3.6).
-func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
-	oldName, err := mailboxName(oldName)
+func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) (err error) {
+	defer s.done(cmdRename, &err)
+	oldName, err = mailboxName(oldName)
 	if err != nil {
 		return err
 	}
@@ -126,8 +129,15 @@ func (s *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
 }
 
 // Subscribe and Unsubscribe (RFC 9051 §6.3.7, §6.3.8).
-func (s *session) Subscribe(name string) error   { return s.subscribe(name, true) }
-func (s *session) Unsubscribe(name string) error { return s.subscribe(name, false) }
+func (s *session) Subscribe(name string) (err error) {
+	defer s.done(cmdSubscribe, &err)
+	return s.subscribe(name, true)
+}
+
+func (s *session) Unsubscribe(name string) (err error) {
+	defer s.done(cmdUnsubscribe, &err)
+	return s.subscribe(name, false)
+}
 
 func (s *session) subscribe(name string, on bool) error {
 	name, err := mailboxName(name)
@@ -141,7 +151,8 @@ func (s *session) subscribe(name string, on bool) error {
 // LIST-STATUS RFC 5819, SPECIAL-USE RFC 6154, CHILDREN RFC 3348). Every
 // LIST shows \HasChildren or \HasNoChildren and the special-use attribute,
 // whether or not RETURN asked for them: clients expect them in a plain LIST.
-func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, o *imap.ListOptions) error {
+func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, o *imap.ListOptions) (err error) {
+	defer s.done(cmdList, &err)
 	if len(patterns) == 0 {
 		// RFC 9051 §6.3.9: LIST "" "" asks for the delimiter.
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: mailstore.Separator})
@@ -229,11 +240,12 @@ func hasDescendant(name string, names []string) bool {
 
 // Status answers STATUS (RFC 9051 §6.3.11, STATUS=SIZE RFC 8438) from the
 // store's counters, without walking the mailbox.
-func (s *session) Status(name string, o *imap.StatusOptions) (*imap.StatusData, error) {
+func (s *session) Status(name string, o *imap.StatusOptions) (_ *imap.StatusData, err error) {
+	defer s.done(cmdStatus, &err)
 	if o.DeletedStorage {
 		return nil, bad("DELETED-STORAGE is not supported")
 	}
-	name, err := mailboxName(name)
+	name, err = mailboxName(name)
 	if err != nil {
 		return nil, err
 	}

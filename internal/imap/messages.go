@@ -20,7 +20,8 @@ var errReadOnly = no(imap.ResponseCodeCannot, "The mailbox is open read-only (EX
 // the client sent it (NO [TOOBIG]); a message that would take the user over
 // quota gets NO [OVERQUOTA] (RFC 9208 §4.3 code, RFC 5530) and nothing is
 // stored. imapserver drains whatever of the literal is left unread.
-func (s *session) Append(mailbox string, r imap.LiteralReader, o *imap.AppendOptions) (*imap.AppendData, error) {
+func (s *session) Append(mailbox string, r imap.LiteralReader, o *imap.AppendOptions) (_ *imap.AppendData, err error) {
+	defer s.done(cmdAppend, &err)
 	name, err := mailboxName(mailbox)
 	if err != nil {
 		return nil, err
@@ -108,7 +109,8 @@ func clientFlags(in []imap.Flag) ([]string, error) {
 // Store changes flags (STORE, RFC 9051 §6.4.6): FLAGS, +FLAGS, -FLAGS and
 // their .SILENT forms. Without .SILENT every message of the set gets a
 // FETCH with its flags (and its UID for UID STORE, RFC 9051 §6.4.9).
-func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, f *imap.StoreFlags, _ *imap.StoreOptions) error {
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, f *imap.StoreFlags, _ *imap.StoreOptions) (err error) {
+	defer s.done(byKind(numKind(numSet), cmdStore, cmdUIDStore), &err)
 	v, err := s.selected()
 	if err != nil {
 		return err
@@ -184,7 +186,8 @@ func copyData(c mailstore.Copied) *imap.CopyData {
 
 // Copy copies messages to another mailbox (RFC 9051 §6.4.7) and answers
 // COPYUID (RFC 4315 §3).
-func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+func (s *session) Copy(numSet imap.NumSet, dest string) (_ *imap.CopyData, err error) {
+	defer s.done(byKind(numKind(numSet), cmdCopy, cmdUIDCopy), &err)
 	v, err := s.selected()
 	if err != nil {
 		return nil, err
@@ -208,7 +211,8 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 
 // Move moves messages (MOVE, RFC 6851 §3): COPYUID first, then an EXPUNGE
 // for each message that left, numbered as the client knows it.
-func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) (err error) {
+	defer s.done(byKind(numKind(numSet), cmdMove, cmdUIDMove), &err)
 	v, err := s.selected()
 	if err != nil {
 		return err
@@ -246,7 +250,12 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 // the number the client knows it by. CLOSE calls it with a writer that
 // writes nothing (RFC 9051 §6.4.1: CLOSE expunges silently, and not at all
 // in a mailbox opened with EXAMINE).
-func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) (err error) {
+	cmd := cmdExpunge
+	if uids != nil {
+		cmd = cmdUIDExpunge
+	}
+	defer s.done(cmd, &err)
 	v, err := s.selected()
 	if err != nil {
 		if isClose(w) {

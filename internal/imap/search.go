@@ -1,8 +1,10 @@
 package imap
 
 import (
+	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -15,7 +17,11 @@ import (
 // RFC 5182). The store evaluates the criteria; sequence sets are turned into
 // UID ranges here, with the client's numbering, and the result is cut to
 // the messages the client knows.
-func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *imap.SearchOptions) (*imap.SearchData, error) {
+func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *imap.SearchOptions) (_ *imap.SearchData, err error) {
+	defer s.done(byKind(kind, cmdSearch, cmdUIDSearch), &err)
+	if err := checkSearch(c); err != nil {
+		return nil, err
+	}
 	v, err := s.selected()
 	if err != nil {
 		return nil, err
@@ -64,6 +70,58 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 		data.All = uidSet
 	}
 	return data, nil
+}
+
+// Bounds of a search program. The store turns the criteria into one SQL
+// expression, and databases bound an expression's depth (SQLite at 1000
+// levels): deeper NOT and OR nesting than any client builds is refused up
+// front, with BAD naming the limit, as is a program of more keys than a
+// client's filter has (imapserver already bounds a command to 50 KiB).
+const (
+	maxSearchDepth = 64
+	maxSearchKeys  = 1000
+)
+
+// checkSearch refuses criteria beyond maxSearchDepth or maxSearchKeys.
+func checkSearch(c *imap.SearchCriteria) error {
+	keys := 0
+	var walk func(c *imap.SearchCriteria, depth int) bool
+	walk = func(c *imap.SearchCriteria, depth int) bool {
+		if depth > maxSearchDepth {
+			return false
+		}
+		keys += len(c.SeqNum) + len(c.UID) + len(c.Header) + len(c.Body) + len(c.Text) +
+			len(c.Flag) + len(c.NotFlag) + len(c.Not) + len(c.Or)
+		for _, t := range []time.Time{c.Since, c.Before, c.SentSince, c.SentBefore} {
+			if !t.IsZero() {
+				keys++
+			}
+		}
+		if c.Larger != 0 {
+			keys++
+		}
+		if c.Smaller != 0 {
+			keys++
+		}
+		for i := range c.Not {
+			if !walk(&c.Not[i], depth+1) {
+				return false
+			}
+		}
+		for i := range c.Or {
+			if !walk(&c.Or[i][0], depth+1) || !walk(&c.Or[i][1], depth+1) {
+				return false
+			}
+		}
+		return keys <= maxSearchKeys
+	}
+	if !walk(c, 0) {
+		if keys > maxSearchKeys {
+			return bad(fmt.Sprintf("Too many search keys: at most %d", maxSearchKeys))
+		}
+		return bad(fmt.Sprintf("Search keys nested too deeply: NOT and OR at most %d levels", maxSearchDepth))
+	}
+	return nil
 }
 
 // nothing is a UID criterion no message meets.

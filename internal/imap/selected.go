@@ -14,9 +14,10 @@ import (
 // The session subscribes to the mailbox's changes before it reads the
 // snapshot, so that nothing committed in between is lost; the view drops
 // what the snapshot already holds by MODSEQ.
-func (s *session) Select(name string, o *imap.SelectOptions) (*imap.SelectData, error) {
+func (s *session) Select(name string, o *imap.SelectOptions) (_ *imap.SelectData, err error) {
+	defer s.done(cmdSelect, &err)
 	s.unselect()
-	name, err := mailboxName(name)
+	name, err = mailboxName(name)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +85,8 @@ func mailboxAttrs(mb mailstore.Mailbox) []imap.MailboxAttr {
 
 // Unselect leaves the selected state (UNSELECT, RFC 3691; and CLOSE after
 // its expunge, RFC 9051 §6.4.1).
-func (s *session) Unselect() error {
+func (s *session) Unselect() (err error) {
+	defer s.done(cmdUnselect, &err)
 	s.unselect()
 	return nil
 }
@@ -125,7 +127,8 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 // to report; the session just waits. imapserver does not wait for Idle to
 // return when the connection breaks, so Idle may still run while Close
 // does: it only touches the view, which outlives the session.
-func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) (err error) {
+	defer s.done(cmdIdle, &err)
 	v := s.sel.Load()
 	if v == nil {
 		<-stop

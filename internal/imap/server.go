@@ -29,6 +29,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"diwan.gov.sy/diwan/internal/directory"
 )
@@ -61,7 +62,18 @@ type Options struct {
 	// for the BYE to reach every client and for commands in flight to end;
 	// 0 means 10 seconds.
 	ShutdownTimeout time.Duration
-	Logger          *slog.Logger
+	// MaxConnectionsPerIP bounds the connections open from one client
+	// address across both listeners (imap.max_connections_per_ip); the
+	// connection over it is answered "* BYE" and closed. 0: no bound.
+	MaxConnectionsPerIP int
+	// MaxConnectionsPerUserIP bounds one user's logged-in connections from
+	// one address (imap.max_connections_per_user_ip, Dovecot's
+	// mail_max_userip_connections); a login over it is answered
+	// NO [LIMIT]. 0: no bound.
+	MaxConnectionsPerUserIP int
+	// Registerer receives the IMAP metrics (diwan_imap_*); nil: none.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 }
 
 // Defaults.
@@ -74,8 +86,10 @@ const (
 // capabilities are what the server advertises (besides what imapserver
 // adds by itself: SASL-IR, LITERAL-, ENABLE, STARTTLS, AUTH=PLAIN and
 // LOGINDISABLED as the state calls for, and APPENDLIMIT=n). Not LITERAL+:
-// imapserver does not drain a refused non-synchronising literal, so an
-// over-limit APPEND would desynchronise the session.
+// imapserver cannot take a refused non-synchronising literal back, so it
+// closes the connection after an over-limit one (third_party/README.md);
+// with LITERAL+ an APPEND over APPENDLIMIT would cost the client its
+// connection.
 var capabilities = imap.CapSet{
 	imap.CapIMAP4rev1:        {},
 	imap.CapIMAP4rev2:        {},
@@ -113,10 +127,14 @@ type Server struct {
 
 	plain, implicit net.Listener
 
+	metrics *metrics
+
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	closing  bool
 	active   sync.WaitGroup // one per live session
+	perIP    map[string]int // open connections by client address
+	perUser  map[userIP]int // logged-in connections by user and address
 
 	// preAuth, when set (tests only), logs every new connection in as
 	// that user without TLS (the fuzz target's front door).
@@ -138,11 +156,22 @@ func New(o Options) *Server {
 	if limit <= 0 {
 		limit = defaultAppendLimit
 	}
+	if o.TLS != nil {
+		// The certificate is shared with the other listeners, and the
+		// HTTPS server adds its own protocols (h2, http/1.1) to the
+		// config it is given: a client that offers ALPN "imap" (RFC 7301)
+		// would be refused. IMAP gets a copy that names its protocol.
+		o.TLS = o.TLS.Clone()
+		o.TLS.NextProtos = []string{"imap"}
+	}
 	s := &Server{
 		o:        o,
 		log:      o.Logger.With(slog.String("component", "imap")),
 		limit:    uint32(min(limit, math.MaxUint32)),
 		sessions: make(map[*session]struct{}),
+		perIP:    make(map[string]int),
+		perUser:  make(map[userIP]int),
+		metrics:  newMetrics(),
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	s.imap = imapserver.New(&imapserver.Options{
@@ -154,11 +183,17 @@ func New(o Options) *Server {
 	return s
 }
 
-// Listen binds the enabled listeners. It fails when an address is taken, or
-// when TLSAddr is set without a certificate.
+// Listen registers the metrics and binds the enabled listeners. It fails
+// when an address is taken, when TLSAddr is set without a certificate, or
+// when the registerer holds other collectors under the same names.
 func (s *Server) Listen() error {
 	if s.o.TLSAddr != "" && s.o.TLS == nil {
 		return errors.New("implicit TLS listener without a TLS certificate")
+	}
+	if s.o.Registerer != nil {
+		if err := s.metrics.register(s.o.Registerer); err != nil {
+			return fmt.Errorf("imap metrics: %w", err)
+		}
 	}
 	if s.o.Addr != "" {
 		ln, err := net.Listen("tcp", s.o.Addr)
@@ -274,17 +309,31 @@ wait:
 	}
 }
 
-// newSession is imapserver's hook for a new connection.
+// newSession is imapserver's hook for a new connection. A connection over
+// the per-address limit is answered BYE (RFC 9051 §7.1.5) and closed.
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	sess := &session{srv: s, conn: c, remote: remoteIP(c.NetConn()), out: rawConn(c.NetConn())}
+	nc := c.NetConn()
+	sess := &session{srv: s, conn: c, remote: remoteIP(nc), out: rawConn(nc), listener: listenerSTARTTLS}
+	if _, ok := nc.(*tls.Conn); ok {
+		sess.listener = listenerTLS
+	}
+	s.metrics.started.WithLabelValues(sess.listener).Inc()
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Diwan IMAP server shutting down"}
 	}
+	if max := s.o.MaxConnectionsPerIP; max > 0 && s.perIP[sess.remote] >= max {
+		s.mu.Unlock()
+		s.metrics.refusals.WithLabelValues("connections_per_ip").Inc()
+		s.log.Info("connection refused: too many from one address", slog.String("client", sess.remote), slog.Int("limit", max))
+		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Too many connections from your address"}
+	}
+	s.perIP[sess.remote]++
 	s.sessions[sess] = struct{}{}
 	s.active.Add(1)
 	s.mu.Unlock()
+	s.metrics.sessions.WithLabelValues(sess.listener).Inc()
 
 	sess.ctx, sess.cancel = context.WithCancel(s.base)
 	if s.preAuth != nil {
@@ -301,8 +350,41 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 func (s *Server) ended(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
+	if s.perIP[sess.remote]--; s.perIP[sess.remote] <= 0 {
+		delete(s.perIP, sess.remote)
+	}
 	s.mu.Unlock()
+	s.metrics.sessions.WithLabelValues(sess.listener).Dec()
 	s.active.Done()
+}
+
+// userIP keys the logged-in connections of one user from one address.
+type userIP struct {
+	user int64
+	ip   string
+}
+
+// holdUser counts one more logged-in connection of user from ip; false
+// when that would pass MaxConnectionsPerUserIP.
+func (s *Server) holdUser(user int64, ip string) bool {
+	k := userIP{user, ip}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if max := s.o.MaxConnectionsPerUserIP; max > 0 && s.perUser[k] >= max {
+		return false
+	}
+	s.perUser[k]++
+	return true
+}
+
+// releaseUser undoes one holdUser.
+func (s *Server) releaseUser(user int64, ip string) {
+	k := userIP{user, ip}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perUser[k]--; s.perUser[k] <= 0 {
+		delete(s.perUser, k)
+	}
 }
 
 // Sessions returns the number of live sessions.

@@ -46,18 +46,32 @@ var _ Store = (*mailstore.Store)(nil)
 // at a time (IDLE's updates run on a second goroutine while the first waits
 // for DONE, and nothing else runs then).
 type session struct {
-	srv    *Server
-	conn   *imapserver.Conn
-	remote string
-	out    *timeoutConn // below TLS; nil when there is none (tests)
+	srv      *Server
+	conn     *imapserver.Conn
+	remote   string
+	listener string       // listenerSTARTTLS or listenerTLS
+	out      *timeoutConn // below TLS; nil when there is none (tests)
 
 	ctx    context.Context // mailstore.WithOrigin(this session) once logged in
 	cancel context.CancelFunc
 
 	user     *directory.User      // nil before login
+	held     int64                // the user ID counted in Server.perUser; 0: none
 	sel      atomic.Pointer[view] // nil unless a mailbox is selected
 	closeOne sync.Once
+
+	// failures counts refused logins; at maxLoginFailures the session
+	// reads no further command, and Close sends bye, the BYE's text.
+	failures int
+	bye      string
 }
+
+// maxLoggedUser bounds the login name a log line repeats.
+const maxLoggedUser = 100
+
+// maxLoginFailures is how many refused logins a connection gets before it
+// is closed, as SMTP closes after its third refused AUTH.
+const maxLoginFailures = 3
 
 var (
 	_ imapserver.SessionIMAP4rev2      = (*session)(nil)
@@ -71,7 +85,11 @@ var (
 // Close ends the session (imapserver calls it once the connection is gone).
 func (s *session) Close() error {
 	s.closeOne.Do(func() {
+		if s.bye != "" {
+			_ = s.conn.Bye(s.bye)
+		}
 		s.unselect()
+		s.release()
 		if s.cancel != nil {
 			s.cancel()
 		}
@@ -83,16 +101,75 @@ func (s *session) Close() error {
 // Login checks the credentials with the directory (RFC 9051 §6.2.3). Every
 // refusal is the same NO [AUTHENTICATIONFAILED] and counts towards the
 // lockout; a user who must change their password may still read mail.
-func (s *session) Login(username, password string) error {
+// After maxLoginFailures refusals the connection is closed with a BYE; a
+// login over MaxConnectionsPerUserIP is answered NO [LIMIT]. Every attempt
+// is logged (protocol, user, client, result), as Dovecot does.
+func (s *session) Login(username, password string) (err error) {
+	defer s.done(cmdLogin, &err)
+	if s.failures >= maxLoginFailures {
+		// Commands pipelined behind the last allowed failure: refused
+		// without a look at the password.
+		return imapserver.ErrAuthFailed
+	}
 	ctx := directory.WithClient(s.ctx, "imap:"+s.remote)
 	u, err := s.srv.o.Directory.Authenticate(ctx, username, password)
 	if errors.Is(err, directory.ErrInvalidCredentials) {
+		s.failures++
+		s.logLogin(username, "failed")
+		if s.failures >= maxLoginFailures {
+			s.srv.metrics.refusals.WithLabelValues("login_failures").Inc()
+			s.hangUp("Too many failed logins")
+		}
 		return imapserver.ErrAuthFailed
 	}
 	if err != nil {
+		s.logLogin(username, "error")
 		return s.internal("login", err)
 	}
-	return s.begin(u)
+	if !s.srv.holdUser(u.ID, s.remote) {
+		s.srv.metrics.refusals.WithLabelValues("connections_per_user_ip").Inc()
+		s.logLogin(u.Login, "limit")
+		return no(imap.ResponseCodeLimit, "Too many connections for this user from your address")
+	}
+	s.held = u.ID
+	if err := s.begin(u); err != nil {
+		s.release()
+		s.logLogin(u.Login, "error")
+		return err
+	}
+	s.logLogin(u.Login, "ok")
+	return nil
+}
+
+// logLogin writes the log line of one login attempt and counts it.
+func (s *session) logLogin(user, result string) {
+	if len(user) > maxLoggedUser {
+		user = user[:maxLoggedUser] + "…" // a client's string: bounded in the log
+	}
+	s.srv.metrics.logins.WithLabelValues(result).Inc()
+	s.srv.log.Info("login", slog.String("protocol", "imap"), slog.String("user", user),
+		slog.String("client", s.remote), slog.String("listener", s.listener), slog.String("result", result))
+}
+
+// hangUp ends the session once the current command is answered: the
+// connection reads nothing more from the socket (imapserver sees the end
+// of its input), and Close sends the BYE. Logins pipelined behind are
+// refused without a password check (see Login).
+func (s *session) hangUp(text string) {
+	if s.out == nil {
+		_ = s.conn.Bye(text)
+		return
+	}
+	s.bye = text
+	s.out.stopReading()
+}
+
+// release gives back the user's slot in MaxConnectionsPerUserIP.
+func (s *session) release() {
+	if s.held != 0 {
+		s.srv.releaseUser(s.held, s.remote)
+		s.held = 0
+	}
 }
 
 // begin enters the authenticated state as u.
@@ -102,13 +179,14 @@ func (s *session) begin(u directory.User) error {
 	}
 	s.user = &u
 	s.ctx = mailstore.WithOrigin(s.ctx, s)
-	s.srv.log.Debug("login", slog.String("user", u.Login), slog.String("client", s.remote))
 	return nil
 }
 
 // Unauthenticate returns to the not-authenticated state (RFC 8437).
-func (s *session) Unauthenticate() error {
+func (s *session) Unauthenticate() (err error) {
+	defer s.done(cmdUnauth, &err)
 	s.unselect()
+	s.release()
 	s.user = nil
 	old := s.cancel
 	s.ctx, s.cancel = context.WithCancel(s.srv.base)
@@ -117,7 +195,8 @@ func (s *session) Unauthenticate() error {
 }
 
 // Namespace: one personal namespace, no others (RFC 2342, RFC 9051 §6.3.10).
-func (s *session) Namespace() (*imap.NamespaceData, error) {
+func (s *session) Namespace() (_ *imap.NamespaceData, err error) {
+	defer s.done(cmdNamespace, &err)
 	return &imap.NamespaceData{
 		Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: mailstore.Separator}},
 	}, nil
@@ -141,6 +220,7 @@ func (s *session) internal(what string, err error) error {
 		attrs = append(attrs, slog.String("user", s.user.Login))
 	}
 	s.srv.log.Error("imap command failed", attrs...)
+	s.srv.metrics.errors.WithLabelValues(what).Inc()
 	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug, Text: "Internal error, please try again later"}
 }
 

@@ -373,3 +373,13 @@ func openFDs(t testing.TB) int {
 	}
 	return len(ents)
 }
+
+// RFC 7301: a client that offers ALPN "imap" (as go-imap's client does) is
+// served on the implicit-TLS port even when the certificate's config, shared
+// with the HTTPS listener, names HTTP's protocols.
+func TestImplicitTLSAcceptsALPNImap(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{serverALPN: []string{"h2", "http/1.1"}})
+	c := e.login(t, user1)
+	selectBox(t, c, "INBOX")
+}
