@@ -99,4 +99,4 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 )
 
-replace github.com/emersion/go-imap/v2 => ./third_party/go-imap
+replace github.com/emersion/go-imap/v2 => ./internal/third_party/go-imap

@@ -87,7 +87,7 @@ const (
 // adds by itself: SASL-IR, LITERAL-, ENABLE, STARTTLS, AUTH=PLAIN and
 // LOGINDISABLED as the state calls for, and APPENDLIMIT=n). Not LITERAL+:
 // imapserver cannot take a refused non-synchronising literal back, so it
-// closes the connection after an over-limit one (third_party/README.md);
+// closes the connection after an over-limit one (internal/third_party/README.md);
 // with LITERAL+ an APPEND over APPENDLIMIT would cost the client its
 // connection.
 var capabilities = imap.CapSet{
