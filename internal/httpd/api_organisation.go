@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -252,6 +253,18 @@ type userPatch struct {
 	Password           *string `json:"password"`
 	MustChangePassword *bool   `json:"must_change_password"`
 	QuotaBytes         *int64  `json:"quota_bytes"`
+	// Unlock lifts a lockout, as "diwan admin user unlock" does.
+	Unlock bool `json:"unlock"`
+}
+
+// adminUserDTO is a user as an administrator sees it: with the lock.
+func adminUserDTO(u directory.User) userDTO {
+	d := toUserDTO(u)
+	if now := time.Now(); u.Locked(now) {
+		t := u.LockedUntil.UTC()
+		d.LockedUntil = &t
+	}
+	return d
 }
 
 type membershipPatch struct {
@@ -282,9 +295,17 @@ func (s *Server) listUsers(c *gin.Context) {
 }
 
 func (s *Server) getUser(c *gin.Context) {
+	me, ok := s.currentUser(c)
+	if !ok {
+		return
+	}
 	u, err := s.opts.Directory.UserByLogin(c.Request.Context(), c.Param("address"))
 	if err != nil {
 		s.coreError(c, "read user", err)
+		return
+	}
+	if me.HasRole(directory.RoleAdmin) {
+		c.JSON(http.StatusOK, adminUserDTO(u))
 		return
 	}
 	c.JSON(http.StatusOK, toUserDTO(u))
@@ -355,12 +376,18 @@ func (s *Server) updateUser(c *gin.Context) {
 			return
 		}
 	}
+	if req.Unlock {
+		if err := s.opts.Directory.Unlock(ctx, who, login); err != nil {
+			s.coreError(c, "unlock user", err)
+			return
+		}
+	}
 	u, err := s.opts.Directory.UserByLogin(ctx, login)
 	if err != nil {
 		s.coreError(c, "read user", err)
 		return
 	}
-	c.JSON(http.StatusOK, toUserDTO(u))
+	c.JSON(http.StatusOK, adminUserDTO(u))
 }
 
 func (s *Server) getMembership(c *gin.Context) {
