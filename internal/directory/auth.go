@@ -196,6 +196,13 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (_ U
 		return User{}, ErrInvalidCredentials
 	}
 	defer func() { att.done(errors.Is(err, ErrInvalidCredentials)) }()
+	// The address's attempts take turns, each delayed in its turn: a
+	// slowed address's checks are spread out, not queued back to back.
+	release, err := att.checkSlot(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	defer func() { release() }()
 	if err := pause(ctx, delay); err != nil {
 		return User{}, err
 	}
@@ -227,10 +234,14 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (_ U
 		return User{}, ErrInvalidCredentials
 	case row.LockedUntil != nil && row.LockedUntil.After(now):
 		s.refuseUnchecked(ctx, client, "user:"+canon, "locked", map[string]any{"locked_until": row.LockedUntil.Format(time.RFC3339)})
+		release()
+		release = func() {}
 		return User{}, s.waitLikeACheck(ctx)
 	case pair.PairLockedUntil != nil && pair.PairLockedUntil.After(now):
 		s.refuseUnchecked(ctx, client, "user:"+canon, "address locked",
 			map[string]any{"address": addr, "locked_until": pair.PairLockedUntil.Format(time.RFC3339)})
+		release()
+		release = func() {}
 		return User{}, s.waitLikeACheck(ctx)
 	}
 	prepared := preparePassword(password)
@@ -242,12 +253,12 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (_ U
 		}
 		return s.succeed(ctx, pair, addr, params, password)
 	}
-	release, err := att.checkSlot(ctx)
+	turn, err := s.order.take(ctx, att.suspect)
 	if err != nil {
 		return User{}, err
 	}
 	ok, params, err := s.verifiedCompare(ctx, row.ID, password, prepared, row.PasswordHash)
-	release()
+	turn()
 	if ctx.Err() != nil {
 		return User{}, ctx.Err()
 	}
@@ -272,13 +283,13 @@ type loginView struct {
 	PairLockedUntil *time.Time
 }
 
-// spendAs is spend within the address's share of the hash slots.
+// spendAs is spend in the turn of the attempt's address (checkOrder).
 func (s *Service) spendAs(ctx context.Context, att attempt, pw string) {
-	release, err := att.checkSlot(ctx)
+	turn, err := s.order.take(ctx, att.suspect)
 	if err != nil {
 		return
 	}
-	defer release()
+	defer turn()
 	s.spend(ctx, pw)
 }
 

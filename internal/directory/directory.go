@@ -108,6 +108,7 @@ type Service struct {
 	minPassword   int
 
 	addresses *addressGate // failures per client address (throttle.go)
+	order     *checkOrder  // checks of failing addresses give way (throttle.go)
 	refusals  refusalTally // refusals summed for the audit log
 	checkCost atomic.Int64 // nanoseconds of a recent password check, for equal answer times
 
@@ -179,6 +180,7 @@ func New(d *db.DB, o Options) *Service {
 	// One address may hold half the hash slots at most: the others stay
 	// free for everyone else.
 	s.addresses = newAddressGate(addressMax, s.lockDuration, delay, n/2)
+	s.order = newCheckOrder()
 	s.verified = newVerifiedCache(o.AuthCacheTTL)
 	return s
 }

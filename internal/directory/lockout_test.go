@@ -2,6 +2,7 @@ package directory_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -352,5 +353,55 @@ func TestRefusalDuringALockTakesAsLongAsAWrongPassword(t *testing.T) {
 	t.Logf("wrong password %v, locked %v (3 each)", wrongTook/3, lockedTook/3)
 	if lockedTook < wrongTook/2 || lockedTook > wrongTook*2 {
 		t.Fatalf("a locked account's refusal took %v, a wrong password %v: not alike", lockedTook/3, wrongTook/3)
+	}
+}
+
+// BenchmarkThrottledRefusal compares the refusal of a throttled address
+// (counted in memory, answered before any read) with a wrong password
+// whose check is made cheap, so that what remains is the cost of counting
+// the failure in the database: what counting every attempt of a flood in
+// the database would cost.
+//
+//	go test -run '^$' -bench ThrottledRefusal -benchtime 2000x ./internal/directory/
+func BenchmarkThrottledRefusal(b *testing.B) {
+	for _, driver := range dbtest.Drivers {
+		b.Run(driver, func(b *testing.B) { benchmarkThrottledRefusal(b, dbtest.Open(b, driver)) })
+	}
+}
+
+func benchmarkThrottledRefusal(b *testing.B, d *db.DB) {
+	{
+		s := directory.New(d, directory.Options{HashParams: cheapParams, LockoutThreshold: -1, AddressMaxFailures: 1, ThrottleDelay: -1})
+		ctx := context.Background()
+		if _, err := s.AddMinistry(ctx, actor, directory.Ministry{Code: "MOF", NameAR: "وزارة المالية", NameEN: "Finance"}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.AddDomain(ctx, actor, "mof.gov.sy", "MOF"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.AddUser(ctx, actor, directory.NewUser{Address: "ali@mof.gov.sy", Name: "Ali", Roles: []string{"staff"}, Password: password}); err != nil {
+			b.Fatal(err)
+		}
+		b.Run("throttled", func(b *testing.B) {
+			attacker := from("imap", attackerIP)
+			s.Authenticate(attacker, "ali@mof.gov.sy", "wrong password")
+			for b.Loop() {
+				if _, err := s.Authenticate(attacker, "ali@mof.gov.sy", password); err != directory.ErrInvalidCredentials {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("counted-in-db", func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				// A new address each time: never throttled, every failure
+				// written.
+				i++
+				ctx := from("imap", fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
+				if _, err := s.Authenticate(ctx, "ali@mof.gov.sy", "wrong password"); err != directory.ErrInvalidCredentials {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
