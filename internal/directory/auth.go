@@ -186,26 +186,23 @@ func clientFrom(ctx context.Context) string {
 func (s *Service) Authenticate(ctx context.Context, login, password string) (_ User, err error) {
 	client := clientFrom(ctx)
 	addr := clientAddress(client)
-	att, delay, refused := s.addresses.admit(addr, s.clock())
+	att, refused := s.addresses.admit(addr, s.clock())
 	if refused {
 		// Before anything that costs: no database read, no hash.
 		s.refuseUnchecked(ctx, client, "address:"+addr, "address throttled", nil)
-		if err := pause(ctx, delay); err != nil {
+		if err := pause(ctx, s.addresses.delay); err != nil {
 			return User{}, err
 		}
 		return User{}, ErrInvalidCredentials
 	}
 	defer func() { att.done(errors.Is(err, ErrInvalidCredentials)) }()
-	// The address's attempts take turns, each delayed in its turn: a
-	// slowed address's checks are spread out, not queued back to back.
-	release, err := att.checkSlot(ctx)
+	// The address's attempts take turns, a slowed address's each delayed
+	// in its turn (throttle.go).
+	release, err := att.turn(ctx)
 	if err != nil {
 		return User{}, err
 	}
 	defer func() { release() }()
-	if err := pause(ctx, delay); err != nil {
-		return User{}, err
-	}
 	canon, err := CanonicalLogin(login)
 	if err != nil {
 		s.spendAs(ctx, att, password)

@@ -102,10 +102,9 @@ type attempt struct {
 }
 
 // admit counts a login attempt from addr. refused: the address has failed
-// too often and must be answered, after delay, without any check;
-// otherwise the attempt is admitted (done must be called) and its answer
-// is to be delayed by delay first.
-func (g *addressGate) admit(addr string, now time.Time) (a attempt, delay time.Duration, refused bool) {
+// too often and must be answered, after g.delay, without any check;
+// otherwise the attempt is admitted, and must take its turn and be done.
+func (g *addressGate) admit(addr string, now time.Time) (a attempt, refused bool) {
 	a = attempt{g: g, addr: addr}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -115,7 +114,7 @@ func (g *addressGate) admit(addr string, now time.Time) (a attempt, delay time.D
 			g.sweep(now)
 		}
 		if len(g.m) >= maxGateAddresses {
-			return a, 0, false
+			return a, false
 		}
 		c = &addressCount{start: now, checks: make(chan struct{}, g.slots)}
 		g.m[addr] = c
@@ -124,16 +123,12 @@ func (g *addressGate) admit(addr string, now time.Time) (a attempt, delay time.D
 		c.start, c.n, c.failed = now, 0, 0
 	}
 	if g.max > 0 && c.n >= g.max {
-		return a, g.delay, true
+		return a, true
 	}
 	c.n++
 	c.inflight++
 	a.c, a.suspect = c, c.failed > 0
-	if half := g.max / 2; g.max > 0 && c.n > half {
-		// Linear from delay/(max-half) at the first slowed attempt to delay.
-		delay = g.delay * time.Duration(c.n-half) / time.Duration(g.max-half)
-	}
-	return a, delay, false
+	return a, false
 }
 
 // sweep drops addresses whose window has ended and that have nothing under
@@ -163,18 +158,32 @@ func (a attempt) done(failed bool) {
 	}
 }
 
-// checkSlot waits for the address's turn: until fewer than slots of its
-// attempts are under way; release ends the turn.
-func (a attempt) checkSlot(ctx context.Context) (release func(), err error) {
+// turn waits for the address's turn — until fewer than slots of its
+// attempts are under way — and then, if the address has failed half of
+// max times or more, for a delay growing linearly to g.delay at max:
+// turns run one after another, so a slowed address's attempts are spread
+// out rather than queued back to back. release ends the turn.
+func (a attempt) turn(ctx context.Context) (release func(), err error) {
 	if a.c == nil {
 		return func() {}, nil
 	}
 	select {
 	case a.c.checks <- struct{}{}:
-		return func() { <-a.c.checks }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	release = func() { <-a.c.checks }
+	a.g.mu.Lock()
+	failed := a.c.failed
+	a.g.mu.Unlock()
+	if half := a.g.max / 2; a.g.max > 0 && failed >= half {
+		d := a.g.delay * time.Duration(min(failed, a.g.max)-half+1) / time.Duration(a.g.max-half)
+		if err := pause(ctx, min(d, a.g.delay)); err != nil {
+			release()
+			return nil, err
+		}
+	}
+	return release, nil
 }
 
 // checkOrder lets the password checks of addresses that have failed

@@ -60,7 +60,7 @@ func BenchmarkAddressGate(b *testing.B) {
 	now := time.Now()
 	i := 0
 	for b.Loop() {
-		a, _, refused := g.admit(fmt.Sprint("203.0.113.", i%200), now)
+		a, refused := g.admit(fmt.Sprint("203.0.113.", i%200), now)
 		if !refused {
 			a.done(true)
 		}
