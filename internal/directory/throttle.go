@@ -70,10 +70,11 @@ const maxGateAddresses = 100_000
 // address cannot take every hash slot from the others and a slowed
 // address's checks are spread out rather than queued back to back.
 type addressGate struct {
-	max    int // <= 0: no bound
-	window time.Duration
-	delay  time.Duration
-	slots  int
+	max     int // <= 0: no bound
+	window  time.Duration
+	delay   time.Duration
+	slots   int
+	suspect int // failures after which an address's checks give way (checkOrder)
 
 	mu sync.Mutex
 	m  map[string]*addressCount
@@ -87,8 +88,9 @@ type addressCount struct {
 	checks   chan struct{} // password checks under way from this address
 }
 
-func newAddressGate(maxFailures int, window, delay time.Duration, slots int) *addressGate {
-	return &addressGate{max: maxFailures, window: window, delay: delay, slots: max(1, slots), m: map[string]*addressCount{}}
+func newAddressGate(maxFailures int, window, delay time.Duration, slots, suspectAfter int) *addressGate {
+	return &addressGate{max: maxFailures, window: window, delay: delay, slots: max(1, slots),
+		suspect: max(1, suspectAfter), m: map[string]*addressCount{}}
 }
 
 // attempt is one admitted login of an address.
@@ -96,8 +98,9 @@ type attempt struct {
 	g    *addressGate
 	c    *addressCount // nil: not tracked
 	addr string
-	// suspect: the address has failed within the window; its password
-	// checks give way to those of other addresses (checkOrder).
+	// suspect: the address has failed often within the window (as often
+	// as LockoutThreshold); its password checks give way to those of
+	// other addresses (checkOrder).
 	suspect bool
 }
 
@@ -127,7 +130,7 @@ func (g *addressGate) admit(addr string, now time.Time) (a attempt, refused bool
 	}
 	c.n++
 	c.inflight++
-	a.c, a.suspect = c, c.failed > 0
+	a.c, a.suspect = c, c.failed >= g.suspect
 	return a, false
 }
 
@@ -186,7 +189,7 @@ func (a attempt) turn(ctx context.Context) (release func(), err error) {
 	return release, nil
 }
 
-// checkOrder lets the password checks of addresses that have failed
+// checkOrder lets the password checks of addresses that have failed often
 // (suspect) run only when no other check is running, one at a time: a
 // flood, from one address or many, then never shares the CPU with an
 // honest login for longer than one of its checks, and honest logins never

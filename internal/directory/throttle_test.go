@@ -56,7 +56,7 @@ func TestChecksOfFailingAddressesGiveWay(t *testing.T) {
 //
 //	go test -run '^$' -bench AddressGate ./internal/directory/
 func BenchmarkAddressGate(b *testing.B) {
-	g := newAddressGate(30, 15*time.Minute, 0, 1)
+	g := newAddressGate(30, 15*time.Minute, 0, 1, 5)
 	now := time.Now()
 	i := 0
 	for b.Loop() {

@@ -220,3 +220,44 @@ func BenchmarkLoginLatencyDuringAFlood(b *testing.B) {
 		b.ReportMetric(float64(answered.Load()), "flood-answers")
 	})
 }
+
+// An administrator sees when a locked account opens again and lifts the
+// lock with {"unlock": true}; others do not see it.
+func TestAdministratorSeesALockAndLiftsIt(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		// Ten addresses (lockout_addresses) each fail five times.
+		for i := range 10 {
+			ctx := directory.WithClient(context.Background(), fmt.Sprintf("imap:203.0.113.%d", i+1))
+			for range 5 {
+				if _, err := e.dir.Authenticate(ctx, mofStaff, "wrong password"); err != directory.ErrInvalidCredentials {
+					t.Fatal(err)
+				}
+			}
+		}
+		admin := e.login(adminLogin)
+		var u userDTO
+		admin.call("GET", "/api/v1/users/"+mofStaff, nil, http.StatusOK, &u)
+		if u.LockedUntil == nil || !u.LockedUntil.After(time.Now()) {
+			t.Fatalf("an administrator sees locked_until %v, want a time to come", u.LockedUntil)
+		}
+		var seen map[string]any
+		e.login(mofHead).call("GET", "/api/v1/users/"+mofStaff, nil, http.StatusOK, &seen)
+		if _, ok := seen["locked_until"]; ok {
+			t.Fatalf("a user who is not an administrator sees the lock: %v", seen)
+		}
+		e.anonymous().wantError("POST", "/api/v1/session", map[string]string{"login": mofStaff, "password": testPassword},
+			http.StatusUnauthorized, "invalid_credentials", "")
+
+		var after userDTO
+		admin.call("PATCH", "/api/v1/users/"+mofStaff, map[string]any{"unlock": true}, http.StatusOK, &after)
+		if after.LockedUntil != nil {
+			t.Fatalf("after unlock locked_until = %v", after.LockedUntil)
+		}
+		e.login(mofStaff)
+		var n int64
+		if err := e.db.Gorm.Raw("SELECT COUNT(*) FROM audit_events WHERE action = 'user.unlock' AND target = ?", "user:"+mofStaff).Scan(&n).Error; err != nil || n != 1 {
+			t.Fatalf("%d user.unlock events (%v), want 1", n, err)
+		}
+	})
+}
