@@ -179,7 +179,7 @@ func (a attempt) turn(ctx context.Context) (release func(), err error) {
 	a.g.mu.Lock()
 	failed := a.c.failed
 	a.g.mu.Unlock()
-	if half := a.g.max / 2; a.g.max > 0 && failed >= half {
+	if half := a.g.max / 2; a.g.max > 0 && failed > 0 && failed >= half {
 		d := a.g.delay * time.Duration(min(failed, a.g.max)-half+1) / time.Duration(a.g.max-half)
 		if err := pause(ctx, min(d, a.g.delay)); err != nil {
 			release()
@@ -189,20 +189,27 @@ func (a attempt) turn(ctx context.Context) (release func(), err error) {
 	return release, nil
 }
 
-// checkOrder lets the password checks of addresses that have failed often
-// (suspect) run only when no other check is running, one at a time: a
-// flood, from one address or many, then never shares the CPU with an
-// honest login for longer than one of its checks, and honest logins never
-// wait for it. Under a steady stream of honest logins suspect checks wait
-// (their callers' contexts bound the wait).
+// checkOrder lets the password checks of addresses that have failed
+// (suspect) use only the time that the other checks leave idle: one at a
+// time, none while another check runs, and none within grace of the end
+// of another (an honest client's next check, a moment later, then finds
+// the CPU free rather than sharing it). A flood, from one address or
+// many, then slows an honest login by at most one of its checks, and
+// honest logins never wait for it. Under a steady stream of honest logins
+// suspect checks wait (their callers' contexts bound the wait).
 type checkOrder struct {
-	mu      sync.Mutex
-	clean   int           // checks running for addresses without failures
-	suspect bool          // a suspect check is running
-	changed chan struct{} // closed (and replaced) when either falls
+	grace func() time.Duration
+
+	mu        sync.Mutex
+	clean     int           // checks running for addresses without failures
+	suspect   bool          // a suspect check is running
+	lastClean time.Time     // when the last clean check ended
+	changed   chan struct{} // closed (and replaced) when either falls
 }
 
-func newCheckOrder() *checkOrder { return &checkOrder{changed: make(chan struct{})} }
+func newCheckOrder(grace func() time.Duration) *checkOrder {
+	return &checkOrder{grace: grace, changed: make(chan struct{})}
+}
 
 // take waits for the turn of a check; release ends it.
 func (o *checkOrder) take(ctx context.Context, suspect bool) (release func(), err error) {
@@ -210,13 +217,26 @@ func (o *checkOrder) take(ctx context.Context, suspect bool) (release func(), er
 	if !suspect {
 		o.clean++
 		o.mu.Unlock()
-		return func() { o.fall(func() { o.clean-- }) }, nil
+		return func() {
+			o.fall(func() { o.clean--; o.lastClean = time.Now() })
+		}, nil
 	}
-	for o.clean > 0 || o.suspect {
+	for {
+		var wait <-chan time.Time
+		if o.clean == 0 && !o.suspect {
+			idle := time.Until(o.lastClean.Add(o.grace()))
+			if idle <= 0 {
+				break
+			}
+			t := time.NewTimer(idle)
+			defer t.Stop()
+			wait = t.C
+		}
 		ch := o.changed
 		o.mu.Unlock()
 		select {
 		case <-ch:
+		case <-wait:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}

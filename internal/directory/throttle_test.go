@@ -10,7 +10,7 @@ import (
 // A check of an address that has failed waits while another address's
 // check runs; another address's check never waits for it.
 func TestChecksOfFailingAddressesGiveWay(t *testing.T) {
-	o := newCheckOrder()
+	o := newCheckOrder(func() time.Duration { return 0 })
 	ctx := context.Background()
 	clean, err := o.take(ctx, false)
 	if err != nil {
@@ -65,5 +65,26 @@ func BenchmarkAddressGate(b *testing.B) {
 			a.done(true)
 		}
 		i++
+	}
+}
+
+// An address with no failures is never delayed, however small the bound.
+func TestAnAddressWithoutFailuresIsNotDelayed(t *testing.T) {
+	for _, maxFailures := range []int{1, 2, 3} {
+		g := newAddressGate(maxFailures, time.Minute, time.Hour, 1, 1)
+		for range 3 {
+			a, refused := g.admit("192.0.2.1", time.Now())
+			if refused {
+				t.Fatalf("max %d: refused without failures", maxFailures)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			release, err := a.turn(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("max %d: delayed without failures: %v", maxFailures, err)
+			}
+			release()
+			a.done(false)
+		}
 	}
 }
