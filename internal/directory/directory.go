@@ -179,7 +179,7 @@ func New(d *db.DB, o Options) *Service {
 	s.hashSem = make(chan struct{}, n)
 	// One address may hold half the hash slots at most: the others stay
 	// free for everyone else.
-	s.addresses = newAddressGate(addressMax, s.lockDuration, delay, n/2, 1)
+	s.addresses = newAddressGate(addressMax, s.lockDuration, delay, n/2, s.lockThreshold)
 	s.order = newCheckOrder(func() time.Duration { return time.Duration(s.checkCost.Load()) })
 	s.verified = newVerifiedCache(o.AuthCacheTTL)
 	return s
