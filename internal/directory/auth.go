@@ -198,14 +198,14 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (_ U
 	defer func() { att.done(errors.Is(err, ErrInvalidCredentials)) }()
 	// The address's attempts take turns, a slowed address's each delayed
 	// in its turn (throttle.go).
-	release, err := att.turn(ctx)
+	release, suspect, err := att.turn(ctx)
 	if err != nil {
 		return User{}, err
 	}
 	defer func() { release() }()
 	canon, err := CanonicalLogin(login)
 	if err != nil {
-		s.spendAs(ctx, att, password)
+		s.spendAs(ctx, suspect, password)
 		s.log.Info("login refused", slog.String("reason", "malformed login"), slog.String("login", show(login)), slog.String("client", client))
 		return User{}, ErrInvalidCredentials
 	}
@@ -218,7 +218,7 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (_ U
 		return User{}, fmt.Errorf("authenticate %s: %w", canon, err)
 	}
 	if len(rows) == 0 {
-		s.spendAs(ctx, att, password)
+		s.spendAs(ctx, suspect, password)
 		s.refuse(ctx, client, canon, "unknown login", nil)
 		return User{}, ErrInvalidCredentials
 	}
@@ -226,7 +226,7 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (_ U
 	now := s.clock()
 	switch {
 	case row.Disabled:
-		s.spendAs(ctx, att, password)
+		s.spendAs(ctx, suspect, password)
 		s.refuse(ctx, client, canon, "disabled", nil)
 		return User{}, ErrInvalidCredentials
 	case row.LockedUntil != nil && row.LockedUntil.After(now):
@@ -250,7 +250,7 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (_ U
 		}
 		return s.succeed(ctx, pair, addr, params, password)
 	}
-	turn, err := s.order.take(ctx, att.suspect)
+	turn, err := s.order.take(ctx, suspect)
 	if err != nil {
 		return User{}, err
 	}
@@ -280,9 +280,9 @@ type loginView struct {
 	PairLockedUntil *time.Time
 }
 
-// spendAs is spend in the turn of the attempt's address (checkOrder).
-func (s *Service) spendAs(ctx context.Context, att attempt, pw string) {
-	turn, err := s.order.take(ctx, att.suspect)
+// spendAs is spend in its turn among the checks (checkOrder).
+func (s *Service) spendAs(ctx context.Context, suspect bool, pw string) {
+	turn, err := s.order.take(ctx, suspect)
 	if err != nil {
 		return
 	}

@@ -98,10 +98,6 @@ type attempt struct {
 	g    *addressGate
 	c    *addressCount // nil: not tracked
 	addr string
-	// suspect: the address has failed often within the window (as often
-	// as LockoutThreshold); its password checks give way to those of
-	// other addresses (checkOrder).
-	suspect bool
 }
 
 // admit counts a login attempt from addr. refused: the address has failed
@@ -130,7 +126,7 @@ func (g *addressGate) admit(addr string, now time.Time) (a attempt, refused bool
 	}
 	c.n++
 	c.inflight++
-	a.c, a.suspect = c, c.failed >= g.suspect
+	a.c = c
 	return a, false
 }
 
@@ -165,15 +161,18 @@ func (a attempt) done(failed bool) {
 // attempts are under way — and then, if the address has failed half of
 // max times or more, for a delay growing linearly to g.delay at max:
 // turns run one after another, so a slowed address's attempts are spread
-// out rather than queued back to back. release ends the turn.
-func (a attempt) turn(ctx context.Context) (release func(), err error) {
+// out rather than queued back to back. suspect: the address has failed
+// as often as g.suspect (LockoutThreshold) within the window, and its
+// password checks are to give way to those of other addresses
+// (checkOrder). release ends the turn.
+func (a attempt) turn(ctx context.Context) (release func(), suspect bool, err error) {
 	if a.c == nil {
-		return func() {}, nil
+		return func() {}, false, nil
 	}
 	select {
 	case a.c.checks <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
 	release = func() { <-a.c.checks }
 	a.g.mu.Lock()
@@ -183,10 +182,10 @@ func (a attempt) turn(ctx context.Context) (release func(), err error) {
 		d := a.g.delay * time.Duration(min(failed, a.g.max)-half+1) / time.Duration(a.g.max-half)
 		if err := pause(ctx, min(d, a.g.delay)); err != nil {
 			release()
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return release, nil
+	return release, failed >= a.g.suspect, nil
 }
 
 // checkOrder lets the password checks of addresses that have failed

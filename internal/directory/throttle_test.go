@@ -78,7 +78,7 @@ func TestAnAddressWithoutFailuresIsNotDelayed(t *testing.T) {
 				t.Fatalf("max %d: refused without failures", maxFailures)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			release, err := a.turn(ctx)
+			release, _, err := a.turn(ctx)
 			cancel()
 			if err != nil {
 				t.Fatalf("max %d: delayed without failures: %v", maxFailures, err)
