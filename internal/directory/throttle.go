@@ -62,8 +62,9 @@ const maxGateAddresses = 100_000
 // addressGate counts, per client address, the logins that failed or are
 // being checked within a window (LockoutDuration). From half of max on,
 // each attempt's answer is delayed, growing to delay; from max on, the
-// address is refused at once, its answers delayed by delay, until the
-// window that began with its first counted attempt ends. A delay is a
+// address is refused before anything is read or checked, each answer
+// after delay (pacing a flood's clients), until the window that began
+// with its first counted attempt ends. A delay is a
 // timer, not work: it holds no CPU, no hash slot and no lock, and other
 // addresses never wait for it. Each address also has at most slots
 // attempts under way at once, each delayed in its turn, so that one
