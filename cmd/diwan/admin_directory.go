@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -149,7 +150,7 @@ func userCmd() *cobra.Command {
 					if err != nil {
 						return err
 					}
-					rows = append(rows, userRows(us)...)
+					rows = append(rows, userRows(us, time.Now())...)
 					if len(us) < 1000 {
 						break
 					}
@@ -198,7 +199,21 @@ func userCmd() *cobra.Command {
 			})
 		},
 	}
-	c.AddCommand(add, list, passwd, disable, userQuotaCmd(), userTokenCmd())
+	unlock := &cobra.Command{
+		Use:   "unlock ADDRESS",
+		Short: "lift a user's lockout: the account's lock and the failed logins counted from every address",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withEnv(cmd, func(ctx context.Context, e *app.Env, actor string) error {
+				if err := e.Directory.Unlock(ctx, actor, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "unlocked %s\n", args[0])
+				return nil
+			})
+		},
+	}
+	c.AddCommand(add, list, passwd, disable, unlock, userQuotaCmd(), userTokenCmd())
 	return c
 }
 
@@ -236,13 +251,18 @@ func splitList(s string) []string {
 	return out
 }
 
-func userRows(us []directory.User) [][]string {
+// userRows are the rows of "user list"; a locked account's state says
+// until when ("locked-until 2026-03-01T09:15:00Z").
+func userRows(us []directory.User, now time.Time) [][]string {
 	var rows [][]string
 	for _, u := range us {
 		state := "active"
-		if u.Disabled {
+		switch {
+		case u.Disabled:
 			state = "disabled"
-		} else if u.MustChangePassword {
+		case u.Locked(now):
+			state = "locked-until " + u.LockedUntil.UTC().Format(time.RFC3339)
+		case u.MustChangePassword:
 			state = "must-change-password"
 		}
 		rows = append(rows, []string{u.Login, u.Name, u.Ministry, strings.Join(u.Roles, ","), state})

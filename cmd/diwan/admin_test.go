@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,7 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"diwan.gov.sy/diwan/internal/app"
 	"diwan.gov.sy/diwan/internal/db"
+	"diwan.gov.sy/diwan/internal/directory"
 )
 
 // adminInstance is an instance with ministry MOF and domain mof.gov.sy.
@@ -177,4 +181,68 @@ func TestMasterKeyFileReadableByOthersIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.fails(key+": mode 0644 lets group or others read it", "", "admin", "ministry", "list")
+}
+
+// "user list" shows a locked account and until when; "user unlock" lifts
+// the lock and the addresses' counts, and is audited. The logins that lock
+// the account go through the directory of a configured instance, as a
+// server's would: from lockout_addresses distinct client addresses.
+func TestAdminUserUnlockLiftsALockShownInUserList(t *testing.T) {
+	in := newInstance(t, "auth: {lockout_threshold: 2, lockout_addresses: 2}\n")
+	in.ok("", "admin", "ministry", "add", "MOF", "--name-ar", "وزارة المالية", "--name-en", "Ministry of Finance")
+	in.ok("", "admin", "domain", "add", "mof.gov.sy", "--ministry", "MOF")
+	in.ok("correct horse battery\n", "admin", "user", "add", "ali@mof.gov.sy", "--name", "Ali", "--ministry", "MOF", "--role", "staff", "--password-stdin")
+
+	ctx := context.Background()
+	cfg, err := app.LoadConfig(in.config, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := app.Open(ctx, cfg, slog.New(slog.DiscardHandler), false, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(ip, pw string) error {
+		_, err := e.Directory.Authenticate(directory.WithClient(ctx, "imap:"+ip), "ali@mof.gov.sy", pw)
+		return err
+	}
+	for _, ip := range []string{"203.0.113.1", "203.0.113.2"} {
+		for range 2 {
+			if err := login(ip, "wrong password"); err != directory.ErrInvalidCredentials {
+				t.Fatalf("wrong password from %s = %v", ip, err)
+			}
+		}
+	}
+	if err := login("198.51.100.7", "correct horse battery"); err != directory.ErrInvalidCredentials {
+		t.Fatalf("owner during the lock = %v", err)
+	}
+	e.Close()
+
+	out := in.ok("", "admin", "user", "list")
+	if !regexp.MustCompile(`ali@mof.gov.sy.*locked-until 20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ`).MatchString(out) {
+		t.Fatalf("user list does not show the lock:\n%s", out)
+	}
+	if out := in.ok("", "admin", "user", "unlock", "ALI@mof.gov.sy"); !strings.Contains(out, "unlocked") {
+		t.Fatalf("user unlock: %q", out)
+	}
+	if out := in.ok("", "admin", "user", "list"); strings.Contains(out, "locked") {
+		t.Fatalf("user list after unlock:\n%s", out)
+	}
+	in.fails("not found", "", "admin", "user", "unlock", "nobody@mof.gov.sy")
+
+	e, err = app.Open(ctx, cfg, slog.New(slog.DiscardHandler), false, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := login("198.51.100.7", "correct horse battery"); err != nil {
+		t.Fatalf("owner after unlock: %v", err)
+	}
+	if err := login("203.0.113.1", "correct horse battery"); err != nil {
+		t.Fatalf("an address refused before the unlock, after it: %v", err)
+	}
+	var n int64
+	if err := e.DB.Gorm.Raw("SELECT COUNT(*) FROM audit_events WHERE action = 'user.unlock' AND target = 'user:ali@mof.gov.sy' AND actor LIKE 'cli:%'").Scan(&n).Error; err != nil || n != 1 {
+		t.Fatalf("%d user.unlock events (%v), want 1", n, err)
+	}
 }

@@ -186,14 +186,24 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		d.Close()
 		return nil, err
 	}
+	// In the configuration 0 turns a bound off; in Options it means the
+	// default and a negative value turns it off.
+	off := func(n int) int {
+		if n == 0 {
+			return -1
+		}
+		return n
+	}
 	e.Directory = directory.New(d, directory.Options{
-		Audit:             e.Sealer,
-		LockoutThreshold:  cfg.Auth.LockoutThreshold,
-		LockoutDuration:   cfg.Auth.LockoutDuration.Duration(),
-		MinPasswordLength: cfg.Auth.MinPasswordLength,
-		AuthCacheTTL:      cfg.Auth.CacheTTL.Duration(),
-		NationalUsers:     cfg.Directory.NationalUsers,
-		Logger:            log,
+		Audit:              e.Sealer,
+		LockoutThreshold:   off(cfg.Auth.LockoutThreshold),
+		LockoutDuration:    cfg.Auth.LockoutDuration.Duration(),
+		LockoutAddresses:   off(cfg.Auth.LockoutAddresses),
+		AddressMaxFailures: off(cfg.Auth.AddressMaxFailures),
+		MinPasswordLength:  cfg.Auth.MinPasswordLength,
+		AuthCacheTTL:       cfg.Auth.CacheTTL.Duration(),
+		NationalUsers:      cfg.Directory.NationalUsers,
+		Logger:             log,
 	})
 	e.Mail, err = mailstore.New(mailstore.Options{
 		DB:    d,

@@ -79,7 +79,10 @@ func (s *Service) compare(ctx context.Context, pw, hash string) (bool, *argon2id
 	}
 	defer release()
 	s.hashChecks.Add(1)
-	return argon2id.CheckHash(preparePassword(pw), hash)
+	start := time.Now()
+	ok, params, err := argon2id.CheckHash(preparePassword(pw), hash)
+	s.noteCheck(time.Since(start))
+	return ok, params, err
 }
 
 // checked is the outcome of one password check.
@@ -116,14 +119,22 @@ func (s *Service) verifiedCompare(ctx context.Context, userID int64, password, p
 // current parameters, so that a refusal that needs no check (unknown
 // login, disabled or locked account) takes as long as one that does.
 func (s *Service) spend(ctx context.Context, pw string) {
+	_, _, _ = s.compare(ctx, pw, s.dummy())
+}
+
+// dummy returns the dummy hash, made (and timed, as a first measure of a
+// check) at first use.
+func (s *Service) dummy() string {
 	s.dummyOnce.Do(func() {
+		start := time.Now()
 		h, err := argon2id.CreateHash(GeneratePassword(), &s.params)
 		if err != nil {
 			panic(err) // only a broken crypto/rand; CreateHash has no other failure
 		}
+		s.checkCost.CompareAndSwap(0, int64(time.Since(start)))
 		s.dummyHash = h
 	})
-	_, _, _ = s.compare(ctx, pw, s.dummyHash)
+	return s.dummyHash
 }
 
 type clientKey struct{}
@@ -148,47 +159,94 @@ func clientFrom(ctx context.Context) string {
 // LOGIN/AUTHENTICATE and the web and API sessions.
 //
 // Every refusal is the same ErrInvalidCredentials — unknown login, wrong
-// password, disabled account, locked account — and takes the same time:
-// where no real check is made, a dummy hash is checked instead. A locked
-// account's password is not checked at all (guessing during a lockout
+// password, disabled account, refused address, locked account — and none
+// tells which it is by its time: an unknown login or a disabled account
+// checks the password against a dummy hash; a refusal that needs no check
+// at all waits as long as a recent check took, holding no CPU.
+//
+// Failures are counted per client address (WithClient) and per account
+// and address (throttle.go). Before anything else, an address that has
+// failed AddressMaxFailures times within LockoutDuration is refused, and
+// from half of that on its answers are delayed. An address that has
+// failed LockoutThreshold times for one account is refused for that
+// account for LockoutDuration ("user.address_locked"), its password not
+// checked; the account locks for everyone ("user.locked") only when
+// LockoutAddresses addresses are refused for it at once. A locked
+// account's password is not checked either (guessing during a lockout
 // learns nothing). The real reason is logged (info) and recorded as a
-// "user.login_failed" audit event for well-formed logins; a wrong password
-// counts towards the lockout, and the failure that reaches
-// LockoutThreshold locks the account for LockoutDuration ("user.locked")
-// and restarts the count. Success resets the count and, if the hash was
-// made with other parameters than HashParams, rehashes the password.
+// "user.login_failed" audit event; refusals that need no check are summed
+// per client, account and reason, one event a minute. Success clears the
+// address's count for the account and the account's lock and, if the
+// hash was made with other parameters than HashParams, rehashes the
+// password.
 //
 // A successful login with MustChangePassword set is still a success; the
 // interactive front ends make the user change the password. Any other
 // error (database, cancelled context) is not a credentials answer.
-func (s *Service) Authenticate(ctx context.Context, login, password string) (User, error) {
+func (s *Service) Authenticate(ctx context.Context, login, password string) (_ User, err error) {
 	client := clientFrom(ctx)
+	addr := clientAddress(client)
+	refuseAddress := func() (User, error) {
+		// Before anything that costs: no database read, no hash.
+		s.refuseUnchecked(ctx, client, "address:"+addr, "address throttled", nil)
+		if err := pause(ctx, s.addresses.delay); err != nil {
+			return User{}, err
+		}
+		return User{}, ErrInvalidCredentials
+	}
+	att, refused := s.addresses.admit(addr, s.clock())
+	if refused {
+		return refuseAddress()
+	}
+	// The address's attempts take turns once it has failed, a slowed
+	// address's each delayed in its turn (throttle.go).
+	release, suspect, err := att.turn(ctx)
+	if errors.Is(err, errAddressRefused) {
+		att.done(false)
+		return refuseAddress()
+	}
+	defer func() { att.done(errors.Is(err, ErrInvalidCredentials)) }()
+	if err != nil {
+		return User{}, err
+	}
+	defer func() { release() }()
 	canon, err := CanonicalLogin(login)
 	if err != nil {
-		s.spend(ctx, password)
+		s.spendAs(ctx, suspect, password)
 		s.log.Info("login refused", slog.String("reason", "malformed login"), slog.String("login", show(login)), slog.String("client", client))
 		return User{}, ErrInvalidCredentials
 	}
-	var row userRow
-	err = s.db.Read.WithContext(ctx).Where("login = ?", canon).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		s.spend(ctx, password)
-		s.refuse(ctx, client, canon, "unknown login", nil)
-		return User{}, ErrInvalidCredentials
-	}
+	var rows []loginView
+	err = s.db.Read.WithContext(ctx).Table("users").
+		Select("users.*, login_failures.failures AS pair_failures, login_failures.locked_until AS pair_locked_until").
+		Joins("LEFT JOIN login_failures ON login_failures.user_id = users.id AND login_failures.address = ?", addr).
+		Where("users.login = ?", canon).Limit(1).Scan(&rows).Error
 	if err != nil {
 		return User{}, fmt.Errorf("authenticate %s: %w", canon, err)
 	}
+	if len(rows) == 0 {
+		s.spendAs(ctx, suspect, password)
+		s.refuse(ctx, client, canon, "unknown login", nil)
+		return User{}, ErrInvalidCredentials
+	}
+	row, pair := rows[0].Row, rows[0]
 	now := s.clock()
 	switch {
 	case row.Disabled:
-		s.spend(ctx, password)
+		s.spendAs(ctx, suspect, password)
 		s.refuse(ctx, client, canon, "disabled", nil)
 		return User{}, ErrInvalidCredentials
 	case row.LockedUntil != nil && row.LockedUntil.After(now):
-		s.spend(ctx, password)
-		s.refuse(ctx, client, canon, "locked", map[string]any{"locked_until": row.LockedUntil.Format(time.RFC3339)})
-		return User{}, ErrInvalidCredentials
+		s.refuseUnchecked(ctx, client, "user:"+canon, "locked", map[string]any{"locked_until": row.LockedUntil.Format(time.RFC3339)})
+		release()
+		release = func() {}
+		return User{}, s.waitLikeACheck(ctx)
+	case pair.PairLockedUntil != nil && pair.PairLockedUntil.After(now):
+		s.refuseUnchecked(ctx, client, "user:"+canon, "address locked",
+			map[string]any{"address": addr, "locked_until": pair.PairLockedUntil.Format(time.RFC3339)})
+		release()
+		release = func() {}
+		return User{}, s.waitLikeACheck(ctx)
 	}
 	prepared := preparePassword(password)
 	if s.verified.hit(row.ID, row.PasswordHash, prepared, now) {
@@ -197,9 +255,14 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (Use
 		if err != nil {
 			params = nil
 		}
-		return s.succeed(ctx, row, params, password)
+		return s.succeed(ctx, pair, addr, params, password)
+	}
+	turn, err := s.order.take(ctx, suspect)
+	if err != nil {
+		return User{}, err
 	}
 	ok, params, err := s.verifiedCompare(ctx, row.ID, password, prepared, row.PasswordHash)
+	turn()
 	if ctx.Err() != nil {
 		return User{}, ctx.Err()
 	}
@@ -209,11 +272,55 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (Use
 		return User{}, ErrInvalidCredentials
 	}
 	if !ok {
-		s.wrongPassword(ctx, client, row.ID, canon)
+		s.wrongPassword(ctx, client, addr, row.ID, canon)
 		return User{}, ErrInvalidCredentials
 	}
 	s.verified.add(row.ID, row.PasswordHash, prepared, now)
-	return s.succeed(ctx, row, params, password)
+	return s.succeed(ctx, pair, addr, params, password)
+}
+
+// loginView is a user's row with the failures counted for it from the
+// client's address.
+type loginView struct {
+	Row             userRow `gorm:"embedded"`
+	PairFailures    *int
+	PairLockedUntil *time.Time
+}
+
+// spendAs is spend in its turn among the checks (checkOrder).
+func (s *Service) spendAs(ctx context.Context, suspect bool, pw string) {
+	turn, err := s.order.take(ctx, suspect)
+	if err != nil {
+		return
+	}
+	defer turn()
+	s.spend(ctx, pw)
+}
+
+// waitLikeACheck waits as long as a recent password check took, without
+// doing one, and returns ErrInvalidCredentials (or the context's error).
+func (s *Service) waitLikeACheck(ctx context.Context) error {
+	if s.checkCost.Load() == 0 {
+		s.dummy() // measures one
+	}
+	if err := pause(ctx, time.Duration(s.checkCost.Load())); err != nil {
+		return err
+	}
+	return ErrInvalidCredentials
+}
+
+// noteCheck keeps a moving average of the time of a password check.
+func (s *Service) noteCheck(d time.Duration) {
+	for {
+		old := s.checkCost.Load()
+		next := int64(d)
+		if old != 0 {
+			next = old + (int64(d)-old)/8
+		}
+		if s.checkCost.CompareAndSwap(old, next) {
+			return
+		}
+	}
 }
 
 // refuse logs a refused login and records it as an audit event (which the
@@ -232,11 +339,57 @@ func (s *Service) refuse(ctx context.Context, client, login, reason string, deta
 	}
 }
 
-// wrongPassword counts a failed password check and locks the account when
-// the count reaches the threshold.
-func (s *Service) wrongPassword(ctx context.Context, client string, id int64, login string) {
-	var failed int
-	var lockedUntil time.Time
+// refuseUnchecked records a refusal that needed no check (an address
+// throttled, an address or an account locked). These come as fast as a
+// flood sends them, so they are summed: the first of a minute for one
+// client, target and reason is logged and recorded at once ("refused": 1),
+// the rest by one event with their count ("refused": n, "since") when the
+// minute ends.
+func (s *Service) refuseUnchecked(ctx context.Context, client, target, reason string, details map[string]any) {
+	k := refusalKey{client: client, target: target, reason: reason}
+	first, full := s.refusals.add(k, s.clock())
+	if full {
+		s.log.Debug("login refused", slog.String("reason", reason), slog.String("target", target), slog.String("client", client))
+		return
+	}
+	if !first {
+		return
+	}
+	s.log.Info("login refused", slog.String("reason", reason), slog.String("target", target), slog.String("client", client))
+	s.recordRefusals(context.WithoutCancel(ctx), k, 1, time.Time{}, details)
+	time.AfterFunc(refusalWindow, func() {
+		n, since := s.refusals.take(k)
+		if n == 0 {
+			return
+		}
+		s.log.Info("logins refused", slog.String("reason", reason), slog.String("target", target), slog.String("client", client), slog.Int("count", n))
+		s.recordRefusals(context.Background(), k, n, since, details)
+	})
+}
+
+func (s *Service) recordRefusals(ctx context.Context, k refusalKey, n int, since time.Time, details map[string]any) {
+	d := map[string]any{"reason": k.reason, "refused": n}
+	for key, v := range details {
+		d[key] = v
+	}
+	if !since.IsZero() {
+		d["since"] = since.Format(time.RFC3339)
+	}
+	err := s.change(ctx, func(tx *gorm.DB) error {
+		return s.appendEvent(ctx, tx, k.client, "user.login_failed", k.target, d)
+	})
+	if err != nil {
+		s.log.Error("record refused logins", slog.String("target", k.target), slog.Any("err", err))
+	}
+}
+
+// wrongPassword counts a failed password check for the account and for
+// the client's address on it: the failure that reaches LockoutThreshold
+// refuses the address for the account for LockoutDuration, and the
+// address that makes LockoutAddresses refused addresses locks the account.
+func (s *Service) wrongPassword(ctx context.Context, client, addr string, id int64, login string) {
+	var failed, addressFailures, lockedAddresses int
+	var addressLockedUntil, lockedUntil time.Time
 	err := s.change(ctx, func(tx *gorm.DB) error {
 		r, err := lockUser(ctx, tx, login)
 		if err != nil {
@@ -251,41 +404,95 @@ func (s *Service) wrongPassword(ctx context.Context, client string, id int64, lo
 		}
 		failed = r.FailedLogins + 1
 		changes := map[string]any{"failed_logins": failed}
-		if s.lockThreshold > 0 && failed >= s.lockThreshold {
-			lockedUntil = now.Add(s.lockDuration)
-			changes = map[string]any{"failed_logins": 0, "locked_until": lockedUntil}
+
+		var p loginFailureRow
+		err = tx.Where("user_id = ? AND address = ?", id, addr).Take(&p).Error
+		found := err == nil
+		if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
+		pairLocked := p.LockedUntil != nil && p.LockedUntil.After(now)
+		switch {
+		case pairLocked:
+			// Refused meanwhile by a concurrent failure: do not extend.
+		case !found || !now.Before(p.FirstAt.Add(s.lockDuration)):
+			p = loginFailureRow{UserID: id, Address: addr, Failures: 1, FirstAt: now}
+		default:
+			p.Failures++
+		}
+		addressFailures = p.Failures
+		if !pairLocked && s.lockThreshold > 0 && p.Failures >= s.lockThreshold {
+			addressLockedUntil = now.Add(s.lockDuration)
+			p.LockedUntil = &addressLockedUntil
+		}
+		if found {
+			err = tx.Model(&loginFailureRow{}).Where("user_id = ? AND address = ?", id, addr).
+				Updates(map[string]any{"failures": p.Failures, "first_at": p.FirstAt, "locked_until": p.LockedUntil}).Error
+		} else {
+			err = tx.Create(&p).Error
+		}
+		if err != nil {
+			return err
+		}
+		// Other addresses' counts whose window has passed are dropped, so
+		// that the table holds only what still counts.
+		if err := tx.Where("user_id = ? AND address <> ? AND first_at <= ? AND (locked_until IS NULL OR locked_until <= ?)",
+			id, addr, now.Add(-s.lockDuration), now).Delete(&loginFailureRow{}).Error; err != nil {
+			return err
+		}
+		if !addressLockedUntil.IsZero() && s.lockAddresses > 0 {
+			var n int64
+			if err := tx.Model(&loginFailureRow{}).Where("user_id = ? AND locked_until > ?", id, now).Count(&n).Error; err != nil {
+				return err
+			}
+			lockedAddresses = int(n)
+			if lockedAddresses >= s.lockAddresses {
+				lockedUntil = now.Add(s.lockDuration)
+				changes = map[string]any{"failed_logins": 0, "locked_until": lockedUntil}
+			}
 		}
 		if err := tx.Model(&userRow{}).Where("id = ?", r.ID).Updates(changes).Error; err != nil {
 			return err
 		}
 		if err := s.appendEvent(ctx, tx, client, "user.login_failed", "user:"+login,
-			map[string]any{"reason": "wrong password", "failed_logins": failed}); err != nil {
+			map[string]any{"reason": "wrong password", "failed_logins": failed, "address_failures": addressFailures}); err != nil {
 			return err
+		}
+		if !addressLockedUntil.IsZero() {
+			if err := s.appendEvent(ctx, tx, client, "user.address_locked", "user:"+login,
+				map[string]any{"address": addr, "failures": addressFailures, "locked_until": addressLockedUntil.Format(time.RFC3339)}); err != nil {
+				return err
+			}
 		}
 		if lockedUntil.IsZero() {
 			return nil
 		}
 		return s.appendEvent(ctx, tx, client, "user.locked", "user:"+login,
-			map[string]any{"failed_logins": failed, "locked_until": lockedUntil.Format(time.RFC3339)})
+			map[string]any{"addresses": lockedAddresses, "locked_until": lockedUntil.Format(time.RFC3339)})
 	})
 	if err != nil {
 		s.log.Error("record failed login", slog.String("login", login), slog.Any("err", err))
 		return
 	}
 	s.log.Info("login refused", slog.String("reason", "wrong password"), slog.String("login", login),
-		slog.String("client", client), slog.Int("failed_logins", failed))
+		slog.String("client", client), slog.Int("failed_logins", failed), slog.Int("address_failures", addressFailures))
+	if !addressLockedUntil.IsZero() {
+		s.log.Warn("address refused for account", slog.String("login", login), slog.String("client", client),
+			slog.String("address", addr), slog.Time("until", addressLockedUntil))
+	}
 	if !lockedUntil.IsZero() {
 		s.log.Warn("account locked", slog.String("login", login), slog.String("client", client),
-			slog.Int("failed_logins", failed), slog.Time("until", lockedUntil))
+			slog.Int("addresses", lockedAddresses), slog.Time("until", lockedUntil))
 	}
 }
 
-// succeed finishes a good login: resets the failure count and lock, and
-// rehashes an old-parameter hash. The common case (nothing to reset, hash
-// current) writes nothing.
-func (s *Service) succeed(ctx context.Context, row userRow, params *argon2id.Params, password string) (User, error) {
+// succeed finishes a good login: resets the account's failure count and
+// lock and the address's count for it, and rehashes an old-parameter
+// hash. The common case (nothing to reset, hash current) writes nothing.
+func (s *Service) succeed(ctx context.Context, v loginView, addr string, params *argon2id.Params, password string) (User, error) {
+	row := v.Row
 	rehash := params == nil || *params != s.params
-	if row.FailedLogins != 0 || row.LockedUntil != nil || rehash {
+	if row.FailedLogins != 0 || row.LockedUntil != nil || v.PairFailures != nil || rehash {
 		var newHash string
 		if rehash {
 			h, err := s.hash(ctx, password)
@@ -302,6 +509,11 @@ func (s *Service) succeed(ctx context.Context, row userRow, params *argon2id.Par
 			// Disabled or locked (by a concurrent failure) since the check.
 			if r.ID != row.ID || r.Disabled || (r.LockedUntil != nil && r.LockedUntil.After(s.clock())) {
 				return ErrInvalidCredentials
+			}
+			if v.PairFailures != nil {
+				if err := tx.Where("user_id = ? AND address = ?", r.ID, addr).Delete(&loginFailureRow{}).Error; err != nil {
+					return err
+				}
 			}
 			changes := map[string]any{"failed_logins": 0, "locked_until": nil}
 			// A hash changed meanwhile (new password, or a concurrent

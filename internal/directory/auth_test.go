@@ -29,11 +29,14 @@ func TestAuthenticateAcceptsAnySpellingOfTheLogin(t *testing.T) {
 	})
 }
 
+// With LockoutAddresses 1, one address reaching the threshold locks the
+// account for everyone.
 func TestAuthenticateLocksAfterThresholdFailuresUntilExpiry(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := directory.WithClient(context.Background(), "imap:192.0.2.7")
 		clock := newClock()
-		s := newService(d, clock) // defaults: 5 failures, 15 minutes
+		// Defaults otherwise: 5 failures, 15 minutes.
+		s := directory.New(d, directory.Options{HashParams: cheapParams, Now: clock.Now, LockoutAddresses: 1})
 		seed(t, s)
 		addUser(t, s, "ali@mof.gov.sy")
 		const target = "user:ali@mof.gov.sy"
@@ -99,7 +102,8 @@ func TestAuthenticateAfterAnExpiredLockAllowsAFullSetOfAttempts(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		clock := newClock()
-		s := directory.New(d, directory.Options{HashParams: cheapParams, Now: clock.Now, LockoutThreshold: 3, LockoutDuration: time.Minute})
+		s := directory.New(d, directory.Options{HashParams: cheapParams, Now: clock.Now, LockoutThreshold: 3, LockoutDuration: time.Minute,
+			LockoutAddresses: 1})
 		seed(t, s)
 		addUser(t, s, "ali@mof.gov.sy")
 		for range 3 {
@@ -134,12 +138,14 @@ func TestAuthenticateNeverLocksWithANegativeThreshold(t *testing.T) {
 }
 
 // Every refusal is the same error and costs one password check, so that
-// neither the answer nor its time tells which accounts exist.
+// neither the answer nor its time tells which accounts exist; a locked
+// account's refusal checks nothing and waits as long as a check instead
+// (TestRefusalDuringALockTakesAsLongAsAWrongPassword).
 func TestAuthenticateRefusalsAreIndistinguishable(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		clock := newClock()
-		s := directory.New(d, directory.Options{HashParams: cheapParams, Now: clock.Now, LockoutThreshold: 2})
+		s := directory.New(d, directory.Options{HashParams: cheapParams, Now: clock.Now, LockoutThreshold: 2, LockoutAddresses: 1})
 		seed(t, s)
 		addUser(t, s, "ali@mof.gov.sy")
 		addUser(t, s, "dana@mof.gov.sy")
@@ -150,14 +156,17 @@ func TestAuthenticateRefusalsAreIndistinguishable(t *testing.T) {
 		for range 2 {
 			s.Authenticate(ctx, "lina@mof.gov.sy", "wrong password")
 		}
-		cases := []struct{ name, login, password string }{
-			{"wrong password", "ali@mof.gov.sy", "wrong password"},
-			{"unknown login", "omar@mof.gov.sy", password},
-			{"unknown domain", "ali@moh.gov.sy", password},
-			{"disabled with the right password", "dana@mof.gov.sy", password},
-			{"locked with the right password", "lina@mof.gov.sy", password},
-			{"malformed login", "not an address", password},
-			{"empty", "", ""},
+		cases := []struct {
+			name, login, password string
+			checks                int64
+		}{
+			{"wrong password", "ali@mof.gov.sy", "wrong password", 1},
+			{"unknown login", "omar@mof.gov.sy", password, 1},
+			{"unknown domain", "ali@moh.gov.sy", password, 1},
+			{"disabled with the right password", "dana@mof.gov.sy", password, 1},
+			{"locked with the right password", "lina@mof.gov.sy", password, 0},
+			{"malformed login", "not an address", password, 1},
+			{"empty", "", "", 1},
 		}
 		for _, c := range cases {
 			before := directory.HashChecksForTest(s)
@@ -165,8 +174,8 @@ func TestAuthenticateRefusalsAreIndistinguishable(t *testing.T) {
 			if err != directory.ErrInvalidCredentials {
 				t.Errorf("%s: %v, want exactly ErrInvalidCredentials", c.name, err)
 			}
-			if n := directory.HashChecksForTest(s) - before; n != 1 {
-				t.Errorf("%s: %d password checks, want 1", c.name, n)
+			if n := directory.HashChecksForTest(s) - before; n != c.checks {
+				t.Errorf("%s: %d password checks, want %d", c.name, n, c.checks)
 			}
 		}
 		for target, reason := range map[string]string{

@@ -35,12 +35,29 @@ import (
 
 // Options configure a Service. The zero value is the production setting.
 type Options struct {
-	// LockoutThreshold is the number of consecutive failed logins that
-	// locks an account for LockoutDuration. 0 means the default, 5;
-	// a negative value never locks.
+	// LockoutThreshold is the number of failed logins for one account
+	// from one client address, within LockoutDuration, after which that
+	// address is refused for that account for LockoutDuration. 0 means
+	// the default, 5; a negative value never refuses.
 	LockoutThreshold int
 	// LockoutDuration defaults to 15 minutes.
 	LockoutDuration time.Duration
+	// LockoutAddresses is how many distinct client addresses must be
+	// refused for one account at once (each having reached
+	// LockoutThreshold) before the account locks for everyone for
+	// LockoutDuration. 0 means the default, 10; a negative value never
+	// locks an account.
+	LockoutAddresses int
+	// AddressMaxFailures is the failed logins from one client address, on
+	// any accounts, within LockoutDuration, after which the address is
+	// refused before any password check until that window ends; from half
+	// of it on its answers are delayed. 0 means the default, 30; a
+	// negative value sets no bound.
+	AddressMaxFailures int
+	// ThrottleDelay is the longest delay of the answers to a slowed or
+	// refused address (throttle.go). 0 means the default, 2 seconds; a
+	// negative value delays nothing.
+	ThrottleDelay time.Duration
 	// MinPasswordLength is the least number of characters of a new
 	// password; below 8 (and 0) means 8.
 	MinPasswordLength int
@@ -96,9 +113,15 @@ type Service struct {
 	params  argon2id.Params
 	hashSem chan struct{}
 
-	lockThreshold int // <= 0: never lock
+	lockThreshold int // <= 0: never refuse a pair of account and address
 	lockDuration  time.Duration
+	lockAddresses int // <= 0: never lock an account for everyone
 	minPassword   int
+
+	addresses *addressGate // failures per client address (throttle.go)
+	order     *checkOrder  // checks of failing addresses give way (throttle.go)
+	refusals  refusalTally // refusals summed for the audit log
+	checkCost atomic.Int64 // nanoseconds of a recent password check, for equal answer times
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -118,8 +141,9 @@ type Service struct {
 // New returns the directory service on d.
 func New(d *db.DB, o Options) *Service {
 	s := &Service{db: d, audit: o.Audit, log: o.Logger, now: o.Now, lockThreshold: o.LockoutThreshold,
-		lockDuration: o.LockoutDuration, minPassword: o.MinPasswordLength, params: DefaultHashParams,
-		nationalUsers: o.NationalUsers}
+		lockDuration: o.LockoutDuration, lockAddresses: o.LockoutAddresses,
+		minPassword: o.MinPasswordLength, params: DefaultHashParams, nationalUsers: o.NationalUsers}
+	s.refusals.m = map[refusalKey]*refusalSum{}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -135,6 +159,26 @@ func New(d *db.DB, o Options) *Service {
 	if s.lockDuration <= 0 {
 		s.lockDuration = 15 * time.Minute
 	}
+	switch {
+	case s.lockAddresses == 0:
+		s.lockAddresses = 10
+	case s.lockAddresses < 0:
+		s.lockAddresses = 0
+	}
+	addressMax := o.AddressMaxFailures
+	switch {
+	case addressMax == 0:
+		addressMax = 30
+	case addressMax < 0:
+		addressMax = 0
+	}
+	delay := o.ThrottleDelay
+	switch {
+	case delay == 0:
+		delay = 2 * time.Second
+	case delay < 0:
+		delay = 0
+	}
 	if s.minPassword < minPasswordFloor {
 		s.minPassword = minPasswordFloor
 	}
@@ -146,6 +190,10 @@ func New(d *db.DB, o Options) *Service {
 		n = max(2, runtime.GOMAXPROCS(0)/2)
 	}
 	s.hashSem = make(chan struct{}, n)
+	// One address may hold half the hash slots at most: the others stay
+	// free for everyone else.
+	s.addresses = newAddressGate(addressMax, s.lockDuration, delay, n/2, s.lockThreshold)
+	s.order = newCheckOrder(func() time.Duration { return time.Duration(s.checkCost.Load()) })
 	s.verified = newVerifiedCache(o.AuthCacheTTL)
 	return s
 }

@@ -126,3 +126,15 @@ func (r userRow) user(ministryCode string, roles []string) User {
 	}
 	return u
 }
+
+// loginFailureRow counts failed logins for one account from one client
+// address (migrations/*/00012_login_failures.sql).
+type loginFailureRow struct {
+	UserID      int64  `gorm:"primaryKey;autoIncrement:false"`
+	Address     string `gorm:"primaryKey"`
+	Failures    int
+	FirstAt     time.Time
+	LockedUntil *time.Time
+}
+
+func (loginFailureRow) TableName() string { return "login_failures" }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -321,6 +322,36 @@ func (s *Service) SetPassword(ctx context.Context, actor, login, password string
 				return s.appendEvent(ctx, tx, actor, "user.passwd", "user:"+r.Login,
 					map[string]any{"must_change_password": mustChange})
 			}, nil
+	})
+}
+
+// Unlock lifts a user's lockout: the lock of the account, its failed-login
+// count and the failures counted for it from every client address (those
+// refused for it included), recorded as "user.unlock" with what was
+// lifted. A user with nothing to lift is left alone, with no event.
+func (s *Service) Unlock(ctx context.Context, actor, login string) error {
+	return s.updateUser(ctx, "unlock", login, func(tx *gorm.DB, r userRow) (map[string]any, func() error, error) {
+		now := s.clock()
+		var addresses, refused int64
+		if err := tx.Model(&loginFailureRow{}).Where("user_id = ?", r.ID).Count(&addresses).Error; err != nil {
+			return nil, nil, err
+		}
+		if err := tx.Model(&loginFailureRow{}).Where("user_id = ? AND locked_until > ?", r.ID, now).Count(&refused).Error; err != nil {
+			return nil, nil, err
+		}
+		if addresses == 0 && r.FailedLogins == 0 && r.LockedUntil == nil {
+			return nil, nil, nil
+		}
+		if err := tx.Where("user_id = ?", r.ID).Delete(&loginFailureRow{}).Error; err != nil {
+			return nil, nil, err
+		}
+		details := map[string]any{"failed_logins": r.FailedLogins, "addresses": addresses, "refused_addresses": refused}
+		if r.LockedUntil != nil && r.LockedUntil.After(now) {
+			details["locked_until"] = r.LockedUntil.Format(time.RFC3339)
+		}
+		return map[string]any{"failed_logins": 0, "locked_until": nil, "updated_at": now}, func() error {
+			return s.appendEvent(ctx, tx, actor, "user.unlock", "user:"+r.Login, details)
+		}, nil
 	})
 }
 

@@ -31,6 +31,9 @@ type userDTO struct {
 	Roles              []string `json:"roles"`
 	Disabled           bool     `json:"disabled"`
 	MustChangePassword bool     `json:"must_change_password"`
+	// LockedUntil is when a locked account opens again; shown to
+	// administrators only, absent when not locked.
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
 }
 
 func toUserDTO(u directory.User) userDTO {

@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -253,6 +254,18 @@ type userPatch struct {
 	Password           *string `json:"password"`
 	MustChangePassword *bool   `json:"must_change_password"`
 	QuotaBytes         *int64  `json:"quota_bytes"`
+	// Unlock lifts a lockout, as "diwan admin user unlock" does.
+	Unlock bool `json:"unlock"`
+}
+
+// adminUserDTO is a user as an administrator sees it: with the lock.
+func adminUserDTO(u directory.User) userDTO {
+	d := toUserDTO(u)
+	if now := time.Now(); u.Locked(now) {
+		t := u.LockedUntil.UTC()
+		d.LockedUntil = &t
+	}
+	return d
 }
 
 type membershipPatch struct {
@@ -290,6 +303,10 @@ func (s *Server) getUser(c *gin.Context) {
 	u, err := s.opts.Directory.UserAs(c.Request.Context(), viewer, c.Param("address"))
 	if err != nil {
 		s.coreError(c, "read user", err)
+		return
+	}
+	if viewer.HasRole(directory.RoleAdmin) {
+		c.JSON(http.StatusOK, adminUserDTO(u.User))
 		return
 	}
 	c.JSON(http.StatusOK, toDirectoryUserDTO(u))
@@ -360,12 +377,18 @@ func (s *Server) updateUser(c *gin.Context) {
 			return
 		}
 	}
+	if req.Unlock {
+		if err := s.opts.Directory.Unlock(ctx, who, login); err != nil {
+			s.coreError(c, "unlock user", err)
+			return
+		}
+	}
 	u, err := s.opts.Directory.UserByLogin(ctx, login)
 	if err != nil {
 		s.coreError(c, "read user", err)
 		return
 	}
-	c.JSON(http.StatusOK, toUserDTO(u))
+	c.JSON(http.StatusOK, adminUserDTO(u))
 }
 
 func (s *Server) getMembership(c *gin.Context) {
