@@ -89,6 +89,7 @@ type addressCount struct {
 	start    time.Time     // the window began at the first attempt
 	failed   int           // failed attempts in the window
 	inflight int           // attempts admitted and not done
+	checking int           // attempts past their turn and not done
 	checks   chan struct{} // password checks under way from this address
 }
 
@@ -99,9 +100,10 @@ func newAddressGate(maxFailures int, window, delay time.Duration, slots, suspect
 
 // attempt is one admitted login of an address.
 type attempt struct {
-	g    *addressGate
-	c    *addressCount // nil: not tracked
-	addr string
+	g        *addressGate
+	c        *addressCount // nil: not tracked
+	addr     string
+	checking bool // counted in c.checking
 }
 
 // admit counts a login attempt from addr. refused: the address has failed
@@ -145,13 +147,16 @@ func (g *addressGate) sweep(now time.Time) {
 
 // done ends an attempt: a failure stays counted, anything else (success,
 // an error of the server) is not held against the address.
-func (a attempt) done(failed bool) {
+func (a *attempt) done(failed bool) {
 	if a.c == nil {
 		return
 	}
 	a.g.mu.Lock()
 	defer a.g.mu.Unlock()
 	a.c.inflight--
+	if a.checking {
+		a.c.checking--
+	}
 	if failed {
 		a.c.failed++
 	}
@@ -161,26 +166,33 @@ func (a attempt) done(failed bool) {
 // max failures while it waited for its turn.
 var errAddressRefused = errors.New("address throttled")
 
-// turn waits, if the address has failed before, for its turn — until
-// fewer than slots of its attempts are under way; an address that reached
-// max failures meanwhile is refused (errAddressRefused) — and then, if the
-// address has failed half of
-// max times or more, for a delay growing linearly to g.delay at max:
-// turns run one after another, so a slowed address's attempts are spread
-// out rather than queued back to back. suspect: the address has failed
-// as often as g.suspect (LockoutThreshold) within the window, and its
-// password checks are to give way to those of other addresses
-// (checkOrder). release ends the turn.
-func (a attempt) turn(ctx context.Context) (release func(), suspect bool, err error) {
+// turn waits for the attempt's turn and says whether its password check
+// is to give way to others' (suspect: the address has failed as often as
+// g.suspect, LockoutThreshold, within the window; see checkOrder).
+//
+// An address that has not failed goes straight on while fewer than half of
+// max of its attempts are being checked: many clients behind one address
+// (an office's NAT, a mail client's connections) log in side by side, and
+// are never refused for it. Otherwise the attempt waits until fewer than
+// slots of the address's attempts hold a turn; then an address that has
+// failed is refused (errAddressRefused) when its failures and the checks
+// under way could reach max — so a flood of concurrent attempts gets no
+// more than max checks in a window — and, from half of max failures on,
+// waits a delay growing linearly to g.delay at max: turns run one after
+// another, so a slowed address's attempts are spread out rather than
+// queued back to back. release ends the turn.
+func (a *attempt) turn(ctx context.Context) (release func(), suspect bool, err error) {
 	if a.c == nil {
 		return func() {}, false, nil
 	}
 	a.g.mu.Lock()
-	failed := a.c.failed
-	a.g.mu.Unlock()
-	if failed == 0 {
+	if a.c.failed == 0 && (a.g.max <= 0 || a.c.checking < a.g.max/2) {
+		a.c.checking++
+		a.checking = true
+		a.g.mu.Unlock()
 		return func() {}, false, nil
 	}
+	a.g.mu.Unlock()
 	select {
 	case a.c.checks <- struct{}{}:
 	case <-ctx.Done():
@@ -188,12 +200,15 @@ func (a attempt) turn(ctx context.Context) (release func(), suspect bool, err er
 	}
 	release = func() { <-a.c.checks }
 	a.g.mu.Lock()
-	failed = a.c.failed
-	a.g.mu.Unlock()
-	if a.g.max > 0 && failed >= a.g.max {
+	failed := a.c.failed
+	if a.g.max > 0 && failed > 0 && failed+a.c.checking >= a.g.max {
+		a.g.mu.Unlock()
 		release()
 		return nil, false, errAddressRefused
 	}
+	a.c.checking++
+	a.checking = true
+	a.g.mu.Unlock()
 	if half := a.g.max / 2; a.g.max > 0 && failed > 0 && failed >= half {
 		d := a.g.delay * time.Duration(min(failed, a.g.max)-half+1) / time.Duration(a.g.max-half)
 		if err := pause(ctx, min(d, a.g.delay)); err != nil {
