@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"diwan.gov.sy/diwan/internal/prom"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -53,10 +55,10 @@ func Instrument(s Store, name string, reg prometheus.Registerer) (Store, error) 
 		Help: "Blob store operations that failed, by operation and store (a missing key, a refused stream or a cancelled call is not a failure).",
 	}, []string{"op", "store"})
 	var err error
-	if duration, err = register(reg, duration); err != nil {
+	if duration, err = prom.Register(reg, duration); err != nil {
 		return nil, fmt.Errorf("blob: register metrics: %w", err)
 	}
-	if failures, err = register(reg, failures); err != nil {
+	if failures, err = prom.Register(reg, failures); err != nil {
 		return nil, fmt.Errorf("blob: register metrics: %w", err)
 	}
 	m := &instrumented{s: s, ops: make(map[string]opMetrics)}
@@ -69,22 +71,6 @@ func Instrument(s Store, name string, reg prometheus.Registerer) (Store, error) 
 		}
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector registered before it under
-// the same description.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 type opMetrics struct {

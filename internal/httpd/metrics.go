@@ -3,13 +3,14 @@ package httpd
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"diwan.gov.sy/diwan/internal/prom"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,13 +65,8 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 // register registers c, or returns the collector already registered under
 // the same description (a second Server on one registry shares the series).
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
+	c, err := prom.Register(reg, c)
+	if err != nil {
 		// Same name with other labels or help: a programming error.
 		panic(fmt.Sprintf("httpd: register metrics: %v", err))
 	}

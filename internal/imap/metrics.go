@@ -3,6 +3,8 @@ package imap
 import (
 	"errors"
 
+	"diwan.gov.sy/diwan/internal/prom"
+
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,37 +61,23 @@ func newMetrics() *metrics {
 // registry shares the ones registered first.
 func (m *metrics) register(reg prometheus.Registerer) error {
 	var err error
-	if m.sessions, err = register(reg, m.sessions); err != nil {
+	if m.sessions, err = prom.Register(reg, m.sessions); err != nil {
 		return err
 	}
-	if m.started, err = register(reg, m.started); err != nil {
+	if m.started, err = prom.Register(reg, m.started); err != nil {
 		return err
 	}
-	if m.commands, err = register(reg, m.commands); err != nil {
+	if m.commands, err = prom.Register(reg, m.commands); err != nil {
 		return err
 	}
-	if m.errors, err = register(reg, m.errors); err != nil {
+	if m.errors, err = prom.Register(reg, m.errors); err != nil {
 		return err
 	}
-	if m.logins, err = register(reg, m.logins); err != nil {
+	if m.logins, err = prom.Register(reg, m.logins); err != nil {
 		return err
 	}
-	m.refusals, err = register(reg, m.refusals)
+	m.refusals, err = prom.Register(reg, m.refusals)
 	return err
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 // Command names, the command label: the commands that reach the session.

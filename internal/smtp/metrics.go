@@ -1,8 +1,9 @@
 package smtp
 
 import (
-	"errors"
 	"sync"
+
+	"diwan.gov.sy/diwan/internal/prom"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -40,35 +41,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.refusals, err = register(reg, m.refusals); err != nil {
+	if m.refusals, err = prom.Register(reg, m.refusals); err != nil {
 		return nil, err
 	}
-	if m.messages, err = register(reg, m.messages); err != nil {
+	if m.messages, err = prom.Register(reg, m.messages); err != nil {
 		return nil, err
 	}
-	if m.recipients, err = register(reg, m.recipients); err != nil {
+	if m.recipients, err = prom.Register(reg, m.recipients); err != nil {
 		return nil, err
 	}
-	if m.sessions, err = register(reg, m.sessions); err != nil {
+	if m.sessions, err = prom.Register(reg, m.sessions); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector registered before it
-// (a second Server on one registry shares the counters).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 func (m *metrics) refused(reason, domain string) {
