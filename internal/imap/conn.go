@@ -185,19 +185,44 @@ func (c *timeoutConn) Write(p []byte) (int, error) {
 // Close sends what is gathered (within closeFlushTimeout), then closes.
 // While a write is under way it closes at once: that unblocks a write to
 // a client that does not read, as closing is expected to.
+//
+// Otherwise the close lingers, as nginx's and Postfix's do: the sending
+// side is shut (the client reads everything sent, then the end), and what
+// the client still sends is read and dropped for at most lingerTimeout or
+// lingerBytes before the socket closes. Closing a socket with unread input
+// makes the kernel send a reset, which can destroy the last responses
+// before the client reads them: the NO and BYE for a refused literal whose
+// octets are still arriving, or a BYE after a pipelined command.
 func (c *timeoutConn) Close() error {
-	if c.mu.TryLock() {
-		if c.gathering {
-			if len(c.buf) > 0 && c.err == nil {
-				_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
-				c.sendLocked()
-			}
-			c.stopLocked()
-		}
-		c.mu.Unlock()
+	if !c.mu.TryLock() {
+		return c.Conn.Close()
 	}
-	return c.Conn.Close()
+	if c.gathering {
+		if len(c.buf) > 0 && c.err == nil {
+			_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+			c.sendLocked()
+		}
+		c.stopLocked()
+	}
+	c.mu.Unlock()
+	hc, ok := c.Conn.(interface{ CloseWrite() error })
+	if !ok || hc.CloseWrite() != nil {
+		return c.Conn.Close()
+	}
+	go func() {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+		_, _ = io.CopyN(io.Discard, c.Conn, lingerBytes)
+		c.Conn.Close()
+	}()
+	return nil
 }
+
+// A closing connection reads and drops what the client still sends for at
+// most this long, or this much (see Close).
+const (
+	lingerTimeout = 2 * time.Second
+	lingerBytes   = 1 << 20
+)
 
 func (c *timeoutConn) sendLocked() error {
 	_, err := c.Conn.Write(c.buf)

@@ -1,10 +1,14 @@
 package imap_test
 
 import (
+	"bytes"
 	"crypto/tls"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Issue 14 item 7, RFC 9051 §7.5 and RFC 7888 §4: a literal too large to
@@ -110,5 +114,40 @@ func TestIMAPSkipsTheLiteralOfARefusedCommand(t *testing.T) {
 	}
 	if _, err := e.login(t, user1).Status("Smuggled", nil).Wait(); err == nil {
 		t.Fatal("the literal's octets ran as a command: mailbox Smuggled exists")
+	}
+}
+
+// A client that goes on sending the octets of a refused literal after the
+// answer came is not reset: the connection's close lingers, reading and
+// dropping what still comes, so the client's writes succeed and it reads
+// the BYE and then the end of the connection (a reset would fail its
+// writes and drop what it had not read yet).
+func TestIMAPCloseLingersWhileTheClientStillSends(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	c, err := net.Dial("tcp", e.starttls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRaw(t, c)
+	const size = 600 << 10
+	r.send("x0 SEARCH SUBJECT {" + strconv.Itoa(size) + "+}\r\n")
+	if l := r.line(); !strings.HasPrefix(l, "x0 NO [TOOBIG]") && !strings.HasPrefix(l, "x0 BAD") {
+		t.Fatalf("answer to the refused literal: %s", l)
+	}
+	if l := r.line(); l != "* BYE Refused literal: closing the connection" {
+		t.Fatalf("after the answer: %s", l)
+	}
+	// The server has answered and closed its side; the client only now
+	// sends the literal it announced, in pieces.
+	piece := bytes.Repeat([]byte("a"), 64<<10)
+	for sent := 0; sent < size; sent += len(piece) {
+		if _, err := c.Write(piece); err != nil {
+			t.Fatalf("write after %d of %d octets: %v", sent, size, err)
+		}
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := r.r.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("after the BYE: read %d, %v; want the end of the connection", n, err)
 	}
 }
