@@ -170,10 +170,12 @@ var errAddressRefused = errors.New("address throttled")
 // is to give way to others' (suspect: the address has failed as often as
 // g.suspect, LockoutThreshold, within the window; see checkOrder).
 //
-// An address that has not failed goes straight on while fewer than half of
-// max of its attempts are being checked: many clients behind one address
-// (an office's NAT, a mail client's connections) log in side by side, and
-// are never refused for it. Otherwise the attempt waits until fewer than
+// An address that has not failed goes straight on while fewer than slots
+// of its attempts are being checked, and its other attempts take turns:
+// many clients behind one address (an office's NAT, a mail client's
+// connections) all log in, and are never refused for it, while the first
+// wave of a flood from a fresh address holds no more hash slots than any
+// one address may. Otherwise the attempt waits until fewer than
 // slots of the address's attempts hold a turn; then an address that has
 // failed is refused (errAddressRefused) when its failures and the checks
 // under way could reach max — so a flood of concurrent attempts gets no
@@ -186,7 +188,7 @@ func (a *attempt) turn(ctx context.Context) (release func(), suspect bool, err e
 		return func() {}, false, nil
 	}
 	a.g.mu.Lock()
-	if a.c.failed == 0 && (a.g.max <= 0 || a.c.checking < a.g.max/2) {
+	if a.c.failed == 0 && a.c.checking < a.g.slots {
 		a.c.checking++
 		a.checking = true
 		a.g.mu.Unlock()
