@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"diwan.gov.sy/diwan/internal/testenv"
 )
@@ -95,18 +94,7 @@ imap: {addr: "127.0.0.1:0", tls_addr: ""}
 			}
 
 			s = in.serve()
-			ic, err := imapclient.DialStartTLS(s.addrOf(t, "imap (STARTTLS)"), &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ic.Close()
-			if err := ic.Login("sara@mof.gov.sy", "sara password long").Wait(); err != nil {
-				t.Fatal(err)
-			}
-			sel, err := ic.Select("INBOX", nil).Wait()
-			if err != nil {
-				t.Fatal(err)
-			}
+			ic, sel := s.openInbox(t, "sara@mof.gov.sy", "sara password long")
 			stored := map[int64]int{}
 			if sel.NumMessages > 0 {
 				msgs, err := ic.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{Envelope: true}).Collect()
