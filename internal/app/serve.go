@@ -70,10 +70,11 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 	// Background work that lives as long as the process.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); e.Audit.Run(bg) }()
 	go func() { defer wg.Done(); e.Mail.RunSweeper(bg, 10*time.Minute) }()
 	go func() { defer wg.Done(); sweepUploads(bg, e, time.Hour) }()
+	go func() { defer wg.Done(); e.Directory.RunRefusals(bg) }()
 	defer func() { stopBG(); wg.Wait() }()
 
 	var listeners []listener

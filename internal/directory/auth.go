@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"diwan.gov.sy/diwan/internal/audit"
 	"github.com/alexedwards/argon2id"
 	"golang.org/x/text/unicode/norm"
 	"gorm.io/gorm"
@@ -341,46 +342,40 @@ func (s *Service) refuse(ctx context.Context, client, login, reason string, deta
 
 // refuseUnchecked records a refusal that needed no check (an address
 // throttled, an address or an account locked). These come as fast as a
-// flood sends them, so they are summed: the first of a minute for one
-// client, target and reason is logged and recorded at once ("refused": 1),
-// the rest by one event with their count ("refused": n, "since") when the
-// minute ends.
+// flood sends them, so they are summed by an audit.Tally: one
+// "user.login_failed" event per client, target and reason a minute, with
+// its "count" (the protocols log each login themselves).
 func (s *Service) refuseUnchecked(ctx context.Context, client, target, reason string, details map[string]any) {
-	k := refusalKey{client: client, target: target, reason: reason}
-	first, full := s.refusals.add(k, s.clock())
-	if full {
-		s.log.Debug("login refused", slog.String("reason", reason), slog.String("target", target), slog.String("client", client))
-		return
+	d := map[string]any{"reason": reason}
+	for k, v := range details {
+		d[k] = v
 	}
-	if !first {
-		return
+	e := audit.Event{Actor: client, Action: "user.login_failed", Target: target, Details: d}
+	if err := s.refusals.Add(context.WithoutCancel(ctx), client+"\x00"+target+"\x00"+reason, e, ""); err != nil {
+		s.log.Error("record refused logins", slog.String("target", target), slog.Any("err", err))
 	}
-	s.log.Info("login refused", slog.String("reason", reason), slog.String("target", target), slog.String("client", client))
-	s.recordRefusals(context.WithoutCancel(ctx), k, 1, time.Time{}, details)
-	time.AfterFunc(refusalWindow, func() {
-		n, since := s.refusals.take(k)
-		if n == 0 {
-			return
-		}
-		s.log.Info("logins refused", slog.String("reason", reason), slog.String("target", target), slog.String("client", client), slog.Int("count", n))
-		s.recordRefusals(context.Background(), k, n, since, details)
+	s.log.Debug("login refused", slog.String("reason", reason), slog.String("target", target), slog.String("client", client))
+}
+
+// writeRefusal writes one summed event of refused logins.
+func (s *Service) writeRefusal(ctx context.Context, e audit.Event) error {
+	return s.change(ctx, func(tx *gorm.DB) error {
+		return s.audit.Append(ctx, tx, e)
 	})
 }
 
-func (s *Service) recordRefusals(ctx context.Context, k refusalKey, n int, since time.Time, details map[string]any) {
-	d := map[string]any{"reason": k.reason, "refused": n}
-	for key, v := range details {
-		d[key] = v
-	}
-	if !since.IsZero() {
-		d["since"] = since.Format(time.RFC3339)
-	}
-	err := s.change(ctx, func(tx *gorm.DB) error {
-		return s.appendEvent(ctx, tx, k.client, "user.login_failed", k.target, d)
+// RunRefusals writes the refused logins of every minute as it ends, until
+// ctx ends; then it writes what is still counted and returns. The server
+// runs it for as long as logins may be refused.
+func (s *Service) RunRefusals(ctx context.Context) {
+	s.refusals.Run(ctx, func(err error) {
+		s.log.Error("directory: refused logins not recorded", slog.Any("err", err))
 	})
-	if err != nil {
-		s.log.Error("record refused logins", slog.String("target", k.target), slog.Any("err", err))
-	}
+}
+
+// FlushRefusals writes the refused logins of every open minute now.
+func (s *Service) FlushRefusals(ctx context.Context) error {
+	return s.refusals.Flush(ctx)
 }
 
 // wrongPassword counts a failed password check for the account and for

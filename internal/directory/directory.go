@@ -120,7 +120,7 @@ type Service struct {
 
 	addresses *addressGate // failures per client address (throttle.go)
 	order     *checkOrder  // checks of failing addresses give way (throttle.go)
-	refusals  refusalTally // refusals summed for the audit log
+	refusals  *audit.Tally // refusals that needed no check, summed for the audit log
 	checkCost atomic.Int64 // nanoseconds of a recent password check, for equal answer times
 
 	dummyOnce sync.Once
@@ -143,7 +143,7 @@ func New(d *db.DB, o Options) *Service {
 	s := &Service{db: d, audit: o.Audit, log: o.Logger, now: o.Now, lockThreshold: o.LockoutThreshold,
 		lockDuration: o.LockoutDuration, lockAddresses: o.LockoutAddresses,
 		minPassword: o.MinPasswordLength, params: DefaultHashParams, nationalUsers: o.NationalUsers}
-	s.refusals.m = map[refusalKey]*refusalSum{}
+	s.refusals = audit.NewTally(s.writeRefusal, s.clock)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

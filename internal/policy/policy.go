@@ -121,7 +121,7 @@ type Service struct {
 
 	names nameCache
 
-	refusals refusalBook // refusals counted towards their next audit event
+	refusals *audit.Tally // refusals summed towards their next audit event
 }
 
 // snapshot is one consistent view of the rules and hosted domains.
@@ -150,6 +150,7 @@ func New(d *db.DB, o Options) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.refusals = audit.NewTally(s.writeRefusal, s.now)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -411,26 +411,34 @@ func TestViolationsSummarisePerUserAndDomain(t *testing.T) {
 			Client: "192.0.2.1", From: "boss@mof.gov.sy", Domain: "mof.gov.sy"})
 		rec(policy.Refusal{Reason: policy.ReasonRelay, Rule: "relay:not-hosted", Listener: "inbound",
 			Client: "203.0.113.9", From: "a@moct.gov.sy", To: "victim@gmail.com", Domain: "gmail.com"})
-		// A refused SMTP login, as the directory records it.
+		// Refused SMTP logins, as the directory records them: a wrong
+		// password, then three refusals of the throttled address, summed
+		// into events with their count.
+		dir := directory.New(d, directory.Options{HashParams: cheapParams, AddressMaxFailures: 1, ThrottleDelay: -1})
 		login := directory.WithClient(e.ctx, "smtp:203.0.113.9")
-		if _, err := e.dir.Authenticate(login, "nobody@mof.gov.sy", "wrong password"); !errors.Is(err, directory.ErrInvalidCredentials) {
-			t.Fatal(err)
+		for range 4 {
+			if _, err := dir.Authenticate(login, "nobody@mof.gov.sy", "wrong password"); !errors.Is(err, directory.ErrInvalidCredentials) {
+				t.Fatal(err)
+			}
 		}
 		if err := e.pol.FlushRefusals(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := dir.FlushRefusals(e.ctx); err != nil {
 			t.Fatal(err)
 		}
 		v, err := policy.Summarize(e.ctx, audit.New(d, nil), time.Now().Add(-time.Hour), time.Now().Add(time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v.Total != 6 || v.Truncated {
-			t.Fatalf("Total = %d (truncated %v), want 6", v.Total, v.Truncated)
+		if v.Total != 9 || v.Truncated {
+			t.Fatalf("Total = %d (truncated %v), want 9", v.Total, v.Truncated)
 		}
 		want := map[string]map[string]int{
 			"ali@mof.gov.sy":   {policy.ReasonPolicy: 3, policy.ReasonSpoofing: 1},
-			"smtp:203.0.113.9": {policy.ReasonRelay: 1, policy.ReasonAuth: 1},
+			"smtp:203.0.113.9": {policy.ReasonRelay: 1, policy.ReasonAuth: 4},
 		}
-		if len(v.ByUser) != 2 || v.ByUser[0].Key != "ali@mof.gov.sy" || v.ByUser[0].Total != 4 {
+		if len(v.ByUser) != 2 || v.ByUser[0].Key != "smtp:203.0.113.9" || v.ByUser[0].Total != 5 {
 			t.Fatalf("ByUser = %+v", v.ByUser)
 		}
 		for _, c := range v.ByUser {

@@ -2,12 +2,10 @@ package policy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -40,160 +38,21 @@ type Refusal struct {
 }
 
 // RefusalWindow is how long refusals with one key are counted into one
-// audit event: a refusal with a new key is recorded at once, the ones that
-// follow within the window as one event with their count when it ends.
-const RefusalWindow = time.Minute
-
-const (
-	// maxRefusalKeys bounds the keys counted at once; refusals with a new
-	// key beyond it are counted under the client "other".
-	maxRefusalKeys = 10_000
-	// maxRefusalDomains bounds the domains one event counts by name; the
-	// rest are counted under "other".
-	maxRefusalDomains = 20
-)
-
-// refusalKey is what refusals are counted by: one client address (and
-// the user logged in, if any) and one reason.
-type refusalKey struct{ client, user, reason string }
-
-// refusalCount is the refusals of one key since its last event.
-type refusalCount struct {
-	since   time.Time // the window started (at the last event)
-	first   Refusal   // the first refusal counted since, whose details the event carries
-	firstAt time.Time
-	n       int
-	domains map[string]int
-}
-
-func (c *refusalCount) add(r Refusal, now time.Time) {
-	if c.n == 0 {
-		c.first, c.firstAt = r, now
-	}
-	c.n++
-	if r.Domain == "" {
-		return
-	}
-	if c.domains == nil {
-		c.domains = map[string]int{}
-	}
-	d := clip(r.Domain)
-	if _, ok := c.domains[d]; !ok && len(c.domains) >= maxRefusalDomains {
-		d = "other"
-	}
-	c.domains[d]++
-}
-
-// refusalBook holds the counts of the open windows.
-type refusalBook struct {
-	mu     sync.Mutex
-	counts map[refusalKey]*refusalCount
-}
+// audit event (audit.TallyWindow).
+const RefusalWindow = audit.TallyWindow
 
 // RecordRefusal records a refusal in the audit log as the event
 // "policy.refused": actor "user:LOGIN" for an authenticated user, else
 // "smtp:IP"; target "domain:DOMAIN", else "user:LOGIN"; the rest in the
-// details, with "count", the refusals the event stands for.
+// details.
 //
-// Refusals are counted per client address, user and reason, so that a
-// client refused over and over costs the audit log one event a minute: the
-// first refusal of a key is written at once (count 1) and opens a window of
-// RefusalWindow; the refusals within it are counted, and written as one
-// event (the first one's details, "count", "first_at" and the count per
-// domain in "domains") when the window ends (RunRefusals), or by the next
-// refusal of the key after it ended, or by FlushRefusals. Callers count
-// each refusal in their metrics themselves.
+// Refusals are summed per client address, user and reason by an
+// audit.Tally, so that a client refused over and over costs the audit log
+// one event a minute, with "count" (and "domains", the count per domain):
+// the first refusal of a key is written at once, the rest when the minute
+// ends (RunRefusals), or by the key's next refusal after it, or by
+// FlushRefusals. Callers count each refusal in their metrics themselves.
 func (s *Service) RecordRefusal(ctx context.Context, r Refusal) error {
-	now := s.now()
-	key := refusalKey{client: r.Client, user: r.User, reason: r.Reason}
-	b := &s.refusals
-	b.mu.Lock()
-	if b.counts == nil {
-		b.counts = map[refusalKey]*refusalCount{}
-	}
-	c := b.counts[key]
-	if c == nil && len(b.counts) >= maxRefusalKeys {
-		key.client, key.user = "other", ""
-		r.Client, r.User = "other", ""
-		c = b.counts[key]
-	}
-	if c != nil && now.Sub(c.since) < RefusalWindow {
-		c.add(r, now)
-		b.mu.Unlock()
-		return nil
-	}
-	// A new key, or a window that ended: one event now, with what the
-	// ended window counted.
-	if c == nil || c.n == 0 {
-		c = &refusalCount{}
-	}
-	c.add(r, now)
-	b.counts[key] = &refusalCount{since: now}
-	b.mu.Unlock()
-	return s.writeRefusal(ctx, c)
-}
-
-// RunRefusals writes the count of every window as it ends, until ctx ends;
-// then it writes what is still counted (FlushRefusals) and returns. The
-// server runs it for as long as refusals may be recorded.
-func (s *Service) RunRefusals(ctx context.Context) {
-	t := time.NewTicker(RefusalWindow / 12)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			if err := s.FlushRefusals(fctx); err != nil {
-				s.log.Error("policy: refusal counts not recorded at shutdown", slog.Any("err", err))
-			}
-			return
-		case <-t.C:
-			if err := s.flushRefusals(ctx, false); err != nil && ctx.Err() == nil {
-				s.log.Error("policy: refusal counts not recorded", slog.Any("err", err))
-			}
-		}
-	}
-}
-
-// FlushRefusals writes the counts of every open window now, whether its
-// minute ended or not, so that no refusal goes unrecorded at shutdown.
-func (s *Service) FlushRefusals(ctx context.Context) error {
-	return s.flushRefusals(ctx, true)
-}
-
-// flushRefusals writes the counts of the windows that ended (all of them
-// when all is set): each with a count becomes one event and starts a new
-// window; one without is dropped.
-func (s *Service) flushRefusals(ctx context.Context, all bool) error {
-	now := s.now()
-	var due []*refusalCount
-	b := &s.refusals
-	b.mu.Lock()
-	for k, c := range b.counts {
-		if !all && now.Sub(c.since) < RefusalWindow {
-			continue
-		}
-		if c.n == 0 {
-			delete(b.counts, k)
-			continue
-		}
-		due = append(due, c)
-		b.counts[k] = &refusalCount{since: now}
-	}
-	b.mu.Unlock()
-	var errs []error
-	for _, c := range due {
-		if err := s.writeRefusal(ctx, c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// writeRefusal writes one event for the refusals c counted.
-func (s *Service) writeRefusal(ctx context.Context, c *refusalCount) error {
-	r := c.first
 	actor := "smtp:" + r.Client
 	if r.User != "" {
 		actor = "user:" + r.User
@@ -205,26 +64,44 @@ func (s *Service) writeRefusal(ctx context.Context, c *refusalCount) error {
 	case r.User != "":
 		target = "user:" + r.User
 	}
-	details := map[string]any{"reason": r.Reason, "rule": r.Rule, "count": c.n}
+	details := map[string]any{"reason": r.Reason, "rule": r.Rule}
 	for k, v := range map[string]string{"listener": r.Listener, "user": r.User, "client": r.Client,
 		"from": r.From, "to": r.To, "domain": r.Domain, "header_from": r.Header} {
 		if v != "" {
 			details[k] = clip(v)
 		}
 	}
-	if c.n > 1 {
-		details["first_at"] = c.firstAt.UTC().Format(time.RFC3339)
-		if len(c.domains) > 0 {
-			details["domains"] = c.domains
-		}
+	key := r.Client + "\x00" + r.User + "\x00" + r.Reason
+	e := audit.Event{Actor: clip(actor), Action: ActionRefused, Target: clip(target), Details: details}
+	var domain string
+	if r.Domain != "" {
+		domain = clip(r.Domain)
 	}
-	err := s.db.Transaction(ctx, func(tx *gorm.DB) error {
-		return s.audit.Append(ctx, tx, audit.Event{Actor: clip(actor), Action: ActionRefused, Target: clip(target), Details: details})
-	})
-	if err != nil {
+	if err := s.refusals.Add(ctx, key, e, domain); err != nil {
 		return fmt.Errorf("record refusal: %w", err)
 	}
 	return nil
+}
+
+// RunRefusals writes the refusals of every minute as it ends, until ctx
+// ends; then it writes what is still counted and returns. The server runs
+// it for as long as refusals may be recorded.
+func (s *Service) RunRefusals(ctx context.Context) {
+	s.refusals.Run(ctx, func(err error) {
+		s.log.Error("policy: refusal counts not recorded", slog.Any("err", err))
+	})
+}
+
+// FlushRefusals writes the counts of every open minute now.
+func (s *Service) FlushRefusals(ctx context.Context) error {
+	return s.refusals.Flush(ctx)
+}
+
+// writeRefusal writes one summed refusal event.
+func (s *Service) writeRefusal(ctx context.Context, e audit.Event) error {
+	return s.db.Transaction(ctx, func(tx *gorm.DB) error {
+		return s.audit.Append(ctx, tx, e)
+	})
 }
 
 // clip keeps client-supplied text in events short and valid UTF-8.
@@ -291,7 +168,8 @@ func Summarize(ctx context.Context, l EventLister, since, until time.Time) (Viol
 				return false
 			}
 			reason, who, domain := "", "", ""
-			count, domains := 1, map[string]int(nil)
+			// A summed event stands for as many refusals as its count.
+			count, domains := audit.Count(r.Details)
 			if action == ActionRefused {
 				reason, _ = r.Details["reason"].(string)
 				who, _ = r.Details["user"].(string)
@@ -299,7 +177,6 @@ func Summarize(ctx context.Context, l EventLister, since, until time.Time) (Viol
 					who = r.Actor
 				}
 				domain, _ = r.Details["domain"].(string)
-				count, domains = refusalCounts(r.Details)
 			} else {
 				if !strings.HasPrefix(r.Actor, "smtp:") {
 					return true
@@ -326,27 +203,6 @@ func Summarize(ctx context.Context, l EventLister, since, until time.Time) (Viol
 	}
 	v.ByUser, v.ByDomain = sorted(users), sorted(byDomain)
 	return v, nil
-}
-
-// refusalCounts reads how many refusals a policy.refused event stands for
-// (events written before refusals were counted stand for one), and their
-// count per domain when the event has it.
-func refusalCounts(d map[string]any) (int, map[string]int) {
-	n := 1
-	if f, ok := d["count"].(float64); ok && f >= 1 {
-		n = int(f)
-	}
-	m, ok := d["domains"].(map[string]any)
-	if !ok || len(m) == 0 {
-		return n, nil
-	}
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		if f, ok := v.(float64); ok && f >= 1 {
-			out[k] = int(f)
-		}
-	}
-	return n, out
 }
 
 // eachEvent pages through the events of one action in [since, until),
