@@ -299,6 +299,7 @@ func (s *Server) postSession(c *gin.Context) {
 	}
 	ctx := directory.WithClient(c.Request.Context(), "http:"+c.ClientIP())
 	u, err := s.opts.Directory.Authenticate(ctx, req.Login, req.Password)
+	s.logLogin(c, req.Login, err)
 	if errors.Is(err, directory.ErrInvalidCredentials) {
 		WriteError(c, http.StatusUnauthorized, "invalid_credentials", "the login or the password is wrong, or the account is locked or disabled", "")
 		return
@@ -315,6 +316,24 @@ func (s *Server) postSession(c *gin.Context) {
 	s.setSessionCookie(c, sess.Cookie, sess.ExpiresAt)
 	exp := sess.ExpiresAt
 	c.JSON(http.StatusOK, sessionResponse{User: toUserDTO(u), Auth: "session", CSRFToken: csrfFor(sess.Cookie), ExpiresAt: &exp})
+}
+
+// logLogin writes the log line of one login attempt, as the SMTP and IMAP
+// listeners do: protocol, user (bounded: it is the client's string),
+// client address and result.
+func (s *Server) logLogin(c *gin.Context, login string, err error) {
+	if len(login) > 100 {
+		login = login[:100] + "…"
+	}
+	result := "ok"
+	switch {
+	case errors.Is(err, directory.ErrInvalidCredentials):
+		result = "failed"
+	case err != nil:
+		result = "error"
+	}
+	s.log.Info("login", slog.String("protocol", "http"), slog.String("user", login),
+		slog.String("client", c.ClientIP()), slog.String("result", result))
 }
 
 // getSession answers who the caller is, with the CSRF token of a cookie

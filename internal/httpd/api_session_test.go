@@ -97,6 +97,18 @@ func TestLoginRefusalIs401AndCountsTowardsLockout(t *testing.T) {
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("cross-site login: status %d, want 403", resp.StatusCode)
 		}
+
+		// Every login is a log line, as on SMTP and IMAP.
+		e.login(moctClerk)
+		for _, want := range []string{
+			`level=INFO msg=login protocol=http user=` + moctClerk + ` client=127.0.0.1 result=failed`,
+			`level=INFO msg=login protocol=http user=nobody@moct.gov.sy client=127.0.0.1 result=failed`,
+			`level=INFO msg=login protocol=http user=` + moctClerk + ` client=127.0.0.1 result=ok`,
+		} {
+			if !strings.Contains(e.ts.logs.String(), want) {
+				t.Errorf("no log line %q in:\n%s", want, e.ts.logs.String())
+			}
+		}
 	})
 }
 
