@@ -206,9 +206,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		Logger:             log,
 	})
 	e.Mail, err = mailstore.New(mailstore.Options{
-		DB:    d,
-		Blobs: st,
-		Feed:  mailstore.NewLocalFeed(),
+		DB:        d,
+		Blobs:     st,
+		Directory: e.Directory,
+		Feed:      mailstore.NewLocalFeed(),
 		// Room for the trace fields SMTP adds (Received, later
 		// DKIM-Signature) on top of a message of the advertised size.
 		MaxMessageBytes: cfg.SMTP.MaxMessageBytes + 64<<10,

@@ -77,7 +77,7 @@ func TestServeForLoadGenerator(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	store, err := mailstore.New(mailstore.Options{DB: d, Blobs: fs, SpoolDir: dir, Logger: log})
+	store, err := mailstore.New(mailstore.Options{DB: d, Blobs: fs, Directory: dirSvc, SpoolDir: dir, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

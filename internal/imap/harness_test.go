@@ -130,7 +130,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		users[a] = u
 	}
 
-	store, err := mailstore.New(mailstore.Options{DB: d, Blobs: blobs, SpoolDir: t.TempDir(), Logger: log})
+	store, err := mailstore.New(mailstore.Options{DB: d, Blobs: blobs, Directory: dir, SpoolDir: t.TempDir(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,10 +123,24 @@ type Blobs interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// Directory is what the store needs to know of the users whose mail it
+// keeps; internal/directory implements it (users are its table, never read
+// here).
+type Directory interface {
+	// Quota returns the mail storage quota in bytes (0: unlimited) of each
+	// of userIDs that names a user; an ID that names no user is absent
+	// from the map. It reads the current value every call: the store
+	// checks the usage against it in its own conditional update, so that
+	// concurrent writes never take a user over the quota together.
+	Quota(ctx context.Context, userIDs []int64) (map[int64]int64, error)
+}
+
 // Options configures a Store.
 type Options struct {
 	DB    *db.DB
 	Blobs Blobs
+	// Directory knows the users and their quotas; required.
+	Directory Directory
 	// Feed receives the change events; nil makes a NewLocalFeed.
 	Feed Feed
 	// MaxMessageBytes bounds a message; 0 means DefaultMaxMessageBytes.

@@ -79,6 +79,12 @@ func (s *Store) copyMove(ctx context.Context, userID, srcID int64, uids []uint32
 	if err != nil {
 		return Copied{}, err
 	}
+	var quota int64
+	if !move {
+		if quota, err = s.quota(ctx, userID); err != nil {
+			return Copied{}, err
+		}
+	}
 	uids = sortedUIDs(uids)
 	unlock := s.lock(userID)
 	defer unlock()
@@ -112,7 +118,7 @@ func (s *Store) copyMove(ctx context.Context, userID, srcID int64, uids []uint32
 			size += r.size
 		}
 		if !move {
-			if err := addUsage(tx, userID, size, true); err != nil {
+			if err := addUsage(tx, userID, size, quota, true); err != nil {
 				return err
 			}
 		}
@@ -299,7 +305,7 @@ func (s *Store) Expunge(ctx context.Context, userID, mailboxID int64, uids []uin
 		if err := s.addRefs(tx, counts, -1); err != nil {
 			return err
 		}
-		if err := addUsage(tx, userID, -size, false); err != nil {
+		if err := addUsage(tx, userID, -size, 0, false); err != nil {
 			return err
 		}
 		ev = Event{Kind: EventExpunge, UserID: userID, MailboxID: mailboxID, ModSeq: uint64(mb.HighestModseq),

@@ -377,24 +377,24 @@ func allocateInbox(tx *gorm.DB, userID int64, n, size int64) (mailboxRow, error)
 	return allocateWhere(tx, "name = ?", Inbox, userID, n, size)
 }
 
-// allocateOne takes the usage of one message of size bytes (within the
+// allocateOne takes the usage of one message of size bytes (within
 // quota, as addUsage) and one UID in the mailbox; on PostgreSQL in one
 // statement.
-func (s *Store) allocateOne(tx *gorm.DB, userID, mailboxID, size int64) (mailboxRow, error) {
-	return s.allocateOneWhere(tx, "id = ?", mailboxID, userID, size)
+func (s *Store) allocateOne(tx *gorm.DB, userID, mailboxID, size, quota int64) (mailboxRow, error) {
+	return s.allocateOneWhere(tx, "id = ?", mailboxID, userID, size, quota)
 }
 
 // allocateOneWhere is allocateOne in the mailbox of the user that cond
 // (on box) names. A mailbox that is not there is ErrNotFound and a full
 // quota ErrOverQuota, with nothing changed either way.
-func (s *Store) allocateOneWhere(tx *gorm.DB, cond string, box any, userID, size int64) (mailboxRow, error) {
+func (s *Store) allocateOneWhere(tx *gorm.DB, cond string, box any, userID, size, quota int64) (mailboxRow, error) {
 	if !s.postgres() {
 		var r mailboxRow
-		err := addUsage(tx, userID, size, true)
+		err := addUsage(tx, userID, size, quota, true)
 		if err == nil {
 			r, err = allocateWhere(tx, cond, box, userID, 1, size)
 			if errors.Is(err, ErrNotFound) {
-				if uerr := addUsage(tx, userID, -size, false); uerr != nil {
+				if uerr := addUsage(tx, userID, -size, 0, false); uerr != nil {
 					return mailboxRow{}, uerr
 				}
 			}
@@ -411,19 +411,19 @@ func (s *Store) allocateOneWhere(tx *gorm.DB, cond string, box any, userID, size
 			RETURNING user_id)
 		UPDATE mailboxes SET `+allocateSet+`
 		FROM u, b WHERE mailboxes.id = b.box_id AND mailboxes.user_id = u.user_id
-		RETURNING `+mailboxCols, box, userID, size, userID, size, size, 1, 1, size).Scan(&rows).Error
+		RETURNING `+mailboxCols, box, userID, size, userID, size, quota, size, 1, 1, size).Scan(&rows).Error
 	if err != nil {
 		return mailboxRow{}, err
 	}
 	if len(rows) == 0 {
-		return mailboxRow{}, notAllocated(tx, cond, box, userID, size)
+		return mailboxRow{}, notAllocated(tx, cond, box, userID, size, quota)
 	}
 	return firstAllocated(rows[0], 1)
 }
 
 // notAllocated says why an allocation in the mailbox cond names took
 // nothing: no mailbox, no mail store, or the quota.
-func notAllocated(tx *gorm.DB, cond string, box any, userID, size int64) error {
+func notAllocated(tx *gorm.DB, cond string, box any, userID, size, quota int64) error {
 	var n int64
 	if err := tx.Raw("SELECT count(*) FROM mailboxes WHERE "+cond+" AND user_id = ?", box, userID).Scan(&n).Error; err != nil {
 		return err
@@ -431,7 +431,7 @@ func notAllocated(tx *gorm.DB, cond string, box any, userID, size int64) error {
 	if n == 0 {
 		return fmt.Errorf("mailbox %v of user %d: %w", box, userID, ErrNotFound)
 	}
-	if err := addUsage(tx, userID, size, true); err != nil {
+	if err := addUsage(tx, userID, size, quota, true); err != nil {
 		return err
 	}
 	return fmt.Errorf("mailbox %v of user %d: usage and UID not taken", box, userID)
@@ -468,9 +468,8 @@ func firstAllocated(r mailboxRow, n int64) (mailboxRow, error) {
 // appendTarget is the mailbox an APPEND goes to, with the user's usage
 // and the state of the content's row.
 type appendTarget struct {
-	ID         int64 `gorm:"column:id"`
-	UsedBytes  int64 `gorm:"column:used_bytes"`
-	QuotaBytes int64 `gorm:"column:quota_bytes"`
+	ID        int64 `gorm:"column:id"`
+	UsedBytes int64 `gorm:"column:used_bytes"`
 	// Named and tagged: gorm skips an embedded field of an unexported
 	// type, which left the content's state always zero (absent), so an
 	// APPEND of content being swept stored its blob without waiting.
@@ -487,15 +486,16 @@ func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io
 	if err != nil {
 		return Appended{}, err
 	}
-	if err := s.EnsureUser(ctx, userID); err != nil {
+	quota, err := s.ensureUser(ctx, userID)
+	if err != nil {
 		return Appended{}, err
 	}
 	var t appendTarget
 	// Refuse before storing what cannot fit; the transaction checks again.
 	in, err := s.receive(ctx, raw, func(size int64, key string) (*content, error) {
 		var targets []appendTarget
-		if err := s.db.Read.WithContext(ctx).Raw(`SELECT mb.id, COALESCE(mu.used_bytes, 0) AS used_bytes, u.quota_bytes, `+contentCols+`
-			FROM mailboxes mb JOIN users u ON u.id = mb.user_id LEFT JOIN mail_users mu ON mu.user_id = mb.user_id
+		if err := s.db.Read.WithContext(ctx).Raw(`SELECT mb.id, COALESCE(mu.used_bytes, 0) AS used_bytes, `+contentCols+`
+			FROM mailboxes mb LEFT JOIN mail_users mu ON mu.user_id = mb.user_id
 				LEFT JOIN messages msg ON msg.blob_key = ?
 			WHERE mb.user_id = ? AND mb.name = ?`, key, userID, name).Scan(&targets).Error; err != nil {
 			return nil, err
@@ -504,8 +504,8 @@ func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io
 			return nil, fmt.Errorf("mailbox %q: %w", name, ErrNotFound)
 		}
 		t = targets[0]
-		if t.QuotaBytes > 0 && t.UsedBytes+size > t.QuotaBytes {
-			return nil, fmt.Errorf("user %d: %d bytes used of %d: %w", userID, t.UsedBytes, t.QuotaBytes, ErrOverQuota)
+		if quota > 0 && t.UsedBytes+size > quota {
+			return nil, fmt.Errorf("user %d: %d bytes used of %d: %w", userID, t.UsedBytes, quota, ErrOverQuota)
 		}
 		return &t.Content, nil
 	})
@@ -519,7 +519,7 @@ func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io
 	}
 	var res Appended
 	write := func(tx *gorm.DB) ([]Event, error) {
-		r, err := s.allocateOne(tx, userID, t.ID, in.sp.size)
+		r, err := s.allocateOne(tx, userID, t.ID, in.sp.size, quota)
 		if err != nil {
 			return nil, err
 		}
@@ -601,8 +601,8 @@ const deliverOneSQL = `WITH b AS (SELECT id AS box_id FROM mailboxes WHERE name 
 	SELECT a.*, (SELECT count(*) FROM r) AS stored FROM a`
 
 // deliverOne is Deliver's write for one recipient.
-func (s *Store) deliverOne(tx *gorm.DB, in *incoming, u, now int64, delivered *[]int64, failed *[]*RecipientError) ([]Event, error) {
-	r, err := s.storeInInbox(tx, in, u, now)
+func (s *Store) deliverOne(tx *gorm.DB, in *incoming, u, quota, now int64, delivered *[]int64, failed *[]*RecipientError) ([]Event, error) {
+	r, err := s.storeInInbox(tx, in, u, quota, now)
 	if errors.Is(err, ErrOverQuota) || errors.Is(err, ErrNotFound) {
 		*failed = append(*failed, &RecipientError{UserID: u, Err: err})
 		return nil, nil
@@ -619,9 +619,9 @@ func (s *Store) deliverOne(tx *gorm.DB, in *incoming, u, now int64, delivered *[
 // message there; it returns the INBOX as allocated (UIDNext is the
 // message's UID). On PostgreSQL it is one statement instead of four: the
 // committer's transaction is a round trip shorter per delivery.
-func (s *Store) storeInInbox(tx *gorm.DB, in *incoming, u, now int64) (mailboxRow, error) {
+func (s *Store) storeInInbox(tx *gorm.DB, in *incoming, u, quota, now int64) (mailboxRow, error) {
 	if !s.postgres() {
-		r, err := s.allocateOneWhere(tx, "name = ?", Inbox, u, in.sp.size)
+		r, err := s.allocateOneWhere(tx, "name = ?", Inbox, u, in.sp.size, quota)
 		if err != nil {
 			return mailboxRow{}, err
 		}
@@ -632,7 +632,7 @@ func (s *Store) storeInInbox(tx *gorm.DB, in *incoming, u, now int64) (mailboxRo
 		Box    mailboxRow `gorm:"embedded"` // named: gorm skips embedded unexported types
 		Stored int64      `gorm:"column:stored"`
 	}
-	args := []any{Inbox, u, in.sp.size, u, in.sp.size, in.sp.size, 1, 1, in.sp.size}
+	args := []any{Inbox, u, in.sp.size, u, in.sp.size, quota, in.sp.size, 1, 1, in.sp.size}
 	args = append(args, s.upsertArgs(in, 1)...)
 	args = append(args, u, now, in.sp.size)
 	if err := tx.Raw(deliverOneSQL, args...).Scan(&rows).Error; err != nil {
@@ -640,7 +640,7 @@ func (s *Store) storeInInbox(tx *gorm.DB, in *incoming, u, now int64) (mailboxRo
 	}
 	switch {
 	case len(rows) == 0:
-		return mailboxRow{}, notAllocated(tx, "name = ?", Inbox, u, in.sp.size)
+		return mailboxRow{}, notAllocated(tx, "name = ?", Inbox, u, in.sp.size, quota)
 	case rows[0].Stored == 0:
 		return mailboxRow{}, errTombstoned
 	}
@@ -656,14 +656,17 @@ func (s *Store) Deliver(ctx context.Context, recipients []int64, raw io.Reader) 
 		return errors.New("deliver: no recipients")
 	}
 	derr := &DeliveryError{}
-	unknown, err := s.ensureUsers(ctx, users)
+	quotas, err := s.ensureUsers(ctx, users)
 	if err != nil {
 		return err
 	}
-	for _, u := range unknown {
+	users = slices.DeleteFunc(users, func(u int64) bool {
+		if _, ok := quotas[u]; ok {
+			return false
+		}
 		derr.Failed = append(derr.Failed, &RecipientError{UserID: u, Err: fmt.Errorf("user %d: %w", u, ErrNotFound)})
-	}
-	users = slices.DeleteFunc(users, func(u int64) bool { return slices.Contains(unknown, u) })
+		return true
+	})
 	if len(users) == 0 {
 		return derr
 	}
@@ -678,13 +681,13 @@ func (s *Store) Deliver(ctx context.Context, recipients []int64, raw io.Reader) 
 	write := func(tx *gorm.DB) ([]Event, error) {
 		delivered, failed = nil, nil
 		if len(users) == 1 {
-			return s.deliverOne(tx, in, users[0], now, &delivered, &failed)
+			return s.deliverOne(tx, in, users[0], quotas[users[0]], now, &delivered, &failed)
 		}
 		var rows []newRow
 		var events []Event
 		// Users in ID order (the lock order), each: usage, then INBOX.
 		for _, u := range users {
-			if err := addUsage(tx, u, in.sp.size, true); err != nil {
+			if err := addUsage(tx, u, in.sp.size, quotas[u], true); err != nil {
 				if !errors.Is(err, ErrOverQuota) && !errors.Is(err, ErrNotFound) {
 					return nil, err
 				}
@@ -693,7 +696,7 @@ func (s *Store) Deliver(ctx context.Context, recipients []int64, raw io.Reader) 
 			}
 			r, err := allocateInbox(tx, u, 1, in.sp.size)
 			if errors.Is(err, ErrNotFound) {
-				if err := addUsage(tx, u, -in.sp.size, false); err != nil {
+				if err := addUsage(tx, u, -in.sp.size, 0, false); err != nil {
 					return nil, err
 				}
 				failed = append(failed, &RecipientError{UserID: u, Err: err})

@@ -15,6 +15,7 @@ import (
 	"diwan.gov.sy/diwan/internal/blob"
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/db/dbtest"
+	"diwan.gov.sy/diwan/internal/directory"
 	"diwan.gov.sy/diwan/internal/mailstore"
 	"diwan.gov.sy/diwan/internal/testenv"
 )
@@ -90,7 +91,8 @@ func newEnv(t testing.TB, driver, blobKind string, users int) *env {
 	e := &env{d: d, blobs: bs, clock: &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)},
 		feed: mailstore.NewLocalFeed(), ctx: context.Background()}
 	e.users = addUsers(t, d, users)
-	s, err := mailstore.New(mailstore.Options{DB: d, Blobs: bs, Feed: e.feed, Clock: e.clock.Now,
+	s, err := mailstore.New(mailstore.Options{DB: d, Blobs: bs, Directory: directory.New(d, directory.Options{}),
+		Feed: e.feed, Clock: e.clock.Now,
 		MaxMessageBytes: 1 << 20, MemorySpool: 64 << 10, SpoolDir: t.TempDir(),
 		SweepGrace: time.Hour, PutTimeout: time.Minute})
 	if err != nil {

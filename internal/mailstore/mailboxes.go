@@ -92,40 +92,47 @@ func validSpecialUse(u string) bool {
 // deleted stays deleted. Idempotent and safe to race. An unknown user is
 // ErrNotFound.
 func (s *Store) EnsureUser(ctx context.Context, userID int64) error {
-	unknown, err := s.ensureUsers(ctx, []int64{userID})
+	if _, ok := s.ensured.Load(userID); ok {
+		return nil
+	}
+	_, err := s.ensureUser(ctx, userID)
+	return err
+}
+
+// ensureUser is EnsureUser that returns the user's quota.
+func (s *Store) ensureUser(ctx context.Context, userID int64) (quota int64, err error) {
+	quotas, err := s.ensureUsers(ctx, []int64{userID})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if len(unknown) > 0 {
-		return fmt.Errorf("user %d: %w", userID, ErrNotFound)
+	quota, ok := quotas[userID]
+	if !ok {
+		return 0, fmt.Errorf("user %d: %w", userID, ErrNotFound)
 	}
-	return nil
+	return quota, nil
 }
 
 // ensureUsers is EnsureUser for several users in one transaction; it
-// returns the IDs that name no user.
-func (s *Store) ensureUsers(ctx context.Context, userIDs []int64) (unknown []int64, err error) {
+// returns the quotas of the users the directory knows (the others are
+// missing from the map, and get no mail store).
+func (s *Store) ensureUsers(ctx context.Context, userIDs []int64) (map[int64]int64, error) {
+	quotas, err := s.dir.Quota(ctx, userIDs)
+	if err != nil {
+		return nil, err
+	}
 	var todo []int64
 	for _, id := range userIDs {
 		if _, ok := s.ensured.Load(id); !ok {
-			todo = append(todo, id)
+			if _, known := quotas[id]; known {
+				todo = append(todo, id)
+			}
 		}
 	}
 	if len(todo) == 0 {
-		return nil, nil
+		return quotas, nil
 	}
-	var done []int64
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		unknown, done = nil, nil
-		var known []int64
-		if err := tx.Raw("SELECT id FROM users WHERE id IN ?", todo).Scan(&known).Error; err != nil {
-			return err
-		}
 		for _, id := range todo {
-			if !slices.Contains(known, id) {
-				unknown = append(unknown, id)
-				continue
-			}
 			res := tx.Exec("INSERT INTO mail_users (user_id) VALUES (?) ON CONFLICT (user_id) DO NOTHING", id)
 			if res.Error != nil {
 				return res.Error
@@ -139,17 +146,16 @@ func (s *Store) ensureUsers(ctx context.Context, userIDs []int64) (unknown []int
 					return err
 				}
 			}
-			done = append(done, id)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set up mail of %d user(s): %w", len(todo), err)
 	}
-	for _, id := range done {
+	for _, id := range todo {
 		s.ensured.Store(id, struct{}{})
 	}
-	return unknown, nil
+	return quotas, nil
 }
 
 // insertMailbox creates one mailbox; an existing name is ErrExists (and
@@ -349,7 +355,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, userID int64, name string) er
 		if err := tx.Exec("DELETE FROM mailboxes WHERE id = ?", mb.ID).Error; err != nil {
 			return err
 		}
-		if err := addUsage(tx, userID, -r.Size, false); err != nil {
+		if err := addUsage(tx, userID, -r.Size, 0, false); err != nil {
 			return err
 		}
 		ev = Event{Kind: EventMailboxDeleted, UserID: userID, MailboxID: mb.ID, ModSeq: uint64(r.HighestModseq)}

@@ -24,6 +24,7 @@ import (
 type Store struct {
 	db    *db.DB
 	blobs Blobs
+	dir   Directory
 	feed  Feed
 	log   *slog.Logger
 	clock func() time.Time
@@ -54,12 +55,13 @@ type Store struct {
 
 // New returns a Store on the database and blob store of o.
 func New(o Options) (*Store, error) {
-	if o.DB == nil || o.Blobs == nil {
-		return nil, errors.New("mailstore: a database and a blob store are required")
+	if o.DB == nil || o.Blobs == nil || o.Directory == nil {
+		return nil, errors.New("mailstore: a database, a blob store and a directory are required")
 	}
 	s := &Store{
 		db:          o.DB,
 		blobs:       o.Blobs,
+		dir:         o.Directory,
 		feed:        o.Feed,
 		log:         o.Logger,
 		clock:       o.Clock,
@@ -194,9 +196,10 @@ func lockUser(tx *gorm.DB, userID int64) error {
 
 // addUsage changes the user's usage by delta (taking the usage row, see
 // lockUser) and, when check is set and delta is positive, refuses to go
-// over the user's quota: ErrOverQuota, with nothing changed. A user
-// without a mail store is ErrNotFound.
-func addUsage(tx *gorm.DB, userID, delta int64, check bool) error {
+// over quota (the user's quota as the directory gave it; 0: none):
+// ErrOverQuota, with nothing changed. A user without a mail store is
+// ErrNotFound.
+func addUsage(tx *gorm.DB, userID, delta, quota int64, check bool) error {
 	var used []int64
 	if !check || delta <= 0 {
 		if err := tx.Raw("UPDATE mail_users SET used_bytes = used_bytes + ? WHERE user_id = ? RETURNING used_bytes",
@@ -205,31 +208,42 @@ func addUsage(tx *gorm.DB, userID, delta int64, check bool) error {
 		}
 	} else {
 		if err := tx.Raw(`UPDATE mail_users SET used_bytes = used_bytes + ? WHERE user_id = ? AND `+quotaRoom+`
-			RETURNING used_bytes`, delta, userID, delta, delta).Scan(&used).Error; err != nil {
+			RETURNING used_bytes`, delta, userID, delta, quota, delta).Scan(&used).Error; err != nil {
 			return err
 		}
 	}
 	if len(used) > 0 {
 		return nil
 	}
-	var rows []struct {
-		UsedBytes  int64 `gorm:"column:used_bytes"`
-		QuotaBytes int64 `gorm:"column:quota_bytes"`
-	}
-	if err := tx.Raw(`SELECT mu.used_bytes, u.quota_bytes FROM mail_users mu JOIN users u ON u.id = mu.user_id
-		WHERE mu.user_id = ?`, userID).Scan(&rows).Error; err != nil {
+	var rows []int64
+	if err := tx.Raw(`SELECT used_bytes FROM mail_users WHERE user_id = ?`, userID).Scan(&rows).Error; err != nil {
 		return err
 	}
 	if len(rows) == 0 {
 		return fmt.Errorf("user %d has no mail store: %w", userID, ErrNotFound)
 	}
-	return fmt.Errorf("user %d: %d bytes used of %d: %w", userID, rows[0].UsedBytes, rows[0].QuotaBytes, ErrOverQuota)
+	return fmt.Errorf("user %d: %d bytes used of %d: %w", userID, rows[0], quota, ErrOverQuota)
 }
 
-// quotaRoom is the condition on a mail_users row that ? more bytes (given
-// twice) stay within the user's quota (0: none).
-const quotaRoom = `used_bytes + ? <= COALESCE(
-	(SELECT NULLIF(quota_bytes, 0) FROM users WHERE users.id = mail_users.user_id), used_bytes + ?)`
+// quotaRoom is the condition on a mail_users row that ? more bytes stay
+// within a quota of ? (0: none; the bytes are given once more). The quota
+// comes from the directory, read before the transaction; the condition on
+// the row makes concurrent writes of one user exact.
+const quotaRoom = `used_bytes + ? <= COALESCE(NULLIF(CAST(? AS BIGINT), 0), used_bytes + ?)`
+
+// quota returns the user's quota from the directory; a user it does not
+// know is ErrNotFound.
+func (s *Store) quota(ctx context.Context, userID int64) (int64, error) {
+	q, err := s.dir.Quota(ctx, []int64{userID})
+	if err != nil {
+		return 0, err
+	}
+	n, ok := q[userID]
+	if !ok {
+		return 0, fmt.Errorf("user %d: %w", userID, ErrNotFound)
+	}
+	return n, nil
+}
 
 // lockUsers takes the usage rows of several users in ID order (PostgreSQL;
 // SQLite has one writer): a group of writes takes all its users first, so
@@ -244,20 +258,20 @@ func (s *Store) lockUsers(tx *gorm.DB, userIDs []int64) error {
 
 // Usage returns the user's storage use and quota.
 func (s *Store) Usage(ctx context.Context, userID int64) (Usage, error) {
-	var u Usage
-	var rows []struct {
-		UsedBytes  int64 `gorm:"column:used_bytes"`
-		QuotaBytes int64 `gorm:"column:quota_bytes"`
-	}
-	err := s.db.Read.WithContext(ctx).Raw(`SELECT COALESCE(mu.used_bytes, 0) AS used_bytes, u.quota_bytes
-		FROM users u LEFT JOIN mail_users mu ON mu.user_id = u.id WHERE u.id = ?`, userID).Scan(&rows).Error
+	quota, err := s.quota(ctx, userID)
 	if err != nil {
-		return u, fmt.Errorf("usage of user %d: %w", userID, err)
+		return Usage{}, fmt.Errorf("usage of user %d: %w", userID, err)
 	}
-	if len(rows) == 0 {
-		return u, fmt.Errorf("user %d: %w", userID, ErrNotFound)
+	var used []int64
+	err = s.db.Read.WithContext(ctx).Raw(`SELECT used_bytes FROM mail_users WHERE user_id = ?`, userID).Scan(&used).Error
+	if err != nil {
+		return Usage{}, fmt.Errorf("usage of user %d: %w", userID, err)
 	}
-	return Usage{Bytes: rows[0].UsedBytes, Quota: rows[0].QuotaBytes}, nil
+	u := Usage{Quota: quota}
+	if len(used) > 0 {
+		u.Bytes = used[0]
+	}
+	return u, nil
 }
 
 // checkMailbox verifies that the mailbox belongs to the user.

@@ -98,7 +98,7 @@ func newEnv(t testing.TB, driver string, tweak func(*smtp.Options)) *env {
 	}
 	t.Cleanup(func() { fs.Close() })
 	e.blobs = fs
-	e.store, err = mailstore.New(mailstore.Options{DB: e.d, Blobs: fs, MaxMessageBytes: maxBytes + 16<<10, SpoolDir: t.TempDir()})
+	e.store, err = mailstore.New(mailstore.Options{DB: e.d, Blobs: fs, Directory: e.dir, MaxMessageBytes: maxBytes + 16<<10, SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
