@@ -1,6 +1,10 @@
 package directory
 
-import "errors"
+import (
+	"errors"
+
+	"diwan.gov.sy/diwan/internal/input"
+)
 
 // Sentinel errors. They are wrapped with the object they concern
 // ("domain mof.gov.sy: already exists"); test with errors.Is.
@@ -16,14 +20,11 @@ var (
 	ErrInvalidCredentials = errors.New("invalid credentials")
 )
 
-// InputError is bad input to a directory call: which field, and a complete
-// sentence fit to show to the person who typed it (it names the value and
-// the rule; Error returns it unchanged). Test with errors.As.
-type InputError struct {
-	Field   string // "domain", "address", "login", "ministry", "code", "name", "name_ar", "name_en", "role", "password", "quota"
-	Message string
-}
+// InputError is bad input to a directory call: which field ("domain",
+// "address", "login", "ministry", "code", "name", "name_ar", "name_en",
+// "role", "password", "quota"), and a complete sentence fit to show to the
+// person who typed it (it names the value and the rule). It is the core's
+// one input error, input.Error. Test with errors.As.
+type InputError = input.Error
 
-func (e *InputError) Error() string { return e.Message }
-
-func inputErr(field, msg string) *InputError { return &InputError{Field: field, Message: msg} }
+func inputErr(field, msg string) *InputError { return input.Invalid(field, msg) }

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/input"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
 
@@ -149,20 +150,17 @@ func clip(s string) string {
 // texts safe for a client; anything else is logged once and answered 500.
 func (s *Server) coreError(c *gin.Context, doing string, err error) {
 	var (
-		wie *workflow.InputError
-		die *directory.InputError
-		te  *workflow.TransitionError
-		se  *workflow.StaleError
+		ie *input.Error
+		te *workflow.TransitionError
+		se *workflow.StaleError
 	)
 	switch {
-	case errors.As(err, &wie):
-		if wie.Unprocessable {
-			WriteError(c, http.StatusUnprocessableEntity, "unprocessable", wie.Message, wie.Field)
+	case errors.As(err, &ie):
+		if ie.Unprocessable {
+			WriteError(c, http.StatusUnprocessableEntity, "unprocessable", ie.Message, ie.Field)
 			return
 		}
-		WriteError(c, http.StatusBadRequest, "invalid_input", wie.Message, wie.Field)
-	case errors.As(err, &die):
-		WriteError(c, http.StatusBadRequest, "invalid_input", die.Message, die.Field)
+		WriteError(c, http.StatusBadRequest, "invalid_input", ie.Message, ie.Field)
 	case errors.As(err, &se):
 		WriteError(c, http.StatusConflict, "stale_version", se.Error()+"; reload it and try again", "version")
 	case errors.Is(err, workflow.ErrStaleVersion):

@@ -15,6 +15,7 @@ import (
 
 	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/input"
 )
 
 // Actions of a rule.
@@ -67,9 +68,9 @@ func CanonicalPattern(p string) (string, error) {
 	dot := strings.HasPrefix(p, ".")
 	canon, err := directory.CanonicalDomain(strings.TrimPrefix(p, "."))
 	if err != nil {
-		var ie *directory.InputError
+		var ie *input.Error
 		if errors.As(err, &ie) {
-			return "", &directory.InputError{Field: "pattern", Message: ie.Message +
+			return "", &input.Error{Field: "pattern", Message: ie.Message +
 				` (a pattern is a domain, "gov.sy", or a dot and a domain, ".gov.sy", for it and its subdomains)`}
 		}
 		return "", err
@@ -202,16 +203,16 @@ func bumpVersion(tx *gorm.DB) error {
 
 func cleanNote(s string) (string, error) {
 	if !utf8.ValidString(s) {
-		return "", &directory.InputError{Field: "note", Message: "the note is not valid UTF-8 text"}
+		return "", input.Invalid("note", "the note is not valid UTF-8 text")
 	}
 	s = norm.NFC.String(strings.TrimSpace(s))
 	for _, r := range s {
 		if unicode.IsControl(r) {
-			return "", &directory.InputError{Field: "note", Message: "the note contains a control character"}
+			return "", input.Invalid("note", "the note contains a control character")
 		}
 	}
 	if n := utf8.RuneCountInString(s); n > maxNoteChars {
-		return "", &directory.InputError{Field: "note", Message: fmt.Sprintf("the note has %d characters; the limit is %d", n, maxNoteChars)}
+		return "", input.Invalid("note", fmt.Sprintf("the note has %d characters; the limit is %d", n, maxNoteChars))
 	}
 	return s, nil
 }

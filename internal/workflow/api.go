@@ -23,6 +23,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"diwan.gov.sy/diwan/internal/input"
 )
 
 // ---------------------------------------------------------------------------
@@ -61,19 +63,7 @@ var (
 	ErrTooLarge = errors.New("too large")
 )
 
-// InputError is bad input: which field (the JSON name: "subject",
-// "recipients", "due_date", "version", ...), and a complete sentence fit
-// to show the person who typed it. Test with errors.As.
-type InputError struct {
-	Field   string
-	Message string
-	// Unprocessable marks well-formed input the engine cannot act on
-	// (dispatch without recipients or to the sender's own registry, a
-	// reference to a letter the actor cannot see): HTTP 422 rather than 400.
-	Unprocessable bool
-}
-
-func (e *InputError) Error() string { return e.Message }
+type InputError = input.Error // bad input: the field's JSON name and a sentence for the person who typed it
 
 // TransitionError is a refused transition: the action, the object's kind
 // ("entry", "referral") and its current state. It matches
