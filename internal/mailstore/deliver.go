@@ -1,105 +1,28 @@
 package mailstore
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
-	"sync"
 	"time"
 
 	"gorm.io/gorm"
 
 	"diwan.gov.sy/diwan/internal/message"
+	"diwan.gov.sy/diwan/internal/spool"
 )
-
-// spool is a received message held until it is stored: in memory when
-// small, else in a temporary file, with its SHA-256.
-type spool struct {
-	mem  []byte
-	buf  *bytes.Buffer // holds mem; back to spoolBuffers at close
-	file *os.File
-	size int64
-	sum  string
-	// lent: mem was given to a blob put that failed, which may still be
-	// reading it (an HTTP transport after a cancelled request); it is
-	// not reused.
-	lent bool
-}
-
-// spoolBuffers are the memory of closed spools, up to maxPooledSpool each.
-var spoolBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-const maxPooledSpool = 1 << 20
 
 // spool reads r to its end (at most maxBytes; more is ErrTooBig) and
 // hashes it.
-func (s *Store) spool(r io.Reader) (*spool, error) {
-	h := sha256.New()
-	lr := &io.LimitedReader{R: r, N: s.maxBytes + 1}
-	head := spoolBuffers.Get().(*bytes.Buffer)
-	head.Reset()
-	sp := &spool{buf: head}
-	n, err := io.CopyN(head, lr, s.memSpool+1)
-	if err != nil && err != io.EOF {
-		sp.close()
-		return nil, fmt.Errorf("read message: %w", err)
-	}
-	sp.size = n
-	if n <= s.memSpool {
-		if n > s.maxBytes {
-			sp.close()
-			return nil, fmt.Errorf("message of more than %d bytes: %w", s.maxBytes, ErrTooBig)
-		}
-		sp.mem = head.Bytes()
-		h.Write(sp.mem)
-		sp.sum = hex.EncodeToString(h.Sum(nil))
-		return sp, nil
-	}
-	f, err := os.CreateTemp(s.spoolDir, "diwan-spool-*")
-	if err != nil {
-		sp.close()
-		return nil, fmt.Errorf("spool message: %w", err)
-	}
-	// Unlinked at once: the file goes when closed, whatever happens.
-	os.Remove(f.Name())
-	sp.file = f
-	n, err = io.Copy(io.MultiWriter(f, h), io.MultiReader(head, lr))
-	if err != nil {
-		sp.close()
-		return nil, fmt.Errorf("spool message: %w", err)
-	}
-	sp.size = n
-	if n > s.maxBytes {
-		sp.close()
+func (s *Store) spool(r io.Reader) (*spool.Spool, error) {
+	sp, err := spool.Read(r, spool.Options{Limit: s.maxBytes, Memory: s.memSpool, Dir: s.spoolDir, Hash: true})
+	if errors.Is(err, spool.ErrTooBig) {
 		return nil, fmt.Errorf("message of more than %d bytes: %w", s.maxBytes, ErrTooBig)
 	}
-	sp.sum = hex.EncodeToString(h.Sum(nil))
-	return sp, nil
-}
-
-func (sp *spool) reader() io.Reader {
-	if sp.file != nil {
-		return io.NewSectionReader(sp.file, 0, sp.size)
-	}
-	return bytes.NewReader(sp.mem)
-}
-
-func (sp *spool) close() {
-	if sp.file != nil {
-		sp.file.Close()
-	}
-	if b := sp.buf; b != nil && !sp.lent && b.Cap() <= maxPooledSpool {
-		b.Reset()
-		spoolBuffers.Put(b)
-	}
-	sp.buf, sp.mem = nil, nil
+	return sp, err
 }
 
 // blobKey is where a message with the SHA-256 sum lives. One level of 256
@@ -114,7 +37,7 @@ func blobKey(sum string) string {
 
 // incoming is a spooled, parsed message ready to be stored.
 type incoming struct {
-	sp     *spool
+	sp     *spool.Spool
 	key    string
 	parsed *message.Parsed
 	env    string // JSON
@@ -130,33 +53,33 @@ func (s *Store) receive(ctx context.Context, raw io.Reader, check func(size int6
 	if err != nil {
 		return nil, err
 	}
-	key := blobKey(sp.sum)
+	key := blobKey(sp.Sum())
 	var known *content
 	if check != nil {
-		if known, err = check(sp.size, key); err != nil {
-			sp.close()
+		if known, err = check(sp.Size(), key); err != nil {
+			sp.Close()
 			return nil, err
 		}
 	}
 	in := &incoming{sp: sp, key: key}
-	in.parsed, err = message.Parse(sp.reader())
+	in.parsed, err = message.Parse(sp.Reader())
 	if err != nil {
-		sp.close()
+		sp.Close()
 		return nil, fmt.Errorf("parse message: %w", err)
 	}
 	env, err := json.Marshal(in.parsed.Envelope)
 	if err != nil {
-		sp.close()
+		sp.Close()
 		return nil, err
 	}
 	body, err := json.Marshal(in.parsed.Body)
 	if err != nil {
-		sp.close()
+		sp.Close()
 		return nil, err
 	}
 	in.env, in.body = string(env), string(body)
 	if err := s.putBlob(ctx, in, known); err != nil {
-		sp.close()
+		sp.Close()
 		return nil, err
 	}
 	return in, nil
@@ -192,12 +115,12 @@ func (s *Store) putBlob(ctx context.Context, in *incoming, known *content) error
 		// Once more after a failure: an object store can refuse a put
 		// of a key whose previous object it is still removing (a sweep
 		// that has just finished with this content).
-		if _, err = s.blobs.PutKey(pctx, in.key, in.sp.reader(), in.sp.size); err == nil || pctx.Err() != nil {
+		if _, err = s.blobs.PutKey(pctx, in.key, in.sp.Reader(), in.sp.Size()); err == nil || pctx.Err() != nil {
 			break
 		}
 	}
 	if err != nil {
-		in.sp.lent = true
+		in.sp.Lend()
 		return fmt.Errorf("store message %s: %w", in.key, err)
 	}
 	return nil
@@ -264,7 +187,7 @@ func (s *Store) upsertArgs(in *incoming, refs int64) []any {
 	if d := p.Envelope.Date; !d.IsZero() {
 		sent = d.Unix()
 	}
-	return []any{in.key, in.sp.size, p.Body.BodyStart, sent, in.env, in.body,
+	return []any{in.key, in.sp.Size(), p.Body.BodyStart, sent, in.env, in.body,
 		p.Search.Subject, p.Search.From, p.Search.To, p.Search.Cc, p.Search.Bcc, p.Search.Header, p.Search.Text,
 		refs, orphanedAt(refs, s.now()), s.now()}
 }
@@ -512,14 +435,14 @@ func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io
 	if err != nil {
 		return Appended{}, err
 	}
-	defer in.sp.close()
+	defer in.sp.Close()
 	internal := o.InternalDate
 	if internal.IsZero() {
 		internal = s.clock()
 	}
 	var res Appended
 	write := func(tx *gorm.DB) ([]Event, error) {
-		r, err := s.allocateOne(tx, userID, t.ID, in.sp.size, quota)
+		r, err := s.allocateOne(tx, userID, t.ID, in.sp.Size(), quota)
 		if err != nil {
 			return nil, err
 		}
@@ -535,11 +458,11 @@ func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io
 		}
 		uid := uint32(r.UIDNext)
 		if err := s.storeOne(tx, in, newRow{mailboxID: t.ID, userID: userID, uid: uid,
-			modseq: r.HighestModseq, flags: f, internal: internal.Unix(), size: in.sp.size}); err != nil {
+			modseq: r.HighestModseq, flags: f, internal: internal.Unix(), size: in.sp.Size()}); err != nil {
 			return nil, err
 		}
 		res = Appended{MailboxID: t.ID, UIDValidity: uint32(r.UIDValidity), UID: uid,
-			ModSeq: uint64(r.HighestModseq), Size: in.sp.size}
+			ModSeq: uint64(r.HighestModseq), Size: in.sp.Size()}
 		return []Event{{Kind: EventAppend, UserID: userID, MailboxID: t.ID, ModSeq: uint64(r.HighestModseq),
 			UIDs: []uint32{uid}, Messages: uint32(r.Messages)}}, nil
 	}
@@ -621,26 +544,26 @@ func (s *Store) deliverOne(tx *gorm.DB, in *incoming, u, quota, now int64, deliv
 // committer's transaction is a round trip shorter per delivery.
 func (s *Store) storeInInbox(tx *gorm.DB, in *incoming, u, quota, now int64) (mailboxRow, error) {
 	if !s.postgres() {
-		r, err := s.allocateOneWhere(tx, "name = ?", Inbox, u, in.sp.size, quota)
+		r, err := s.allocateOneWhere(tx, "name = ?", Inbox, u, in.sp.Size(), quota)
 		if err != nil {
 			return mailboxRow{}, err
 		}
 		return r, s.storeOne(tx, in, newRow{mailboxID: r.ID, userID: u, uid: uint32(r.UIDNext),
-			modseq: r.HighestModseq, internal: now, size: in.sp.size})
+			modseq: r.HighestModseq, internal: now, size: in.sp.Size()})
 	}
 	var rows []struct {
 		Box    mailboxRow `gorm:"embedded"` // named: gorm skips embedded unexported types
 		Stored int64      `gorm:"column:stored"`
 	}
-	args := []any{Inbox, u, in.sp.size, u, in.sp.size, quota, in.sp.size, 1, 1, in.sp.size}
+	args := []any{Inbox, u, in.sp.Size(), u, in.sp.Size(), quota, in.sp.Size(), 1, 1, in.sp.Size()}
 	args = append(args, s.upsertArgs(in, 1)...)
-	args = append(args, u, now, in.sp.size)
+	args = append(args, u, now, in.sp.Size())
 	if err := tx.Raw(deliverOneSQL, args...).Scan(&rows).Error; err != nil {
 		return mailboxRow{}, err
 	}
 	switch {
 	case len(rows) == 0:
-		return mailboxRow{}, notAllocated(tx, "name = ?", Inbox, u, in.sp.size, quota)
+		return mailboxRow{}, notAllocated(tx, "name = ?", Inbox, u, in.sp.Size(), quota)
 	case rows[0].Stored == 0:
 		return mailboxRow{}, errTombstoned
 	}
@@ -674,7 +597,7 @@ func (s *Store) Deliver(ctx context.Context, recipients []int64, raw io.Reader) 
 	if err != nil {
 		return err
 	}
-	defer in.sp.close()
+	defer in.sp.Close()
 	now := s.clock().Unix()
 	var delivered []int64
 	var failed []*RecipientError
@@ -687,16 +610,16 @@ func (s *Store) Deliver(ctx context.Context, recipients []int64, raw io.Reader) 
 		var events []Event
 		// Users in ID order (the lock order), each: usage, then INBOX.
 		for _, u := range users {
-			if err := addUsage(tx, u, in.sp.size, quotas[u], true); err != nil {
+			if err := addUsage(tx, u, in.sp.Size(), quotas[u], true); err != nil {
 				if !errors.Is(err, ErrOverQuota) && !errors.Is(err, ErrNotFound) {
 					return nil, err
 				}
 				failed = append(failed, &RecipientError{UserID: u, Err: err})
 				continue
 			}
-			r, err := allocateInbox(tx, u, 1, in.sp.size)
+			r, err := allocateInbox(tx, u, 1, in.sp.Size())
 			if errors.Is(err, ErrNotFound) {
-				if err := addUsage(tx, u, -in.sp.size, 0, false); err != nil {
+				if err := addUsage(tx, u, -in.sp.Size(), 0, false); err != nil {
 					return nil, err
 				}
 				failed = append(failed, &RecipientError{UserID: u, Err: err})
@@ -707,7 +630,7 @@ func (s *Store) Deliver(ctx context.Context, recipients []int64, raw io.Reader) 
 			}
 			uid := uint32(r.UIDNext)
 			rows = append(rows, newRow{mailboxID: r.ID, userID: u, uid: uid,
-				modseq: r.HighestModseq, internal: now, size: in.sp.size})
+				modseq: r.HighestModseq, internal: now, size: in.sp.Size()})
 			events = append(events, Event{Kind: EventAppend, UserID: u, MailboxID: r.ID,
 				ModSeq: uint64(r.HighestModseq), UIDs: []uint32{uid}, Messages: uint32(r.Messages)})
 			delivered = append(delivered, u)

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"time"
 
@@ -266,57 +265,4 @@ func newID() string {
 	var b [10]byte
 	rand.Read(b[:])
 	return idEncoding.EncodeToString(b[:])
-}
-
-// spool holds a message to be read more than once: in memory up to
-// memorySpool, else in an unlinked temporary file.
-type spool struct {
-	mem  []byte
-	file *os.File
-	size int64
-}
-
-// spoolMessage reads r to its end (more than limit octets is too big).
-func spoolMessage(r io.Reader, limit int64, dir string) (*spool, error) {
-	lr := &io.LimitedReader{R: r, N: limit + 1}
-	var head bytes.Buffer
-	n, err := io.CopyN(&head, lr, memorySpool+1)
-	if err != nil && err != io.EOF {
-		return nil, err
-	}
-	if n <= memorySpool {
-		if n > limit {
-			return nil, errTooBig
-		}
-		return &spool{mem: head.Bytes(), size: n}, nil
-	}
-	f, err := os.CreateTemp(dir, "diwan-smtp-*")
-	if err != nil {
-		return nil, fmt.Errorf("spool message: %w", err)
-	}
-	os.Remove(f.Name()) // gone when closed, whatever happens
-	sp := &spool{file: f}
-	sp.size, err = io.Copy(f, io.MultiReader(&head, lr))
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if sp.size > limit {
-		f.Close()
-		return nil, errTooBig
-	}
-	return sp, nil
-}
-
-func (sp *spool) reader() io.Reader {
-	if sp.file != nil {
-		return io.NewSectionReader(sp.file, 0, sp.size)
-	}
-	return bytes.NewReader(sp.mem)
-}
-
-func (sp *spool) close() {
-	if sp.file != nil {
-		sp.file.Close()
-	}
 }

@@ -20,6 +20,7 @@ import (
 	"diwan.gov.sy/diwan/internal/directory"
 	"diwan.gov.sy/diwan/internal/mailstore"
 	"diwan.gov.sy/diwan/internal/policy"
+	"diwan.gov.sy/diwan/internal/spool"
 )
 
 // NewSession starts a session at HELO/EHLO (again after STARTTLS).
@@ -323,17 +324,26 @@ func (s *session) data(r io.Reader) error {
 // store delivers to the local recipients and queues the relayed ones.
 // Without relay recipients, verifier or signer the message streams into
 // the store; otherwise it is spooled once and read for each.
-func (s *session) store(ctx context.Context, tx transaction, helo string, msg io.Reader) error {
+func (s *session) store(ctx context.Context, tx transaction, helo string, msg io.Reader) (err error) {
 	verify := !s.submission() && s.srv.o.Verifier != nil
 	sign := s.submission() && s.srv.o.Signer != nil
 	if len(tx.relay) == 0 && !verify && !sign {
 		return s.srv.o.Store.Deliver(ctx, tx.local, msg)
 	}
-	sp, err := spoolMessage(msg, s.srv.o.MaxMessageBytes+maxTraceBytes, s.srv.o.SpoolDir)
+	sp, err := spool.Read(msg, spool.Options{Limit: s.srv.o.MaxMessageBytes + maxTraceBytes, Memory: memorySpool,
+		Dir: s.srv.o.SpoolDir, Pattern: "diwan-smtp-*"})
+	if errors.Is(err, spool.ErrTooBig) {
+		return errTooBig
+	}
 	if err != nil {
 		return err
 	}
-	defer sp.close()
+	defer func() {
+		if err != nil {
+			sp.Lend() // a failed store may still be reading it
+		}
+		sp.Close()
+	}()
 	prefix := ""
 	if verify {
 		if err := s.verify(ctx, tx, helo, sp); err != nil {
@@ -343,7 +353,7 @@ func (s *session) store(ctx context.Context, tx transaction, helo string, msg io
 	if sign {
 		// DKIM signing (a later issue): the signature field goes on top.
 		_, domain, _ := strings.Cut(tx.from, "@")
-		sig, err := s.srv.o.Signer.Sign(ctx, domain, sp.reader())
+		sig, err := s.srv.o.Signer.Sign(ctx, domain, sp.Reader())
 		if err != nil {
 			return err
 		}
@@ -353,9 +363,9 @@ func (s *session) store(ctx context.Context, tx transaction, helo string, msg io
 		if prefix == "" {
 			// The spool itself: a file section the blob store can send
 			// without buffering it.
-			return sp.reader()
+			return sp.Reader()
 		}
-		return io.MultiReader(strings.NewReader(prefix), sp.reader())
+		return io.MultiReader(strings.NewReader(prefix), sp.Reader())
 	}
 	if len(tx.local) > 0 {
 		if err := s.srv.o.Store.Deliver(ctx, tx.local, withPrefix()); err != nil {
@@ -372,7 +382,7 @@ func (s *session) store(ctx context.Context, tx transaction, helo string, msg io
 		if s.user != nil {
 			m.UserID = s.user.ID
 		}
-		if err := s.srv.o.Relay.Enqueue(ctx, m, withPrefix(), int64(len(prefix))+sp.size); err != nil {
+		if err := s.srv.o.Relay.Enqueue(ctx, m, withPrefix(), int64(len(prefix))+sp.Size()); err != nil {
 			return err
 		}
 	}
@@ -380,9 +390,9 @@ func (s *session) store(ctx context.Context, tx transaction, helo string, msg io
 }
 
 // verify runs the sender checks of inbound mail (policy.inbound_auth).
-func (s *session) verify(ctx context.Context, tx transaction, helo string, sp *spool) error {
+func (s *session) verify(ctx context.Context, tx transaction, helo string, sp *spool.Spool) error {
 	v, err := s.srv.o.Verifier.Verify(ctx, Envelope{Listener: s.door.name, Client: s.client, Helo: helo,
-		From: tx.from, To: tx.rcpts, TLS: s.tls != nil}, sp.reader())
+		From: tx.from, To: tx.rcpts, TLS: s.tls != nil}, sp.Reader())
 	if err != nil {
 		return err
 	}
