@@ -128,10 +128,10 @@ func TestAuditVerifyCatchesAnEditedEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	var id int64
-	if err := d.SQL.QueryRow("SELECT id FROM audit_events WHERE action = 'domain.add'").Scan(&id); err != nil {
+	if err := d.Writer().Raw("SELECT id FROM audit_events WHERE action = 'domain.add'").Row().Scan(&id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.SQL.Exec("UPDATE audit_events SET actor = 'cli:mallory' WHERE id = ?", id); err != nil {
+	if err := d.Writer().Exec("UPDATE audit_events SET actor = 'cli:mallory' WHERE id = ?", id).Error; err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
@@ -160,7 +160,7 @@ func TestAuditVerifyReportsDeletedNewestEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.SQL.Exec("DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)"); err != nil {
+	if err := d.Writer().Exec("DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)").Error; err != nil {
 		t.Fatal(err)
 	}
 	d.Close()
@@ -242,7 +242,7 @@ func TestAdminUserUnlockLiftsALockShownInUserList(t *testing.T) {
 		t.Fatalf("an address refused before the unlock, after it: %v", err)
 	}
 	var n int64
-	if err := e.DB.Gorm.Raw("SELECT COUNT(*) FROM audit_events WHERE action = 'user.unlock' AND target = 'user:ali@mof.gov.sy' AND actor LIKE 'cli:%'").Scan(&n).Error; err != nil || n != 1 {
+	if err := e.DB.Writer().Raw("SELECT COUNT(*) FROM audit_events WHERE action = 'user.unlock' AND target = 'user:ali@mof.gov.sy' AND actor LIKE 'cli:%'").Scan(&n).Error; err != nil || n != 1 {
 		t.Fatalf("%d user.unlock events (%v), want 1", n, err)
 	}
 }

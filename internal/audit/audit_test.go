@@ -142,7 +142,7 @@ func TestAppendRefusesIncompleteOrUnencodableEvents(t *testing.T) {
 		"nul byte":    {Actor: "cli:\x00root", Action: "user.add"},
 		"bad details": {Actor: "cli:root", Action: "user.add", Details: map[string]any{"f": func() {}}},
 	} {
-		if err := sealer.Append(ctx, d.Gorm, e); err == nil {
+		if err := sealer.Append(ctx, d.Writer(), e); err == nil {
 			t.Errorf("%s: appended", name)
 		}
 	}
@@ -253,7 +253,7 @@ func TestLateCommittingWriterIsLinkedLaterNotSkipped(t *testing.T) {
 	d := dbtest.Open(t, db.Postgres)
 	ctx := context.Background()
 	l := newLog(d)
-	tx := d.Gorm.WithContext(ctx).Begin()
+	tx := d.Writer().WithContext(ctx).Begin()
 	if err := tx.Error; err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func tampered(t *testing.T, d *db.DB, sql ...string) audit.Report {
 		t.Fatalf("linked %d, want 10", n)
 	}
 	for _, q := range sql {
-		if err := d.Gorm.Exec(q).Error; err != nil {
+		if err := d.Writer().Exec(q).Error; err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}

@@ -107,7 +107,7 @@ func linkLags(b *testing.B, d *db.DB) []time.Duration {
 		CreatedAt time.Time
 		LinkedAt  time.Time
 	}
-	if err := d.Gorm.Raw("SELECT created_at, linked_at FROM audit_events").Scan(&rows).Error; err != nil {
+	if err := d.Writer().Raw("SELECT created_at, linked_at FROM audit_events").Scan(&rows).Error; err != nil {
 		b.Fatal(err)
 	}
 	lags := make([]time.Duration, len(rows))

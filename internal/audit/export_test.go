@@ -22,7 +22,7 @@ func RunPassesForTest(l *Log) int64 { return l.passes.Load() }
 // HMAC-SHA256 under key.
 func RelinkForTest(d *db.DB, key []byte, from int64) error {
 	var rows []eventRow
-	if err := d.Gorm.Raw(`SELECT * FROM audit_events WHERE seq IS NOT NULL ORDER BY seq`).Scan(&rows).Error; err != nil {
+	if err := d.Writer().Raw(`SELECT * FROM audit_events WHERE seq IS NOT NULL ORDER BY seq`).Scan(&rows).Error; err != nil {
 		return err
 	}
 	prev := genesisHash
@@ -38,7 +38,7 @@ func RelinkForTest(d *db.DB, key []byte, from int64) error {
 		} else {
 			h = chainHash(key, *r.Seq, prev, r)
 		}
-		if err := d.Gorm.Exec(`UPDATE audit_events SET prev_hash = ?, hash = ? WHERE id = ?`, prev, h, r.ID).Error; err != nil {
+		if err := d.Writer().Exec(`UPDATE audit_events SET prev_hash = ?, hash = ? WHERE id = ?`, prev, h, r.ID).Error; err != nil {
 			return err
 		}
 		prev = h

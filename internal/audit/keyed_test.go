@@ -84,7 +84,7 @@ func TestVerifyReportsDeletedNewestEvents(t *testing.T) {
 				if got := verify(t, r.log).String(); got != "ok 150 events (0 waiting)" {
 					t.Fatalf("before: %s", got)
 				}
-				if err := d.Gorm.Exec(`DELETE FROM audit_events WHERE seq > ?`, 150-c.deleted).Error; err != nil {
+				if err := d.Writer().Exec(`DELETE FROM audit_events WHERE seq > ?`, 150-c.deleted).Error; err != nil {
 					t.Fatal(err)
 				}
 				want := fmt.Sprintf("broken: chain ends at seq %d but the recorded head is seq 150 (", 150-c.deleted)
@@ -174,7 +174,7 @@ func TestVerifyReportsAChainRecomputedAfterAnEdit(t *testing.T) {
 				r := recordedLog(t, d)
 				appendCommitted(t, d, numbered(10)...)
 				link(t, r.log)
-				if err := d.Gorm.Exec(`UPDATE audit_events SET actor = 'cli:mallory' WHERE id = 4`).Error; err != nil {
+				if err := d.Writer().Exec(`UPDATE audit_events SET actor = 'cli:mallory' WHERE id = 4`).Error; err != nil {
 					t.Fatal(err)
 				}
 				if err := audit.RelinkForTest(d, key, 4); err != nil {
@@ -224,7 +224,7 @@ func TestLinkerRefusesRowsTheServerDidNotWrite(t *testing.T) {
 				appendCommitted(t, d, numbered(2)...)
 				forge(t, d)
 				var forged int64
-				if err := d.Gorm.Raw(`SELECT MAX(id) FROM audit_events`).Scan(&forged).Error; err != nil {
+				if err := d.Writer().Raw(`SELECT MAX(id) FROM audit_events`).Scan(&forged).Error; err != nil {
 					t.Fatal(err)
 				}
 				appendCommitted(t, d, numbered(2)...)
@@ -260,7 +260,7 @@ func TestLinkerRefusesRowsTheServerDidNotWrite(t *testing.T) {
 func TestACopyOfASealedRowIsRefused(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		appendCommitted(t, d, numbered(1)...)
-		err := d.Gorm.Exec(`INSERT INTO audit_events (created_at, actor, action, target, details, row_mac)
+		err := d.Writer().Exec(`INSERT INTO audit_events (created_at, actor, action, target, details, row_mac)
 			SELECT created_at, actor, action, target, details, row_mac FROM audit_events WHERE id = 1`).Error
 		if err == nil {
 			t.Fatal("a copy of a sealed row was inserted")
@@ -294,7 +294,7 @@ func TestRunLinksNothingPastAForgedRow(t *testing.T) {
 
 func exec(t *testing.T, d *db.DB, sql string, args ...any) {
 	t.Helper()
-	if err := d.Gorm.Exec(sql, args...).Error; err != nil {
+	if err := d.Writer().Exec(sql, args...).Error; err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 }

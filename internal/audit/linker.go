@@ -198,7 +198,7 @@ func (l *Log) linkBatch(ctx context.Context) (int, *ForgedError, error) {
 	var forged *ForgedError
 	var newHead head
 	err := l.db.Transaction(ctx, func(tx *gorm.DB) error {
-		if l.db.Driver == db.Postgres {
+		if l.db.IsPostgres() {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", linkerLockKey).Error; err != nil {
 				return fmt.Errorf("take linker lock: %w", err)
 			}
@@ -340,7 +340,7 @@ type link struct {
 func (l *Log) writeLinks(tx *gorm.DB, links []link) error {
 	linkedAt := l.now().UTC().Truncate(time.Microsecond)
 	var updated int64
-	if l.db.Driver == db.Postgres {
+	if l.db.IsPostgres() {
 		// One statement per batch: one round trip instead of a thousand.
 		var values strings.Builder
 		args := make([]any, 0, 4*len(links)+1)

@@ -33,7 +33,7 @@ type Record struct {
 
 // List returns the events that match f, newest first.
 func (l *Log) List(ctx context.Context, f Filter) ([]Record, error) {
-	q := l.db.Gorm.WithContext(ctx).Model(&eventRow{})
+	q := l.db.Writer().WithContext(ctx).Model(&eventRow{})
 	if f.Actor != "" {
 		q = q.Where("actor = ?", f.Actor)
 	}

@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"gorm.io/gorm"
-
-	"diwan.gov.sy/diwan/internal/db"
 )
 
 // ActionRekeyed is the audit action Rekey records.
@@ -62,7 +60,7 @@ func (l *Log) rekeyOnce(ctx context.Context) (bool, error) {
 	}
 	var done bool
 	err := l.db.Transaction(ctx, func(tx *gorm.DB) error {
-		if l.db.Driver == db.Postgres {
+		if l.db.IsPostgres() {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", linkerLockKey).Error; err != nil {
 				return fmt.Errorf("take linker lock: %w", err)
 			}
@@ -196,7 +194,7 @@ func (l *Log) writeRekeyed(tx *gorm.DB, ups []rekeyed) error {
 	if len(ups) == 0 {
 		return nil
 	}
-	if l.db.Driver == db.Postgres {
+	if l.db.IsPostgres() {
 		var values strings.Builder
 		args := make([]any, 0, 4*len(ups))
 		for i, u := range ups {

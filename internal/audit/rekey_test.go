@@ -16,7 +16,7 @@ func legacyChain(t *testing.T, d *db.DB, linked, waiting int) {
 	t.Helper()
 	var unsealed *audit.Sealer
 	for _, e := range numbered(linked) {
-		if err := unsealed.Append(context.Background(), d.Gorm, e); err != nil {
+		if err := unsealed.Append(context.Background(), d.Writer(), e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -25,7 +25,7 @@ func legacyChain(t *testing.T, d *db.DB, linked, waiting int) {
 		t.Fatal(err)
 	}
 	for _, e := range numbered(waiting) {
-		if err := unsealed.Append(context.Background(), d.Gorm, e); err != nil {
+		if err := unsealed.Append(context.Background(), d.Writer(), e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -65,7 +65,7 @@ func TestRekeyBringsAnOldChainUnderTheMasterKeyOnce(t *testing.T) {
 		// Once only: a row without a seal written afterwards is refused,
 		// not re-keyed, by this process and by the next.
 		var unsealed *audit.Sealer
-		if err := unsealed.Append(context.Background(), d.Gorm, numbered(1)[0]); err != nil {
+		if err := unsealed.Append(context.Background(), d.Writer(), numbered(1)[0]); err != nil {
 			t.Fatal(err)
 		}
 		for _, l := range []*audit.Log{r.log, r.open(testKey)} {

@@ -72,7 +72,7 @@ func (l *Log) Verify(ctx context.Context) (Report, error) {
 	for round := 1; ; round++ {
 		for {
 			var rows []eventRow
-			err := l.db.Gorm.WithContext(ctx).Raw(`SELECT id, created_at, actor, action, target, details, seq, prev_hash, hash, row_mac
+			err := l.db.Writer().WithContext(ctx).Raw(`SELECT id, created_at, actor, action, target, details, seq, prev_hash, hash, row_mac
 				FROM audit_events WHERE seq >= ? ORDER BY seq LIMIT ?`, want, verifyBatch).Scan(&rows).Error
 			if err != nil {
 				return rep, fmt.Errorf("audit verify after seq %d: %w", want-1, err)
@@ -97,7 +97,7 @@ func (l *Log) Verify(ctx context.Context) (Report, error) {
 		// accounts for every event; under steady linking, after a few
 		// rounds the few just linked are reported as waiting.
 		var left struct{ All, Linked int64 }
-		err := l.db.Gorm.WithContext(ctx).Raw(`SELECT count(*) AS "all", count(seq) AS linked
+		err := l.db.Writer().WithContext(ctx).Raw(`SELECT count(*) AS "all", count(seq) AS linked
 			FROM audit_events WHERE seq IS NULL OR seq >= ?`, want).Scan(&left).Error
 		if err != nil {
 			return rep, fmt.Errorf("audit verify: count waiting events: %w", err)
@@ -109,7 +109,7 @@ func (l *Log) Verify(ctx context.Context) (Report, error) {
 	}
 	// An event before seq 1 (seq moved down to hide it) is a break too.
 	var stray []eventRow
-	if err := l.db.Gorm.WithContext(ctx).Raw(`SELECT id, seq FROM audit_events WHERE seq < 1 ORDER BY seq LIMIT 1`).Scan(&stray).Error; err != nil {
+	if err := l.db.Writer().WithContext(ctx).Raw(`SELECT id, seq FROM audit_events WHERE seq < 1 ORDER BY seq LIMIT 1`).Scan(&stray).Error; err != nil {
 		return rep, fmt.Errorf("audit verify: look for events before seq 1: %w", err)
 	}
 	if len(stray) > 0 {
@@ -131,7 +131,7 @@ func (l *Log) Verify(ctx context.Context) (Report, error) {
 			continue
 		}
 		var got []eventRow
-		if err := l.db.Gorm.WithContext(ctx).Raw(`SELECT id, seq, hash FROM audit_events WHERE seq = ?`, h.Seq).Scan(&got).Error; err != nil {
+		if err := l.db.Writer().WithContext(ctx).Raw(`SELECT id, seq, hash FROM audit_events WHERE seq = ?`, h.Seq).Scan(&got).Error; err != nil {
 			return rep, fmt.Errorf("audit verify: read seq %d: %w", h.Seq, err)
 		}
 		if len(got) != 1 || got[0].Hash == nil || *got[0].Hash != h.Hash {
@@ -191,7 +191,7 @@ func (l *Log) checkWaiting(ctx context.Context) (*Break, error) {
 	after := int64(0)
 	for {
 		var rows []eventRow
-		err := l.db.Gorm.WithContext(ctx).Raw(`SELECT id, created_at, actor, action, target, details, row_mac
+		err := l.db.Writer().WithContext(ctx).Raw(`SELECT id, created_at, actor, action, target, details, row_mac
 			FROM audit_events WHERE seq IS NULL AND id > ? ORDER BY id LIMIT ?`, after, verifyBatch).Scan(&rows).Error
 		if err != nil {
 			return nil, fmt.Errorf("audit verify: read waiting events: %w", err)

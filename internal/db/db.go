@@ -52,22 +52,34 @@ type Options struct {
 	Logger       *slog.Logger
 }
 
-// DB is an open database: gorm for the stores, the *sql.DB beneath it, and
-// for PostgreSQL the pgx pool that River uses.
+// DB is an open database. The stores use it through a few methods:
+// Writer and Reader (gorm handles for writes and for reads outside any
+// transaction), Transaction and ReadTransaction (closures), IsPostgres and
+// Dialect (for the statements that differ), Conn (one connection of the
+// writer's pool, for a statement pipeline). Migrations (Migrate) and River's
+// tables are this package's concern.
 type DB struct {
+	// Deprecated: internal/workflow moves off it in this change; use
+	// Writer, Transaction.
 	Gorm *gorm.DB
-	// Read is for reads outside any transaction (and read-only
-	// transactions). On SQLite it is a pool of read-only connections
-	// beside the one writer, so that a read never waits behind a writer's
-	// transaction and commit (WAL lets readers and the writer run side by
-	// side; a read sees every transaction committed before it began). On
-	// PostgreSQL it is Gorm.
-	Read   *gorm.DB
-	SQL    *sql.DB
-	Pool   *pgxpool.Pool // PostgreSQL only
+	// Deprecated: internal/workflow moves off it in this change; use
+	// Reader, ReadTransaction.
+	Read *gorm.DB
+	// Deprecated: internal/workflow moves off it in this change; use Conn.
+	SQL *sql.DB
+	// Deprecated: internal/workflow moves off it in this change.
+	Pool *pgxpool.Pool
+	// Deprecated: internal/workflow moves off it in this change; use
+	// IsPostgres or Dialect.
 	Driver string
-	addr   string  // where it is, for messages (no password)
-	readDB *sql.DB // SQLite's read pool, closed with the DB
+
+	w      *gorm.DB      // the writer
+	r      *gorm.DB      // reads outside transactions (see Reader)
+	sqlDB  *sql.DB       // beneath w
+	pool   *pgxpool.Pool // PostgreSQL only: beneath sqlDB, and River's
+	driver string        // SQLite or Postgres
+	addr   string        // where it is, for messages (no password)
+	readDB *sql.DB       // SQLite's read pool, closed with the DB
 }
 
 // Open connects and checks that the database answers. An unreachable
@@ -97,12 +109,13 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.Gorm.Logger = newGormLogger(o.Logger)
-	if d.Read == nil {
-		d.Read = d.Gorm
+	d.w.Logger = newGormLogger(o.Logger)
+	if d.r == nil {
+		d.r = d.w
 	} else {
-		d.Read.Logger = d.Gorm.Logger
+		d.r.Logger = d.w.Logger
 	}
+	d.Gorm, d.Read, d.SQL, d.Pool, d.Driver = d.w, d.r, d.sqlDB, d.pool, d.driver
 	return d, nil
 }
 
@@ -168,7 +181,7 @@ func openSQLite(ctx context.Context, o Options, gcfg *gorm.Config) (*DB, error) 
 	}
 	sqlDB.SetMaxOpenConns(n)
 	sqlDB.SetMaxIdleConns(n)
-	d := &DB{Gorm: g, SQL: sqlDB, Driver: SQLite, addr: path}
+	d := &DB{w: g, sqlDB: sqlDB, driver: SQLite, addr: path}
 	if err := d.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, fail(err)
@@ -215,7 +228,7 @@ func openSQLite(ctx context.Context, o Options, gcfg *gorm.Config) (*DB, error) 
 			return nil, fail(fmt.Errorf("read connection: %w", err))
 		}
 	}
-	d.Read, d.readDB = r, readDB
+	d.r, d.readDB = r, readDB
 	return d, nil
 }
 
@@ -268,7 +281,7 @@ func openPostgres(ctx context.Context, o Options, gcfg *gorm.Config) (*DB, error
 		pool.Close()
 		return nil, fail(err)
 	}
-	d := &DB{Gorm: g, SQL: sqlDB, Pool: pool, Driver: Postgres, addr: addr}
+	d := &DB{w: g, sqlDB: sqlDB, pool: pool, driver: Postgres, addr: addr}
 	if err := d.Ping(ctx); err != nil {
 		d.Close()
 		return nil, fail(err)
@@ -290,7 +303,7 @@ func (d *DB) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var one int
-	return d.SQL.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	return d.sqlDB.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
 // Close closes the pool.
@@ -298,17 +311,51 @@ func (d *DB) Close() error {
 	if d.readDB != nil {
 		d.readDB.Close()
 	}
-	err := d.SQL.Close()
-	if d.Pool != nil {
-		d.Pool.Close()
+	err := d.sqlDB.Close()
+	if d.pool != nil {
+		d.pool.Close()
 	}
 	return err
 }
 
+// Writer is the gorm handle for writes outside a closure of Transaction,
+// and for reads that must see the writer's own state. Give it a context
+// (WithContext).
+func (d *DB) Writer() *gorm.DB { return d.w }
+
+// Reader is the gorm handle for reads outside any transaction. On SQLite
+// it is a pool of read-only connections beside the one writer, so that a
+// read never waits behind a writer's transaction and commit (WAL lets
+// readers and the writer run side by side; a read sees every transaction
+// committed before it began). On PostgreSQL it is Writer. Give it a
+// context (WithContext).
+func (d *DB) Reader() *gorm.DB { return d.r }
+
+// IsPostgres reports whether the database is PostgreSQL (else SQLite).
+func (d *DB) IsPostgres() bool { return d.driver == Postgres }
+
+// Dialect is the database's driver name: SQLite or Postgres.
+func (d *DB) Dialect() string { return d.driver }
+
+// Conn takes one connection of the writer's pool, for a store that sends
+// statements down it itself (a pipeline of PostgreSQL statements). The
+// caller closes it.
+func (d *DB) Conn(ctx context.Context) (*sql.Conn, error) { return d.sqlDB.Conn(ctx) }
+
 // Transaction runs fn in one transaction: committed when fn returns nil,
 // rolled back otherwise (and on panic).
 func (d *DB) Transaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return d.Gorm.WithContext(ctx).Transaction(fn)
+	return d.w.WithContext(ctx).Transaction(fn)
+}
+
+// ReadTransaction runs fn in a transaction that reads one snapshot: on
+// PostgreSQL REPEATABLE READ, read only; on SQLite a transaction on a
+// connection of the read pool, which WAL gives a snapshot of its own.
+func (d *DB) ReadTransaction(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	if d.IsPostgres() {
+		return d.w.WithContext(ctx).Transaction(fn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	}
+	return d.r.WithContext(ctx).Transaction(fn)
 }
 
 // IsUniqueViolation reports whether err is a unique-constraint violation

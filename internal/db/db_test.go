@@ -102,10 +102,10 @@ func TestFailedMigrationRollsBackAndNamesItsVersion(t *testing.T) {
 			if len(applied) != 1 || applied[0].Version != 1 {
 				t.Fatalf("applied = %v, want only 00001", applied)
 			}
-			if d.Gorm.Migrator().HasTable("half") {
+			if d.Writer().Migrator().HasTable("half") {
 				t.Fatal("table of the failed migration exists: not rolled back")
 			}
-			if !d.Gorm.Migrator().HasTable("good") {
+			if !d.Writer().Migrator().HasTable("good") {
 				t.Fatal("table of the good migration is missing")
 			}
 		})
@@ -144,7 +144,7 @@ func TestSQLiteSettings(t *testing.T) {
 	d := dbtest.Open(t, db.SQLite)
 	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "synchronous": "2"} {
 		var got string
-		if err := d.SQL.QueryRow("PRAGMA " + pragma).Scan(&got); err != nil {
+		if err := d.Writer().Raw("PRAGMA " + pragma).Row().Scan(&got); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.EqualFold(got, want) {
@@ -157,10 +157,10 @@ func TestSQLiteSettings(t *testing.T) {
 // while the writer holds a transaction open.
 func TestSQLiteReadPool(t *testing.T) {
 	d := dbtest.Open(t, db.SQLite)
-	if err := d.Read.Exec("INSERT INTO instance_settings (key, value) VALUES ('r', 'x')").Error; err == nil {
+	if err := d.Reader().Exec("INSERT INTO instance_settings (key, value) VALUES ('r', 'x')").Error; err == nil {
 		t.Fatal("a write through the read pool succeeded")
 	}
-	if err := d.Gorm.Exec("INSERT INTO instance_settings (key, value) VALUES ('w', 'committed')").Error; err != nil {
+	if err := d.Writer().Exec("INSERT INTO instance_settings (key, value) VALUES ('w', 'committed')").Error; err != nil {
 		t.Fatal(err)
 	}
 	err := d.Transaction(context.Background(), func(tx *gorm.DB) error {
@@ -168,7 +168,7 @@ func TestSQLiteReadPool(t *testing.T) {
 			return err
 		}
 		var v string
-		if err := d.Read.Raw("SELECT value FROM instance_settings WHERE key = 'w'").Scan(&v).Error; err != nil {
+		if err := d.Reader().Raw("SELECT value FROM instance_settings WHERE key = 'w'").Scan(&v).Error; err != nil {
 			return err
 		}
 		if v != "committed" {
@@ -184,7 +184,7 @@ func TestSQLiteReadPool(t *testing.T) {
 func TestUniqueViolationRecognised(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ins := func() error {
-			return d.Gorm.Exec("INSERT INTO instance_settings (key, value) VALUES ('k', 'v')").Error
+			return d.Writer().Exec("INSERT INTO instance_settings (key, value) VALUES ('k', 'v')").Error
 		}
 		if err := ins(); err != nil {
 			t.Fatal(err)
@@ -231,7 +231,7 @@ func TestSQLiteStatementCache(t *testing.T) {
 	d := dbtest.Open(t, db.SQLite)
 	ctx := context.Background()
 	for _, k := range []string{"a", "b", "c"} {
-		if err := d.Gorm.Exec("INSERT INTO instance_settings (key, value) VALUES (?, ?)", k, "v"+k).Error; err != nil {
+		if err := d.Writer().Exec("INSERT INTO instance_settings (key, value) VALUES (?, ?)", k, "v"+k).Error; err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -304,7 +304,7 @@ func TestSQLiteStatementCache(t *testing.T) {
 
 	const star = "SELECT * FROM instance_settings WHERE key = ?"
 	cols := func() int {
-		rows, err := d.Gorm.Raw(star, "a").Rows()
+		rows, err := d.Writer().Raw(star, "a").Rows()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,7 +316,7 @@ func TestSQLiteStatementCache(t *testing.T) {
 		return len(c)
 	}
 	n := cols()
-	if err := d.Gorm.Exec("ALTER TABLE instance_settings ADD COLUMN extra TEXT").Error; err != nil {
+	if err := d.Writer().Exec("ALTER TABLE instance_settings ADD COLUMN extra TEXT").Error; err != nil {
 		t.Fatal(err)
 	}
 	if got := cols(); got != n+1 {

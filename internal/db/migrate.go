@@ -56,7 +56,7 @@ func (d *DB) goose(fsys fs.FS) (*goose.Provider, error) {
 	dialect := goose.DialectSQLite3
 	var opts []goose.ProviderOption
 	opts = append(opts, goose.WithDisableGlobalRegistry(true))
-	if d.Driver == Postgres {
+	if d.driver == Postgres {
 		dialect = goose.DialectPostgres
 		// Several nodes may start at once: one migrates, the others wait.
 		locker, err := lock.NewPostgresSessionLocker()
@@ -65,14 +65,14 @@ func (d *DB) goose(fsys fs.FS) (*goose.Provider, error) {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	return goose.NewProvider(dialect, d.SQL, fsys, opts...)
+	return goose.NewProvider(dialect, d.sqlDB, fsys, opts...)
 }
 
 // Migrate applies every pending migration — Diwan's, then River's — and
 // returns what it applied. Each migration runs in its own transaction; one
 // that fails is rolled back and the error names its version.
 func (d *DB) Migrate(ctx context.Context) ([]Applied, error) {
-	applied, err := d.migrateFS(ctx, MigrationFS(d.Driver))
+	applied, err := d.migrateFS(ctx, MigrationFS(d.driver))
 	if err != nil {
 		return applied, err
 	}
@@ -116,15 +116,15 @@ func rootCause(err error) string {
 func (d *DB) migrateRiver(ctx context.Context) ([]Applied, error) {
 	var res *rivermigrate.MigrateResult
 	var err error
-	switch d.Driver {
+	switch d.driver {
 	case Postgres:
 		var m *rivermigrate.Migrator[pgx.Tx]
-		m, err = rivermigrate.New(riverpgxv5.New(d.Pool), nil)
+		m, err = rivermigrate.New(riverpgxv5.New(d.pool), nil)
 		if err == nil {
 			res, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 		}
 	default:
-		m, merr := rivermigrate.New(riversqlite.New(d.SQL), nil)
+		m, merr := rivermigrate.New(riversqlite.New(d.sqlDB), nil)
 		if merr != nil {
 			err = merr
 			break
@@ -143,7 +143,7 @@ func (d *DB) migrateRiver(ctx context.Context) ([]Applied, error) {
 
 // Pending lists the migrations not yet applied, Diwan's and River's.
 func (d *DB) Pending(ctx context.Context) ([]string, error) {
-	p, err := d.goose(MigrationFS(d.Driver))
+	p, err := d.goose(MigrationFS(d.driver))
 	if err != nil {
 		return nil, err
 	}
@@ -158,9 +158,9 @@ func (d *DB) Pending(ctx context.Context) ([]string, error) {
 		}
 	}
 	var msgs []string
-	switch d.Driver {
+	switch d.driver {
 	case Postgres:
-		m, err := rivermigrate.New(riverpgxv5.New(d.Pool), nil)
+		m, err := rivermigrate.New(riverpgxv5.New(d.pool), nil)
 		if err != nil {
 			return nil, err
 		}
@@ -170,7 +170,7 @@ func (d *DB) Pending(ctx context.Context) ([]string, error) {
 		}
 		msgs = r.Messages
 	default:
-		m, err := rivermigrate.New(riversqlite.New(d.SQL), nil)
+		m, err := rivermigrate.New(riversqlite.New(d.sqlDB), nil)
 		if err != nil {
 			return nil, err
 		}

@@ -169,7 +169,7 @@ func (s *Service) RemoveAlias(ctx context.Context, actor, address string) error 
 // Aliases lists every alias by address, with its targets.
 func (s *Service) Aliases(ctx context.Context) ([]Alias, error) {
 	var rows []aliasRow
-	g := s.db.Read.WithContext(ctx)
+	g := s.db.Reader().WithContext(ctx)
 	if err := g.Order("address").Limit(maxListAll).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list aliases: %w", err)
 	}
@@ -218,7 +218,7 @@ func (s *Service) ResolveAddress(ctx context.Context, address string) ([]int64, 
 		return nil, err
 	}
 	addr := local + "@" + domain
-	g := s.db.Read.WithContext(ctx)
+	g := s.db.Reader().WithContext(ctx)
 	// One query answers the common case: the domain, and the user whose
 	// login the address is.
 	var rows []struct {
@@ -266,7 +266,7 @@ func (s *Service) ResolveAddress(ctx context.Context, address string) ([]int64, 
 func (s *Service) postmasters(ctx context.Context, ministryID int64) ([]int64, error) {
 	q := func(where string, args ...any) ([]int64, error) {
 		var ids []int64
-		err := s.db.Read.WithContext(ctx).Table("users").Select("users.id").
+		err := s.db.Reader().WithContext(ctx).Table("users").Select("users.id").
 			Joins("JOIN user_roles ON user_roles.user_id = users.id").
 			Where("user_roles.role = ? AND users.disabled = ?", RoleAdmin, false).
 			Where(where, args...).Order("users.id").Limit(maxAliasTargets).Pluck("users.id", &ids).Error
@@ -293,7 +293,7 @@ func (s *Service) MaySendAs(ctx context.Context, userID int64, address string) (
 		return false, nil
 	}
 	addr := local + "@" + domain
-	g := s.db.Read.WithContext(ctx)
+	g := s.db.Reader().WithContext(ctx)
 	var logins []string
 	if err := g.Model(&userRow{}).Where("id = ? AND login = ?", userID, addr).Limit(1).Pluck("login", &logins).Error; err != nil {
 		return false, fmt.Errorf("may %d send as %s: %w", userID, addr, err)

@@ -218,7 +218,7 @@ func (s *Service) Authenticate(ctx context.Context, login, password string) (_ U
 		return User{}, ErrInvalidCredentials
 	}
 	var rows []loginView
-	err = s.db.Read.WithContext(ctx).Table("users").
+	err = s.db.Reader().WithContext(ctx).Table("users").
 		Select("users.*, login_failures.failures AS pair_failures, login_failures.locked_until AS pair_locked_until").
 		Joins("LEFT JOIN login_failures ON login_failures.user_id = users.id AND login_failures.address = ?", addr).
 		Where("users.login = ?", canon).Limit(1).Scan(&rows).Error
@@ -526,7 +526,7 @@ func (s *Service) succeed(ctx context.Context, v loginView, addr string, params 
 			return User{}, fmt.Errorf("authenticate %s: %w", row.Login, err)
 		}
 	}
-	u, err := s.userByCanonical(ctx, s.db.Gorm, row.Login)
+	u, err := s.userByCanonical(ctx, s.db.Writer(), row.Login)
 	if err != nil {
 		return User{}, fmt.Errorf("authenticate %s: %w", row.Login, err)
 	}

@@ -223,7 +223,7 @@ func TestAuthenticateRehashesAPasswordHashedWithOldParameters(t *testing.T) {
 		addUser(t, old, "ali@mof.gov.sy")
 		hashOf := func() string {
 			var h string
-			if err := d.Gorm.Raw("SELECT password_hash FROM users WHERE login = 'ali@mof.gov.sy'").Scan(&h).Error; err != nil {
+			if err := d.Writer().Raw("SELECT password_hash FROM users WHERE login = 'ali@mof.gov.sy'").Scan(&h).Error; err != nil {
 				t.Fatal(err)
 			}
 			return h

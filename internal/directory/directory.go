@@ -262,7 +262,7 @@ func (s *Service) AddMinistry(ctx context.Context, actor string, m Ministry) (Mi
 // Ministries lists every ministry by code.
 func (s *Service) Ministries(ctx context.Context) ([]Ministry, error) {
 	var rows []ministryRow
-	if err := s.db.Gorm.WithContext(ctx).Order("code").Limit(maxListAll).Find(&rows).Error; err != nil {
+	if err := s.db.Writer().WithContext(ctx).Order("code").Limit(maxListAll).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list ministries: %w", err)
 	}
 	out := make([]Ministry, len(rows))
@@ -278,7 +278,7 @@ func (s *Service) Ministry(ctx context.Context, code string) (Ministry, error) {
 	if err != nil {
 		return Ministry{}, err
 	}
-	r, err := findMinistry(ctx, s.db.Gorm, c)
+	r, err := findMinistry(ctx, s.db.Writer(), c)
 	if err != nil {
 		return Ministry{}, err
 	}
@@ -365,7 +365,7 @@ func domainQuery(ctx context.Context, tx *gorm.DB) *gorm.DB {
 // Domains lists the hosted domains by name.
 func (s *Service) Domains(ctx context.Context) ([]Domain, error) {
 	var rows []domainView
-	if err := domainQuery(ctx, s.db.Gorm).Order("domains.name").Limit(maxListAll).Scan(&rows).Error; err != nil {
+	if err := domainQuery(ctx, s.db.Writer()).Order("domains.name").Limit(maxListAll).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list domains: %w", err)
 	}
 	out := make([]Domain, len(rows))
@@ -383,7 +383,7 @@ func (s *Service) Domain(ctx context.Context, name string) (Domain, error) {
 		return Domain{}, err
 	}
 	var rows []domainView
-	if err := domainQuery(ctx, s.db.Gorm).Where("domains.name = ?", canon).Limit(1).Scan(&rows).Error; err != nil {
+	if err := domainQuery(ctx, s.db.Writer()).Where("domains.name = ?", canon).Limit(1).Scan(&rows).Error; err != nil {
 		return Domain{}, fmt.Errorf("find domain %s: %w", canon, err)
 	}
 	if len(rows) == 0 {
@@ -401,7 +401,7 @@ func (s *Service) IsHosted(ctx context.Context, domain string) (bool, error) {
 		return false, nil
 	}
 	var n int64
-	if err := s.db.Gorm.WithContext(ctx).Model(&domainRow{}).Where("name = ?", canon).Count(&n).Error; err != nil {
+	if err := s.db.Writer().WithContext(ctx).Model(&domainRow{}).Where("name = ?", canon).Count(&n).Error; err != nil {
 		return false, fmt.Errorf("look up domain %s: %w", canon, err)
 	}
 	return n > 0, nil

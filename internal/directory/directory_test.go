@@ -85,7 +85,7 @@ func addUser(t *testing.T, s *directory.Service, address string, roles ...string
 func events(t *testing.T, d *db.DB, action, target string) int64 {
 	t.Helper()
 	var n int64
-	if err := d.Gorm.Raw("SELECT COUNT(*) FROM audit_events WHERE action = ? AND target = ?", action, target).Scan(&n).Error; err != nil {
+	if err := d.Writer().Raw("SELECT COUNT(*) FROM audit_events WHERE action = ? AND target = ?", action, target).Scan(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -94,7 +94,7 @@ func events(t *testing.T, d *db.DB, action, target string) int64 {
 func count(t *testing.T, d *db.DB, query string, args ...any) int64 {
 	t.Helper()
 	var n int64
-	if err := d.Gorm.Raw(query, args...).Scan(&n).Error; err != nil {
+	if err := d.Writer().Raw(query, args...).Scan(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -226,7 +226,7 @@ func TestChangeWritesItsAuditEventInTheSameTransaction(t *testing.T) {
 		var got struct {
 			Actor, Details string
 		}
-		if err := d.Gorm.Raw("SELECT actor, details FROM audit_events WHERE action = 'domain.add' AND target = 'domain:mof.gov.sy'").Scan(&got).Error; err != nil {
+		if err := d.Writer().Raw("SELECT actor, details FROM audit_events WHERE action = 'domain.add' AND target = 'domain:mof.gov.sy'").Scan(&got).Error; err != nil {
 			t.Fatal(err)
 		}
 		if got.Actor != actor || !strings.Contains(got.Details, `"ministry":"MOF"`) {

@@ -206,7 +206,7 @@ func withRoles(ctx context.Context, tx *gorm.DB, rows []userView) ([]User, error
 
 // Users lists users by login, a page at a time.
 func (s *Service) Users(ctx context.Context, o ListOptions) ([]User, error) {
-	q := s.filterUsers(userQuery(ctx, s.db.Gorm), o.Query)
+	q := s.filterUsers(userQuery(ctx, s.db.Writer()), o.Query)
 	limit := o.Limit
 	if limit <= 0 {
 		limit = defaultListLimit
@@ -216,13 +216,13 @@ func (s *Service) Users(ctx context.Context, o ListOptions) ([]User, error) {
 	if err := q.Order("users.login").Limit(limit).Offset(max(o.Offset, 0)).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
-	return withRoles(ctx, s.db.Gorm, rows)
+	return withRoles(ctx, s.db.Writer(), rows)
 }
 
 // CountUsers counts the users Users would list with that query, all pages.
 func (s *Service) CountUsers(ctx context.Context, query string) (int64, error) {
 	var n int64
-	q := s.filterUsers(s.db.Gorm.WithContext(ctx).Table("users"), query)
+	q := s.filterUsers(s.db.Writer().WithContext(ctx).Table("users"), query)
 	if err := q.Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count users: %w", err)
 	}
@@ -246,7 +246,7 @@ func (s *Service) UserByLogin(ctx context.Context, login string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	return s.userByCanonical(ctx, s.db.Gorm, canon)
+	return s.userByCanonical(ctx, s.db.Writer(), canon)
 }
 
 func (s *Service) userByCanonical(ctx context.Context, tx *gorm.DB, login string) (User, error) {
@@ -430,7 +430,7 @@ func (s *Service) SetQuota(ctx context.Context, actor, login string, bytes int64
 // the password rules.
 func (s *Service) EnsureBootstrapAdmin(ctx context.Context, password string) (created bool, generated string, err error) {
 	var n int64
-	if err := s.db.Gorm.WithContext(ctx).Model(&userRow{}).Limit(1).Count(&n).Error; err != nil {
+	if err := s.db.Writer().WithContext(ctx).Model(&userRow{}).Limit(1).Count(&n).Error; err != nil {
 		return false, "", fmt.Errorf("count users: %w", err)
 	}
 	if n > 0 {

@@ -83,16 +83,16 @@ func (s *Service) UsersAs(ctx context.Context, viewer User, o ListOptions) ([]Li
 	}
 	limit = min(limit, maxListLimit)
 	var rows []userView
-	q := s.visibleTo(s.filterUsers(userQuery(ctx, s.db.Gorm), o.Query), viewer)
+	q := s.visibleTo(s.filterUsers(userQuery(ctx, s.db.Writer()), o.Query), viewer)
 	if err := q.Order("users.login").Limit(limit).Offset(max(o.Offset, 0)).Scan(&rows).Error; err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", err)
 	}
-	us, err := withRoles(ctx, s.db.Gorm, rows)
+	us, err := withRoles(ctx, s.db.Writer(), rows)
 	if err != nil {
 		return nil, 0, err
 	}
 	var n int64
-	cq := s.visibleTo(s.filterUsers(s.db.Gorm.WithContext(ctx).Table("users"), o.Query), viewer)
+	cq := s.visibleTo(s.filterUsers(s.db.Writer().WithContext(ctx).Table("users"), o.Query), viewer)
 	if err := cq.Count(&n).Error; err != nil {
 		return nil, 0, fmt.Errorf("count users: %w", err)
 	}

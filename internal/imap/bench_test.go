@@ -104,7 +104,7 @@ func TestServeForLoadGenerator(t *testing.T) {
 		sctx, cancel = context.WithTimeout(sctx, dur)
 		defer cancel()
 	}
-	fmt.Fprintf(os.Stderr, "diwan imap: serving %s (STARTTLS) on %s\n", addr, d.Driver)
+	fmt.Fprintf(os.Stderr, "diwan imap: serving %s (STARTTLS) on %s\n", addr, d.Dialect())
 	if err := srv.Serve(sctx); err != nil {
 		t.Fatal(err)
 	}

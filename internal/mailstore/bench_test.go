@@ -52,7 +52,7 @@ func fill(b *testing.B, e *env, user int64, n int) int64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tx := e.d.Gorm.Begin()
+	tx := e.d.Writer().Begin()
 	for i := 1; i <= n; i++ {
 		subject := fmt.Sprintf("report %d on the budget", i)
 		env := fmt.Sprintf(`{"date":"2026-03-01T10:00:00+03:00","subject":%q,"from":[{"n":"Sender","m":"sender","h":"moct.gov.sy"}]}`, subject)

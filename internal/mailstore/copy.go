@@ -75,7 +75,7 @@ func (s *Store) copyMove(ctx context.Context, userID, srcID int64, uids []uint32
 	if err := s.checkMailbox(ctx, userID, srcID); err != nil {
 		return Copied{}, err
 	}
-	dst, err := findMailbox(s.db.Read.WithContext(ctx), userID, name)
+	dst, err := findMailbox(s.db.Reader().WithContext(ctx), userID, name)
 	if err != nil {
 		return Copied{}, err
 	}

@@ -144,7 +144,7 @@ const contentCols = "msg.id IS NOT NULL AS present, COALESCE(msg.refs, 0) AS ref
 func (s *Store) pin(ctx context.Context, key string, known *content) error {
 	if known == nil {
 		var rows []content
-		if err := s.db.Read.WithContext(ctx).Raw("SELECT TRUE AS present, refs, deleting FROM messages WHERE blob_key = ?", key).Scan(&rows).Error; err != nil {
+		if err := s.db.Reader().WithContext(ctx).Raw("SELECT TRUE AS present, refs, deleting FROM messages WHERE blob_key = ?", key).Scan(&rows).Error; err != nil {
 			return err
 		}
 		known = &content{}
@@ -160,7 +160,7 @@ func (s *Store) pin(ctx context.Context, key string, known *content) error {
 	case known.Refs > 0:
 		return nil
 	}
-	res := s.db.Gorm.WithContext(ctx).Exec("UPDATE messages SET orphaned_at = ? WHERE blob_key = ? AND refs = 0 AND NOT deleting", s.now(), key)
+	res := s.db.Writer().WithContext(ctx).Exec("UPDATE messages SET orphaned_at = ? WHERE blob_key = ? AND refs = 0 AND NOT deleting", s.now(), key)
 	if res.Error != nil {
 		return res.Error
 	}
@@ -417,7 +417,7 @@ func (s *Store) Append(ctx context.Context, userID int64, mailbox string, raw io
 	// Refuse before storing what cannot fit; the transaction checks again.
 	in, err := s.receive(ctx, raw, func(size int64, key string) (*content, error) {
 		var targets []appendTarget
-		if err := s.db.Read.WithContext(ctx).Raw(`SELECT mb.id, COALESCE(mu.used_bytes, 0) AS used_bytes, `+contentCols+`
+		if err := s.db.Reader().WithContext(ctx).Raw(`SELECT mb.id, COALESCE(mu.used_bytes, 0) AS used_bytes, `+contentCols+`
 			FROM mailboxes mb LEFT JOIN mail_users mu ON mu.user_id = mb.user_id
 				LEFT JOIN messages msg ON msg.blob_key = ?
 			WHERE mb.user_id = ? AND mb.name = ?`, key, userID, name).Scan(&targets).Error; err != nil {

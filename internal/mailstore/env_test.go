@@ -106,7 +106,7 @@ func newEnv(t testing.TB, driver, blobKind string, users int) *env {
 // tables and returns their IDs.
 func addUsers(t testing.TB, d *db.DB, n int) []int64 {
 	t.Helper()
-	g := d.Gorm
+	g := d.Writer()
 	now := time.Now().UTC()
 	if err := g.Exec("INSERT INTO ministries (code, name_ar, name_en, created_at) VALUES ('TST', 'اختبار', 'Test', ?)", now).Error; err != nil {
 		t.Fatal(err)
@@ -166,7 +166,7 @@ func (e *env) blobKeys(t testing.TB) []string {
 func (e *env) count(t testing.TB, q string, args ...any) int64 {
 	t.Helper()
 	var n int64
-	if err := e.d.Gorm.Raw(q, args...).Scan(&n).Error; err != nil {
+	if err := e.d.Writer().Raw(q, args...).Scan(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n

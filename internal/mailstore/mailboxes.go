@@ -223,7 +223,7 @@ func findMailbox(tx *gorm.DB, userID int64, name string) (mailboxRow, error) {
 // HasChildren filled.
 func (s *Store) Mailboxes(ctx context.Context, userID int64) ([]Mailbox, error) {
 	var rows []mailboxRow
-	err := s.db.Read.WithContext(ctx).Raw("SELECT "+mailboxCols+" FROM mailboxes WHERE user_id = ? ORDER BY name LIMIT ?",
+	err := s.db.Reader().WithContext(ctx).Raw("SELECT "+mailboxCols+" FROM mailboxes WHERE user_id = ? ORDER BY name LIMIT ?",
 		userID, MaxMailboxes+1).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("list mailboxes of user %d: %w", userID, err)
@@ -254,13 +254,13 @@ func (s *Store) Mailbox(ctx context.Context, userID int64, name string) (Mailbox
 	if err != nil {
 		return Mailbox{}, err
 	}
-	r, err := findMailbox(s.db.Read.WithContext(ctx), userID, name)
+	r, err := findMailbox(s.db.Reader().WithContext(ctx), userID, name)
 	if err != nil {
 		return Mailbox{}, err
 	}
 	m := r.mailbox()
 	var n int64
-	if err := s.db.Read.WithContext(ctx).Raw("SELECT count(*) FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?",
+	if err := s.db.Reader().WithContext(ctx).Raw("SELECT count(*) FROM mailboxes WHERE user_id = ? AND substr(name, 1, ?) = ?",
 		userID, utf8.RuneCountInString(name)+1, name+"/").Scan(&n).Error; err != nil {
 		return Mailbox{}, err
 	}
@@ -318,7 +318,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, userID int64, name string) er
 	if name == Inbox {
 		return fmt.Errorf("delete %s: %w", Inbox, ErrProtected)
 	}
-	mb, err := findMailbox(s.db.Read.WithContext(ctx), userID, name)
+	mb, err := findMailbox(s.db.Reader().WithContext(ctx), userID, name)
 	if err != nil {
 		return err
 	}
@@ -506,7 +506,7 @@ func (s *Store) renameInbox(ctx context.Context, userID int64, newName string) e
 	if err := s.EnsureUser(ctx, userID); err != nil {
 		return err
 	}
-	inbox, err := findMailbox(s.db.Read.WithContext(ctx), userID, Inbox)
+	inbox, err := findMailbox(s.db.Reader().WithContext(ctx), userID, Inbox)
 	if err != nil {
 		return err
 	}
@@ -570,7 +570,7 @@ func (s *Store) SetSubscribed(ctx context.Context, userID int64, name string, su
 	if err != nil {
 		return err
 	}
-	res := s.db.Gorm.WithContext(ctx).Exec("UPDATE mailboxes SET subscribed = ? WHERE user_id = ? AND name = ?", subscribed, userID, name)
+	res := s.db.Writer().WithContext(ctx).Exec("UPDATE mailboxes SET subscribed = ? WHERE user_id = ? AND name = ?", subscribed, userID, name)
 	if res.Error != nil {
 		return fmt.Errorf("subscribe %q: %w", name, res.Error)
 	}

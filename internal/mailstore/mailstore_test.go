@@ -227,7 +227,7 @@ func TestDeliverToHundredRecipientsStoresOneBlob(t *testing.T) {
 
 func setQuota(t testing.TB, e *env, user, bytes int64) {
 	t.Helper()
-	if err := e.d.Gorm.Exec("UPDATE users SET quota_bytes = ? WHERE id = ?", bytes, user).Error; err != nil {
+	if err := e.d.Writer().Exec("UPDATE users SET quota_bytes = ? WHERE id = ?", bytes, user).Error; err != nil {
 		t.Fatal(err)
 	}
 }
@@ -278,7 +278,7 @@ func TestDeliverWithoutInbox(t *testing.T) {
 		u := e.users[0]
 		e.appendMsg(t, u, "Archive", msg("kept", "x"))
 		before, _ := e.s.Usage(e.ctx, u)
-		if err := e.d.Gorm.Exec("DELETE FROM mailboxes WHERE user_id = ? AND name = 'INBOX'", u).Error; err != nil {
+		if err := e.d.Writer().Exec("DELETE FROM mailboxes WHERE user_id = ? AND name = 'INBOX'", u).Error; err != nil {
 			t.Fatal(err)
 		}
 		err := e.s.Deliver(e.ctx, []int64{u}, strings.NewReader(msg("lost", "y")))
@@ -554,7 +554,7 @@ func claimContent(t *testing.T, e *env, u int64, raw string) string {
 		t.Fatal(err)
 	}
 	var key string
-	if err := e.d.Gorm.Raw("UPDATE messages SET deleting = TRUE RETURNING blob_key").Scan(&key).Error; err != nil || key == "" {
+	if err := e.d.Writer().Raw("UPDATE messages SET deleting = TRUE RETURNING blob_key").Scan(&key).Error; err != nil || key == "" {
 		t.Fatalf("claim %q: %v", key, err)
 	}
 	return key
@@ -637,7 +637,7 @@ func TestDeliveryToOneRacingTheSweepKeepsItsBlob(t *testing.T) {
 			t.Fatal(deliverErr)
 		}
 		var keys []string
-		if err := e.d.Gorm.Raw("SELECT blob_key FROM messages WHERE refs = 1 AND NOT deleting").Scan(&keys).Error; err != nil || len(keys) != 1 {
+		if err := e.d.Writer().Raw("SELECT blob_key FROM messages WHERE refs = 1 AND NOT deleting").Scan(&keys).Error; err != nil || len(keys) != 1 {
 			t.Fatalf("live rows %v (%v)", keys, err)
 		}
 		if e.raw(t, keys[0]) != raw {

@@ -120,7 +120,7 @@ func (s *Store) UIDs(ctx context.Context, userID, mailboxID int64) ([]uint32, er
 	if err := s.checkMailbox(ctx, userID, mailboxID); err != nil {
 		return nil, err
 	}
-	uids, err := mailboxUIDs(s.db.Read.WithContext(ctx), userID, mailboxID)
+	uids, err := mailboxUIDs(s.db.Reader().WithContext(ctx), userID, mailboxID)
 	if err != nil {
 		return nil, fmt.Errorf("uids of mailbox %d: %w", mailboxID, err)
 	}
@@ -158,7 +158,7 @@ func (s *Store) fetch(ctx context.Context, userID, mailboxID int64, uids []uint3
 	if o.Structure {
 		cols += ", m.structure"
 	}
-	g := s.db.Read.WithContext(ctx)
+	g := s.db.Reader().WithContext(ctx)
 	batch := make([]*MessageInfo, 0, fetchBatch)
 	for _, b := range batches(uids, fetchBatch) {
 		cond, args := uidCond(b)

@@ -33,7 +33,7 @@ func (s *Store) Search(ctx context.Context, userID, mailboxID int64, c *Criteria
 	}
 	q += " WHERE mm.mailbox_id = ? AND mm.user_id = ? AND " + where + " ORDER BY mm.uid"
 	args := append([]any{mailboxID, userID}, b.args...)
-	rows, err := s.db.Read.WithContext(ctx).Raw(q, args...).Rows()
+	rows, err := s.db.Reader().WithContext(ctx).Raw(q, args...).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("search mailbox %d: %w", mailboxID, err)
 	}

@@ -24,7 +24,7 @@ type searchRow struct {
 // criteria that SQL cannot express exactly (HEADER of a field without a
 // column of its own). It reads every message of the mailbox.
 func (s *Store) searchGo(ctx context.Context, userID, mailboxID int64, c *Criteria) ([]uint32, error) {
-	rows, err := s.db.Read.WithContext(ctx).Raw(`SELECT mm.uid, mm.seen, mm.answered, mm.flagged, mm.deleted, mm.draft,
+	rows, err := s.db.Reader().WithContext(ctx).Raw(`SELECT mm.uid, mm.seen, mm.answered, mm.flagged, mm.deleted, mm.draft,
 			mm.keywords, mm.internal_date, COALESCE(m.sent_date, mm.internal_date), mm.size, m.search_subject, m.search_from,
 			m.search_to, m.search_cc, m.search_bcc, m.search_header, m.search_text
 		FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id

@@ -2,7 +2,6 @@ package mailstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -111,7 +110,7 @@ func (s *Store) Feed() Feed { return s.feed }
 
 func (s *Store) now() int64 { return s.clock().Unix() }
 
-func (s *Store) postgres() bool { return s.db.Driver == db.Postgres }
+func (s *Store) postgres() bool { return s.db.IsPostgres() }
 
 // errRollback makes tx roll back without an error for the caller.
 var errRollback = errors.New("mailstore: nothing to do")
@@ -138,10 +137,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 // read only, on PostgreSQL; on SQLite a read transaction on a connection
 // of the read pool, which WAL gives a snapshot of its own).
 func (s *Store) readTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	if s.postgres() {
-		return s.db.Gorm.WithContext(ctx).Transaction(fn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
-	}
-	return s.db.Read.WithContext(ctx).Transaction(fn)
+	return s.db.ReadTransaction(ctx, fn)
 }
 
 func retryable(err error) bool {
@@ -263,7 +259,7 @@ func (s *Store) Usage(ctx context.Context, userID int64) (Usage, error) {
 		return Usage{}, fmt.Errorf("usage of user %d: %w", userID, err)
 	}
 	var used []int64
-	err = s.db.Read.WithContext(ctx).Raw(`SELECT used_bytes FROM mail_users WHERE user_id = ?`, userID).Scan(&used).Error
+	err = s.db.Reader().WithContext(ctx).Raw(`SELECT used_bytes FROM mail_users WHERE user_id = ?`, userID).Scan(&used).Error
 	if err != nil {
 		return Usage{}, fmt.Errorf("usage of user %d: %w", userID, err)
 	}
@@ -277,7 +273,7 @@ func (s *Store) Usage(ctx context.Context, userID int64) (Usage, error) {
 // checkMailbox verifies that the mailbox belongs to the user.
 func (s *Store) checkMailbox(ctx context.Context, userID, mailboxID int64) error {
 	var n int64
-	err := s.db.Read.WithContext(ctx).Raw("SELECT count(*) FROM mailboxes WHERE id = ? AND user_id = ?", mailboxID, userID).Scan(&n).Error
+	err := s.db.Reader().WithContext(ctx).Raw("SELECT count(*) FROM mailboxes WHERE id = ? AND user_id = ?", mailboxID, userID).Scan(&n).Error
 	if err != nil {
 		return err
 	}

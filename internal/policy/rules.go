@@ -92,7 +92,7 @@ func (s *Service) Rules(ctx context.Context) ([]Rule, error) {
 
 func (s *Service) rules(ctx context.Context) ([]Rule, error) {
 	var rows []ruleRow
-	if err := s.db.Gorm.WithContext(ctx).Order("pattern").Limit(maxRules).Find(&rows).Error; err != nil {
+	if err := s.db.Writer().WithContext(ctx).Order("pattern").Limit(maxRules).Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	out := make([]Rule, len(rows))

@@ -254,7 +254,7 @@ func (e *env) inbox(login string) []string {
 func (e *env) count(q string, args ...any) int64 {
 	e.t.Helper()
 	var n int64
-	if err := e.d.Gorm.Raw(q, args...).Scan(&n).Error; err != nil {
+	if err := e.d.Writer().Raw(q, args...).Scan(&n).Error; err != nil {
 		e.t.Fatal(err)
 	}
 	return n

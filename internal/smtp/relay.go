@@ -161,7 +161,7 @@ func (q *Queue) Pending(ctx context.Context, limit int) ([]QueuedRelay, error) {
 		limit = 1000
 	}
 	var rows []relayRow
-	err := q.db.Gorm.WithContext(ctx).Where("state = ?", "pending").Order("next_attempt_at, id").Limit(limit).Find(&rows).Error
+	err := q.db.Writer().WithContext(ctx).Where("state = ?", "pending").Order("next_attempt_at, id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("relay queue: list: %w", err)
 	}
