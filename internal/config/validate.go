@@ -26,7 +26,24 @@ const (
 //	database.driver: "mysql" is not supported; use "sqlite" or "postgres"
 func (c *Config) Validate() error {
 	v := &validator{}
+	v.validateBase(c)
+	v.validateDatabase(c)
+	v.validateBlob(c)
+	v.validateTLS(c)
+	v.validateHTTP(c)
+	v.validateSMTP(c)
+	v.validateIMAP(c)
+	v.validateListeners(c)
+	v.validatePolicy(c)
+	v.validateLog(c)
+	v.validateAuth(c)
+	v.validateWorkflow(&c.Workflow)
+	v.validateDelivery(c)
+	return errors.Join(v.errs...)
+}
 
+// validateBase checks data_dir and time_zone.
+func (v *validator) validateBase(c *Config) {
 	if strings.TrimSpace(c.DataDir) == "" {
 		v.add("data_dir", `must not be empty; give a directory such as "./data"`)
 	}
@@ -40,8 +57,10 @@ func (c *Config) Validate() error {
 			v.add("time_zone", "%q is not a known time zone; use an IANA zone such as \"Asia/Damascus\"", c.TimeZone)
 		}
 	}
+}
 
-	// database
+// validateDatabase checks database.*.
+func (v *validator) validateDatabase(c *Config) {
 	switch c.Database.Driver {
 	case "sqlite":
 		if d := strings.ToLower(c.Database.DSN); strings.HasPrefix(d, "postgres://") || strings.HasPrefix(d, "postgresql://") {
@@ -55,9 +74,11 @@ func (c *Config) Validate() error {
 		v.add("database.driver", "%q is not supported; use \"sqlite\" or \"postgres\"", c.Database.Driver)
 	}
 	v.atLeast("database.max_open_conns", int64(c.Database.MaxOpenConns), 0)
+}
 
-	// blob; the s3 ranges are checked whatever the driver, so that a bad
-	// value is found before the day the driver changes.
+// validateBlob checks blob.*; the s3 ranges are checked whatever the
+// driver, so that a bad value is found before the day the driver changes.
+func (v *validator) validateBlob(c *Config) {
 	if p := c.Blob.S3.PartSize; p < minPartSize || p > maxPartSize {
 		v.add("blob.s3.part_size", "%d is outside what S3 allows; use %d (5 MiB) to %d (5 GiB) bytes (default 16777216)", p, minPartSize, uint64(maxPartSize))
 	}
@@ -71,16 +92,20 @@ func (c *Config) Validate() error {
 	default:
 		v.add("blob.driver", "%q is not supported; use \"fs\" or \"s3\"", c.Blob.Driver)
 	}
+}
 
-	// tls
+// validateTLS checks tls.*.
+func (v *validator) validateTLS(c *Config) {
 	switch {
 	case c.TLS.CertFile != "" && c.TLS.KeyFile == "":
 		v.add("tls.key_file", "is required when tls.cert_file is set; give the certificate's private key file (or leave both empty for a generated self-signed pair)")
 	case c.TLS.CertFile == "" && c.TLS.KeyFile != "":
 		v.add("tls.cert_file", "is required when tls.key_file is set; give the certificate file (or leave both empty for a generated self-signed pair)")
 	}
+}
 
-	// http
+// validateHTTP checks http.* and metrics.allow.
+func (v *validator) validateHTTP(c *Config) {
 	v.listenAddr("http.addr", c.HTTP.Addr)
 	if u, err := url.Parse(c.HTTP.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		v.add("http.base_url", "%q is not an absolute http(s) URL; give the address users reach, e.g. \"https://diwan.moct.gov.sy\"", c.HTTP.BaseURL)
@@ -88,8 +113,10 @@ func (c *Config) Validate() error {
 	v.atLeastDuration("http.shutdown_timeout", c.HTTP.ShutdownTimeout, 0)
 	v.addrsOrCIDRs("http.trusted_proxies", c.HTTP.TrustedProxies)
 	v.addrsOrCIDRs("metrics.allow", c.Metrics.Allow)
+}
 
-	// smtp
+// validateSMTP checks smtp.*.
+func (v *validator) validateSMTP(c *Config) {
 	if !isHostname(c.SMTP.Hostname) || !strings.Contains(strings.TrimSuffix(c.SMTP.Hostname, "."), ".") {
 		v.add("smtp.hostname", "%q is not a fully qualified host name; give this server's name in ASCII (xn-- form for IDN), e.g. \"mail.moct.gov.sy\"", c.SMTP.Hostname)
 	}
@@ -102,14 +129,20 @@ func (c *Config) Validate() error {
 	v.atLeastDuration("smtp.read_timeout", c.SMTP.ReadTimeout, time.Second)
 	v.atLeastDuration("smtp.write_timeout", c.SMTP.WriteTimeout, time.Second)
 	v.atLeast("smtp.max_connections_per_ip", int64(c.SMTP.MaxConnectionsPerIP), 0)
+}
 
-	// imap
+// validateIMAP checks imap.*.
+func (v *validator) validateIMAP(c *Config) {
 	v.listenAddr("imap.addr", c.IMAP.Addr)
 	v.listenAddr("imap.tls_addr", c.IMAP.TLSAddr)
 	v.atLeastDuration("imap.idle_timeout", c.IMAP.IdleTimeout, time.Second)
 	v.atLeast("imap.append_limit", c.IMAP.AppendLimit, 0)
 	v.atLeast("imap.max_connections_per_ip", int64(c.IMAP.MaxConnectionsPerIP), 0)
 	v.atLeast("imap.max_connections_per_user_ip", int64(c.IMAP.MaxConnectionsPerUserIP), 0)
+}
+
+// validateListeners checks that no two listeners share a port.
+func (v *validator) validateListeners(c *Config) {
 	v.distinctListeners([][2]string{
 		{"http.addr", c.HTTP.Addr},
 		{"smtp.inbound_addr", c.SMTP.InboundAddr},
@@ -118,8 +151,10 @@ func (c *Config) Validate() error {
 		{"imap.addr", c.IMAP.Addr},
 		{"imap.tls_addr", c.IMAP.TLSAddr},
 	})
+}
 
-	// policy
+// validatePolicy checks policy.*.
+func (v *validator) validatePolicy(c *Config) {
 	for i, s := range c.Policy.NationalSuffixes {
 		if !isDomainSuffix(s) {
 			v.add(fmt.Sprintf("policy.national_suffixes[%d]", i), "%q is not a domain; write a domain such as \"gov.sy\" (it covers every subdomain)", s)
@@ -130,8 +165,10 @@ func (c *Config) Validate() error {
 	default:
 		v.add("policy.inbound_auth", "%q is not supported; use \"enforce\" (refuse failing mail) or \"report\" (accept and log only)", c.Policy.InboundAuth)
 	}
+}
 
-	// log
+// validateLog checks log.*.
+func (v *validator) validateLog(c *Config) {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -142,8 +179,10 @@ func (c *Config) Validate() error {
 	default:
 		v.add("log.format", "%q is not supported; use \"text\" or \"json\"", c.Log.Format)
 	}
+}
 
-	// auth
+// validateAuth checks auth.*.
+func (v *validator) validateAuth(c *Config) {
 	v.atLeast("auth.lockout_threshold", int64(c.Auth.LockoutThreshold), 0)
 	if c.Auth.LockoutThreshold > 0 {
 		v.atLeastDuration("auth.lockout_duration", c.Auth.LockoutDuration, time.Second)
@@ -157,11 +196,10 @@ func (c *Config) Validate() error {
 	if n := c.Auth.MinPasswordLength; n < 8 || n > 128 {
 		v.add("auth.min_password_length", "%d is out of range; use 8 to 128 (default 12)", n)
 	}
+}
 
-	// workflow
-	v.validateWorkflow(&c.Workflow)
-
-	// delivery
+// validateDelivery checks delivery.*.
+func (v *validator) validateDelivery(c *Config) {
 	d := &c.Delivery
 	v.atLeast("delivery.concurrency", int64(d.Concurrency), 1)
 	if len(d.RetryIntervals) == 0 {
@@ -179,8 +217,6 @@ func (c *Config) Validate() error {
 	}
 	v.atLeastDuration("delivery.connect_timeout", d.ConnectTimeout, time.Second)
 	v.atLeastDuration("delivery.command_timeout", d.CommandTimeout, time.Second)
-
-	return errors.Join(v.errs...)
 }
 
 func (v *validator) validateS3(s *BlobS3) {
