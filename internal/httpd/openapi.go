@@ -179,30 +179,11 @@ func mustBuildOpenAPI() []byte {
 }
 
 func buildOpenAPI() obj {
-	g := schemaGen{names: map[reflect.Type]string{}}
-	for _, s := range apiSchemas {
-		g.names[reflect.TypeOf(s.Value)] = s.Name
-	}
-	schemas := obj{}
-	for _, s := range apiSchemas {
-		schemas[s.Name] = g.structSchema(reflect.TypeOf(s.Value), s.Request)
-	}
-	for _, item := range apiLists {
-		schemas[item+"List"] = obj{
-			"type":     "object",
-			"required": []string{"items", "total"},
-			"properties": obj{
-				"items": obj{"type": "array", "items": ref(item)},
-				"total": obj{"type": "integer", "format": "int64"},
-			},
-		}
-	}
 	// The transition bodies differ by action; the {action} names are fixed.
 	actionEnums := map[string][]string{
 		"/entries/{id}/{action}":   sortedActions(entryActions),
 		"/referrals/{id}/{action}": sortedActions(referralActions),
 	}
-
 	paths := obj{}
 	for _, op := range apiOps {
 		item, _ := paths[op.Path].(obj)
@@ -210,89 +191,9 @@ func buildOpenAPI() obj {
 			item = obj{}
 			paths[op.Path] = item
 		}
-		o := obj{
-			"tags":        []string{op.Tag},
-			"summary":     op.Summary,
-			"operationId": operationID(op),
-		}
-		var params []obj
-		for _, name := range pathParams(op.Path) {
-			schema := obj{"type": "string"}
-			if name == "id" || name == "aid" {
-				schema = obj{"type": "integer", "format": "int64", "minimum": 1}
-			}
-			if enum, ok := actionEnums[op.Path]; ok && name == "action" {
-				schema["enum"] = enum
-			}
-			params = append(params, obj{"name": name, "in": "path", "required": true, "schema": schema})
-		}
-		for _, q := range op.Query {
-			schema := obj{"type": q.Type}
-			if len(q.Enum) > 0 {
-				schema["enum"] = q.Enum
-			}
-			p := obj{"name": q.Name, "in": "query", "required": false, "schema": schema}
-			if q.Description != "" {
-				p["description"] = q.Description
-			}
-			params = append(params, p)
-		}
-		if changesState(op.Method) && !op.Public {
-			params = append(params, obj{"$ref": "#/components/parameters/CSRFToken"})
-		}
-		if len(params) > 0 {
-			o["parameters"] = params
-		}
-		switch op.Body {
-		case "":
-		case "multipart":
-			o["requestBody"] = obj{"required": true, "content": obj{"multipart/form-data": obj{"schema": obj{
-				"type":       "object",
-				"required":   []string{"file"},
-				"properties": obj{"file": obj{"type": "string", "format": "binary"}},
-			}}}}
-		default:
-			o["requestBody"] = obj{"required": true, "content": obj{"application/json": obj{"schema": ref(op.Body)}}}
-		}
-		responses := obj{}
-		success := obj{"description": http.StatusText(op.Status)}
-		switch op.Response {
-		case "":
-		case "binary":
-			success["content"] = obj{"application/octet-stream": obj{"schema": obj{"type": "string", "format": "binary"}}}
-			success["headers"] = obj{"Content-Disposition": obj{
-				"description": "attachment, with the name in filename* (RFC 6266, UTF-8)",
-				"schema":      obj{"type": "string"},
-			}}
-		case "object":
-			success["content"] = obj{"application/json": obj{"schema": obj{"type": "object"}}}
-		default:
-			success["content"] = obj{"application/json": obj{"schema": ref(op.Response)}}
-		}
-		if op.Path == "/session" && op.Method == "POST" {
-			success["headers"] = obj{"Set-Cookie": obj{
-				"description": "diwan_session: HttpOnly, SameSite=Lax, Secure over TLS",
-				"schema":      obj{"type": "string"},
-			}}
-		}
-		responses[fmt.Sprint(op.Status)] = success
-		errs := op.Errors
-		if op.Body != "" && op.Body != "multipart" {
-			// A JSON body: too large, or not sent as application/json.
-			errs = append(slices.Clone(errs), http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
-		}
-		if len(op.Query) > 0 || op.Method == "GET" {
-			errs = append(slices.Clone(errs), http.StatusBadRequest) // an unknown or bad query parameter
-		}
-		for _, code := range errs {
-			responses[fmt.Sprint(code)] = obj{"$ref": "#/components/responses/Error"}
-		}
-		o["responses"] = responses
-		if op.Public {
-			o["security"] = []obj{}
-		}
-		item[strings.ToLower(op.Method)] = o
+		item[strings.ToLower(op.Method)] = openAPIOperation(op, actionEnums[op.Path])
 	}
+	schemas := openAPISchemas()
 
 	return obj{
 		"openapi": "3.0.3",
@@ -326,6 +227,128 @@ func buildOpenAPI() obj {
 			},
 		},
 	}
+}
+
+// openAPISchemas are the components' schemas: every API type, and a list
+// of each listed one.
+func openAPISchemas() obj {
+	g := schemaGen{names: map[reflect.Type]string{}}
+	for _, s := range apiSchemas {
+		g.names[reflect.TypeOf(s.Value)] = s.Name
+	}
+	schemas := obj{}
+	for _, s := range apiSchemas {
+		schemas[s.Name] = g.structSchema(reflect.TypeOf(s.Value), s.Request)
+	}
+	for _, item := range apiLists {
+		schemas[item+"List"] = obj{
+			"type":     "object",
+			"required": []string{"items", "total"},
+			"properties": obj{
+				"items": obj{"type": "array", "items": ref(item)},
+				"total": obj{"type": "integer", "format": "int64"},
+			},
+		}
+	}
+	return schemas
+}
+
+// openAPIOperation describes one operation; actions, when not nil, are
+// the names its {action} may take.
+func openAPIOperation(op apiOp, actions []string) obj {
+	o := obj{
+		"tags":        []string{op.Tag},
+		"summary":     op.Summary,
+		"operationId": operationID(op),
+	}
+	if params := openAPIParams(op, actions); len(params) > 0 {
+		o["parameters"] = params
+	}
+	switch op.Body {
+	case "":
+	case "multipart":
+		o["requestBody"] = obj{"required": true, "content": obj{"multipart/form-data": obj{"schema": obj{
+			"type":       "object",
+			"required":   []string{"file"},
+			"properties": obj{"file": obj{"type": "string", "format": "binary"}},
+		}}}}
+	default:
+		o["requestBody"] = obj{"required": true, "content": obj{"application/json": obj{"schema": ref(op.Body)}}}
+	}
+	o["responses"] = openAPIResponses(op)
+	if op.Public {
+		o["security"] = []obj{}
+	}
+	return o
+}
+
+// openAPIParams are the operation's path and query parameters, and the
+// CSRF header where it changes state.
+func openAPIParams(op apiOp, actions []string) []obj {
+	var params []obj
+	for _, name := range pathParams(op.Path) {
+		schema := obj{"type": "string"}
+		if name == "id" || name == "aid" {
+			schema = obj{"type": "integer", "format": "int64", "minimum": 1}
+		}
+		if actions != nil && name == "action" {
+			schema["enum"] = actions
+		}
+		params = append(params, obj{"name": name, "in": "path", "required": true, "schema": schema})
+	}
+	for _, q := range op.Query {
+		schema := obj{"type": q.Type}
+		if len(q.Enum) > 0 {
+			schema["enum"] = q.Enum
+		}
+		p := obj{"name": q.Name, "in": "query", "required": false, "schema": schema}
+		if q.Description != "" {
+			p["description"] = q.Description
+		}
+		params = append(params, p)
+	}
+	if changesState(op.Method) && !op.Public {
+		params = append(params, obj{"$ref": "#/components/parameters/CSRFToken"})
+	}
+	return params
+}
+
+// openAPIResponses are the operation's success and its errors.
+func openAPIResponses(op apiOp) obj {
+	responses := obj{}
+	success := obj{"description": http.StatusText(op.Status)}
+	switch op.Response {
+	case "":
+	case "binary":
+		success["content"] = obj{"application/octet-stream": obj{"schema": obj{"type": "string", "format": "binary"}}}
+		success["headers"] = obj{"Content-Disposition": obj{
+			"description": "attachment, with the name in filename* (RFC 6266, UTF-8)",
+			"schema":      obj{"type": "string"},
+		}}
+	case "object":
+		success["content"] = obj{"application/json": obj{"schema": obj{"type": "object"}}}
+	default:
+		success["content"] = obj{"application/json": obj{"schema": ref(op.Response)}}
+	}
+	if op.Path == "/session" && op.Method == "POST" {
+		success["headers"] = obj{"Set-Cookie": obj{
+			"description": "diwan_session: HttpOnly, SameSite=Lax, Secure over TLS",
+			"schema":      obj{"type": "string"},
+		}}
+	}
+	responses[fmt.Sprint(op.Status)] = success
+	errs := op.Errors
+	if op.Body != "" && op.Body != "multipart" {
+		// A JSON body: too large, or not sent as application/json.
+		errs = append(slices.Clone(errs), http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
+	}
+	if len(op.Query) > 0 || op.Method == "GET" {
+		errs = append(slices.Clone(errs), http.StatusBadRequest) // an unknown or bad query parameter
+	}
+	for _, code := range errs {
+		responses[fmt.Sprint(code)] = obj{"$ref": "#/components/responses/Error"}
+	}
+	return responses
 }
 
 var pathParamRE = regexp.MustCompile(`\{([a-z_]+)\}`)
