@@ -115,74 +115,18 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 		fmt.Fprintf(stdout, "diwan: serving %s://%s (log in at %s)\n", scheme, srv.Addr(), cfg.HTTP.BaseURL)
 	}
 	if cfg.SMTP.InboundAddr != "" || cfg.SMTP.SubmissionAddr != "" || cfg.SMTP.SubmissionsAddr != "" {
-		pol, err := policy.New(e.DB, policy.Options{Audit: e.Sealer, NationalSuffixes: cfg.Policy.NationalSuffixes, Hosted: e.Directory, Logger: log})
+		srv, err := startSMTP(bg, &wg, e, tlsConf, stdout)
 		if err != nil {
-			return err
-		}
-		// Refusals are counted into one audit event per client and reason
-		// a minute; what is counted at shutdown is written when bg ends,
-		// after the listeners stopped and before the database closes.
-		wg.Add(1)
-		go func() { defer wg.Done(); pol.RunRefusals(bg) }()
-		srv, err := smtp.New(smtp.Options{
-			Hostname:            cfg.SMTP.Hostname,
-			InboundAddr:         cfg.SMTP.InboundAddr,
-			SubmissionAddr:      cfg.SMTP.SubmissionAddr,
-			SubmissionsAddr:     cfg.SMTP.SubmissionsAddr,
-			TLS:                 tlsConf,
-			Directory:           e.Directory,
-			Policy:              pol,
-			Store:               e.Mail,
-			Relay:               smtp.NewQueue(e.DB, e.Blob),
-			MaxMessageBytes:     cfg.SMTP.MaxMessageBytes,
-			MaxRecipients:       cfg.SMTP.MaxRecipients,
-			RatePerMinute:       cfg.SMTP.RatePerMinute,
-			MaxConnectionsPerIP: cfg.SMTP.MaxConnectionsPerIP,
-			ReadTimeout:         cfg.SMTP.ReadTimeout.Duration(),
-			WriteTimeout:        cfg.SMTP.WriteTimeout.Duration(),
-			SpoolDir:            SpoolDir(cfg),
-			Registerer:          reg,
-			Logger:              log,
-		})
-		if err != nil {
-			return err
-		}
-		if err := srv.Listen(); err != nil {
 			return err
 		}
 		listeners = append(listeners, srv)
-		addrs := srv.Addrs()
-		for _, l := range []smtp.Listener{smtp.Inbound, smtp.Submission, smtp.Submissions} {
-			if a := addrs[l]; a != nil {
-				fmt.Fprintf(stdout, "diwan: smtp %s on %s\n", l, a)
-			}
-		}
 	}
 	if cfg.IMAP.Addr != "" || cfg.IMAP.TLSAddr != "" {
-		isrv := imap.New(imap.Options{
-			Addr:                    cfg.IMAP.Addr,
-			TLSAddr:                 cfg.IMAP.TLSAddr,
-			TLS:                     tlsConf,
-			Store:                   e.Mail,
-			Directory:               e.Directory,
-			AppendLimit:             cfg.IMAPAppendLimit(),
-			IdleTimeout:             cfg.IMAP.IdleTimeout.Duration(),
-			MaxConnectionsPerIP:     cfg.IMAP.MaxConnectionsPerIP,
-			MaxConnectionsPerUserIP: cfg.IMAP.MaxConnectionsPerUserIP,
-			Registerer:              reg,
-			Logger:                  log,
-		})
-		if err := isrv.Listen(); err != nil {
-			return fmt.Errorf("imap.addr %q / imap.tls_addr %q: %w", cfg.IMAP.Addr, cfg.IMAP.TLSAddr, err)
+		srv, err := startIMAP(e, tlsConf, stdout)
+		if err != nil {
+			return err
 		}
-		listeners = append(listeners, isrv)
-		starttls, implicit := isrv.Addrs()
-		if starttls != nil {
-			fmt.Fprintf(stdout, "diwan: imap (STARTTLS) on %s\n", starttls)
-		}
-		if implicit != nil {
-			fmt.Fprintf(stdout, "diwan: imap (TLS) on %s\n", implicit)
-		}
+		listeners = append(listeners, srv)
 	}
 
 	log.Info("ready", slog.Duration("startup", time.Since(started)))
@@ -257,4 +201,81 @@ func sweepUploads(ctx context.Context, e *Env, interval time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// startSMTP binds the SMTP listeners; the policy's refusal counter runs in
+// wg until bg ends.
+func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) {
+	cfg := e.Config
+	pol, err := policy.New(e.DB, policy.Options{Audit: e.Sealer, NationalSuffixes: cfg.Policy.NationalSuffixes, Hosted: e.Directory, Logger: e.Log})
+	if err != nil {
+		return nil, err
+	}
+	// Refusals are counted into one audit event per client and reason
+	// a minute; what is counted at shutdown is written when bg ends,
+	// after the listeners stopped and before the database closes.
+	wg.Add(1)
+	go func() { defer wg.Done(); pol.RunRefusals(bg) }()
+	srv, err := smtp.New(smtp.Options{
+		Hostname:            cfg.SMTP.Hostname,
+		InboundAddr:         cfg.SMTP.InboundAddr,
+		SubmissionAddr:      cfg.SMTP.SubmissionAddr,
+		SubmissionsAddr:     cfg.SMTP.SubmissionsAddr,
+		TLS:                 tlsConf,
+		Directory:           e.Directory,
+		Policy:              pol,
+		Store:               e.Mail,
+		Relay:               smtp.NewQueue(e.DB, e.Blob),
+		MaxMessageBytes:     cfg.SMTP.MaxMessageBytes,
+		MaxRecipients:       cfg.SMTP.MaxRecipients,
+		RatePerMinute:       cfg.SMTP.RatePerMinute,
+		MaxConnectionsPerIP: cfg.SMTP.MaxConnectionsPerIP,
+		ReadTimeout:         cfg.SMTP.ReadTimeout.Duration(),
+		WriteTimeout:        cfg.SMTP.WriteTimeout.Duration(),
+		SpoolDir:            SpoolDir(cfg),
+		Registerer:          e.Metrics,
+		Logger:              e.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Listen(); err != nil {
+		return nil, err
+	}
+	addrs := srv.Addrs()
+	for _, l := range []smtp.Listener{smtp.Inbound, smtp.Submission, smtp.Submissions} {
+		if a := addrs[l]; a != nil {
+			fmt.Fprintf(stdout, "diwan: smtp %s on %s\n", l, a)
+		}
+	}
+	return srv, nil
+}
+
+// startIMAP binds the IMAP listeners.
+func startIMAP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) {
+	cfg := e.Config
+	isrv := imap.New(imap.Options{
+		Addr:                    cfg.IMAP.Addr,
+		TLSAddr:                 cfg.IMAP.TLSAddr,
+		TLS:                     tlsConf,
+		Store:                   e.Mail,
+		Directory:               e.Directory,
+		AppendLimit:             cfg.IMAPAppendLimit(),
+		IdleTimeout:             cfg.IMAP.IdleTimeout.Duration(),
+		MaxConnectionsPerIP:     cfg.IMAP.MaxConnectionsPerIP,
+		MaxConnectionsPerUserIP: cfg.IMAP.MaxConnectionsPerUserIP,
+		Registerer:              e.Metrics,
+		Logger:                  e.Log,
+	})
+	if err := isrv.Listen(); err != nil {
+		return nil, fmt.Errorf("imap.addr %q / imap.tls_addr %q: %w", cfg.IMAP.Addr, cfg.IMAP.TLSAddr, err)
+	}
+	starttls, implicit := isrv.Addrs()
+	if starttls != nil {
+		fmt.Fprintf(stdout, "diwan: imap (STARTTLS) on %s\n", starttls)
+	}
+	if implicit != nil {
+		fmt.Fprintf(stdout, "diwan: imap (TLS) on %s\n", implicit)
+	}
+	return isrv, nil
 }
