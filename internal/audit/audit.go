@@ -189,11 +189,7 @@ func (s *Sealer) Append(ctx context.Context, tx *gorm.DB, e Event) error {
 	if err != nil {
 		return err
 	}
-	row := eventRow{CreatedAt: r.CreatedAt, Actor: r.Actor, Action: r.Action, Target: r.Target, Details: r.Details}
-	if r.MAC != "" {
-		row.RowMAC = &r.MAC
-	}
-	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
+	if err := tx.WithContext(ctx).Exec(InsertColumns+" VALUES "+InsertValues, r.Args()...).Error; err != nil {
 		return fmt.Errorf("audit %s: insert: %w", e.Action, err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -33,30 +34,37 @@ type Record struct {
 
 // List returns the events that match f, newest first.
 func (l *Log) List(ctx context.Context, f Filter) ([]Record, error) {
-	q := l.db.Writer().WithContext(ctx).Model(&eventRow{})
+	var where []string
+	var args []any
+	cond := func(c string, a ...any) { where, args = append(where, c), append(args, a...) }
 	if f.Actor != "" {
-		q = q.Where("actor = ?", f.Actor)
+		cond("actor = ?", f.Actor)
 	}
 	if f.Action != "" {
-		q = q.Where("action = ?", f.Action)
+		cond("action = ?", f.Action)
 	}
 	if f.TargetPrefix != "" {
 		// substr, not LIKE: SQLite's LIKE ignores ASCII case.
-		q = q.Where("substr(target, 1, ?) = ?", utf8.RuneCountInString(f.TargetPrefix), f.TargetPrefix)
+		cond("substr(target, 1, ?) = ?", utf8.RuneCountInString(f.TargetPrefix), f.TargetPrefix)
 	}
 	if !f.Since.IsZero() {
-		q = q.Where("created_at >= ?", f.Since.UTC())
+		cond("created_at >= ?", f.Since.UTC())
 	}
 	if !f.Until.IsZero() {
-		q = q.Where("created_at < ?", f.Until.UTC())
+		cond("created_at < ?", f.Until.UTC())
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultListLimit
 	}
 	limit = min(limit, maxListLimit)
+	q := "SELECT * FROM audit_events"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
 	var rows []eventRow
-	if err := q.Order("created_at DESC, id DESC").Limit(limit).Find(&rows).Error; err != nil {
+	if err := l.db.Writer().WithContext(ctx).Raw(q+" ORDER BY created_at DESC, id DESC LIMIT ?", append(args, limit)...).
+		Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("audit list: %w", err)
 	}
 	out := make([]Record, 0, len(rows))
