@@ -225,8 +225,8 @@ func (s *Service) ResolveAddress(ctx context.Context, address string) ([]int64, 
 		MinistryID int64
 		UserID     *int64
 	}
-	err = g.Raw(`SELECT domains.ministry_id, users.id AS user_id FROM domains
-		LEFT JOIN users ON users.login = ? WHERE domains.name = ? LIMIT 1`, addr, domain).Scan(&rows).Error
+	err = g.Table("domains").Select("domains.ministry_id, users.id AS user_id").
+		Joins("LEFT JOIN users ON users.login = ?", addr).Where("domains.name = ?", domain).Limit(1).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", addr, err)
 	}

@@ -19,7 +19,7 @@ func (s *Service) Quota(ctx context.Context, userIDs []int64) (map[int64]int64, 
 		ID         int64 `gorm:"column:id"`
 		QuotaBytes int64 `gorm:"column:quota_bytes"`
 	}
-	if err := s.db.Reader().WithContext(ctx).Raw("SELECT id, quota_bytes FROM users WHERE id IN ?", userIDs).
+	if err := s.db.Reader().WithContext(ctx).Table("users").Select("id, quota_bytes").Where("id IN ?", userIDs).
 		Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("quota of %d user(s): %w", len(userIDs), err)
 	}

@@ -312,7 +312,7 @@ func (s *Service) invalidate() { s.checkedAt.Store(0) }
 // load builds a snapshot, reusing what did not change since prev.
 func (s *Service) load(ctx context.Context, prev *snapshot, now time.Time) (*snapshot, error) {
 	var version int64
-	if err := s.db.Writer().WithContext(ctx).Raw("SELECT version FROM policy_state WHERE id = 1").Scan(&version).Error; err != nil {
+	if err := s.db.Writer().WithContext(ctx).Table("policy_state").Select("version").Where("id = ?", 1).Scan(&version).Error; err != nil {
 		return nil, err
 	}
 	next := &snapshot{version: version}

@@ -198,7 +198,7 @@ func (s *Service) Remove(ctx context.Context, actor, pattern string) error {
 }
 
 func bumpVersion(tx *gorm.DB) error {
-	return tx.Exec("UPDATE policy_state SET version = version + 1 WHERE id = 1").Error
+	return tx.Table("policy_state").Where("id = ?", 1).Update("version", gorm.Expr("version + 1")).Error
 }
 
 func cleanNote(s string) (string, error) {
