@@ -181,6 +181,48 @@ func TestSQLiteReadPool(t *testing.T) {
 	}
 }
 
+// A read transaction cannot write, and reads one snapshot: a change the
+// writer commits after its first read is not seen by its later reads.
+func TestReadTransactionReadsOneSnapshotAndCannotWrite(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		if err := d.Writer().Exec("INSERT INTO instance_settings (key, value) VALUES ('s', 'before')").Error; err != nil {
+			t.Fatal(err)
+		}
+		read := func(tx *gorm.DB) string {
+			var v string
+			if err := tx.Raw("SELECT value FROM instance_settings WHERE key = 's'").Scan(&v).Error; err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		err := d.ReadTransaction(ctx, func(tx *gorm.DB) error {
+			if v := read(tx); v != "before" {
+				t.Errorf("first read %q, want before", v)
+			}
+			if err := d.Writer().Exec("UPDATE instance_settings SET value = 'after' WHERE key = 's'").Error; err != nil {
+				t.Fatal(err)
+			}
+			if v := read(tx); v != "before" {
+				t.Errorf("second read in the same transaction %q, want the snapshot's before", v)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = d.ReadTransaction(ctx, func(tx *gorm.DB) error {
+			return tx.Exec("INSERT INTO instance_settings (key, value) VALUES ('x', 'y')").Error
+		})
+		if err == nil {
+			t.Error("a write in a read transaction succeeded")
+		}
+		if v := read(d.Reader()); v != "after" {
+			t.Errorf("after the read transaction %q, want after", v)
+		}
+	})
+}
+
 func TestUniqueViolationRecognised(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ins := func() error {
