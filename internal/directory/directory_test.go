@@ -623,3 +623,31 @@ func TestEnsureBootstrapAdminConcurrentlyCreatesOne(t *testing.T) {
 		}
 	})
 }
+
+// Quota answers the mail store: each known user's quota as set a moment
+// ago (0 unlimited), and nothing for an ID that names no user.
+func TestQuotaGivesKnownUsersTheirCurrentQuota(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		s := newService(d, nil)
+		seed(t, s)
+		ali := addUser(t, s, "ali@mof.gov.sy")
+		sara := addUser(t, s, "sara@mof.gov.sy")
+		if err := s.SetQuota(ctx, actor, "ali@mof.gov.sy", 5000); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Quota(ctx, []int64{ali.ID, sara.ID, sara.ID + 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[ali.ID] != 5000 || got[sara.ID] != 0 {
+			t.Fatalf("Quota = %v, want ali 5000, sara 0 and no third", got)
+		}
+		if err := s.SetQuota(ctx, actor, "ali@mof.gov.sy", 7000); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Quota(ctx, []int64{ali.ID}); err != nil || got[ali.ID] != 7000 {
+			t.Fatalf("Quota after a change = %v, %v; want 7000", got, err)
+		}
+	})
+}
