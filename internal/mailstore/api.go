@@ -7,7 +7,10 @@
 //
 // It is protocol neutral: it never imports go-imap or go-smtp; adapters
 // translate. Every call is scoped by the user ID it is given: no call reaches
-// another user's mailboxes, whatever names or IDs it is passed.
+// another user's mailboxes, whatever names or IDs it is passed. Its tables
+// are mail_users, mailboxes, messages and mailbox_messages; what it needs to
+// know of users (that they exist, their quotas) it asks its Directory, never
+// the directory's tables.
 //
 // Durability: Append and Deliver return only after the blob is stored
 // (fsynced, or acknowledged by S3) and the metadata transaction committed;
