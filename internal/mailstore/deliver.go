@@ -606,46 +606,7 @@ func (s *Store) Deliver(ctx context.Context, recipients []int64, raw io.Reader) 
 		if len(users) == 1 {
 			return s.deliverOne(tx, in, users[0], quotas[users[0]], now, &delivered, &failed)
 		}
-		var rows []newRow
-		var events []Event
-		// Users in ID order (the lock order), each: usage, then INBOX.
-		for _, u := range users {
-			if err := addUsage(tx, u, in.sp.Size(), quotas[u], true); err != nil {
-				if !errors.Is(err, ErrOverQuota) && !errors.Is(err, ErrNotFound) {
-					return nil, err
-				}
-				failed = append(failed, &RecipientError{UserID: u, Err: err})
-				continue
-			}
-			r, err := allocateInbox(tx, u, 1, in.sp.Size())
-			if errors.Is(err, ErrNotFound) {
-				if err := addUsage(tx, u, -in.sp.Size(), 0, false); err != nil {
-					return nil, err
-				}
-				failed = append(failed, &RecipientError{UserID: u, Err: err})
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			uid := uint32(r.UIDNext)
-			rows = append(rows, newRow{mailboxID: r.ID, userID: u, uid: uid,
-				modseq: r.HighestModseq, internal: now, size: in.sp.Size()})
-			events = append(events, Event{Kind: EventAppend, UserID: u, MailboxID: r.ID,
-				ModSeq: uint64(r.HighestModseq), UIDs: []uint32{uid}, Messages: uint32(r.Messages)})
-			delivered = append(delivered, u)
-		}
-		if len(rows) == 0 {
-			return nil, nil
-		}
-		msgID, err := s.upsertMessage(tx, in, int64(len(rows)))
-		if err != nil {
-			return nil, err
-		}
-		for i := range rows {
-			rows[i].messageID = msgID
-		}
-		return events, insertRows(tx, rows)
+		return s.deliverMany(tx, in, users, quotas, now, &delivered, &failed)
 	}
 	if err := s.commitStored(ctx, in, users, write); err != nil {
 		return fmt.Errorf("deliver to %d recipient(s): %w", len(users), err)
@@ -659,4 +620,49 @@ func (s *Store) Deliver(ctx context.Context, recipients []int64, raw io.Reader) 
 		return derr
 	}
 	return nil
+}
+
+// deliverMany is Deliver's write for several recipients: users in ID order
+// (the lock order), each: usage, then INBOX; then one message row for all.
+func (s *Store) deliverMany(tx *gorm.DB, in *incoming, users []int64, quotas map[int64]int64, now int64,
+	delivered *[]int64, failed *[]*RecipientError) ([]Event, error) {
+	var rows []newRow
+	var events []Event
+	for _, u := range users {
+		if err := addUsage(tx, u, in.sp.Size(), quotas[u], true); err != nil {
+			if !errors.Is(err, ErrOverQuota) && !errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+			*failed = append(*failed, &RecipientError{UserID: u, Err: err})
+			continue
+		}
+		r, err := allocateInbox(tx, u, 1, in.sp.Size())
+		if errors.Is(err, ErrNotFound) {
+			if err := addUsage(tx, u, -in.sp.Size(), 0, false); err != nil {
+				return nil, err
+			}
+			*failed = append(*failed, &RecipientError{UserID: u, Err: err})
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		uid := uint32(r.UIDNext)
+		rows = append(rows, newRow{mailboxID: r.ID, userID: u, uid: uid,
+			modseq: r.HighestModseq, internal: now, size: in.sp.Size()})
+		events = append(events, Event{Kind: EventAppend, UserID: u, MailboxID: r.ID,
+			ModSeq: uint64(r.HighestModseq), UIDs: []uint32{uid}, Messages: uint32(r.Messages)})
+		*delivered = append(*delivered, u)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	msgID, err := s.upsertMessage(tx, in, int64(len(rows)))
+	if err != nil {
+		return nil, err
+	}
+	for i := range rows {
+		rows[i].messageID = msgID
+	}
+	return events, insertRows(tx, rows)
 }
