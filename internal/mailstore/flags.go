@@ -226,61 +226,17 @@ func (s *Store) StoreFlags(ctx context.Context, userID, mailboxID int64, uids []
 				return err
 			}
 		}
-		groups := map[string][]uint32{}
-		states := map[string]flagSet{}
-		for _, b := range batches(uids, 500) {
-			cond, args := uidCond(b)
-			r, err := tx.Raw(`SELECT mm.uid, mm.modseq, mm.seen, mm.answered, mm.flagged, mm.deleted, mm.draft, mm.keywords
-				FROM mailbox_messages mm WHERE mm.mailbox_id = ? AND `+cond+` ORDER BY mm.uid`,
-				append([]any{mailboxID}, args...)...).Rows()
-			if err != nil {
-				return err
-			}
-			for r.Next() {
-				var uid uint32
-				var ms int64
-				var f flagSet
-				var kw string
-				if err := r.Scan(&uid, &ms, &f.seen, &f.answered, &f.flagged, &f.deleted, &f.draft, &kw); err != nil {
-					r.Close()
-					return err
-				}
-				if len(b) > 1 && !inSorted(b, uid) {
-					continue
-				}
-				f.keywords = keywordsFromColumn(kw)
-				nf := f.apply(op, change)
-				if nf.equal(f) {
-					out = append(out, FlagUpdate{UID: uid, Flags: f.list(), ModSeq: uint64(ms)})
-					continue
-				}
-				k := nf.key()
-				groups[k] = append(groups[k], uid)
-				states[k] = nf
-				out = append(out, FlagUpdate{UID: uid, Flags: nf.list(), ModSeq: uint64(modseq)})
-			}
-			r.Close()
-			if err := r.Err(); err != nil {
-				return err
-			}
+		var groups flagGroups
+		var err error
+		out, groups, err = readFlagChanges(tx, mailboxID, uids, op, change, modseq)
+		if err != nil {
+			return err
 		}
-		if len(groups) == 0 {
+		if len(groups.uids) == 0 {
 			return errRollback // nothing changed: no new MODSEQ
 		}
-		keys := make([]string, 0, len(groups))
-		for k := range groups {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			f := states[k]
-			for _, b := range batches(groups[k], 500) {
-				if err := tx.Exec(`UPDATE mailbox_messages SET seen = ?, answered = ?, flagged = ?, deleted = ?, draft = ?,
-					keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid IN ?`,
-					f.seen, f.answered, f.flagged, f.deleted, f.draft, keywordsColumn(f.keywords), modseq, mailboxID, b).Error; err != nil {
-					return err
-				}
-			}
+		if err := groups.write(tx, mailboxID, modseq); err != nil {
+			return err
 		}
 		if grew {
 			if err := tx.Exec("UPDATE mailboxes SET keywords = ? WHERE id = ?", keywordsColumn(boxKW), mailboxID).Error; err != nil {
@@ -309,4 +265,77 @@ func (s *Store) StoreFlags(ctx context.Context, userID, mailboxID int64, uids []
 func inSorted(b []uint32, x uint32) bool {
 	_, ok := slices.BinarySearch(b, x)
 	return ok
+}
+
+// flagGroups are the messages whose flags change, grouped by their new
+// flags (by flagSet.key), to be written with one statement per group.
+type flagGroups struct {
+	uids   map[string][]uint32
+	states map[string]flagSet
+}
+
+// readFlagChanges reads the flags of uids (ascending) in the mailbox and
+// works out the change op makes: every message's flags after it (with
+// the MODSEQ of the change, or its own when they stay as they were), and
+// the groups of those that change.
+func readFlagChanges(tx *gorm.DB, mailboxID int64, uids []uint32, op FlagOp, change flagSet, modseq int64) ([]FlagUpdate, flagGroups, error) {
+	var out []FlagUpdate
+	g := flagGroups{uids: map[string][]uint32{}, states: map[string]flagSet{}}
+	for _, b := range batches(uids, 500) {
+		cond, args := uidCond(b)
+		r, err := tx.Raw(`SELECT mm.uid, mm.modseq, mm.seen, mm.answered, mm.flagged, mm.deleted, mm.draft, mm.keywords
+			FROM mailbox_messages mm WHERE mm.mailbox_id = ? AND `+cond+` ORDER BY mm.uid`,
+			append([]any{mailboxID}, args...)...).Rows()
+		if err != nil {
+			return nil, g, err
+		}
+		for r.Next() {
+			var uid uint32
+			var ms int64
+			var f flagSet
+			var kw string
+			if err := r.Scan(&uid, &ms, &f.seen, &f.answered, &f.flagged, &f.deleted, &f.draft, &kw); err != nil {
+				r.Close()
+				return nil, g, err
+			}
+			if len(b) > 1 && !inSorted(b, uid) {
+				continue
+			}
+			f.keywords = keywordsFromColumn(kw)
+			nf := f.apply(op, change)
+			if nf.equal(f) {
+				out = append(out, FlagUpdate{UID: uid, Flags: f.list(), ModSeq: uint64(ms)})
+				continue
+			}
+			k := nf.key()
+			g.uids[k] = append(g.uids[k], uid)
+			g.states[k] = nf
+			out = append(out, FlagUpdate{UID: uid, Flags: nf.list(), ModSeq: uint64(modseq)})
+		}
+		r.Close()
+		if err := r.Err(); err != nil {
+			return nil, g, err
+		}
+	}
+	return out, g, nil
+}
+
+// write sets the new flags and MODSEQ of each group, in key order.
+func (g flagGroups) write(tx *gorm.DB, mailboxID, modseq int64) error {
+	keys := make([]string, 0, len(g.uids))
+	for k := range g.uids {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		f := g.states[k]
+		for _, b := range batches(g.uids[k], 500) {
+			if err := tx.Exec(`UPDATE mailbox_messages SET seen = ?, answered = ?, flagged = ?, deleted = ?, draft = ?,
+				keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid IN ?`,
+				f.seen, f.answered, f.flagged, f.deleted, f.draft, keywordsColumn(f.keywords), modseq, mailboxID, b).Error; err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
