@@ -52,8 +52,10 @@ var (
 	// the state. HTTP 409.
 	ErrInvalidTransition = errors.New("invalid transition")
 	// ErrConflict: the state allows the action but the letter's situation
-	// does not (recall after a recipient registered it). Returned as a
-	// *TransitionError. HTTP 409.
+	// does not (recall after a recipient registered it); returned as a
+	// *TransitionError. Also an upload during which the organisation
+	// changed (the caller's rights must be read again, and the upload
+	// cannot be). HTTP 409.
 	ErrConflict = errors.New("conflict")
 	// ErrStaleVersion: the version given is not the object's current one
 	// (someone changed it meanwhile); reload and retry. Returned as a
