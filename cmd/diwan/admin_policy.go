@@ -166,11 +166,7 @@ func policyCmd() *cobra.Command {
 // withPolicy is withEnv with the policy service of the configuration.
 func withPolicy(cmd *cobra.Command, fn func(ctx context.Context, e *app.Env, p *policy.Service, actor string) error) error {
 	return withEnv(cmd, func(ctx context.Context, e *app.Env, actor string) error {
-		p, err := policy.New(e.DB, policy.Options{Audit: e.Sealer, NationalSuffixes: e.Config.Policy.NationalSuffixes, Hosted: e.Directory, Logger: e.Log})
-		if err != nil {
-			return err
-		}
-		return fn(ctx, e, p, actor)
+		return fn(ctx, e, e.Policy, actor)
 	})
 }
 

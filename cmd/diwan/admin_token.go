@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"diwan.gov.sy/diwan/internal/app"
-	"diwan.gov.sy/diwan/internal/httpd"
 )
 
 // userTokenCmd is `diwan admin user token ADDRESS`: it creates a personal
@@ -21,7 +20,7 @@ func userTokenCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withEnv(cmd, func(ctx context.Context, e *app.Env, actor string) error {
-				token, err := httpd.NewSessions(e.DB, e.Directory, 0).CreateToken(ctx, actor, args[0])
+				token, err := e.Directory.CreateToken(ctx, actor, args[0])
 				if err != nil {
 					return err
 				}

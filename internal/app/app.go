@@ -23,6 +23,7 @@ import (
 	"diwan.gov.sy/diwan/internal/directory"
 	"diwan.gov.sy/diwan/internal/httpd"
 	"diwan.gov.sy/diwan/internal/mailstore"
+	"diwan.gov.sy/diwan/internal/policy"
 	"diwan.gov.sy/diwan/internal/secrets"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
@@ -73,8 +74,10 @@ type Env struct {
 	// Sealer seals the audit events of every service that writes them.
 	Sealer    *audit.Sealer
 	Directory *directory.Service
-	Workflow  *workflow.Service
-	Mail      *mailstore.Store
+	// Policy is the national-mail-only policy of the configuration.
+	Policy   *policy.Service
+	Workflow *workflow.Service
+	Mail     *mailstore.Store
 	// Metrics is the registry /metrics exposes: the Go runtime and process
 	// collectors, the blob store's and the workflow's metrics, and those
 	// the listeners add.
@@ -203,8 +206,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		MinPasswordLength:  cfg.Auth.MinPasswordLength,
 		AuthCacheTTL:       cfg.Auth.CacheTTL.Duration(),
 		NationalUsers:      cfg.Directory.NationalUsers,
+		SessionTTL:         cfg.Auth.SessionTTL.Duration(),
 		Logger:             log,
 	})
+	e.Policy, err = policy.New(d, policy.Options{Audit: e.Sealer, NationalSuffixes: cfg.Policy.NationalSuffixes, Hosted: e.Directory, Logger: log})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
 	e.Mail, err = mailstore.New(mailstore.Options{
 		DB:        d,
 		Blobs:     st,
@@ -228,8 +237,25 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		NationalUsers: cfg.Directory.NationalUsers,
 		Logger:        log,
 		Observer:      wfMetrics,
+		Directory:     workflowDirectory{e.Directory},
 	})
 	return e, nil
+}
+
+// workflowDirectory is the workflow engine's view of the directory
+// (workflow.Directory).
+type workflowDirectory struct{ dir *directory.Service }
+
+func (d workflowDirectory) Principal(ctx context.Context, userID int64) (workflow.PrincipalFacts, error) {
+	p, err := d.dir.Principal(ctx, userID)
+	if errors.Is(err, directory.ErrNotFound) {
+		return workflow.PrincipalFacts{}, fmt.Errorf("user %d: %w", userID, workflow.ErrNotFound)
+	}
+	if err != nil {
+		return workflow.PrincipalFacts{}, err
+	}
+	return workflow.PrincipalFacts{Login: p.Login, Disabled: p.Disabled, MinistryID: p.MinistryID, Ministry: p.Ministry,
+		Roles: p.Roles, Version: p.OrgVersion}, nil
 }
 
 // Close closes the database.

@@ -17,7 +17,6 @@ import (
 	"diwan.gov.sy/diwan/internal/config"
 	"diwan.gov.sy/diwan/internal/httpd"
 	"diwan.gov.sy/diwan/internal/imap"
-	"diwan.gov.sy/diwan/internal/policy"
 	"diwan.gov.sy/diwan/internal/smtp"
 	"diwan.gov.sy/diwan/internal/tlsutil"
 )
@@ -97,10 +96,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 			TrustedProxies:  cfg.HTTP.TrustedProxies,
 			MetricsAllow:    cfg.Metrics.Allow,
 			MetricsToken:    cfg.Metrics.Token,
-			DB:              e.DB,
 			Directory:       e.Directory,
 			Workflow:        e.Workflow,
-			SessionTTL:      cfg.Auth.SessionTTL.Duration(),
 			BaseURL:         cfg.HTTP.BaseURL,
 		})
 		if err := srv.Listen(); err != nil {
@@ -207,10 +204,7 @@ func sweepUploads(ctx context.Context, e *Env, interval time.Duration) {
 // wg until bg ends.
 func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) {
 	cfg := e.Config
-	pol, err := policy.New(e.DB, policy.Options{Audit: e.Sealer, NationalSuffixes: cfg.Policy.NationalSuffixes, Hosted: e.Directory, Logger: e.Log})
-	if err != nil {
-		return nil, err
-	}
+	pol := e.Policy
 	// Refusals are counted into one audit event per client and reason
 	// a minute; what is counted at shutdown is written when bg ends,
 	// after the listeners stopped and before the database closes.

@@ -1,10 +1,13 @@
 // Package directory holds who and what Diwan serves: ministries, the mail
 // domains hosted for them, user accounts with their roles, and credentials
-// (argon2id password hashes, failed-login counting and lockout).
+// (argon2id password hashes, failed-login counting and lockout), web
+// sessions and personal API tokens.
 //
 // It is the one place that decides whether a login and password are good
-// (Service.Authenticate, called by SMTP, IMAP and HTTP alike) and the one
-// place that canonicalises domain names and addresses (CanonicalDomain,
+// (Service.Authenticate, called by SMTP, IMAP and HTTP alike), the one place
+// that says who is calling with a session cookie or an API token
+// (CheckSession, CheckToken: a Principal; sessions.go, tokens.go), and the
+// one place that canonicalises domain names and addresses (CanonicalDomain,
 // CanonicalAddress), so that every part of Diwan compares them the same way.
 // It also decides what one user may see of others (UsersAs, UserAs:
 // visibility.go).
@@ -83,6 +86,9 @@ type Options struct {
 	// names and addresses of every ministry's users; false shows them only
 	// their own ministry's (visibility.go).
 	NationalUsers bool
+	// SessionTTL is how long a web session lasts (auth.session_ttl); 0
+	// means 12 hours.
+	SessionTTL time.Duration
 }
 
 // DefaultHashParams are the argon2id parameters of new password hashes:
@@ -136,13 +142,19 @@ type Service struct {
 	beforeCommit func() error
 
 	nationalUsers bool // other ministries' users are listed (visibility.go)
+
+	sessionTTL time.Duration // how long a web session lasts (sessions.go)
+	tokens     keptTokens    // API tokens found valid (tokens.go)
 }
 
 // New returns the directory service on d.
 func New(d *db.DB, o Options) *Service {
 	s := &Service{db: d, audit: o.Audit, log: o.Logger, now: o.Now, lockThreshold: o.LockoutThreshold,
 		lockDuration: o.LockoutDuration, lockAddresses: o.LockoutAddresses,
-		minPassword: o.MinPasswordLength, params: DefaultHashParams, nationalUsers: o.NationalUsers}
+		minPassword: o.MinPasswordLength, params: DefaultHashParams, nationalUsers: o.NationalUsers, sessionTTL: o.SessionTTL}
+	if s.sessionTTL <= 0 {
+		s.sessionTTL = defaultSessionTTL
+	}
 	s.refusals = audit.NewTally(s.writeRefusal, s.clock)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -218,11 +230,6 @@ func (s *Service) change(ctx context.Context, fn func(tx *gorm.DB) error) error 
 func (s *Service) appendEvent(ctx context.Context, tx *gorm.DB, actor, action, target string, details map[string]any) error {
 	return s.audit.Append(ctx, tx, audit.Event{Actor: actor, Action: action, Target: target, Details: details})
 }
-
-// Audit is the sealer the directory writes its audit events with, for the
-// few writers next to it that have no service of their own (the API
-// tokens of package httpd).
-func (s *Service) Audit() *audit.Sealer { return s.audit }
 
 // maxListAll bounds the lists returned whole (ministries, domains).
 const maxListAll = 10000

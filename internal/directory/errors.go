@@ -15,7 +15,9 @@ var (
 	// in whatever spelling it was given (names are compared canonically).
 	ErrExists = errors.New("already exists")
 	// ErrInvalidCredentials is Authenticate's one answer to every refused
-	// login: unknown login, wrong password, disabled or locked account.
+	// login: unknown login, wrong password, disabled or locked account;
+	// and the answer of CheckSession and CheckToken to an unknown,
+	// expired, logged-out or revoked credential or a disabled account.
 	// Callers must not tell the client more.
 	ErrInvalidCredentials = errors.New("invalid credentials")
 )

@@ -169,11 +169,11 @@ func (s *Server) coreError(c *gin.Context, doing string, err error) {
 		WriteError(c, http.StatusConflict, "conflict", err.Error(), "")
 	case errors.As(err, &te), errors.Is(err, workflow.ErrInvalidTransition):
 		WriteError(c, http.StatusConflict, "invalid_transition", err.Error(), "")
-	case errors.Is(err, workflow.ErrUnauthenticated):
-		if p := principalOf(c); p != nil && p.tokenHash != "" {
-			s.sessions.forgetToken(p.tokenHash)
-		}
-		WriteError(c, http.StatusUnauthorized, "unauthenticated", "the session or API token is not valid (expired, logged out, or the account is disabled)", "")
+	case errors.Is(err, errCredentialRefused):
+		s.refused(c, principalOf(c))
+	case errors.Is(err, workflow.ErrCredentialStale):
+		// Twice in a row: the organisation keeps changing under the call.
+		WriteError(c, http.StatusConflict, "conflict", "the organisation changed while the request ran; try again", "")
 	case errors.Is(err, workflow.ErrNotFound), errors.Is(err, directory.ErrNotFound):
 		WriteError(c, http.StatusNotFound, "not_found", "not found", "")
 	case errors.Is(err, workflow.ErrForbidden):
@@ -193,12 +193,56 @@ func (s *Server) coreError(c *gin.Context, doing string, err error) {
 	}
 }
 
-// actor is the caller as the workflow engine knows them.
+// actor is the caller as the workflow engine knows them: with the
+// directory's facts their credential's check gave.
 func actor(c *gin.Context) workflow.Actor {
 	p := principalOf(c)
 	a := workflow.UserActor(p.UserID, p.Login)
-	if p.tokenHash != "" {
-		a.Credential = &workflow.Credential{Query: tokenCheck, Args: []any{p.tokenHash}, Key: p.tokenHash}
-	}
+	a.Facts = &workflow.PrincipalFacts{Login: p.Login, Disabled: p.Disabled, MinistryID: p.MinistryID,
+		Ministry: p.Ministry, Roles: p.Roles, Version: p.OrgVersion}
 	return a
+}
+
+// errCredentialRefused is asCaller's answer when the check of the caller's
+// credential made again refuses it: 401.
+var errCredentialRefused = errors.New("the credential is not valid")
+
+// asCaller makes one engine call as the caller. The engine trusts the
+// facts of the caller's credential only at the version of org_state they
+// were read at, and refuses them before doing anything when it has moved
+// (a kept API token's, above all; workflow.ErrCredentialStale): then the
+// credential is checked again, with the database, and the call made once
+// more with the fresh facts.
+func asCaller[T any](s *Server, c *gin.Context, call func(a workflow.Actor) (T, error)) (T, error) {
+	v, err := call(actor(c))
+	if !errors.Is(err, workflow.ErrCredentialStale) {
+		return v, err
+	}
+	if err := s.recheck(c); err != nil {
+		return v, err
+	}
+	return call(actor(c))
+}
+
+// recheck checks the caller's credential again with the database.
+func (s *Server) recheck(c *gin.Context) error {
+	p := principalOf(c)
+	ctx := c.Request.Context()
+	var (
+		dp  directory.Principal
+		err error
+	)
+	if p.viaToken() {
+		dp, err = s.opts.Directory.RecheckToken(ctx, p.token)
+	} else {
+		dp, err = s.opts.Directory.CheckSession(ctx, p.cookie)
+	}
+	if errors.Is(err, directory.ErrInvalidCredentials) {
+		return errCredentialRefused
+	}
+	if err != nil {
+		return fmt.Errorf("check the credential again: %w", err)
+	}
+	p.Principal = dp
+	return nil
 }

@@ -111,7 +111,9 @@ func (s *Server) addAttachment(c *gin.Context) {
 			return
 		}
 		cr := &clientReader{r: part}
-		att, err := s.opts.Workflow.AddAttachment(c.Request.Context(), actor(c), id, rawFileName(part.Header.Get("Content-Disposition")), cr)
+		att, err := asCaller(s, c, func(a workflow.Actor) (workflow.Attachment, error) {
+			return s.opts.Workflow.AddAttachment(c.Request.Context(), a, id, rawFileName(part.Header.Get("Content-Disposition")), cr)
+		})
 		if err != nil {
 			if cr.err != nil && !errors.Is(err, workflow.ErrTooLarge) {
 				s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "api: upload cut short; nothing stored",
@@ -165,7 +167,11 @@ func (s *Server) downloadAttachment(c *gin.Context) {
 	if !ok {
 		return
 	}
-	att, rc, err := s.opts.Workflow.OpenAttachment(c.Request.Context(), actor(c), id, aid)
+	var rc io.ReadCloser
+	att, err := asCaller(s, c, func(a workflow.Actor) (att workflow.Attachment, err error) {
+		att, rc, err = s.opts.Workflow.OpenAttachment(c.Request.Context(), a, id, aid)
+		return att, err
+	})
 	if err != nil {
 		s.coreError(c, "open attachment", err)
 		return
@@ -201,7 +207,10 @@ func (s *Server) deleteAttachment(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := s.opts.Workflow.DeleteAttachment(c.Request.Context(), actor(c), id, aid); err != nil {
+	_, err := asCaller(s, c, func(a workflow.Actor) (struct{}, error) {
+		return struct{}{}, s.opts.Workflow.DeleteAttachment(c.Request.Context(), a, id, aid)
+	})
+	if err != nil {
 		s.coreError(c, "delete attachment", err)
 		return
 	}

@@ -82,11 +82,8 @@ func (s *Server) createCorrespondence(c *gin.Context) {
 	if _, ok := parseDate(c, "due_date", req.DueDate); !ok {
 		return
 	}
-	ctx, a := c.Request.Context(), actor(c)
-	var (
-		e   workflow.Entry
-		err error
-	)
+	ctx := c.Request.Context()
+	var create func(a workflow.Actor) (workflow.Entry, error)
 	if req.SenderParty != "" {
 		switch {
 		case req.SenderRegistry != "":
@@ -99,23 +96,26 @@ func (s *Server) createCorrespondence(c *gin.Context) {
 			WriteError(c, http.StatusBadRequest, "invalid_input", "a letter from an outside party has no drafting department", "department")
 			return
 		}
-		e, err = s.opts.Workflow.CreateIncoming(ctx, a, workflow.NewIncoming{
+		n := workflow.NewIncoming{
 			Registry: req.Registry, SenderParty: req.SenderParty, Kind: workflow.Kind(req.Kind),
 			Subject: req.Subject, Body: req.Body, Classification: workflow.Classification(req.Classification),
 			Priority: workflow.Priority(req.Priority), DueDate: req.DueDate, References: toReferences(req.References),
-		})
+		}
+		create = func(a workflow.Actor) (workflow.Entry, error) { return s.opts.Workflow.CreateIncoming(ctx, a, n) }
 	} else {
 		if req.Registry != "" {
 			WriteError(c, http.StatusBadRequest, "invalid_input", "registry names the receiving registry of a letter from an outside party (sender_party); a draft names sender_registry", "registry")
 			return
 		}
-		e, err = s.opts.Workflow.CreateDraft(ctx, a, workflow.NewCorrespondence{
+		n := workflow.NewCorrespondence{
 			Kind: workflow.Kind(req.Kind), Subject: req.Subject, Body: req.Body,
 			Classification: workflow.Classification(req.Classification), Priority: workflow.Priority(req.Priority),
 			SenderRegistry: req.SenderRegistry, Department: req.Department,
 			Recipients: toRecipientInputs(req.Recipients), DueDate: req.DueDate, References: toReferences(req.References),
-		})
+		}
+		create = func(a workflow.Actor) (workflow.Entry, error) { return s.opts.Workflow.CreateDraft(ctx, a, n) }
 	}
+	e, err := asCaller(s, c, create)
 	if err != nil {
 		s.coreError(c, "create correspondence", err)
 		return
@@ -158,7 +158,9 @@ func (s *Server) updateCorrespondence(c *gin.Context) {
 		rs := toReferences(*req.References)
 		u.References = &rs
 	}
-	e, err := s.opts.Workflow.UpdateDraft(c.Request.Context(), actor(c), id, *req.Version, u)
+	e, err := asCaller(s, c, func(a workflow.Actor) (workflow.Entry, error) {
+		return s.opts.Workflow.UpdateDraft(c.Request.Context(), a, id, *req.Version, u)
+	})
 	if err != nil {
 		s.coreError(c, "edit draft", err)
 		return
@@ -171,7 +173,9 @@ func (s *Server) getCorrespondence(c *gin.Context) {
 	if !ok {
 		return
 	}
-	v, err := s.opts.Workflow.Get(c.Request.Context(), actor(c), id)
+	v, err := asCaller(s, c, func(a workflow.Actor) (workflow.View, error) {
+		return s.opts.Workflow.Get(c.Request.Context(), a, id)
+	})
 	if err != nil {
 		s.coreError(c, "read correspondence", err)
 		return
@@ -188,7 +192,9 @@ func (s *Server) verifyCorrespondence(c *gin.Context) {
 	if !ok {
 		return
 	}
-	v, err := s.opts.Workflow.Verify(c.Request.Context(), actor(c), id)
+	v, err := asCaller(s, c, func(a workflow.Actor) (workflow.Verification, error) {
+		return s.opts.Workflow.Verify(c.Request.Context(), a, id)
+	})
 	if err != nil {
 		s.coreError(c, "verify correspondence", err)
 		return

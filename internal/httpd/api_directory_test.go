@@ -111,8 +111,8 @@ func TestUserDirectoryShowsOtherMinistriesOnlyWhatAddressingNeeds(t *testing.T) 
 		national := *e
 		wcfg := config.Default().Workflow
 		wcfg.MaxAttachmentBytes, wcfg.MaxLetterBytes = testMaxAttachment, testMaxLetter
-		national.ts = startTLS(t, Options{DB: e.db, BaseURL: "https://diwan.example.gov",
-			Workflow:  workflow.New(e.db, e.blobs, workflow.Options{Workflow: wcfg, NationalUsers: true}),
+		national.ts = startTLS(t, Options{BaseURL: "https://diwan.example.gov",
+			Workflow:  workflow.New(e.db, e.blobs, workflow.Options{Workflow: wcfg, NationalUsers: true, Directory: engineDirectory{e.dir}}),
 			Directory: directory.New(e.db, directory.Options{HashParams: cheapHash, NationalUsers: true})}, nil)
 		moct = national.withToken(moctClerk)
 		if got := heads(moct); got != "BUDGET:,LEGAL:"+mofHead+" "+mofHead {

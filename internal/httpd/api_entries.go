@@ -134,9 +134,11 @@ func (s *Server) listEntries(c *gin.Context) {
 	if !oneOf(c, "direction", dir, string(workflow.Incoming), string(workflow.Outgoing)) {
 		return
 	}
-	pg, err := s.opts.Workflow.Entries(c.Request.Context(), actor(c), workflow.ListFilter{
-		Registry: c.Query("registry"), Direction: workflow.Direction(dir), State: workflow.State(c.Query("state")),
-		Query: c.Query("q"), Limit: p.PerPage, Offset: p.Offset(),
+	pg, err := asCaller(s, c, func(a workflow.Actor) (workflow.Page[workflow.Entry], error) {
+		return s.opts.Workflow.Entries(c.Request.Context(), a, workflow.ListFilter{
+			Registry: c.Query("registry"), Direction: workflow.Direction(dir), State: workflow.State(c.Query("state")),
+			Query: c.Query("q"), Limit: p.PerPage, Offset: p.Offset(),
+		})
 	})
 	if err != nil {
 		s.coreError(c, "list entries", err)
@@ -150,7 +152,9 @@ func (s *Server) getEntry(c *gin.Context) {
 	if !ok {
 		return
 	}
-	e, err := s.opts.Workflow.Entry(c.Request.Context(), actor(c), id)
+	e, err := asCaller(s, c, func(a workflow.Actor) (workflow.Entry, error) {
+		return s.opts.Workflow.Entry(c.Request.Context(), a, id)
+	})
 	if err != nil {
 		s.coreError(c, "read entry", err)
 		return
@@ -174,10 +178,12 @@ func (s *Server) actOnEntry(c *gin.Context) {
 	if _, ok := parseDate(c, "due_date", req.DueDate); !ok {
 		return
 	}
-	e, err := s.opts.Workflow.Act(c.Request.Context(), actor(c), id, workflow.Transition{
-		Action: action, Version: *req.Version, Reason: req.Reason, Comment: req.Comment,
-		ToUser: req.ToUser, ToDepartment: req.ToDepartment, Instruction: req.Instruction,
-		DueDate: req.DueDate, Reply: req.Reply,
+	e, err := asCaller(s, c, func(a workflow.Actor) (workflow.Entry, error) {
+		return s.opts.Workflow.Act(c.Request.Context(), a, id, workflow.Transition{
+			Action: action, Version: *req.Version, Reason: req.Reason, Comment: req.Comment,
+			ToUser: req.ToUser, ToDepartment: req.ToDepartment, Instruction: req.Instruction,
+			DueDate: req.DueDate, Reply: req.Reply,
+		})
 	})
 	if err != nil {
 		s.coreError(c, string(action)+" entry", err)
@@ -208,7 +214,9 @@ func (s *Server) listReferrals(c *gin.Context) {
 		}
 		f.EntryID = id
 	}
-	pg, err := s.opts.Workflow.Referrals(c.Request.Context(), actor(c), f)
+	pg, err := asCaller(s, c, func(a workflow.Actor) (workflow.Page[workflow.Referral], error) {
+		return s.opts.Workflow.Referrals(c.Request.Context(), a, f)
+	})
 	if err != nil {
 		s.coreError(c, "list referrals", err)
 		return
@@ -221,7 +229,9 @@ func (s *Server) getReferral(c *gin.Context) {
 	if !ok {
 		return
 	}
-	r, err := s.opts.Workflow.Referral(c.Request.Context(), actor(c), id)
+	r, err := asCaller(s, c, func(a workflow.Actor) (workflow.Referral, error) {
+		return s.opts.Workflow.Referral(c.Request.Context(), a, id)
+	})
 	if err != nil {
 		s.coreError(c, "read referral", err)
 		return
@@ -245,9 +255,11 @@ func (s *Server) actOnReferral(c *gin.Context) {
 	if _, ok := parseDate(c, "due_date", req.DueDate); !ok {
 		return
 	}
-	r, err := s.opts.Workflow.ActOnReferral(c.Request.Context(), actor(c), id, workflow.ReferralTransition{
-		Action: action, Version: *req.Version, Comment: req.Comment, Answer: req.Answer,
-		ToUser: req.ToUser, ToDepartment: req.ToDepartment, Instruction: req.Instruction, DueDate: req.DueDate,
+	r, err := asCaller(s, c, func(a workflow.Actor) (workflow.Referral, error) {
+		return s.opts.Workflow.ActOnReferral(c.Request.Context(), a, id, workflow.ReferralTransition{
+			Action: action, Version: *req.Version, Comment: req.Comment, Answer: req.Answer,
+			ToUser: req.ToUser, ToDepartment: req.ToDepartment, Instruction: req.Instruction, DueDate: req.DueDate,
+		})
 	})
 	if err != nil {
 		s.coreError(c, string(action)+" referral", err)

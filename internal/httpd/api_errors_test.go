@@ -37,7 +37,7 @@ func TestEveryAPIErrorHasTheJSONBody(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		e := newAPIEnv(t, driver, true)
 		// The same API with a route that panics, as a handler bug would.
-		e.ts = startTLS(t, Options{DB: e.db, Directory: e.dir, Workflow: e.wf, BaseURL: "https://diwan.example.gov"}, func(s *Server) {
+		e.ts = startTLS(t, Options{Directory: e.dir, Workflow: e.wf, BaseURL: "https://diwan.example.gov"}, func(s *Server) {
 			s.Router().GET("/api/v1/panics", func(*gin.Context) { panic("handler bug") })
 		})
 		c := e.withToken(moctClerk)
@@ -125,7 +125,7 @@ func TestEveryAPIErrorHasTheJSONBody(t *testing.T) {
 		wantErrorShape(t, resp, b, http.StatusForbidden, "csrf")
 
 		// A body cut short: the client declares more than it sends and stops.
-		plain := startPlain(t, Options{DB: e.db, Directory: e.dir, Workflow: e.wf}, nil)
+		plain := startPlain(t, Options{Directory: e.dir, Workflow: e.wf}, nil)
 		conn, err := net.Dial("tcp", plain.srv.Addr().String())
 		if err != nil {
 			t.Fatal(err)
@@ -187,7 +187,7 @@ func TestRefusedUploadIsReadToItsEndSoTheClientSeesThe413(t *testing.T) {
 		e := newAPIEnv(t, driver, true)
 		c := e.withToken(moctClerk)
 		d := newLetter(c, "too large")
-		plain := startPlain(t, Options{DB: e.db, Directory: e.dir, Workflow: e.wf}, nil)
+		plain := startPlain(t, Options{Directory: e.dir, Workflow: e.wf}, nil)
 		conf := e.ts.client.Transport.(*http.Transport).TLSClientConfig.Clone()
 		conf.NextProtos = []string{"http/1.1"}
 		dial := map[string]func() (net.Conn, error){

@@ -131,9 +131,11 @@ func (s *Server) addRegistry(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	r, err := s.opts.Workflow.AddRegistry(c.Request.Context(), actor(c), workflow.Registry{
-		Code: req.Code, Ministry: req.Ministry, NameAR: req.NameAR, NameEN: req.NameEN,
-		Address: req.Address, Template: req.Template, ApprovalRequired: req.ApprovalRequired,
+	r, err := asCaller(s, c, func(a workflow.Actor) (workflow.Registry, error) {
+		return s.opts.Workflow.AddRegistry(c.Request.Context(), a, workflow.Registry{
+			Code: req.Code, Ministry: req.Ministry, NameAR: req.NameAR, NameEN: req.NameEN,
+			Address: req.Address, Template: req.Template, ApprovalRequired: req.ApprovalRequired,
+		})
 	})
 	if err != nil {
 		s.coreError(c, "add registry", err)
@@ -147,9 +149,11 @@ func (s *Server) updateRegistry(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	r, err := s.opts.Workflow.UpdateRegistry(c.Request.Context(), actor(c), c.Param("code"), workflow.RegistryUpdate{
-		NameAR: req.NameAR, NameEN: req.NameEN, Address: req.Address, Template: req.Template,
-		ApprovalRequired: req.ApprovalRequired,
+	r, err := asCaller(s, c, func(a workflow.Actor) (workflow.Registry, error) {
+		return s.opts.Workflow.UpdateRegistry(c.Request.Context(), a, c.Param("code"), workflow.RegistryUpdate{
+			NameAR: req.NameAR, NameEN: req.NameEN, Address: req.Address, Template: req.Template,
+			ApprovalRequired: req.ApprovalRequired,
+		})
 	})
 	if err != nil {
 		s.coreError(c, "update registry", err)
@@ -181,7 +185,9 @@ func (s *Server) listDepartments(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ds, err := s.opts.Workflow.Departments(c.Request.Context(), actor(c), c.Query("ministry"))
+	ds, err := asCaller(s, c, func(a workflow.Actor) ([]workflow.Department, error) {
+		return s.opts.Workflow.Departments(c.Request.Context(), a, c.Query("ministry"))
+	})
 	if err != nil {
 		s.coreError(c, "list departments", err)
 		return
@@ -190,7 +196,9 @@ func (s *Server) listDepartments(c *gin.Context) {
 }
 
 func (s *Server) getDepartment(c *gin.Context) {
-	d, err := s.opts.Workflow.Department(c.Request.Context(), actor(c), c.Param("ministry"), c.Param("code"))
+	d, err := asCaller(s, c, func(a workflow.Actor) (workflow.Department, error) {
+		return s.opts.Workflow.Department(c.Request.Context(), a, c.Param("ministry"), c.Param("code"))
+	})
 	if err != nil {
 		s.coreError(c, "read department", err)
 		return
@@ -203,9 +211,11 @@ func (s *Server) addDepartment(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	d, err := s.opts.Workflow.AddDepartment(c.Request.Context(), actor(c), workflow.Department{
-		Code: req.Code, Ministry: req.Ministry, NameAR: req.NameAR, NameEN: req.NameEN,
-		Parent: req.Parent, Head: req.Head,
+	d, err := asCaller(s, c, func(a workflow.Actor) (workflow.Department, error) {
+		return s.opts.Workflow.AddDepartment(c.Request.Context(), a, workflow.Department{
+			Code: req.Code, Ministry: req.Ministry, NameAR: req.NameAR, NameEN: req.NameEN,
+			Parent: req.Parent, Head: req.Head,
+		})
 	})
 	if err != nil {
 		s.coreError(c, "add department", err)
@@ -219,8 +229,10 @@ func (s *Server) updateDepartment(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	d, err := s.opts.Workflow.UpdateDepartment(c.Request.Context(), actor(c), c.Param("ministry"), c.Param("code"),
-		workflow.DepartmentUpdate{NameAR: req.NameAR, NameEN: req.NameEN, Parent: req.Parent, Head: req.Head})
+	d, err := asCaller(s, c, func(a workflow.Actor) (workflow.Department, error) {
+		return s.opts.Workflow.UpdateDepartment(c.Request.Context(), a, c.Param("ministry"), c.Param("code"),
+			workflow.DepartmentUpdate{NameAR: req.NameAR, NameEN: req.NameEN, Parent: req.Parent, Head: req.Head})
+	})
 	if err != nil {
 		s.coreError(c, "update department", err)
 		return
@@ -392,7 +404,9 @@ func (s *Server) updateUser(c *gin.Context) {
 }
 
 func (s *Server) getMembership(c *gin.Context) {
-	m, err := s.opts.Workflow.Membership(c.Request.Context(), actor(c), c.Param("address"))
+	m, err := asCaller(s, c, func(a workflow.Actor) (workflow.Membership, error) {
+		return s.opts.Workflow.Membership(c.Request.Context(), a, c.Param("address"))
+	})
 	if err != nil {
 		s.coreError(c, "read membership", err)
 		return
@@ -408,9 +422,11 @@ func (s *Server) updateMembership(c *gin.Context) {
 	if !oneOf(c, "clearance", req.Clearance, string(workflow.Normal), string(workflow.Confidential), string(workflow.Secret)) {
 		return
 	}
-	m, err := s.opts.Workflow.SetMembership(c.Request.Context(), actor(c), c.Param("address"), workflow.MembershipChange{
-		AddRegistry: req.AddRegistry, RemoveRegistry: req.RemoveRegistry, Department: req.Department,
-		Clearance: workflow.Clearance(req.Clearance),
+	m, err := asCaller(s, c, func(a workflow.Actor) (workflow.Membership, error) {
+		return s.opts.Workflow.SetMembership(c.Request.Context(), a, c.Param("address"), workflow.MembershipChange{
+			AddRegistry: req.AddRegistry, RemoveRegistry: req.RemoveRegistry, Department: req.Department,
+			Clearance: workflow.Clearance(req.Clearance),
+		})
 	})
 	if err != nil {
 		s.coreError(c, "change membership", err)

@@ -1,6 +1,9 @@
 package httpd
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -29,22 +32,33 @@ const csrfHeader = "X-CSRF-Token"
 // context.
 const principalKey = "diwan.principal"
 
-// principal is who is calling: the user of the session or token.
-type principal struct {
-	UserID int64
-	Login  string
-	cookie string // the session cookie; "" for an API token
-	// expiresAt is when the session ends; nil for an API token.
-	expiresAt *time.Time
-	user      *directory.User
-	// tokenHash is the hash of an API token taken from Sessions' kept
-	// tokens without a query: the engine call of the route checks it
-	// (workflow.Credential). "" when authenticate checked the credential.
-	tokenHash string
+// csrfFor derives the CSRF token of a session from its cookie value:
+// HMAC-SHA256 keyed by the cookie. It is tied to the session (a new login
+// gives a new one), needs no storage, and cannot be computed by a page
+// that cannot read the HttpOnly cookie.
+func csrfFor(cookie string) string {
+	m := hmac.New(sha256.New, []byte(cookie))
+	m.Write([]byte("diwan csrf v1"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// Actor is the principal as an audit actor ("user:ali@mof.gov.sy").
-func (p *principal) Actor() string { return "user:" + p.Login }
+// validCSRF compares a presented CSRF token with the session's in constant
+// time.
+func validCSRF(cookie, presented string) bool {
+	if presented == "" {
+		return false
+	}
+	return hmac.Equal([]byte(csrfFor(cookie)), []byte(presented))
+}
+
+// principal is who is calling: the directory's Principal of the session
+// or token.
+type principal struct {
+	directory.Principal
+	cookie string // the session cookie; "" for an API token
+	token  string // the API token; "" for a session
+	user   *directory.User
+}
 
 // viaToken reports whether the request came with an API token.
 func (p *principal) viaToken() bool { return p.cookie == "" }
@@ -94,16 +108,16 @@ func (s *Server) internalError(c *gin.Context, doing string, err error) {
 }
 
 // authenticate is the middleware of every /api/v1 route that needs a
-// caller. It checks the credential and its user on every request (one
-// query; for an API token on inBandRoutes, the engine's first read does),
-// so that logout, expiry, a revoked token and a disabled account take
-// effect at once, and enforces CSRF on cookie requests that change state.
+// caller. It checks the credential and its user with the directory on
+// every request (one query; for an API token on inBandRoutes, the engine's
+// first read does), so that logout, expiry, a revoked token and a disabled
+// account take effect at once, and enforces CSRF on cookie requests that
+// change state.
 func (s *Server) authenticate(c *gin.Context) {
 	ctx := c.Request.Context()
 	var (
-		cu     credentialUser
-		err    error
-		cookie string
+		p   = &principal{}
+		err error
 	)
 	if h := c.GetHeader("Authorization"); h != "" {
 		scheme, token, _ := strings.Cut(h, " ")
@@ -112,54 +126,60 @@ func (s *Server) authenticate(c *gin.Context) {
 			WriteError(c, http.StatusUnauthorized, "unauthenticated", "the Authorization header must be \"Bearer\" and an API token", "")
 			return
 		}
-		if inBandRoutes[c.Request.Method+" "+c.FullPath()] && strings.HasPrefix(token, tokenPrefix) {
-			hash := hashSecret(token)
-			if cu, ok := s.sessions.keptToken(hash); ok {
-				c.Set(principalKey, &principal{UserID: cu.UserID, Login: cu.Login, tokenHash: hash})
-				c.Next()
-				return
-			}
+		p.token = token
+		if inBandRoutes[c.Request.Method+" "+c.FullPath()] {
+			p.Principal, err = s.opts.Directory.CheckToken(ctx, token)
+		} else {
+			p.Principal, err = s.opts.Directory.RecheckToken(ctx, token)
 		}
-		cu, err = s.sessions.LookupToken(ctx, token)
 	} else if v, cerr := c.Cookie(sessionCookie); cerr == nil && v != "" {
-		cookie = v
-		cu, err = s.sessions.LookupSession(ctx, v)
+		p.cookie = v
+		p.Principal, err = s.opts.Directory.CheckSession(ctx, v)
 	} else {
 		unauthenticated(c)
 		return
 	}
-	if errors.Is(err, errNoSession) {
-		if cookie != "" {
-			s.clearCookie(c)
-		}
-		WriteError(c, http.StatusUnauthorized, "unauthenticated", "the session or API token is not valid (expired, logged out, or the account is disabled)", "")
+	if errors.Is(err, directory.ErrInvalidCredentials) {
+		s.refused(c, p)
 		return
 	}
 	if err != nil {
 		s.internalError(c, "authenticate", err)
 		return
 	}
-	if cookie != "" && changesState(c.Request.Method) {
+	if p.cookie != "" && changesState(c.Request.Method) {
 		if !s.sameOrigin(c.Request) {
 			WriteError(c, http.StatusForbidden, "csrf", "a request that changes state must come from this site (Origin)", "")
 			return
 		}
-		if !validCSRF(cookie, c.GetHeader(csrfHeader)) {
+		if !validCSRF(p.cookie, c.GetHeader(csrfHeader)) {
 			WriteError(c, http.StatusForbidden, "csrf", "a request that changes state needs the session's CSRF token in the X-CSRF-Token header", "")
 			return
 		}
 	}
-	c.Set(principalKey, &principal{UserID: cu.UserID, Login: cu.Login, cookie: cookie, expiresAt: cu.ExpiresAt})
+	c.Set(principalKey, p)
 	c.Next()
 }
 
+// refused answers a credential the directory refused: 401, and the
+// session cookie cleared from the browser.
+func (s *Server) refused(c *gin.Context, p *principal) {
+	if p.cookie != "" {
+		s.clearCookie(c)
+	}
+	WriteError(c, http.StatusUnauthorized, "unauthenticated", "the session or API token is not valid (expired, logged out, or the account is disabled)", "")
+}
+
 // inBandRoutes are the routes (method and pattern) whose handler makes one
-// engine call and nothing else with the caller before it: their engine
-// call checks a kept API token in its own first read (workflow.Credential),
-// so authenticate spends no query of its own on it. A revoked token, or a
-// disabled user's, is refused there, before anything is read out or
-// changed (coreError answers 401); only a malformed request is answered
-// 400 first. Every other route checks the token here.
+// engine call and nothing else with the caller before it: for them
+// authenticate takes an API token found valid before from the directory's
+// keep (directory.CheckToken) without a query, and the engine call checks
+// the version of org_state it was found valid at in its own first read. A
+// revoked token, or a disabled user's, has moved that version: the engine
+// refuses the call before anything is read out or changed
+// (workflow.ErrCredentialStale), asCaller checks the token again and
+// answers 401. Only a malformed request is answered 400 first. Every
+// other route checks the token here.
 var inBandRoutes = map[string]bool{
 	"POST /api/v1/correspondence":      true,
 	"GET /api/v1/correspondence/:id":   true,
@@ -308,7 +328,7 @@ func (s *Server) postSession(c *gin.Context) {
 		s.internalError(c, "log in", err)
 		return
 	}
-	sess, err := s.sessions.Create(c.Request.Context(), u, c.ClientIP())
+	sess, err := s.opts.Directory.CreateSession(c.Request.Context(), u, c.ClientIP())
 	if err != nil {
 		s.internalError(c, "create session", err)
 		return
@@ -348,7 +368,8 @@ func (s *Server) getSession(c *gin.Context) {
 		c.JSON(http.StatusOK, sessionResponse{User: toUserDTO(u), Auth: "token"})
 		return
 	}
-	c.JSON(http.StatusOK, sessionResponse{User: toUserDTO(u), Auth: "session", CSRFToken: csrfFor(p.cookie), ExpiresAt: p.expiresAt})
+	exp := p.ExpiresAt
+	c.JSON(http.StatusOK, sessionResponse{User: toUserDTO(u), Auth: "session", CSRFToken: csrfFor(p.cookie), ExpiresAt: &exp})
 }
 
 // deleteSession logs out: the session ends on the server, not only in the
@@ -360,7 +381,7 @@ func (s *Server) deleteSession(c *gin.Context) {
 		WriteError(c, http.StatusBadRequest, "not_a_session", "an API token is not a session; ask an administrator to revoke it", "")
 		return
 	}
-	if err := s.sessions.Delete(c.Request.Context(), p.cookie); err != nil {
+	if err := s.opts.Directory.DeleteSession(c.Request.Context(), p.cookie); err != nil {
 		s.internalError(c, "log out", err)
 		return
 	}

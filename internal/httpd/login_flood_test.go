@@ -53,8 +53,8 @@ func newLoginServer(tb testing.TB, d *db.DB, o directory.Options) *testServer {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { blobs.Close() })
-	wf := workflow.New(d, blobs, workflow.Options{Workflow: config.Default().Workflow})
-	return startTLS(tb, Options{DB: d, Directory: dir, Workflow: wf, BaseURL: "https://diwan.example.gov"}, nil)
+	wf := workflow.New(d, blobs, workflow.Options{Workflow: config.Default().Workflow, Directory: engineDirectory{dir}})
+	return startTLS(tb, Options{Directory: dir, Workflow: wf, BaseURL: "https://diwan.example.gov"}, nil)
 }
 
 // clientAt returns a client of ts whose connections come from ip.

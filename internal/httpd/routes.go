@@ -17,7 +17,7 @@ func (s *Server) routes(e *gin.Engine) {
 		ErrorLog: promErrorLog{s.log},
 	})))
 
-	if s.sessions == nil {
+	if s.opts.Directory == nil || s.opts.Workflow == nil {
 		return // no JSON API without its services
 	}
 	// The JSON API (DESIGN.md §6a). Search, the register book and the

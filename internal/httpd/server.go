@@ -24,7 +24,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/directory"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
@@ -94,18 +93,14 @@ type Options struct {
 	// "Authorization: Bearer TOKEN" (metrics.token).
 	MetricsToken string
 
-	// The JSON API /api/v1 is served when DB, Directory and Workflow are
-	// all set; without them the server answers the operator endpoints only.
+	// The JSON API /api/v1 is served when Directory and Workflow are both
+	// set; without them the server answers the operator endpoints only.
 
-	// DB holds the web sessions and API tokens (Sessions).
-	DB *db.DB
-	// Directory checks logins and lists ministries and users.
+	// Directory checks logins, keeps the web sessions and API tokens, and
+	// lists ministries and users.
 	Directory *directory.Service
 	// Workflow is the correspondence engine.
 	Workflow *workflow.Service
-	// SessionTTL is how long a login lasts (auth.session_ttl); zero means
-	// 12 hours.
-	SessionTTL time.Duration
 	// BaseURL is the absolute URL users reach (http.base_url): its origin
 	// is accepted as same-origin behind a proxy, and an https URL makes
 	// cookies Secure even when the server itself speaks plain HTTP.
@@ -124,8 +119,7 @@ type Server struct {
 
 	metricsGuard metricsGuard // who may read /metrics
 
-	sessions   *Sessions // nil when the API is not served
-	baseOrigin string    // origin of Options.BaseURL; "" when none
+	baseOrigin string // origin of Options.BaseURL; "" when none
 
 	checkTimeout time.Duration // bound of each readiness check; tests shorten it
 }
@@ -159,9 +153,6 @@ func New(o Options) *Server {
 		metricsGuard: newMetricsGuard(o.MetricsAllow, o.MetricsToken, o.Logger),
 
 		checkTimeout: checkTimeout,
-	}
-	if o.DB != nil && o.Directory != nil && o.Workflow != nil {
-		s.sessions = NewSessions(o.DB, o.Directory, o.SessionTTL)
 	}
 	if origin, ok := originOf(o.BaseURL); ok {
 		s.baseOrigin = origin

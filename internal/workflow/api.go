@@ -41,9 +41,12 @@ var (
 	// the object, or a non-administrator tried to change the organisation,
 	// or the account is disabled. HTTP 403.
 	ErrForbidden = errors.New("not allowed")
-	// ErrUnauthenticated: the actor's Credential did not check out (revoked,
-	// or its user disabled). Nothing was read out or changed. HTTP 401.
-	ErrUnauthenticated = errors.New("the credential is not valid")
+	// ErrCredentialStale: the directory's facts of the actor (Actor.Facts)
+	// were read at another version of org_state than the engine's: the
+	// organisation, the user or their credential changed since. Nothing was
+	// read out or changed; check the credential again (for an API token,
+	// directory.RecheckToken) and call again with the fresh facts.
+	ErrCredentialStale = errors.New("the caller's credential must be checked again")
 	// ErrExists: a registry or department code in use. HTTP 409.
 	ErrExists = errors.New("already exists")
 	// ErrInvalidTransition: the action is not allowed from the entry's or
@@ -51,8 +54,10 @@ var (
 	// the state. HTTP 409.
 	ErrInvalidTransition = errors.New("invalid transition")
 	// ErrConflict: the state allows the action but the letter's situation
-	// does not (recall after a recipient registered it). Returned as a
-	// *TransitionError. HTTP 409.
+	// does not (recall after a recipient registered it); returned as a
+	// *TransitionError. Also an upload during which the organisation
+	// changed (the caller's rights must be read again, and the upload
+	// cannot be). HTTP 409.
 	ErrConflict = errors.New("conflict")
 	// ErrStaleVersion: the version given is not the object's current one
 	// (someone changed it meanwhile); reload and retry. Returned as a
@@ -254,11 +259,12 @@ const DefaultTemplate = "{registry}/{dir}/{year}/{seq:06}"
 // ---------------------------------------------------------------------------
 // Who is calling
 
-// Actor is who calls the engine. The engine loads the rest — ministry,
-// roles, the registries they clerk for, their department, the departments
-// they head, their clearance, whether they are disabled — from the database,
-// keeping it between calls only while org_state's version has not moved
-// (access.go), so a change of membership takes effect at once.
+// Actor is who calls the engine. The engine resolves the rest — ministry,
+// roles, whether they are disabled (the directory's facts), the registries
+// they clerk for, their department, the departments they head, their
+// clearance (its own) — at the start of each call, keeping it between calls
+// only while org_state's version has not moved (principal.go), so a change
+// of membership takes effect at once.
 type Actor struct {
 	// UserID is the directory user (directory.User.ID); 0 for an operator.
 	UserID int64
@@ -267,26 +273,14 @@ type Actor struct {
 	// Operator names an operator of the command line ("cli:root"), who may
 	// manage the organisation and sees no content. Empty for users.
 	Operator string
-	// Credential, when set, is checked in the call's first read, before
-	// anything is decided, read out or changed.
-	Credential *Credential
-}
-
-// Credential is the check of a caller's credential (an API token) that
-// the engine makes in a call's first read, with no round trip of its own:
-// Query, with ? placeholders for Args, must return exactly one row, the
-// actor's UserID, or the call fails with ErrUnauthenticated. It lets the
-// HTTP layer keep credentials it has checked once and still refuse a
-// revoked one, or one whose user was disabled, from the next call on.
-type Credential struct {
-	Query string
-	Args  []any
-	// Key, when set, names the credential (an API token's hash): a check
-	// that passed is kept with org_state's version and not made again
-	// while the version has not moved. Every change to what Query reads
-	// must move the version; for API tokens and their users' disabled
-	// flag, org_state's triggers do.
-	Key string
+	// Facts, when set, are the directory's facts of the user as the
+	// caller's credential gave them (the HTTP layer fills them from the
+	// directory.Principal of the session or token). The engine trusts them
+	// only at the version of org_state it reads in the call's first round
+	// trip; at another, the call fails with ErrCredentialStale before
+	// anything is decided, read out or changed. Nil makes the engine ask
+	// Options.Directory.
+	Facts *PrincipalFacts
 }
 
 // UserActor is the actor for a logged-in directory user.
@@ -643,7 +637,65 @@ type Verification struct {
 }
 
 // ---------------------------------------------------------------------------
-// The service's methods (bodies in the files named beside each).
+// The service's methods (bodies in the files named beside each). Each call
+// of an actor runs through asCaller, which resolves who is calling first.
+
+// maxCallRuns bounds how many times one call runs when the directory's
+// facts of a user it needs were overtaken by a change of the organisation.
+const maxCallRuns = 3
+
+// asCaller runs fn, the work of one public method, as a. The directory's
+// facts of a are resolved first, outside any transaction: a.Facts as
+// given, else those kept at their version, else read from
+// Options.Directory. fn's first read checks them against org_state's
+// version (principal.go); when they, or those of another user fn needed
+// (a referral's addressee), were overtaken (staleFacts), fn has done
+// nothing: facts the caller gave are theirs to check again
+// (ErrCredentialStale); others are read again from the directory, and fn
+// runs once more.
+func asCaller[T any](ctx context.Context, s *Service, a Actor, fn func(ctx context.Context, a Actor) (T, error)) (T, error) {
+	ctx = withKeptFacts(ctx, &s.facts)
+	given := a.Facts != nil
+	user := a.Operator == "" && a.UserID != 0
+	refresh := false
+	for run := 1; ; run++ {
+		if user && !given {
+			f, err := s.principalFacts(ctx, a.UserID, refresh)
+			if err != nil {
+				var zero T
+				return zero, err
+			}
+			a.Facts = &f
+		}
+		v, err := fn(ctx, a)
+		var sf *staleFacts
+		if !errors.As(err, &sf) || run == maxCallRuns {
+			return v, err
+		}
+		if given && sf.userID == a.UserID {
+			return v, fmt.Errorf("user %d: %w", a.UserID, ErrCredentialStale)
+		}
+		if sf.userID == a.UserID {
+			refresh = true
+			continue
+		}
+		if _, err := s.principalFacts(ctx, sf.userID, true); err != nil {
+			var zero T
+			return zero, err
+		}
+	}
+}
+
+// watchedReader notes whether anything was read from r.
+type watchedReader struct {
+	r    io.Reader
+	read bool
+}
+
+func (w *watchedReader) Read(p []byte) (int, error) {
+	w.read = true
+	return w.r.Read(p)
+}
 
 // Organisation (organisation.go). Changes need an administrator or an
 // operator (else ErrForbidden); reads need nothing but a caller.
@@ -652,12 +704,16 @@ type Verification struct {
 // "ministry", "name_ar", "name_en", "address" — must be on a domain hosted
 // for the ministry —, "template"); a code in use is ErrExists.
 func (s *Service) AddRegistry(ctx context.Context, a Actor, r Registry) (Registry, error) {
-	return s.addRegistry(ctx, a, r)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Registry, error) {
+		return s.addRegistry(ctx, a, r)
+	})
 }
 
 // UpdateRegistry changes a registry; an unknown code is ErrNotFound.
 func (s *Service) UpdateRegistry(ctx context.Context, a Actor, code string, u RegistryUpdate) (Registry, error) {
-	return s.updateRegistry(ctx, a, code, u)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Registry, error) {
+		return s.updateRegistry(ctx, a, code, u)
+	})
 }
 
 // Registries lists registries by code; ministry "" lists all.
@@ -674,13 +730,17 @@ func (s *Service) Registry(ctx context.Context, code string) (Registry, error) {
 // "ministry", "name_ar", "name_en", "parent", "head" — a user of the
 // ministry); a code in use in the ministry is ErrExists.
 func (s *Service) AddDepartment(ctx context.Context, a Actor, d Department) (Department, error) {
-	return s.addDepartment(ctx, a, d)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Department, error) {
+		return s.addDepartment(ctx, a, d)
+	})
 }
 
 // UpdateDepartment changes a department; a parent that would make a cycle
 // is an *InputError for "parent".
 func (s *Service) UpdateDepartment(ctx context.Context, a Actor, ministry, code string, u DepartmentUpdate) (Department, error) {
-	return s.updateDepartment(ctx, a, ministry, code, u)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Department, error) {
+		return s.updateDepartment(ctx, a, ministry, code, u)
+	})
 }
 
 // Departments lists departments by ministry and code; ministry "" lists all.
@@ -688,26 +748,34 @@ func (s *Service) UpdateDepartment(ctx context.Context, a Actor, ministry, code 
 // actor sees it only with the national address book (Options.NationalUsers)
 // or as an administrator; otherwise Head is "".
 func (s *Service) Departments(ctx context.Context, a Actor, ministry string) ([]Department, error) {
-	return s.departments(ctx, a, ministry)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) ([]Department, error) {
+		return s.departments(ctx, a, ministry)
+	})
 }
 
 // Department returns one department, or ErrNotFound; its Head as
 // Departments shows it.
 func (s *Service) Department(ctx context.Context, a Actor, ministry, code string) (Department, error) {
-	return s.department(ctx, a, ministry, code)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Department, error) {
+		return s.department(ctx, a, ministry, code)
+	})
 }
 
 // SetMembership changes where a user works and their clearance (admins and
 // operators). An unknown user is an *InputError for "user"; a registry or
 // department of another ministry one for "registry" or "department".
 func (s *Service) SetMembership(ctx context.Context, a Actor, login string, c MembershipChange) (Membership, error) {
-	return s.setMembership(ctx, a, login, c)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Membership, error) {
+		return s.setMembership(ctx, a, login, c)
+	})
 }
 
 // Membership returns a user's membership (the user themself, admins and
 // operators; others get ErrNotFound).
 func (s *Service) Membership(ctx context.Context, a Actor, login string) (Membership, error) {
-	return s.membership(ctx, a, login)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Membership, error) {
+		return s.membership(ctx, a, login)
+	})
 }
 
 // Correspondence (correspondence.go).
@@ -715,25 +783,33 @@ func (s *Service) Membership(ctx context.Context, a Actor, login string) (Member
 // CreateDraft creates an outgoing draft and its entry at the sender
 // registry; it returns the entry (ID, CorrespondenceID, Version).
 func (s *Service) CreateDraft(ctx context.Context, a Actor, n NewCorrespondence) (Entry, error) {
-	return s.createDraft(ctx, a, n)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Entry, error) {
+		return s.createDraft(ctx, a, n)
+	})
 }
 
 // UpdateDraft edits the draft whose outgoing entry is at version; only in
 // state draft. It returns the entry at its new version.
 func (s *Service) UpdateDraft(ctx context.Context, a Actor, correspondenceID, version int64, u DraftUpdate) (Entry, error) {
-	return s.updateDraft(ctx, a, correspondenceID, version, u)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Entry, error) {
+		return s.updateDraft(ctx, a, correspondenceID, version, u)
+	})
 }
 
 // CreateIncoming records a paper letter from an outside party: an incoming
 // entry in state received at the registry (the actor clerks for it).
 func (s *Service) CreateIncoming(ctx context.Context, a Actor, n NewIncoming) (Entry, error) {
-	return s.createIncoming(ctx, a, n)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Entry, error) {
+		return s.createIncoming(ctx, a, n)
+	})
 }
 
 // Get returns a correspondence as the actor sees it, or ErrNotFound. A
 // read of a confidential or secret document is an audit event.
 func (s *Service) Get(ctx context.Context, a Actor, correspondenceID int64) (View, error) {
-	return s.get(ctx, a, correspondenceID)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (View, error) {
+		return s.get(ctx, a, correspondenceID)
+	})
 }
 
 // Verify returns what the public verification page shows of a registered
@@ -741,19 +817,25 @@ func (s *Service) Get(ctx context.Context, a Actor, correspondenceID int64) (Vie
 // the rule of Get: ErrNotFound when the actor may not read the
 // correspondence, as when it was never registered.
 func (s *Service) Verify(ctx context.Context, a Actor, correspondenceID int64) (Verification, error) {
-	return s.verify(ctx, a, correspondenceID)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Verification, error) {
+		return s.verify(ctx, a, correspondenceID)
+	})
 }
 
 // Entries (entries.go).
 
 // Entries lists the entries the actor may see, newest first.
 func (s *Service) Entries(ctx context.Context, a Actor, f ListFilter) (Page[Entry], error) {
-	return s.entries(ctx, a, f)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Page[Entry], error) {
+		return s.entries(ctx, a, f)
+	})
 }
 
 // Entry returns one entry, or ErrNotFound.
 func (s *Service) Entry(ctx context.Context, a Actor, id int64) (Entry, error) {
-	return s.entry(ctx, a, id)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Entry, error) {
+		return s.entry(ctx, a, id)
+	})
 }
 
 // Act makes a transition of an entry and returns the entry as it now
@@ -761,26 +843,34 @@ func (s *Service) Entry(ctx context.Context, a Actor, id int64) (Entry, error) {
 // (wrong state, or a conflict), ErrForbidden (may see it but not do this),
 // *InputError (missing reason, bad referral target, no recipients, ...).
 func (s *Service) Act(ctx context.Context, a Actor, entryID int64, t Transition) (Entry, error) {
-	return s.act(ctx, a, entryID, t)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Entry, error) {
+		return s.act(ctx, a, entryID, t)
+	})
 }
 
 // Referrals (referrals.go).
 
 // Referrals lists the referrals the actor may see, newest first.
 func (s *Service) Referrals(ctx context.Context, a Actor, f ReferralFilter) (Page[Referral], error) {
-	return s.referrals(ctx, a, f)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Page[Referral], error) {
+		return s.referrals(ctx, a, f)
+	})
 }
 
 // Referral returns one referral, or ErrNotFound.
 func (s *Service) Referral(ctx context.Context, a Actor, id int64) (Referral, error) {
-	return s.referral(ctx, a, id)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Referral, error) {
+		return s.referral(ctx, a, id)
+	})
 }
 
 // ActOnReferral makes a transition of a referral and returns it as it now
 // stands (for refer: the referral passed on, now in state referred).
 // Errors as Act.
 func (s *Service) ActOnReferral(ctx context.Context, a Actor, id int64, t ReferralTransition) (Referral, error) {
-	return s.actOnReferral(ctx, a, id, t)
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Referral, error) {
+		return s.actOnReferral(ctx, a, id, t)
+	})
 }
 
 // Attachments (attachments.go).
@@ -790,18 +880,34 @@ func (s *Service) ActOnReferral(ctx context.Context, a Actor, id int64, t Referr
 // display text; the type is sniffed. Over a limit: ErrTooLarge and nothing
 // stored. A read error from r (client gone) stores nothing.
 func (s *Service) AddAttachment(ctx context.Context, a Actor, correspondenceID int64, name string, r io.Reader) (Attachment, error) {
-	return s.addAttachment(ctx, a, correspondenceID, name, r)
+	body := &watchedReader{r: r}
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (Attachment, error) {
+		att, err := s.addAttachment(ctx, a, correspondenceID, name, body)
+		if body.read && errors.Is(err, ErrCredentialStale) {
+			// The upload is spent: it cannot be sent again.
+			err = fmt.Errorf("the organisation changed during the upload; send it again: %w", ErrConflict)
+		}
+		return att, err
+	})
 }
 
 // OpenAttachment authorises the read and opens the content; the caller
 // closes it. Classified documents' downloads are audit events.
 func (s *Service) OpenAttachment(ctx context.Context, a Actor, correspondenceID, attachmentID int64) (Attachment, io.ReadCloser, error) {
-	return s.openAttachment(ctx, a, correspondenceID, attachmentID)
+	var rc io.ReadCloser
+	att, err := asCaller(ctx, s, a, func(ctx context.Context, a Actor) (att Attachment, err error) {
+		att, rc, err = s.openAttachment(ctx, a, correspondenceID, attachmentID)
+		return att, err
+	})
+	return att, rc, err
 }
 
 // DeleteAttachment removes an attachment of a draft.
 func (s *Service) DeleteAttachment(ctx context.Context, a Actor, correspondenceID, attachmentID int64) error {
-	return s.deleteAttachment(ctx, a, correspondenceID, attachmentID)
+	_, err := asCaller(ctx, s, a, func(ctx context.Context, a Actor) (struct{}, error) {
+		return struct{}{}, s.deleteAttachment(ctx, a, correspondenceID, attachmentID)
+	})
+	return err
 }
 
 // SweepUploads deletes the blobs of uploads that started before olderThan

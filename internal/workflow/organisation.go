@@ -37,19 +37,6 @@ func (s *Service) appendAudit(ctx context.Context, tx *gorm.DB, p *principal, ac
 	return s.audit.Append(ctx, tx, audit.Event{Actor: p.auditName(), Action: action, Target: target, Details: details})
 }
 
-// organiser loads the actor and checks that they may change the
-// organisation.
-func organiser(ctx context.Context, q *gorm.DB, a Actor) (*principal, error) {
-	p, err := loadPrincipal(ctx, q, a)
-	if err != nil {
-		return nil, err
-	}
-	if !p.managesOrganisation() {
-		return nil, fmt.Errorf("only administrators change the organisation: %w", ErrForbidden)
-	}
-	return p, nil
-}
-
 type ministryRef struct {
 	ID   int64
 	Code string

@@ -45,6 +45,10 @@ type Options struct {
 	// NationalUsers (directory.national_users) shows the heads of other
 	// ministries' departments to every user; false only to administrators.
 	NationalUsers bool
+	// Directory answers what the engine needs of the directory (the
+	// facts of callers that bring none). Nil serves only operators and
+	// callers with Actor.Facts.
+	Directory Directory
 }
 
 // Observer is told of the engine's changes after they are committed, never
@@ -86,10 +90,11 @@ type Service struct {
 	now   func() time.Time
 	log   *slog.Logger
 	obs   Observer
-	// principals keeps users' rights between calls, credentials the
-	// credentials found valid with their users (access.go).
-	principals  keptAt[int64, []principalFact]
-	credentials keptAt[string, int64]
+	dir   Directory
+	// facts keeps the directory's facts of users, principals the engine's
+	// own facts of them, between calls (principal.go).
+	facts      keptAt[int64, PrincipalFacts]
+	principals keptAt[int64, ownFacts]
 
 	nationalUsers bool // other ministries' people are shown (Options.NationalUsers)
 }
@@ -97,7 +102,7 @@ type Service struct {
 // New returns the engine on d, keeping attachments in blobs.
 func New(d *db.DB, blobs BlobStore, o Options) *Service {
 	s := &Service{db: d, audit: o.Audit, blobs: blobs, cfg: o.Workflow, loc: o.Location, now: o.Now, log: o.Logger, obs: o.Observer,
-		nationalUsers: o.NationalUsers}
+		nationalUsers: o.NationalUsers, dir: o.Directory}
 	if s.loc == nil {
 		s.loc = time.UTC
 	}
