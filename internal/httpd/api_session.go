@@ -56,7 +56,7 @@ func validCSRF(cookie, presented string) bool {
 type principal struct {
 	directory.Principal
 	cookie string // the session cookie; "" for an API token
-	token  string // the API token; "" for a session
+	token  string // the API token (secret, never logged); "" for a session
 	user   *directory.User
 }
 

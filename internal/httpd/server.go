@@ -1,12 +1,13 @@
 // Package httpd is Diwan's HTTP front door: the HTTPS server, its gin
 // router and middleware (panic recovery, request logging and metrics,
 // security headers), the operator endpoints /healthz, /readyz and /metrics,
-// the JSON API /api/v1 with its sessions, API tokens and CSRF defence, and,
-// as it lands, the web UI, all registered in one routes function.
+// the JSON API /api/v1 with its session cookies, API tokens (both checked
+// by the directory) and CSRF defence, and, as it lands, the web UI, all
+// registered in one routes function.
 //
 // The package translates HTTP into calls on the core services and their
 // errors into HTTP replies (the JSON error shape of WriteError). It must never
-// hold domain rules, open a database or a blob store itself (it is given what
+// hold domain rules or SQL, open a database or a blob store itself (it is given what
 // it needs by internal/app), or show a client an internal error's text: that
 // goes to the log, once, and the client gets a generic sentence.
 package httpd

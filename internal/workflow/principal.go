@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 
@@ -194,6 +195,63 @@ func (s *Service) principalFacts(ctx context.Context, userID int64, refresh bool
 	}
 	s.facts.put(userID, versioned[PrincipalFacts]{version: f.Version, v: f})
 	return f, nil
+}
+
+// maxCallRuns bounds how many times one call runs when the directory's
+// facts of a user it needs were overtaken by a change of the organisation.
+const maxCallRuns = 3
+
+// asCaller runs fn, the work of one public method, as a. The directory's
+// facts of a are resolved first, outside any transaction: a.Facts as
+// given, else those kept at their version, else read from
+// Options.Directory. fn's first read checks them against org_state's
+// version (principal.go); when they, or those of another user fn needed
+// (a referral's addressee), were overtaken (staleFacts), fn has done
+// nothing: facts the caller gave are theirs to check again
+// (ErrCredentialStale); others are read again from the directory, and fn
+// runs once more.
+func asCaller[T any](ctx context.Context, s *Service, a Actor, fn func(ctx context.Context, a Actor) (T, error)) (T, error) {
+	ctx = withKeptFacts(ctx, &s.facts)
+	given := a.Facts != nil
+	user := a.Operator == "" && a.UserID != 0
+	refresh := false
+	for run := 1; ; run++ {
+		if user && !given {
+			f, err := s.principalFacts(ctx, a.UserID, refresh)
+			if err != nil {
+				var zero T
+				return zero, err
+			}
+			a.Facts = &f
+		}
+		v, err := fn(ctx, a)
+		var sf *staleFacts
+		if !errors.As(err, &sf) || run == maxCallRuns {
+			return v, err
+		}
+		if given && sf.userID == a.UserID {
+			return v, fmt.Errorf("user %d: %w", a.UserID, ErrCredentialStale)
+		}
+		if sf.userID == a.UserID {
+			refresh = true
+			continue
+		}
+		if _, err := s.principalFacts(ctx, sf.userID, true); err != nil {
+			var zero T
+			return zero, err
+		}
+	}
+}
+
+// watchedReader notes whether anything was read from r.
+type watchedReader struct {
+	r    io.Reader
+	read bool
+}
+
+func (w *watchedReader) Read(p []byte) (int, error) {
+	w.read = true
+	return w.r.Read(p)
 }
 
 // principal queues the reading of a's principal; get returns it once x
