@@ -227,9 +227,17 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		NationalUsers: cfg.Directory.NationalUsers,
 		Logger:        log,
 		Observer:      wfMetrics,
+		Directory:     workflowDirectory{e.Directory},
 	})
 	return e, nil
 }
+
+// workflowDirectory is the directory as the workflow engine asks it
+// (workflow.Directory): ministries, domains and users, which the engine
+// names but does not own.
+type workflowDirectory struct{ *directory.Service }
+
+var _ workflow.Directory = workflowDirectory{}
 
 // Close closes the database.
 func (e *Env) Close() {

@@ -85,7 +85,7 @@ func newAPIEnvOn(t testing.TB, d *db.DB, org bool, logger *slog.Logger) *apiEnv 
 	t.Cleanup(func() { blobs.Close() })
 	wcfg := config.Default().Workflow
 	wcfg.MaxAttachmentBytes, wcfg.MaxLetterBytes = testMaxAttachment, testMaxLetter
-	wf := workflow.New(d, blobs, workflow.Options{Workflow: wcfg, Audit: audit.NewSealer(auditKey)})
+	wf := workflow.New(d, blobs, workflow.Options{Workflow: wcfg, Audit: audit.NewSealer(auditKey), Directory: dir})
 	e := &apiEnv{t: t, db: d, dir: dir, wf: wf, blobs: blobs}
 	e.ts = startTLS(t, Options{DB: d, Directory: dir, Workflow: wf, BaseURL: "https://diwan.example.gov", Logger: logger}, nil)
 	t.Cleanup(func() {

@@ -121,7 +121,8 @@ func newFixture(t testing.TB, d *db.DB, o fixtureOptions) *fixture {
 // service builds another engine on d (a second "server process" when d is
 // another handle) with the fixture's clock, config and blob store.
 func (f *fixture) service(d *db.DB) *workflow.Service {
-	return workflow.New(d, f.blobs, workflow.Options{Workflow: f.cfg, Location: damascus, Now: f.clock.Now, Audit: audit.NewSealer(f.key), Observer: f.observer})
+	return workflow.New(d, f.blobs, workflow.Options{Workflow: f.cfg, Location: damascus, Now: f.clock.Now, Audit: audit.NewSealer(f.key), Observer: f.observer,
+		Directory: directory.New(d, directory.Options{HashParams: cheapParams, Now: f.clock.Now, Audit: audit.NewSealer(f.key)})})
 }
 
 func (f *fixture) must(err error) {

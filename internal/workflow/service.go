@@ -45,6 +45,9 @@ type Options struct {
 	// NationalUsers (directory.national_users) shows the heads of other
 	// ministries' departments to every user; false only to administrators.
 	NationalUsers bool
+	// Directory answers what the engine asks of ministries, domains and
+	// users (directory.go); internal/app gives it the directory service.
+	Directory Directory
 }
 
 // Observer is told of the engine's changes after they are committed, never
@@ -91,13 +94,14 @@ type Service struct {
 	principals  keptAt[int64, []principalFact]
 	credentials keptAt[string, int64]
 
-	nationalUsers bool // other ministries' people are shown (Options.NationalUsers)
+	nationalUsers bool      // other ministries' people are shown (Options.NationalUsers)
+	dir           Directory // ministries, domains and users (Options.Directory)
 }
 
 // New returns the engine on d, keeping attachments in blobs.
 func New(d *db.DB, blobs BlobStore, o Options) *Service {
 	s := &Service{db: d, audit: o.Audit, blobs: blobs, cfg: o.Workflow, loc: o.Location, now: o.Now, log: o.Logger, obs: o.Observer,
-		nationalUsers: o.NationalUsers}
+		nationalUsers: o.NationalUsers, dir: o.Directory}
 	if s.loc == nil {
 		s.loc = time.UTC
 	}
