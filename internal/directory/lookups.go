@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // Lookups for the parts of Diwan that name ministries, domains and users
@@ -71,23 +72,66 @@ func (s *Service) LoginTaken(ctx context.Context, login string) (bool, error) {
 }
 
 // Logins returns the logins of the users with these ids, by id; an id of no
-// user is absent. It reads them all at once.
+// user is absent. A user's login never changes and a user is never
+// deleted, so the logins once read are kept (up to maxKeptLogins) and only
+// the ids not kept are read, all at once: a letter's view names the
+// authors of its attachments without a round trip once they are known.
 func (s *Service) Logins(ctx context.Context, ids []int64) (map[int64]string, error) {
 	out := make(map[int64]string, len(ids))
-	if len(ids) == 0 {
+	missing := s.logins.get(ids, out)
+	if len(missing) == 0 {
 		return out, nil
 	}
 	var rows []struct {
 		ID    int64
 		Login string
 	}
-	if err := s.db.Read.WithContext(ctx).Raw(`SELECT id, login FROM users WHERE id IN ?`, distinct(ids)).Scan(&rows).Error; err != nil {
+	if err := s.db.Read.WithContext(ctx).Raw(`SELECT id, login FROM users WHERE id IN ?`, missing).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("find users: %w", err)
 	}
 	for _, r := range rows {
 		out[r.ID] = r.Login
 	}
+	s.logins.add(rows)
 	return out, nil
+}
+
+// maxKeptLogins bounds the logins kept by Logins (some MB at most).
+const maxKeptLogins = 1 << 16
+
+// loginKeep holds the logins Logins has read, by user id.
+type loginKeep struct {
+	mu     sync.RWMutex
+	logins map[int64]string
+}
+
+// get sets out[id] for the ids kept and returns the others, without
+// repeats.
+func (k *loginKeep) get(ids []int64, out map[int64]string) (missing []int64) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	for _, id := range ids {
+		if l, ok := k.logins[id]; ok {
+			out[id] = l
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	return distinct(missing)
+}
+
+func (k *loginKeep) add(rows []struct {
+	ID    int64
+	Login string
+}) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.logins == nil || len(k.logins)+len(rows) > maxKeptLogins {
+		k.logins = make(map[int64]string, len(rows))
+	}
+	for _, r := range rows {
+		k.logins[r.ID] = r.Login
+	}
 }
 
 // MinistryID returns the id of the ministry with the code (already
