@@ -47,6 +47,8 @@ type Options struct {
 	NationalUsers bool
 	// Directory answers what the engine asks of ministries, domains and
 	// users (directory.go); internal/app gives it the directory service.
+	// The organisation calls and the naming of attachments' authors need
+	// it; a Service without it serves only letters without attachments.
 	Directory Directory
 }
 
