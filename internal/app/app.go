@@ -237,26 +237,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		NationalUsers: cfg.Directory.NationalUsers,
 		Logger:        log,
 		Observer:      wfMetrics,
-		Directory:     workflowDirectory{e.Directory},
+		Directory:     e.Directory,
 	})
 	return e, nil
 }
 
-// workflowDirectory is the workflow engine's view of the directory
-// (workflow.Directory).
-type workflowDirectory struct{ dir *directory.Service }
-
-func (d workflowDirectory) Principal(ctx context.Context, userID int64) (workflow.PrincipalFacts, error) {
-	p, err := d.dir.Principal(ctx, userID)
-	if errors.Is(err, directory.ErrNotFound) {
-		return workflow.PrincipalFacts{}, fmt.Errorf("user %d: %w", userID, workflow.ErrNotFound)
-	}
-	if err != nil {
-		return workflow.PrincipalFacts{}, err
-	}
-	return workflow.PrincipalFacts{Login: p.Login, Disabled: p.Disabled, MinistryID: p.MinistryID, Ministry: p.Ministry,
-		Roles: p.Roles, Version: p.OrgVersion}, nil
-}
+// The directory answers what the engine asks of callers, ministries,
+// domains and users.
+var _ workflow.Directory = (*directory.Service)(nil)
 
 // Close closes the database.
 func (e *Env) Close() {

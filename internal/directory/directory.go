@@ -135,6 +135,7 @@ type Service struct {
 	hashChecks atomic.Int64 // password checks made, real or dummy (for tests)
 
 	verified *verifiedCache     // nil: no cache
+	logins   loginKeep          // logins read by Logins, by user id (lookups.go)
 	checking singleflight.Group // password checks under way, by user and HMAC (verifiedCompare)
 
 	// beforeCommit, when set (by tests), runs at the end of every changing

@@ -198,8 +198,7 @@ func (s *Server) coreError(c *gin.Context, doing string, err error) {
 func actor(c *gin.Context) workflow.Actor {
 	p := principalOf(c)
 	a := workflow.UserActor(p.UserID, p.Login)
-	a.Facts = &workflow.PrincipalFacts{Login: p.Login, Disabled: p.Disabled, MinistryID: p.MinistryID,
-		Ministry: p.Ministry, Roles: p.Roles, Version: p.OrgVersion}
+	a.Facts = workflow.FactsOf(p.Principal)
 	return a
 }
 

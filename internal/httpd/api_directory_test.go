@@ -111,9 +111,10 @@ func TestUserDirectoryShowsOtherMinistriesOnlyWhatAddressingNeeds(t *testing.T) 
 		national := *e
 		wcfg := config.Default().Workflow
 		wcfg.MaxAttachmentBytes, wcfg.MaxLetterBytes = testMaxAttachment, testMaxLetter
+		nationalDir := directory.New(e.db, directory.Options{HashParams: cheapHash, NationalUsers: true})
 		national.ts = startTLS(t, Options{BaseURL: "https://diwan.example.gov",
-			Workflow:  workflow.New(e.db, e.blobs, workflow.Options{Workflow: wcfg, NationalUsers: true, Directory: engineDirectory{e.dir}}),
-			Directory: directory.New(e.db, directory.Options{HashParams: cheapHash, NationalUsers: true})}, nil)
+			Workflow:  workflow.New(e.db, e.blobs, workflow.Options{Workflow: wcfg, NationalUsers: true, Directory: nationalDir}),
+			Directory: nationalDir}, nil)
 		moct = national.withToken(moctClerk)
 		if got := heads(moct); got != "BUDGET:,LEGAL:"+mofHead+" "+mofHead {
 			t.Errorf("MOCT clerk with the national book sees MOF's department heads as %s", got)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -86,7 +85,7 @@ func newAPIEnvOn(t testing.TB, d *db.DB, org bool, logger *slog.Logger) *apiEnv 
 	t.Cleanup(func() { blobs.Close() })
 	wcfg := config.Default().Workflow
 	wcfg.MaxAttachmentBytes, wcfg.MaxLetterBytes = testMaxAttachment, testMaxLetter
-	wf := workflow.New(d, blobs, workflow.Options{Workflow: wcfg, Audit: audit.NewSealer(auditKey), Directory: engineDirectory{dir}})
+	wf := workflow.New(d, blobs, workflow.Options{Workflow: wcfg, Audit: audit.NewSealer(auditKey), Directory: dir})
 	e := &apiEnv{t: t, db: d, dir: dir, wf: wf, blobs: blobs}
 	e.ts = startTLS(t, Options{Directory: dir, Workflow: wf, BaseURL: "https://diwan.example.gov", Logger: logger}, nil)
 	t.Cleanup(func() {
@@ -98,22 +97,6 @@ func newAPIEnvOn(t testing.TB, d *db.DB, org bool, logger *slog.Logger) *apiEnv 
 		e.addOrganisation()
 	}
 	return e
-}
-
-// engineDirectory is the engine's view of the directory, as internal/app
-// wires it.
-type engineDirectory struct{ dir *directory.Service }
-
-func (d engineDirectory) Principal(ctx context.Context, userID int64) (workflow.PrincipalFacts, error) {
-	p, err := d.dir.Principal(ctx, userID)
-	if errors.Is(err, directory.ErrNotFound) {
-		return workflow.PrincipalFacts{}, workflow.ErrNotFound
-	}
-	if err != nil {
-		return workflow.PrincipalFacts{}, err
-	}
-	return workflow.PrincipalFacts{Login: p.Login, Disabled: p.Disabled, MinistryID: p.MinistryID, Ministry: p.Ministry,
-		Roles: p.Roles, Version: p.OrgVersion}, nil
 }
 
 // ok fails the test on a set-up call's error.

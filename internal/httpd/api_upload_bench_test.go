@@ -66,7 +66,7 @@ func benchUpload(b *testing.B, useTLS bool) {
 	}
 	wcfg := config.Default().Workflow
 	wcfg.MaxAttachmentBytes, wcfg.MaxLetterBytes = 4<<30, 8<<30
-	wf := workflow.New(d, store, workflow.Options{Workflow: wcfg, Directory: engineDirectory{dir}})
+	wf := workflow.New(d, store, workflow.Options{Workflow: wcfg, Directory: dir})
 	e := &apiEnv{t: b, db: d, dir: dir, wf: wf}
 	o := Options{Directory: dir, Workflow: wf, BaseURL: "https://diwan.example.gov", Logger: slog.New(slog.DiscardHandler)}
 	if useTLS {

@@ -53,7 +53,7 @@ func newLoginServer(tb testing.TB, d *db.DB, o directory.Options) *testServer {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { blobs.Close() })
-	wf := workflow.New(d, blobs, workflow.Options{Workflow: config.Default().Workflow, Directory: engineDirectory{dir}})
+	wf := workflow.New(d, blobs, workflow.Options{Workflow: config.Default().Workflow, Directory: dir})
 	return startTLS(tb, Options{Directory: dir, Workflow: wf, BaseURL: "https://diwan.example.gov"}, nil)
 }
 

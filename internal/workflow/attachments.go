@@ -93,12 +93,9 @@ func (s *Service) editableDocument(ctx context.Context, tx *gorm.DB, p *principa
 	return nil, fmt.Errorf("attachments of correspondence %d: %w", corrID, ErrForbidden)
 }
 
+// attachmentBytes is the size of the letter's attachments together.
 func attachmentBytes(ctx context.Context, q *gorm.DB, corrID int64) (int64, error) {
-	var n *int64
-	if err := q.WithContext(ctx).Raw(`SELECT SUM(size) FROM correspondence_attachments WHERE correspondence_id = ?`, corrID).Scan(&n).Error; err != nil {
-		return 0, err
-	}
-	return deref(n), nil
+	return attachmentsOn(ctx, q).AttachmentBytes(corrID)
 }
 
 // letterRoom is how many bytes one more attachment may have.
@@ -110,16 +107,13 @@ func (s *Service) letterRoom(ctx context.Context, tx *gorm.DB, corrID int64) (in
 	if perLetter <= 0 {
 		return perFile, nil
 	}
-	used, err := attachmentBytes(ctx, tx, corrID)
+	st := attachmentsOn(ctx, tx)
+	used, err := st.AttachmentBytes(corrID)
 	if err != nil {
 		return 0, err
 	}
-	octets := "LENGTH(CAST(body AS BLOB))"
-	if s.isPostgres() {
-		octets = "OCTET_LENGTH(body)"
-	}
-	var body int64
-	if err := tx.WithContext(ctx).Raw(`SELECT `+octets+` FROM correspondence WHERE id = ?`, corrID).Scan(&body).Error; err != nil {
+	body, err := st.BodyBytes(corrID)
+	if err != nil {
 		return 0, err
 	}
 	return min(perFile, perLetter-used-body), nil
@@ -128,39 +122,11 @@ func (s *Service) letterRoom(ctx context.Context, tx *gorm.DB, corrID int64) (in
 func (s *Service) addAttachment(ctx context.Context, a Actor, corrID int64, name string, r io.Reader) (Attachment, error) {
 	display := displayName(name)
 	key := newBlobKey()
-	var p *principal
-	var room int64
-	err := s.change(ctx, func(tx *gorm.DB) error {
-		var err error
-		if p, err = loadPrincipal(ctx, tx, a); err != nil {
-			return err
-		}
-		if _, err := s.editableDocument(ctx, tx, p, corrID, false); err != nil {
-			return err
-		}
-		if room, err = s.letterRoom(ctx, tx, corrID); err != nil {
-			return err
-		}
-		if room < 0 {
-			return fmt.Errorf("letter %d is full: %w", corrID, ErrTooLarge)
-		}
-		return tx.WithContext(ctx).Create(&pendingBlobRow{BlobKey: key, Since: s.clock()}).Error
-	})
+	room, err := s.reserveUpload(ctx, a, corrID, key)
 	if err != nil {
 		return Attachment{}, wrapPublic("add attachment", err)
 	}
-	forget := func() {
-		// A fresh context: the caller's may be cancelled already.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if err := s.blobs.Delete(ctx, key); err != nil && !errors.Is(err, blob.ErrNotFound) {
-			s.log.Warn("delete attachment blob; the sweeper will retry", "key", key, "err", err)
-			return
-		}
-		if err := s.db.Gorm.WithContext(ctx).Where("blob_key = ?", key).Delete(&pendingBlobRow{}).Error; err != nil {
-			s.log.Warn("forget pending attachment blob", "key", key, "err", err)
-		}
-	}
+	forget := func() { s.forgetBlob(ctx, key, "forget pending attachment blob") }
 
 	// Sniff the type from the first bytes, then stream everything on.
 	head := make([]byte, sniffLen)
@@ -180,38 +146,9 @@ func (s *Service) addAttachment(ctx context.Context, a Actor, corrID int64, name
 		}
 		return Attachment{}, fmt.Errorf("add attachment: store: %w", err)
 	}
-
-	var out Attachment
-	err = s.change(ctx, func(tx *gorm.DB) error {
-		p, err := loadPrincipal(ctx, tx, a)
-		if err != nil {
-			return err
-		}
-		e, err := s.editableDocument(ctx, tx, p, corrID, true)
-		if err != nil {
-			return err
-		}
-		room, err := s.letterRoom(ctx, tx, corrID)
-		if err != nil {
-			return err
-		}
-		if info.Size > room {
-			return fmt.Errorf("attachment of %d bytes, room for %d: %w", info.Size, room, ErrTooLarge)
-		}
-		row := attachmentRow{CorrespondenceID: corrID, Name: display, ContentType: ctype, Size: info.Size,
-			SHA256: info.SHA256, BlobKey: key, CreatedBy: ptr(p.id), CreatedAt: s.clock()}
-		if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
-			return err
-		}
-		if err := tx.WithContext(ctx).Where("blob_key = ?", key).Delete(&pendingBlobRow{}).Error; err != nil {
-			return err
-		}
-		out = Attachment{ID: row.ID, CorrespondenceID: corrID, Name: display, ContentType: ctype, Size: info.Size,
-			SHA256: info.SHA256, CreatedBy: p.login, CreatedAt: row.CreatedAt}
-		return s.record(ctx, tx, p, event{corrID: corrID, entryID: e.ID, action: "attach", comment: display,
-			details: map[string]any{"attachment": row.ID, "name": display, "size": info.Size, "sha256": info.SHA256,
-				"content_type": ctype}})
-	})
+	row := attachmentRow{CorrespondenceID: corrID, Name: display, ContentType: ctype, Size: info.Size,
+		SHA256: info.SHA256, BlobKey: key}
+	out, err := s.recordAttachment(ctx, a, row)
 	if err != nil {
 		forget()
 		return Attachment{}, wrapPublic("add attachment", err)
@@ -219,39 +156,132 @@ func (s *Service) addAttachment(ctx context.Context, a Actor, corrID int64, name
 	return out, nil
 }
 
-type attachmentView struct {
-	Row   attachmentRow `gorm:"embedded"`
-	Login *string
-}
-
-func (v attachmentView) attachment() Attachment {
-	r := v.Row
-	return Attachment{ID: r.ID, CorrespondenceID: r.CorrespondenceID, Name: r.Name, ContentType: r.ContentType,
-		Size: r.Size, SHA256: r.SHA256, CreatedBy: deref(v.Login), CreatedAt: r.CreatedAt}
-}
-
-const attachmentSelect = `SELECT a.id, a.correspondence_id, a.name, a.content_type, a.size, a.sha256, a.created_at,
-	(SELECT u.login FROM users u WHERE u.id = a.created_by)
-FROM correspondence_attachments a`
-
-// appendAttachment appends each row of attachmentSelect to *to.
-func appendAttachment(to *[]Attachment) func(r rowScanner) error {
-	return func(r rowScanner) error {
-		var a Attachment
-		var login *string
-		if err := r.Scan(&a.ID, &a.CorrespondenceID, &a.Name, &a.ContentType, &a.Size, &a.SHA256, &a.CreatedAt, &login); err != nil {
+// reserveUpload checks that a may attach to the letter now and that it has
+// room left, and notes key as pending before the upload starts; it returns
+// the room.
+func (s *Service) reserveUpload(ctx context.Context, a Actor, corrID int64, key string) (int64, error) {
+	var room int64
+	err := s.change(ctx, func(tx *gorm.DB) error {
+		p, err := loadPrincipal(ctx, tx, a)
+		if err != nil {
 			return err
 		}
-		a.CreatedBy = deref(login)
-		*to = append(*to, a)
-		return nil
+		if _, err := s.editableDocument(ctx, tx, p, corrID, false); err != nil {
+			return err
+		}
+		if room, err = s.letterRoom(ctx, tx, corrID); err != nil {
+			return err
+		}
+		if room < 0 {
+			return fmt.Errorf("letter %d is full: %w", corrID, ErrTooLarge)
+		}
+		return attachmentsOn(ctx, tx).AddPendingBlob(key, s.clock())
+	})
+	return room, err
+}
+
+// recordAttachment stores the row of an uploaded attachment (its blob
+// stored), checking again that a may attach and that it fits, and forgets
+// its key as pending.
+func (s *Service) recordAttachment(ctx context.Context, a Actor, row attachmentRow) (Attachment, error) {
+	var out Attachment
+	err := s.change(ctx, func(tx *gorm.DB) error {
+		p, err := loadPrincipal(ctx, tx, a)
+		if err != nil {
+			return err
+		}
+		e, err := s.editableDocument(ctx, tx, p, row.CorrespondenceID, true)
+		if err != nil {
+			return err
+		}
+		room, err := s.letterRoom(ctx, tx, row.CorrespondenceID)
+		if err != nil {
+			return err
+		}
+		if row.Size > room {
+			return fmt.Errorf("attachment of %d bytes, room for %d: %w", row.Size, room, ErrTooLarge)
+		}
+		row.CreatedBy, row.CreatedAt = ptr(p.id), s.clock()
+		st := attachmentsOn(ctx, tx)
+		if err := st.InsertAttachment(&row); err != nil {
+			return err
+		}
+		if err := st.ForgetPendingBlob(row.BlobKey); err != nil {
+			return err
+		}
+		out = row.attachment(p.login)
+		return s.record(ctx, tx, p, event{corrID: row.CorrespondenceID, entryID: e.ID, action: "attach", comment: row.Name,
+			details: map[string]any{"attachment": row.ID, "name": row.Name, "size": row.Size, "sha256": row.SHA256,
+				"content_type": row.ContentType}})
+	})
+	return out, err
+}
+
+// forgetBlob deletes the blob under key and forgets it as pending; what
+// fails is left to the sweeper (what: the log line of a failed forget).
+func (s *Service) forgetBlob(ctx context.Context, key, what string) {
+	// A fresh context: the caller's may be cancelled already.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.blobs.Delete(ctx, key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+		s.log.Warn("delete attachment blob; the sweeper will retry", "key", key, "err", err)
+		return
 	}
+	if err := attachmentsOn(ctx, s.db.Gorm).ForgetPendingBlob(key); err != nil {
+		s.log.Warn(what, "key", key, "err", err)
+	}
+}
+
+func (r attachmentRow) attachment(createdBy string) Attachment {
+	return Attachment{ID: r.ID, CorrespondenceID: r.CorrespondenceID, Name: r.Name, ContentType: r.ContentType,
+		Size: r.Size, SHA256: r.SHA256, CreatedBy: createdBy, CreatedAt: r.CreatedAt}
+}
+
+// attachmentList is what attachmentSelect reads: the attachments, and the
+// ids of the users who added them, for the directory to name after the
+// read (nameCreators).
+type attachmentList struct {
+	items    []Attachment
+	creators []int64 // of items, by index; 0 for none
+}
+
+// appendRow appends one row of attachmentSelect.
+func (l *attachmentList) appendRow(r rowScanner) error {
+	var a Attachment
+	var by *int64
+	if err := r.Scan(&a.ID, &a.CorrespondenceID, &a.Name, &a.ContentType, &a.Size, &a.SHA256, &a.CreatedAt, &by); err != nil {
+		return err
+	}
+	l.items = append(l.items, a)
+	l.creators = append(l.creators, deref(by))
+	return nil
+}
+
+// nameCreators sets CreatedBy of l's items to the logins of their
+// creators, asking the directory once for all of them; it is called after
+// the read that listed them, holding no connection.
+func (s *Service) nameCreators(ctx context.Context, l attachmentList) error {
+	var ids []int64
+	for _, id := range l.creators {
+		if id != 0 {
+			ids = append(ids, id)
+		}
+	}
+	logins, err := s.logins(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("name the authors of attachments: %w", err)
+	}
+	for i, id := range l.creators {
+		l.items[i].CreatedBy = logins[id]
+	}
+	return nil
 }
 
 func (s *Service) openAttachment(ctx context.Context, a Actor, corrID, attID int64) (Attachment, io.ReadCloser, error) {
 	var p *principal
 	var es []entryView
-	var rows []attachmentView
+	var row attachmentRow
+	var found bool
 	err := s.read(ctx, func(q *gorm.DB) error {
 		var err error
 		if p, err = loadPrincipal(ctx, q, a); err != nil {
@@ -260,27 +290,28 @@ func (s *Service) openAttachment(ctx context.Context, a Actor, corrID, attID int
 		if es, _, err = s.visibleEntries(ctx, q, p, corrID); err != nil || len(es) == 0 {
 			return err
 		}
-		if err := q.WithContext(ctx).Raw(`SELECT a.*, u.login FROM correspondence_attachments a
-LEFT JOIN users u ON u.id = a.created_by WHERE a.id = ? AND a.correspondence_id = ?`, attID, corrID).Scan(&rows).Error; err != nil {
-			return fmt.Errorf("load attachment %d: %w", attID, err)
-		}
-		return nil
+		row, found, err = attachmentsOn(ctx, q).Attachment(corrID, attID)
+		return err
 	})
 	if err != nil {
 		return Attachment{}, nil, err
 	}
-	if len(es) == 0 || len(rows) == 0 {
+	if len(es) == 0 || !found {
 		return Attachment{}, nil, notFound("attachment", attID)
+	}
+	l := attachmentList{items: []Attachment{row.attachment("")}, creators: []int64{deref(row.CreatedBy)}}
+	if err := s.nameCreators(ctx, l); err != nil {
+		return Attachment{}, nil, err
 	}
 	if err := s.auditRead(ctx, p, corrID, Classification(es[0].Classification), "download",
 		map[string]any{"attachment": attID}); err != nil {
 		return Attachment{}, nil, err
 	}
-	rc, err := s.blobs.Open(ctx, rows[0].Row.BlobKey)
+	rc, err := s.blobs.Open(ctx, row.BlobKey)
 	if err != nil {
 		return Attachment{}, nil, fmt.Errorf("open attachment %d: %w", attID, err)
 	}
-	return rows[0].attachment(), rc, nil
+	return l.items[0], rc, nil
 }
 
 func (s *Service) deleteAttachment(ctx context.Context, a Actor, corrID, attID int64) error {
@@ -294,18 +325,18 @@ func (s *Service) deleteAttachment(ctx context.Context, a Actor, corrID, attID i
 		if err != nil {
 			return err
 		}
-		var row attachmentRow
-		err = tx.WithContext(ctx).Where("id = ? AND correspondence_id = ?", attID, corrID).Take(&row).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return notFound("attachment", attID)
-		} else if err != nil {
+		st := attachmentsOn(ctx, tx)
+		row, found, err := st.Attachment(corrID, attID)
+		if err != nil {
 			return err
+		} else if !found {
+			return notFound("attachment", attID)
 		}
 		key = row.BlobKey
-		if err := tx.WithContext(ctx).Delete(&row).Error; err != nil {
+		if err := st.DeleteAttachment(row.ID); err != nil {
 			return err
 		}
-		if err := tx.WithContext(ctx).Create(&pendingBlobRow{BlobKey: key, Since: s.clock()}).Error; err != nil {
+		if err := st.AddPendingBlob(key, s.clock()); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, p, event{corrID: corrID, entryID: e.ID, action: "detach", comment: row.Name,
@@ -318,7 +349,7 @@ func (s *Service) deleteAttachment(ctx context.Context, a Actor, corrID, attID i
 		s.log.Warn("delete attachment blob; the sweeper will retry", "key", key, "err", err)
 		return nil
 	}
-	if err := s.db.Gorm.WithContext(ctx).Where("blob_key = ?", key).Delete(&pendingBlobRow{}).Error; err != nil {
+	if err := attachmentsOn(ctx, s.db.Gorm).ForgetPendingBlob(key); err != nil {
 		s.log.Warn("forget deleted attachment blob", "key", key, "err", err)
 	}
 	return nil
@@ -328,23 +359,24 @@ func (s *Service) deleteAttachment(ctx context.Context, a Actor, corrID, attID i
 const sweepBatch = 1000
 
 func (s *Service) sweepUploads(ctx context.Context, olderThan time.Time) (int, error) {
-	var rows []pendingBlobRow
-	if err := s.db.Gorm.WithContext(ctx).Where("since < ?", olderThan.UTC()).Order("since").Limit(sweepBatch).Find(&rows).Error; err != nil {
-		return 0, fmt.Errorf("find pending attachment blobs: %w", err)
+	st := attachmentsOn(ctx, s.db.Gorm)
+	rows, err := st.PendingBlobs(olderThan, sweepBatch)
+	if err != nil {
+		return 0, err
 	}
 	n := 0
 	for _, r := range rows {
-		var used int64
-		if err := s.db.Gorm.WithContext(ctx).Model(&attachmentRow{}).Where("blob_key = ?", r.BlobKey).Count(&used).Error; err != nil {
+		used, err := st.BlobInUse(r.BlobKey)
+		if err != nil {
 			return n, err
 		}
-		if used == 0 {
+		if !used {
 			if err := s.blobs.Delete(ctx, r.BlobKey); err != nil && !errors.Is(err, blob.ErrNotFound) {
 				return n, fmt.Errorf("sweep attachment blob %s: %w", r.BlobKey, err)
 			}
 			n++
 		}
-		if err := s.db.Gorm.WithContext(ctx).Where("blob_key = ?", r.BlobKey).Delete(&pendingBlobRow{}).Error; err != nil {
+		if err := st.ForgetPendingBlob(r.BlobKey); err != nil {
 			return n, err
 		}
 	}

@@ -122,23 +122,7 @@ func newFixture(t testing.TB, d *db.DB, o fixtureOptions) *fixture {
 // another handle) with the fixture's clock, config and blob store.
 func (f *fixture) service(d *db.DB) *workflow.Service {
 	return workflow.New(d, f.blobs, workflow.Options{Workflow: f.cfg, Location: damascus, Now: f.clock.Now, Audit: audit.NewSealer(f.key), Observer: f.observer,
-		Directory: engineDirectory{directory.New(d, directory.Options{HashParams: cheapParams, Now: f.clock.Now})}})
-}
-
-// engineDirectory is the engine's view of the directory, as internal/app
-// wires it.
-type engineDirectory struct{ dir *directory.Service }
-
-func (d engineDirectory) Principal(ctx context.Context, userID int64) (workflow.PrincipalFacts, error) {
-	p, err := d.dir.Principal(ctx, userID)
-	if errors.Is(err, directory.ErrNotFound) {
-		return workflow.PrincipalFacts{}, workflow.ErrNotFound
-	}
-	if err != nil {
-		return workflow.PrincipalFacts{}, err
-	}
-	return workflow.PrincipalFacts{Login: p.Login, Disabled: p.Disabled, MinistryID: p.MinistryID, Ministry: p.Ministry,
-		Roles: p.Roles, Version: p.OrgVersion}, nil
+		Directory: directory.New(d, directory.Options{HashParams: cheapParams, Now: f.clock.Now, Audit: audit.NewSealer(f.key)})})
 }
 
 func (f *fixture) must(err error) {

@@ -251,7 +251,7 @@ func TestNumberingCrashChild(t *testing.T) {
 	user, _ := strconv.ParseInt(os.Getenv(crashEnvUser), 10, 64)
 	wf := workflow.New(d, nil, workflow.Options{Location: damascus, Now: func() time.Time {
 		return time.Date(2026, 3, 2, 9, 0, 0, 0, damascus)
-	}, Directory: engineDirectory{directory.New(d, directory.Options{})}})
+	}, Directory: directory.New(d, directory.Options{})})
 	workflow.SetBeforeCommitForTest(wf, func(tx *gorm.DB) error {
 		var last int64
 		if err := tx.Raw(`SELECT MAX(last_seq) FROM register_counters`).Scan(&last).Error; err != nil || last != 2 {

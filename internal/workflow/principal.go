@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"gorm.io/gorm"
+
+	"diwan.gov.sy/diwan/internal/directory"
 )
 
 // Who is calling. A call's principal is its Actor with two kinds of facts:
@@ -186,13 +188,14 @@ func (s *Service) principalFacts(ctx context.Context, userID int64, refresh bool
 	if s.dir == nil {
 		return PrincipalFacts{}, fmt.Errorf("user %d: no directory to read their facts from (Options.Directory)", userID)
 	}
-	f, err := s.dir.Principal(ctx, userID)
-	if errors.Is(err, ErrNotFound) {
+	dp, err := s.dir.Principal(ctx, userID)
+	if errors.Is(err, directory.ErrNotFound) {
 		return PrincipalFacts{}, fmt.Errorf("user %d: %w", userID, ErrForbidden)
 	}
 	if err != nil {
 		return PrincipalFacts{}, fmt.Errorf("read the facts of user %d: %w", userID, err)
 	}
+	f := *FactsOf(dp)
 	s.facts.put(userID, versioned[PrincipalFacts]{version: f.Version, v: f})
 	return f, nil
 }

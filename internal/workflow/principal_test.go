@@ -20,9 +20,9 @@ func TestGivenFactsOfAnotherVersionAreRefusedBeforeAnything(t *testing.T) {
 		ctx := context.Background()
 		facts := func() *workflow.PrincipalFacts {
 			t.Helper()
-			p, err := engineDirectory{f.dir}.Principal(ctx, f.actor(moctClerk).UserID)
+			p, err := f.dir.Principal(ctx, f.actor(moctClerk).UserID)
 			f.must(err)
-			return &p
+			return workflow.FactsOf(p)
 		}
 		drafts := func() int64 {
 			t.Helper()

@@ -45,9 +45,10 @@ type Options struct {
 	// NationalUsers (directory.national_users) shows the heads of other
 	// ministries' departments to every user; false only to administrators.
 	NationalUsers bool
-	// Directory answers what the engine needs of the directory (the
-	// facts of callers that bring none). Nil serves only operators and
-	// callers with Actor.Facts.
+	// Directory answers what the engine asks of ministries, domains and
+	// users (directory.go); internal/app gives it the directory service.
+	// The organisation calls and the naming of attachments' authors need
+	// it; a Service without it serves only letters without attachments.
 	Directory Directory
 }
 
@@ -90,13 +91,13 @@ type Service struct {
 	now   func() time.Time
 	log   *slog.Logger
 	obs   Observer
-	dir   Directory
 	// facts keeps the directory's facts of users, principals the engine's
 	// own facts of them, between calls (principal.go).
 	facts      keptAt[int64, PrincipalFacts]
 	principals keptAt[int64, ownFacts]
 
-	nationalUsers bool // other ministries' people are shown (Options.NationalUsers)
+	nationalUsers bool      // other ministries' people are shown (Options.NationalUsers)
+	dir           Directory // callers, ministries, domains and users (Options.Directory)
 }
 
 // New returns the engine on d, keeping attachments in blobs.

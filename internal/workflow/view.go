@@ -16,12 +16,16 @@ import (
 func (s *Service) get(ctx context.Context, a Actor, corrID int64) (View, error) {
 	var view View
 	var p *principal
+	var atts attachmentList
 	err := s.readBatched(ctx, func(x *txn) error {
 		var err error
-		p, view, err = s.view(x, a, corrID)
+		p, view, err = s.view(x, a, corrID, &atts)
 		return err
 	})
 	if err != nil {
+		return View{}, err
+	}
+	if err := s.nameCreators(ctx, atts); err != nil {
 		return View{}, err
 	}
 	if err := s.auditRead(ctx, p, corrID, view.Correspondence.Classification, "read", nil); err != nil {
@@ -35,8 +39,10 @@ const maxTimeline = 10000
 
 // view reads a correspondence as the actor sees it. Everything is read at
 // once (one round trip on PostgreSQL) and what the actor may not see is
-// left out here: the entries, their referrals and the timeline.
-func (s *Service) view(x *txn, a Actor, corrID int64) (*principal, View, error) {
+// left out here: the entries, their referrals and the timeline. The
+// attachments are listed in atts too, for their authors to be named after
+// the read (nameCreators).
+func (s *Service) view(x *txn, a Actor, corrID int64, atts *attachmentList) (*principal, View, error) {
 	principal := x.principal(a)
 	var es []entryView
 	x.query(entrySelect+" WHERE e.correspondence_id = ? ORDER BY e.id", []any{corrID}, appendEntry(&es))
@@ -68,8 +74,8 @@ func (s *Service) view(x *txn, a Actor, corrID int64) (*principal, View, error) 
 			refs = append(refs, ref)
 			return nil
 		})
-	atts := []Attachment{}
-	x.query(attachmentSelect+" WHERE a.correspondence_id = ? ORDER BY a.id LIMIT 10000", []any{corrID}, appendAttachment(&atts))
+	*atts = attachmentList{items: []Attachment{}}
+	x.query(attachmentSelect+" WHERE a.correspondence_id = ? ORDER BY a.id LIMIT 10000", []any{corrID}, atts.appendRow)
 	var events []eventRow
 	x.query(timelineSelect+" WHERE v.correspondence_id = ? ORDER BY v.id LIMIT ?", []any{corrID, maxTimeline},
 		appendTimelineLine(&events))
@@ -139,7 +145,7 @@ func (s *Service) view(x *txn, a Actor, corrID int64) (*principal, View, error) 
 	view := View{Correspondence: Correspondence{ID: c.ID, Kind: Kind(c.Kind), Subject: c.Subject, Body: c.Body,
 		Classification: Classification(c.Classification), Priority: Priority(c.Priority), SenderParty: c.SenderParty,
 		DueDate: c.DueDate, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, DocumentSHA256: c.DocumentSHA256,
-		References: refs, Attachments: atts}}
+		References: refs, Attachments: atts.items}}
 	if c.FrozenAt != nil {
 		view.Correspondence.FrozenAt = *c.FrozenAt
 	}
