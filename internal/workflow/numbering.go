@@ -10,11 +10,13 @@ import (
 // time_zone; gapless, unique, never reused.
 //
 // A number is taken in the caller's transaction with one upsert on the
-// counter row (allocateQuery): on PostgreSQL the row stays locked until the
-// transaction ends, so concurrent registrations (on any node) queue on it;
-// SQLite runs one writing transaction at a time. If the transaction rolls
-// back, so does the increment: no gap. The unique index on
-// (registry_id, direction, year, seq) is the last line of defence.
+// counter row (txn.allocateNumber): on PostgreSQL the row stays locked
+// until the transaction ends, so concurrent registrations (on any node)
+// queue on it; SQLite runs one writing transaction at a time. If the
+// transaction rolls back, so does the increment: no gap. The unique index
+// on (registry_id, direction, year, seq) is the last line of defence. The
+// store returns the sequence number; it is formatted here, and only here,
+// by the registry's template (formatNumber).
 
 // dirMark is the direction as written in numbers, whatever the UI language.
 func dirMark(d Direction) string {
@@ -23,13 +25,6 @@ func dirMark(d Direction) string {
 	}
 	return "و"
 }
-
-// allocateQuery takes the next number of a registry (id), direction and
-// year, returning it.
-const allocateQuery = `INSERT INTO register_counters (registry_id, direction, year, last_seq)
-VALUES (?, ?, ?, 1)
-ON CONFLICT (registry_id, direction, year) DO UPDATE SET last_seq = register_counters.last_seq + 1
-RETURNING last_seq`
 
 // template is a parsed numbering template.
 type template []tmplPart
