@@ -382,7 +382,7 @@ const (
 
 // access computes how p sees e (0: not at all), reading e's referrals
 // when they matter.
-func (x *txn) access(p *principal, e *entryView) (via, error) {
+func access(x *txn, p *principal, e *entryView) (via, error) {
 	v, more := p.directAccess(e)
 	if !more {
 		return v, nil
@@ -449,7 +449,7 @@ func (p *principal) holds(h *referralHold) (own, head bool) {
 }
 
 // visibleEntry loads an entry p may see, with how; ErrNotFound otherwise.
-func (x *txn) visibleEntry(p *principal, id int64, lock bool) (*entryView, via, error) {
+func visibleEntry(x *txn, p *principal, id int64, lock bool) (*entryView, via, error) {
 	if !p.seesContent() {
 		return nil, 0, fmt.Errorf("entry %d: %w", id, ErrNotFound)
 	}
@@ -457,7 +457,7 @@ func (x *txn) visibleEntry(p *principal, id int64, lock bool) (*entryView, via, 
 	if err != nil {
 		return nil, 0, err
 	}
-	v, err := x.access(p, e)
+	v, err := access(x, p, e)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -468,7 +468,7 @@ func (x *txn) visibleEntry(p *principal, id int64, lock bool) (*entryView, via, 
 }
 
 // visibleEntries lists the entries of a correspondence p can see, with how.
-func (x *txn) visibleEntries(p *principal, corrID int64) ([]entryView, []via, error) {
+func visibleEntries(x *txn, p *principal, corrID int64) ([]entryView, []via, error) {
 	if !p.seesContent() {
 		return nil, nil, nil
 	}
@@ -479,7 +479,7 @@ func (x *txn) visibleEntries(p *principal, corrID int64) ([]entryView, []via, er
 	var out []entryView
 	var vias []via
 	for i := range es {
-		v, err := x.access(p, &es[i])
+		v, err := access(x, p, &es[i])
 		if err != nil {
 			return nil, nil, err
 		}
@@ -491,8 +491,8 @@ func (x *txn) visibleEntries(p *principal, corrID int64) ([]entryView, []via, er
 	return out, vias, nil
 }
 
-func (x *txn) seesCorrespondence(p *principal, corrID int64) (bool, error) {
-	es, _, err := x.visibleEntries(p, corrID)
+func seesCorrespondence(x *txn, p *principal, corrID int64) (bool, error) {
+	es, _, err := visibleEntries(x, p, corrID)
 	return len(es) > 0, err
 }
 

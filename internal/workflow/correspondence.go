@@ -194,7 +194,7 @@ func checkReferences(x *txn, p *principal, self int64, in []Reference) ([]Refere
 			return nil, unprocessable(field+".id", fmt.Sprintf("correspondence %d is referenced twice", r.ID))
 		}
 		seen[r.ID] = true
-		ok, err := x.seesCorrespondence(p, r.ID)
+		ok, err := seesCorrespondence(x, p, r.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -393,8 +393,8 @@ func wrapPublic(what string, err error) error {
 }
 
 // entryOf reads an entry as p sees it, or ErrNotFound.
-func (x *txn) entryOf(p *principal, id int64) (Entry, error) {
-	e, v, err := x.visibleEntry(p, id, false)
+func entryOf(x *txn, p *principal, id int64) (Entry, error) {
+	e, v, err := visibleEntry(x, p, id, false)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -403,7 +403,7 @@ func (x *txn) entryOf(p *principal, id int64) (Entry, error) {
 
 // outgoingEntryOf finds the outgoing entry of a correspondence (locked for
 // a change), as p may see it.
-func (x *txn) outgoingEntryOf(p *principal, corrID int64, lock bool) (*entryView, via, error) {
+func outgoingEntryOf(x *txn, p *principal, corrID int64, lock bool) (*entryView, via, error) {
 	id, err := x.outgoingEntryID(corrID)
 	if err != nil {
 		return nil, 0, err
@@ -411,7 +411,7 @@ func (x *txn) outgoingEntryOf(p *principal, corrID int64, lock bool) (*entryView
 	if id == 0 {
 		return nil, 0, notFound("correspondence", corrID)
 	}
-	e, v, err := x.visibleEntry(p, id, lock)
+	e, v, err := visibleEntry(x, p, id, lock)
 	if errors.Is(err, ErrNotFound) {
 		return nil, 0, notFound("correspondence", corrID)
 	}
@@ -428,7 +428,7 @@ func (s *Service) updateDraft(ctx context.Context, a Actor, corrID, version int6
 		if err != nil {
 			return err
 		}
-		e, v, err := x.outgoingEntryOf(p, corrID, true)
+		e, v, err := outgoingEntryOf(x, p, corrID, true)
 		if err != nil {
 			return err
 		}
@@ -447,7 +447,7 @@ func (s *Service) updateDraft(ctx context.Context, a Actor, corrID, version int6
 		if err := x.run(); err != nil {
 			return err
 		}
-		out, err = x.entryOf(p, e.ID)
+		out, err = entryOf(x, p, e.ID)
 		return err
 	})
 	if err != nil {
@@ -580,7 +580,7 @@ func (s *Service) createIncoming(ctx context.Context, a Actor, n NewIncoming) (E
 		if err != nil {
 			return err
 		}
-		out, err = x.entryOf(p, id)
+		out, err = entryOf(x, p, id)
 		return err
 	})
 	if err != nil {

@@ -51,7 +51,7 @@ func (s *Service) entries(ctx context.Context, a Actor, f ListFilter) (Page[Entr
 		}
 		out.Total = total
 		for i := range es {
-			v, err := x.access(p, &es[i])
+			v, err := access(x, p, &es[i])
 			if err != nil {
 				return err
 			}
@@ -71,7 +71,7 @@ func (s *Service) entry(ctx context.Context, a Actor, id int64) (Entry, error) {
 		if p, err = x.loadPrincipal(a); err != nil {
 			return err
 		}
-		e, v, err = x.visibleEntry(p, id, false)
+		e, v, err = visibleEntry(x, p, id, false)
 		return err
 	})
 	if err != nil {
@@ -111,7 +111,7 @@ type transition struct {
 	set  map[string]any // more columns of the entry to update
 	info map[string]any // more audit details
 	pre  prefetched
-	// numbered: the transition takes a register number (pre.seq).
+	// numbered: the transition takes a register number (registerEntry).
 	numbered bool
 	// to and reason are the state reached and the reason given.
 	to      State
@@ -123,7 +123,6 @@ type transition struct {
 // trip; each is there once the entry is.
 type prefetched struct {
 	document    func() []docPart       // register: documentQuery's rows
-	seq         func() int64           // register: the number taken (allocateNumber)
 	deliveries  func() []delivery      // dispatch: the recipients
 	departments func() []departmentRow // refer to a department: those with the code
 	referralID  *int64                 // refer: the new referral's id
@@ -181,7 +180,7 @@ func (s *Service) readTransition(x *txn, a Actor, id int64, t Transition, lock b
 	now := s.clock()
 	principal := x.principal(a)
 	entry := x.loadEntryForAct(id, lock)
-	pre := prefetch(x, id, t, now.In(s.loc).Year())
+	pre := prefetch(x, id, t)
 	if err := x.run(); err != nil {
 		return nil, err
 	}
@@ -196,7 +195,7 @@ func (s *Service) readTransition(x *txn, a Actor, id int64, t Transition, lock b
 	if err != nil {
 		return nil, err
 	}
-	v, err := x.access(p, e)
+	v, err := access(x, p, e)
 	if err != nil {
 		return nil, err
 	}
@@ -270,9 +269,13 @@ func (tr *transition) write(ctx context.Context) error {
 		ev.comment = tr.reason
 	}
 	if tr.numbered {
-		if err := tr.number(); err != nil {
-			return err
-		}
+		// A register number is taken last: the counter row stays locked
+		// until commit, so as little as possible happens after it.
+		nf := numberFormatOf(e.Template, e.RegistryCode, Direction(e.Direction), tr.now.In(tr.s.loc).Year())
+		return tr.x.registerEntry(e, tr.set, tr.now, nf, tr.p, ev, func(seq int64, number string) {
+			tr.set["year"], tr.set["seq"], tr.set["number"], tr.set["registered_at"] = nf.year, seq, number, tr.now
+			tr.info["number"] = number
+		})
 	}
 	tr.x.insertEvents(tr.p, ev)
 	tr.x.updateEntry(e.ID, e.Version, tr.set, tr.now)
@@ -280,13 +283,12 @@ func (tr *transition) write(ctx context.Context) error {
 }
 
 // prefetch queues the reads the action t on entry id needs besides the
-// entry; year is the register year of a registration.
-func prefetch(x *txn, id int64, t Transition, year int) prefetched {
+// entry.
+func prefetch(x *txn, id int64, t Transition) prefetched {
 	var pre prefetched
 	switch t.Action {
 	case ActionRegister:
 		pre.document = x.document(id)
-		pre.seq = x.allocateNumber(id, year)
 	case ActionDispatch:
 		pre.deliveries = x.deliveries(id)
 	case ActionRefer:
@@ -356,7 +358,7 @@ func (tr *transition) answer() error {
 	if tr.t.Reply == 0 {
 		return nil
 	}
-	ok, err := tr.x.seesCorrespondence(tr.p, tr.t.Reply)
+	ok, err := seesCorrespondence(tr.x, tr.p, tr.t.Reply)
 	if err != nil {
 		return err
 	}
@@ -370,7 +372,7 @@ func (tr *transition) answer() error {
 
 // register freezes the document, answers the letters an outgoing one
 // replies to, and acknowledges an incoming one to its sender; write then
-// gives it its number.
+// gives it its number (registerEntry).
 func (tr *transition) register() error {
 	e := tr.e
 	digest, replies, err := freeze(tr.x, e, tr.pre.document(), tr.now)
@@ -385,22 +387,6 @@ func (tr *transition) register() error {
 	if Direction(e.Direction) == Incoming {
 		tr.recipientFollows(ActionRegister, nil)
 	}
-	return nil
-}
-
-// number gives the entry the register number taken in time_zone's
-// current year (pre.seq), formatted by its registry's template.
-func (tr *transition) number() error {
-	e := tr.e
-	year := tr.now.In(tr.s.loc).Year()
-	dir := Direction(e.Direction)
-	seq := tr.pre.seq()
-	if seq <= 0 {
-		return fmt.Errorf("allocate %s number of registry %d for %d: no number returned", dir, e.RegistryID, year)
-	}
-	number := formatNumber(e.Template, e.RegistryCode, dir, year, seq)
-	tr.set["year"], tr.set["seq"], tr.set["number"], tr.set["registered_at"] = year, seq, number, tr.now
-	tr.info["number"] = number
 	return nil
 }
 

@@ -77,6 +77,10 @@ type op struct {
 	rows string
 	// lock: a read that locks rows, so in the transaction.
 	lock bool
+	// with and result, for a checked write more than one UPDATE: the WITH
+	// clauses that make it, c among them, and the select list that ends
+	// its statement (row then checks c's count).
+	with, result string
 }
 
 // insert is an INSERT of rows, for txn.insert: into is "INSERT INTO t
@@ -571,12 +575,20 @@ func joinRun(run []op) op {
 		b.WriteString(cs[n].text())
 		return op{sql: b.String(), args: append(args, cs[n].args...)}
 	}
-	fmt.Fprintf(&b, "WITH c AS (%s RETURNING 1)", root.sql)
+	if root.with != "" {
+		b.WriteString("WITH " + root.with)
+	} else {
+		fmt.Fprintf(&b, "WITH c AS (%s RETURNING 1)", root.sql)
+	}
 	args = append(args, root.args...)
 	for k, c := range cs {
 		c = c.ifRoot()
 		fmt.Fprintf(&b, ", w%d AS (%s)", k, c.text())
 		args = append(args, c.args...)
+	}
+	if root.with != "" {
+		b.WriteString("\nSELECT " + root.result)
+		return op{sql: b.String(), args: args, notOne: root.notOne, row: root.row}
 	}
 	b.WriteString("\nSELECT COUNT(*) FROM c")
 	notOne := root.notOne

@@ -236,7 +236,7 @@ func (s *Service) verify(ctx context.Context, a Actor, corrID int64) (Verificati
 		if err != nil {
 			return err
 		}
-		if es, _, err := x.visibleEntries(p, corrID); err != nil || len(es) == 0 {
+		if es, _, err := visibleEntries(x, p, corrID); err != nil || len(es) == 0 {
 			return err
 		}
 		rows, err = x.loadRegistration(corrID)

@@ -11,11 +11,12 @@ import (
 	"diwan.gov.sy/diwan/internal/workflow"
 )
 
-// On PostgreSQL a transition's writes are one statement, which writes
-// audit rows itself (insertEvents). Those rows must be the ones
-// Sealer.Append writes: the same canonical details, byte for byte, with
-// the register number as Go formats it.
-func TestTransitionAuditMatchesAppend(t *testing.T) {
+// On PostgreSQL a transition's timeline row, number, entry update and
+// audit event are one statement (registerEntryPG), which writes audit rows
+// itself. Those rows must be the ones Sealer.Append writes: the same
+// canonical details, byte for byte, with the register number spliced in
+// by SQL exactly as Go formats it.
+func TestCombinedAuditMatchesAppend(t *testing.T) {
 	d := dbtest.Open(t, db.Postgres)
 	f := newFixture(t, d, fixtureOptions{})
 	moct, mof := f.actor(moctClerk), f.actor(mofClerk)
@@ -81,12 +82,11 @@ WHERE action LIKE 'entry.%' OR action LIKE 'referral.%' ORDER BY id`).Scan(&rows
 			t.Errorf("no audit event carries the number %s", n)
 		}
 	}
-	// Their seals hold, the register number's too (formatted in Go before
-	// the seal, never left open for SQL to write): the linker links every
-	// one.
+	// Their seals hold, the register number's too (left open by the seal
+	// and written by SQL): the linker links every one.
 	var open int
-	if err := d.Gorm.Raw(`SELECT COUNT(*) FROM audit_events WHERE row_mac LIKE '%.number'`).Scan(&open).Error; err != nil || open != 0 {
-		t.Fatalf("%d events sealed with the number open (%v), want none", open, err)
+	if err := d.Gorm.Raw(`SELECT COUNT(*) FROM audit_events WHERE row_mac LIKE '%.number'`).Scan(&open).Error; err != nil || open != 2 {
+		t.Fatalf("%d events sealed with the number open (%v), want the 2 registrations", open, err)
 	}
 	l := audit.Open(d, audit.Options{Keys: f.key})
 	if _, err := l.LinkPending(f.ctx); err != nil {
