@@ -1,14 +1,9 @@
 package workflow
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
-	"time"
-
-	"gorm.io/gorm"
 )
 
 // Access control lives here and nowhere else. Who may see an entry:
@@ -25,67 +20,6 @@ import (
 // their own registry, never the sender's entry. Whatever may not be seen is
 // ErrNotFound, never ErrForbidden, so existence does not leak.
 
-// entryView is an entry with what access and transitions need of its
-// document and registry.
-type entryView struct {
-	ID               int64
-	CorrespondenceID int64
-	RegistryID       int64
-	RegistryCode     string
-	MinistryID       int64
-	ApprovalRequired bool
-	Template         string
-	Direction        string
-	State            string
-	Version          int64
-	Year             *int
-	Seq              *int64
-	Number           *string
-	RegisteredAt     *time.Time
-	DueDate          string
-	Reason           string
-	AnsweredBy       *int64
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	Kind             string
-	Subject          string
-	Classification   string
-	Priority         string
-	DepartmentID     *int64
-	CreatedBy        *int64
-	SenderRegistryID *int64
-	FrozenAt         *time.Time
-	DocumentSHA256   string `gorm:"column:document_sha256"`
-}
-
-const entrySelect = `SELECT e.id, e.correspondence_id, e.registry_id, r.code AS registry_code, r.ministry_id,
-	r.approval_required, r.template, e.direction, e.state, e.version, e.year, e.seq, e.number, e.registered_at,
-	e.due_date, e.reason, e.answered_by, e.created_at, e.updated_at, c.kind, c.subject, c.classification,
-	c.priority, c.department_id, c.created_by, c.sender_registry_id, c.frozen_at, c.document_sha256
-FROM registry_entries e
-JOIN correspondence c ON c.id = e.correspondence_id
-JOIN registries r ON r.id = e.registry_id`
-
-// scan reads a row of entrySelect into e.
-func (e *entryView) scan(r rowScanner) error {
-	return r.Scan(&e.ID, &e.CorrespondenceID, &e.RegistryID, &e.RegistryCode, &e.MinistryID,
-		&e.ApprovalRequired, &e.Template, &e.Direction, &e.State, &e.Version, &e.Year, &e.Seq, &e.Number, &e.RegisteredAt,
-		&e.DueDate, &e.Reason, &e.AnsweredBy, &e.CreatedAt, &e.UpdatedAt, &e.Kind, &e.Subject, &e.Classification,
-		&e.Priority, &e.DepartmentID, &e.CreatedBy, &e.SenderRegistryID, &e.FrozenAt, &e.DocumentSHA256)
-}
-
-// appendEntry appends each row of entrySelect to *to.
-func appendEntry(to *[]entryView) func(r rowScanner) error {
-	return func(r rowScanner) error {
-		var e entryView
-		if err := e.scan(r); err != nil {
-			return err
-		}
-		*to = append(*to, e)
-		return nil
-	}
-}
-
 // via says how a principal sees an entry.
 type via uint8
 
@@ -98,17 +32,17 @@ const (
 )
 
 // access computes how p sees e (0: not at all), reading e's referrals
-// with q when they matter.
-func (s *Service) access(ctx context.Context, q *gorm.DB, p *principal, e *entryView) (via, error) {
+// when they matter.
+func access(x *txn, p *principal, e *entryView) (via, error) {
 	v, more := p.directAccess(e)
 	if !more {
 		return v, nil
 	}
-	var hs []referralHold
-	if err := scanRows(ctx, q, referralHoldSelect+" WHERE f.entry_id = ?", []any{e.ID}, appendHold(&hs)); err != nil {
+	hs := x.referralHolds([]int64{e.ID})
+	if err := x.run(); err != nil {
 		return 0, fmt.Errorf("check referrals of entry %d: %w", e.ID, err)
 	}
-	return p.throughReferrals(v, e, hs), nil
+	return p.throughReferrals(v, e, hs()), nil
 }
 
 // directAccess is how p sees e without its referrals, and whether its
@@ -152,30 +86,6 @@ func (p *principal) throughReferrals(v via, e *entryView, hs []referralHold) via
 	return v
 }
 
-// referralHold is who a referral involves, as access needs it.
-type referralHold struct {
-	ID, EntryID      int64
-	ToUserID         *int64
-	FromUserID       *int64
-	ToDepartmentID   *int64
-	ToUserDepartment *int64 // the department of the person it is addressed to
-}
-
-const referralHoldSelect = `SELECT f.id, f.entry_id, f.to_user_id, f.from_user_id, f.to_department_id, tm.department_id
-FROM referrals f LEFT JOIN memberships tm ON tm.user_id = f.to_user_id`
-
-// appendHold appends each row of referralHoldSelect to *to.
-func appendHold(to *[]referralHold) func(r rowScanner) error {
-	return func(r rowScanner) error {
-		var h referralHold
-		if err := r.Scan(&h.ID, &h.EntryID, &h.ToUserID, &h.FromUserID, &h.ToDepartmentID, &h.ToUserDepartment); err != nil {
-			return err
-		}
-		*to = append(*to, h)
-		return nil
-	}
-}
-
 // holds says how p stands to a referral: own (addressed to them or their
 // department, or made by them) and head (addressed to a department they
 // cover or to a member of one).
@@ -189,86 +99,16 @@ func (p *principal) holds(h *referralHold) (own, head bool) {
 	return own, head
 }
 
-// entryScope is the SQL condition (over aliases e, c, r) that selects the
-// entries p may see. ok is false when p sees none.
-func (p *principal) entryScope() (cond string, args []any, ok bool) {
-	if !p.seesContent() {
-		return "", nil, false
-	}
-	var alts []string
-	if len(p.clerkOf) > 0 {
-		alts = append(alts, "e.registry_id IN ?")
-		args = append(args, p.clerkOf)
-	}
-	alts = append(alts, "(e.direction = 'outgoing' AND c.created_by = ?)")
-	args = append(args, p.id)
-	if len(p.covered) > 0 {
-		alts = append(alts, "(e.direction = 'outgoing' AND c.department_id IN ?)")
-		args = append(args, p.covered)
-	}
-	ref := "f.to_user_id = ? OR f.from_user_id = ?"
-	args = append(args, p.id, p.id)
-	if deps := p.departments(); len(deps) > 0 {
-		ref += " OR f.to_department_id IN ?"
-		args = append(args, deps)
-	}
-	if len(p.covered) > 0 {
-		ref += " OR f.to_user_id IN (SELECT user_id FROM memberships WHERE department_id IN ?)"
-		args = append(args, p.covered)
-	}
-	alts = append(alts, "EXISTS (SELECT 1 FROM referrals f WHERE f.entry_id = e.id AND ("+ref+"))")
-	cond = "r.ministry_id = ? AND c.classification IN ? AND (" + strings.Join(alts, " OR ") + ")"
-	args = append([]any{p.ministryID, p.allowedClassifications()}, args...)
-	return cond, args, true
-}
-
-// loadEntry reads one entry; lock takes its row lock (PostgreSQL) for a
-// transition. A missing entry is ErrNotFound.
-func (s *Service) loadEntry(ctx context.Context, q *gorm.DB, id int64, lock bool) (*entryView, error) {
-	var es []entryView
-	if err := scanRows(ctx, q, s.entryByID(lock), []any{id}, appendEntry(&es)); err != nil {
-		return nil, fmt.Errorf("load entry %d: %w", id, err)
-	}
-	if len(es) == 0 {
-		return nil, fmt.Errorf("entry %d: %w", id, ErrNotFound)
-	}
-	return &es[0], nil
-}
-
-// entry queues the reading of an entry, as loadEntry (lock: queryLocked);
-// get returns it once x has run.
-func (x *txn) entry(id int64, lock bool) (get func() (*entryView, error)) {
-	var es []entryView
-	if lock {
-		x.queryLocked(x.s.entryByID(true), []any{id}, appendEntry(&es))
-	} else {
-		x.query(x.s.entryByID(false), []any{id}, appendEntry(&es))
-	}
-	return func() (*entryView, error) {
-		if len(es) == 0 {
-			return nil, fmt.Errorf("entry %d: %w", id, ErrNotFound)
-		}
-		return &es[0], nil
-	}
-}
-
-func (s *Service) entryByID(lock bool) string {
-	if lock && s.isPostgres() {
-		return entrySelect + " WHERE e.id = ? FOR NO KEY UPDATE OF e"
-	}
-	return entrySelect + " WHERE e.id = ?"
-}
-
 // visibleEntry loads an entry p may see, with how; ErrNotFound otherwise.
-func (s *Service) visibleEntry(ctx context.Context, q *gorm.DB, p *principal, id int64, lock bool) (*entryView, via, error) {
+func visibleEntry(x *txn, p *principal, id int64, lock bool) (*entryView, via, error) {
 	if !p.seesContent() {
 		return nil, 0, fmt.Errorf("entry %d: %w", id, ErrNotFound)
 	}
-	e, err := s.loadEntry(ctx, q, id, lock)
+	e, err := x.loadEntry(id, lock)
 	if err != nil {
 		return nil, 0, err
 	}
-	v, err := s.access(ctx, q, p, e)
+	v, err := access(x, p, e)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -276,6 +116,35 @@ func (s *Service) visibleEntry(ctx context.Context, q *gorm.DB, p *principal, id
 		return nil, 0, fmt.Errorf("entry %d: %w", id, ErrNotFound)
 	}
 	return e, v, nil
+}
+
+// visibleEntries lists the entries of a correspondence p can see, with how.
+func visibleEntries(x *txn, p *principal, corrID int64) ([]entryView, []via, error) {
+	if !p.seesContent() {
+		return nil, nil, nil
+	}
+	es, err := x.entriesOf(corrID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []entryView
+	var vias []via
+	for i := range es {
+		v, err := access(x, p, &es[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		if v != 0 {
+			out = append(out, es[i])
+			vias = append(vias, v)
+		}
+	}
+	return out, vias, nil
+}
+
+func seesCorrespondence(x *txn, p *principal, corrID int64) (bool, error) {
+	es, _, err := visibleEntries(x, p, corrID)
+	return len(es) > 0, err
 }
 
 // may reports whether p, seeing e by v, is among w.
@@ -315,7 +184,7 @@ func (s *Service) isPostgres() bool { return s.db.Driver == "postgres" }
 // notFound wraps ErrNotFound for an object.
 func notFound(what string, id int64) error { return fmt.Errorf("%s %d: %w", what, id, ErrNotFound) }
 
-// isInput reports whether err is one of the engine's errors meant for the
+// isPublic reports whether err is one of the engine's errors meant for the
 // caller as they are (not wrapped with internal context).
 func isPublic(err error) bool {
 	var ie *InputError

@@ -1,20 +1,3 @@
-// Package workflow holds Diwan's correspondence engine: registries
-// (دواوين) and departments, who works where and what they may read, the
-// correspondence itself (a document frozen at registration), the entry each
-// registry keeps of it with its own register number and state, referrals
-// inside a ministry, attachments, and working-day deadlines.
-//
-// The engine decides everything about correspondence in one place: the
-// state machines (transitions.go, one table, each transition naming who may
-// make it), register numbering (gapless, in the entry's transaction),
-// and access control (access.go): callers pass the acting user and get
-// ErrNotFound for anything that user may not see, whatever the handler.
-// Every change is written together with its audit event; reads of
-// confidential and secret documents are audit events too.
-//
-// It knows no protocol: it never imports gin, go-smtp or go-imap, and its
-// gorm rows never leave the package. It reads the directory's tables
-// (users, roles, ministries, domains) and never writes them.
 package workflow
 
 import (

@@ -12,7 +12,7 @@ import (
 )
 
 // On PostgreSQL a transition's timeline row, number, entry update and
-// audit event are one statement (combined.go), which writes audit rows
+// audit event are one statement (registerEntryPG), which writes audit rows
 // itself. Those rows must be the ones Sealer.Append writes: the same
 // canonical details, byte for byte, with the register number spliced in
 // by SQL exactly as Go formats it.

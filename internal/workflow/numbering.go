@@ -4,17 +4,20 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Register numbers (DESIGN.md §6): per registry, per direction, per year in
 // time_zone; gapless, unique, never reused.
 //
 // A number is taken in the caller's transaction with one upsert on the
-// counter row (allocateQuery): on PostgreSQL the row stays locked until the
-// transaction ends, so concurrent registrations (on any node) queue on it;
-// SQLite runs one writing transaction at a time. If the transaction rolls
-// back, so does the increment: no gap. The unique index on
-// (registry_id, direction, year, seq) is the last line of defence.
+// counter row (txn.allocateNumber): on PostgreSQL the row stays locked
+// until the transaction ends, so concurrent registrations (on any node)
+// queue on it; SQLite runs one writing transaction at a time. If the
+// transaction rolls back, so does the increment: no gap. The unique index
+// on (registry_id, direction, year, seq) is the last line of defence. The
+// store returns the sequence number; it is formatted here, and only here,
+// by the registry's template (formatNumber).
 
 // dirMark is the direction as written in numbers, whatever the UI language.
 func dirMark(d Direction) string {
@@ -23,13 +26,6 @@ func dirMark(d Direction) string {
 	}
 	return "و"
 }
-
-// allocateQuery takes the next number of a registry (id), direction and
-// year, returning it.
-const allocateQuery = `INSERT INTO register_counters (registry_id, direction, year, last_seq)
-VALUES (?, ?, ?, 1)
-ON CONFLICT (registry_id, direction, year) DO UPDATE SET last_seq = register_counters.last_seq + 1
-RETURNING last_seq`
 
 // template is a parsed numbering template.
 type template []tmplPart
@@ -108,8 +104,10 @@ func parseTemplate(s string) (template, error) {
 	return t, nil
 }
 
-// format writes a number.
-func (t template) format(registry string, d Direction, year int, seq int64) string {
+// render writes a number of registry, direction d and year, the sequence
+// number written by seq (given its zero padding): the one place a
+// register number is formatted.
+func (t template) render(registry string, d Direction, year int, seq func(width int) string) string {
 	var b strings.Builder
 	for _, p := range t {
 		switch p.field {
@@ -122,18 +120,59 @@ func (t template) format(registry string, d Direction, year int, seq int64) stri
 		case "year":
 			b.WriteString(strconv.Itoa(year))
 		case "seq":
-			fmt.Fprintf(&b, "%0*d", p.width, seq)
+			b.WriteString(seq(p.width))
 		}
 	}
 	return b.String()
 }
 
-// formatNumber formats with the registry's template (DefaultTemplate when
-// the stored one no longer parses, which Add/UpdateRegistry prevent).
-func formatNumber(tmpl, registry string, d Direction, year int, seq int64) string {
+// format writes a number.
+func (t template) format(registry string, d Direction, year int, seq int64) string {
+	return t.render(registry, d, year, func(width int) string { return pad(seq, width) })
+}
+
+// pad writes seq with at least width digits, zeros in front.
+func pad(seq int64, width int) string { return fmt.Sprintf("%0*d", width, seq) }
+
+// numberFormat is how a registry writes its numbers of one direction and
+// year.
+type numberFormat struct {
+	t        template
+	registry string
+	d        Direction
+	year     int
+}
+
+// numberFormatOf is the format of the registry's template (DefaultTemplate
+// when the stored one no longer parses, which Add/UpdateRegistry prevent).
+func numberFormatOf(tmpl, registry string, d Direction, year int) numberFormat {
 	t, err := parseTemplate(tmpl)
 	if err != nil {
 		t, _ = parseTemplate(DefaultTemplate)
 	}
-	return t.format(registry, d, year, seq)
+	return numberFormat{t: t, registry: registry, d: d, year: year}
+}
+
+func (f numberFormat) format(seq int64) string { return f.t.format(f.registry, f.d, f.year, seq) }
+
+// split is the number around its one sequence number: number = pre +
+// pad(seq, width) + post, for the store to write in SQL. ok is false when
+// the template has more than one {seq}, or when pre or post hold a
+// character that JSON encodes differently in Go and PostgreSQL (the audit
+// details carry the number).
+func (f numberFormat) split() (pre, post string, width int, ok bool) {
+	const mark = "\x00seq\x00"
+	n := 0
+	whole := f.t.render(f.registry, f.d, f.year, func(w int) string { n, width = n+1, w; return mark })
+	pre, post, _ = strings.Cut(whole, mark)
+	plain := func(s string) bool {
+		return utf8.ValidString(s) && !strings.ContainsAny(s, "\"\\<>&\u2028\u2029") &&
+			!strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+	}
+	return pre, post, width, n == 1 && plain(pre) && plain(post)
+}
+
+// formatNumber formats with the registry's template (numberFormatOf).
+func formatNumber(tmpl, registry string, d Direction, year int, seq int64) string {
+	return numberFormatOf(tmpl, registry, d, year).format(seq)
 }

@@ -6,53 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
-
-	"gorm.io/gorm"
 )
 
-// referralView is a referral with what access needs of its entry.
-type referralView struct {
-	ID               int64
-	EntryID          int64
-	CorrespondenceID int64
-	ParentID         *int64
-	FromUserID       *int64
-	ToUserID         *int64
-	ToDepartmentID   *int64
-	FromLogin        *string
-	ToLogin          *string
-	ToDepartmentCode *string
-	ToUserDepartment *int64
-	Instruction      string
-	DueDate          string
-	State            string
-	Version          int64
-	Answer           string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	Subject          string
-	Classification   string
-	Priority         string
-	RegistryCode     string
-	Number           *string
-	RegistryID       int64
-	MinistryID       int64
-}
-
-const referralSelect = `SELECT f.id, f.entry_id, e.correspondence_id, f.parent_id, f.from_user_id, f.to_user_id,
-	f.to_department_id, fu.login AS from_login, tu.login AS to_login, d.code AS to_department_code,
-	tm.department_id AS to_user_department, f.instruction, f.due_date, f.state, f.version, f.answer,
-	f.created_at, f.updated_at, c.subject, c.classification, c.priority, r.code AS registry_code, e.number,
-	e.registry_id, r.ministry_id
-FROM referrals f
-JOIN registry_entries e ON e.id = f.entry_id
-JOIN correspondence c ON c.id = e.correspondence_id
-JOIN registries r ON r.id = e.registry_id
-LEFT JOIN users fu ON fu.id = f.from_user_id
-LEFT JOIN users tu ON tu.id = f.to_user_id
-LEFT JOIN departments d ON d.id = f.to_department_id
-LEFT JOIN memberships tm ON tm.user_id = f.to_user_id`
+// Referrals: an incoming entry passed to a person or a department for
+// action, and passed on.
 
 // referralAccess says how a principal stands to a referral.
 type referralAccess struct{ clerk, holder, referrer bool }
@@ -100,21 +57,6 @@ func (f *referralView) referral(actions []Action) Referral {
 		Number: deref(f.Number), Actions: actions}
 }
 
-func (s *Service) loadReferral(ctx context.Context, q *gorm.DB, id int64, lock bool) (*referralView, error) {
-	sql := referralSelect + " WHERE f.id = ?"
-	if lock && s.isPostgres() {
-		sql += " FOR NO KEY UPDATE OF f"
-	}
-	var fs []referralView
-	if err := q.WithContext(ctx).Raw(sql, id).Scan(&fs).Error; err != nil {
-		return nil, fmt.Errorf("load referral %d: %w", id, err)
-	}
-	if len(fs) == 0 {
-		return nil, notFound("referral", id)
-	}
-	return &fs[0], nil
-}
-
 // referralTarget is where a referral goes, as given.
 type referralTarget struct {
 	toUser, toDepartment, instruction, dueDate string
@@ -134,16 +76,6 @@ func normInstruction(s string) (string, error) {
 	return in, nil
 }
 
-// subtree lists a department and every department below it.
-func subtree(ctx context.Context, q *gorm.DB, root int64) ([]int64, error) {
-	var ids []int64
-	err := q.WithContext(ctx).Raw(`WITH RECURSIVE sub(id) AS (
-	SELECT id FROM departments WHERE id = ?
-	UNION SELECT d.id FROM departments d JOIN sub ON d.parent_id = sub.id
-) SELECT id FROM sub`, root).Scan(&ids).Error
-	return ids, err
-}
-
 // referralPrefetch is what newReferral may find read already.
 type referralPrefetch struct {
 	departments func() []departmentRow // the departments with the target code; nil: not read
@@ -155,7 +87,6 @@ type referralPrefetch struct {
 // Staff passing a referral on stay inside their own department; clerks and
 // heads refer anywhere in the ministry.
 func (s *Service) newReferral(x *txn, p *principal, e *entryView, parent *referralView, t referralTarget, pre referralPrefetch) (int64, error) {
-	ctx := x.ctx
 	instruction, err := normInstruction(t.instruction)
 	if err != nil {
 		return 0, err
@@ -179,11 +110,7 @@ func (s *Service) newReferral(x *txn, p *principal, e *entryView, parent *referr
 		if p.department == 0 {
 			return 0, unprocessable("to_department", "you belong to no department, so you cannot pass a referral on")
 		}
-		tx, err := x.db()
-		if err != nil {
-			return 0, err
-		}
-		if within, err = subtree(ctx, tx, p.department); err != nil {
+		if within, err = x.subtree(p.department); err != nil {
 			return 0, err
 		}
 	}
@@ -195,53 +122,12 @@ func (s *Service) newReferral(x *txn, p *principal, e *entryView, parent *referr
 	}
 	details := map[string]any{"instruction": instruction, "due_date": due}
 	if hasUser {
-		tx, err := x.db()
-		if err != nil {
-			return 0, err
-		}
-		u, err := findUser(ctx, tx, "to_user", t.toUser)
-		if err != nil {
-			return 0, unprocessableInput(err)
-		}
-		if deref(u.MinistryID) != e.MinistryID || u.Disabled {
-			return 0, unprocessable("to_user", fmt.Sprintf("%s is not an active user of this ministry", u.Login))
-		}
-		target, err := loadPrincipal(ctx, tx, UserActor(u.ID, u.Login))
-		if err != nil {
-			return 0, err
-		}
-		if !target.seesContent() || level(Classification(e.Classification)) > target.clearance {
-			return 0, unprocessable("to_user", fmt.Sprintf("%s may not read a %s document", u.Login, e.Classification))
-		}
-		if within != nil && !slices.Contains(within, target.department) {
-			return 0, unprocessable("to_user", fmt.Sprintf("%s is not in your department; you pass referrals on inside it", u.Login))
-		}
-		if u.ID == p.id {
-			return 0, unprocessable("to_user", "a referral is not made to oneself")
-		}
-		row.ToUserID = ptr(u.ID)
-		details["to_user"] = u.Login
+		err = referToUser(x, p, e, t.toUser, within, &row, details)
 	} else {
-		var d departmentRow
-		if pre.departments != nil {
-			var c string
-			if c, err = canonicalCode("to_department", "the department", t.toDepartment); err == nil {
-				d, err = pickDepartment(pre.departments(), "to_department", e.MinistryID, c)
-			}
-		} else {
-			var tx *gorm.DB
-			if tx, err = x.db(); err == nil {
-				d, err = findDepartment(ctx, tx, "to_department", e.MinistryID, t.toDepartment)
-			}
-		}
-		if err != nil {
-			return 0, unprocessableInput(err)
-		}
-		if within != nil && !slices.Contains(within, d.ID) {
-			return 0, unprocessable("to_department", fmt.Sprintf("%s is not your department or below it; you pass referrals on inside it", d.Code))
-		}
-		row.ToDepartmentID = ptr(d.ID)
-		details["to_department"] = d.Code
+		err = referToDepartment(x, e, t.toDepartment, pre.departments, within, &row, details)
+	}
+	if err != nil {
+		return 0, err
 	}
 	id := pre.id
 	if id == nil {
@@ -251,16 +137,67 @@ func (s *Service) newReferral(x *txn, p *principal, e *entryView, parent *referr
 		}
 	}
 	row.ID = *id
-	x.insert(insert{`INSERT INTO referrals (id, entry_id, parent_id, from_user_id, to_user_id, to_department_id, instruction,
-	due_date, state, version, created_at, updated_at) VALUES`, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		[]any{row.ID, row.EntryID, row.ParentID, row.FromUserID, row.ToUserID, row.ToDepartmentID, row.Instruction,
-			row.DueDate, row.State, row.Version, row.CreatedAt, row.UpdatedAt}})
+	x.insertReferral(row)
 	if parent != nil {
 		details["parent"] = parent.ID
 	}
-	x.record(p, event{corrID: e.CorrespondenceID, entryID: e.ID, referralID: row.ID, action: "create",
+	x.insertEvents(p, event{corrID: e.CorrespondenceID, entryID: e.ID, referralID: row.ID, action: "create",
 		to: StateOpen, details: details})
 	return row.ID, nil
+}
+
+// referToUser addresses row to the user with this login: an active user
+// of e's ministry who may read e, other than p, inside within when it is
+// not nil.
+func referToUser(x *txn, p *principal, e *entryView, login string, within []int64, row *referralRow, details map[string]any) error {
+	u, err := x.findUser("to_user", login)
+	if err != nil {
+		return unprocessableInput(err)
+	}
+	if deref(u.MinistryID) != e.MinistryID || u.Disabled {
+		return unprocessable("to_user", fmt.Sprintf("%s is not an active user of this ministry", u.Login))
+	}
+	target, err := x.loadPrincipal(UserActor(u.ID, u.Login))
+	if err != nil {
+		return err
+	}
+	if !target.seesContent() || level(Classification(e.Classification)) > target.clearance {
+		return unprocessable("to_user", fmt.Sprintf("%s may not read a %s document", u.Login, e.Classification))
+	}
+	if within != nil && !slices.Contains(within, target.department) {
+		return unprocessable("to_user", fmt.Sprintf("%s is not in your department; you pass referrals on inside it", u.Login))
+	}
+	if u.ID == p.id {
+		return unprocessable("to_user", "a referral is not made to oneself")
+	}
+	row.ToUserID = ptr(u.ID)
+	details["to_user"] = u.Login
+	return nil
+}
+
+// referToDepartment addresses row to the department of e's ministry with
+// this code (among read, when it was read with the entry), inside within
+// when it is not nil.
+func referToDepartment(x *txn, e *entryView, code string, read func() []departmentRow, within []int64, row *referralRow, details map[string]any) error {
+	var d departmentRow
+	var err error
+	if read != nil {
+		var c string
+		if c, err = canonicalCode("to_department", "the department", code); err == nil {
+			d, err = pickDepartment(read(), "to_department", e.MinistryID, c)
+		}
+	} else {
+		d, err = x.findDepartment("to_department", e.MinistryID, code)
+	}
+	if err != nil {
+		return unprocessableInput(err)
+	}
+	if within != nil && !slices.Contains(within, d.ID) {
+		return unprocessable("to_department", fmt.Sprintf("%s is not your department or below it; you pass referrals on inside it", d.Code))
+	}
+	row.ToDepartmentID = ptr(d.ID)
+	details["to_department"] = d.Code
+	return nil
 }
 
 // unprocessableInput marks an *InputError as unprocessable.
@@ -273,84 +210,45 @@ func unprocessableInput(err error) error {
 }
 
 func (s *Service) referrals(ctx context.Context, a Actor, f ReferralFilter) (Page[Referral], error) {
-	var out Page[Referral]
-	err := s.read(ctx, func(q *gorm.DB) error {
-		var err error
-		out, err = s.referralsOn(ctx, q, a, f)
-		return err
+	out := Page[Referral]{Items: []Referral{}}
+	err := s.readStepwise(ctx, func(x *txn) error {
+		p, err := x.loadPrincipal(a)
+		if err != nil || !p.seesContent() {
+			return err
+		}
+		where, args := p.referralScope(f.Mine)
+		if f.State != "" {
+			where += " AND f.state = ?"
+			args = append(args, string(f.State))
+		}
+		if f.EntryID != 0 {
+			where += " AND f.entry_id = ?"
+			args = append(args, f.EntryID)
+		}
+		limit, offset := pageBounds(f.Limit, f.Offset)
+		total, fs, err := x.referralPage(where, args, limit, offset)
+		if err != nil {
+			return err
+		}
+		out.Total = total
+		for i := range fs {
+			acc := p.referralAccess(&fs[i])
+			out.Items = append(out.Items, fs[i].referral(p.referralActions(&fs[i], acc)))
+		}
+		return nil
 	})
 	return out, err
-}
-
-func (s *Service) referralsOn(ctx context.Context, q *gorm.DB, a Actor, f ReferralFilter) (Page[Referral], error) {
-	out := Page[Referral]{Items: []Referral{}}
-	p, err := loadPrincipal(ctx, q, a)
-	if err != nil {
-		return out, err
-	}
-	if !p.seesContent() {
-		return out, nil
-	}
-	where := " WHERE r.ministry_id = ? AND c.classification IN ?"
-	args := []any{p.ministryID, p.allowedClassifications()}
-	deps := p.departments()
-	if f.Mine {
-		cond := "f.to_user_id = ?"
-		args = append(args, p.id)
-		if len(deps) > 0 {
-			cond += " OR f.to_department_id IN ?"
-			args = append(args, deps)
-		}
-		where += " AND (" + cond + ")"
-	} else {
-		cond := "f.to_user_id = ? OR f.from_user_id = ?"
-		args = append(args, p.id, p.id)
-		if len(p.clerkOf) > 0 {
-			cond += " OR e.registry_id IN ?"
-			args = append(args, p.clerkOf)
-		}
-		if len(deps) > 0 {
-			cond += " OR f.to_department_id IN ?"
-			args = append(args, deps)
-		}
-		if len(p.covered) > 0 {
-			cond += " OR tm.department_id IN ?"
-			args = append(args, p.covered)
-		}
-		where += " AND (" + cond + ")"
-	}
-	if f.State != "" {
-		where += " AND f.state = ?"
-		args = append(args, string(f.State))
-	}
-	if f.EntryID != 0 {
-		where += " AND f.entry_id = ?"
-		args = append(args, f.EntryID)
-	}
-	limit, offset := pageBounds(f.Limit, f.Offset)
-	if err := q.WithContext(ctx).Raw(`SELECT COUNT(*) FROM (`+referralSelect+where+`) x`, args...).Scan(&out.Total).Error; err != nil {
-		return out, fmt.Errorf("count referrals: %w", err)
-	}
-	var fs []referralView
-	if err := q.WithContext(ctx).Raw(referralSelect+where+fmt.Sprintf(" ORDER BY f.id DESC LIMIT %d OFFSET %d", limit, offset), args...).Scan(&fs).Error; err != nil {
-		return out, fmt.Errorf("list referrals: %w", err)
-	}
-	for i := range fs {
-		acc := p.referralAccess(&fs[i])
-		out.Items = append(out.Items, fs[i].referral(p.referralActions(&fs[i], acc)))
-	}
-	return out, nil
 }
 
 func (s *Service) referral(ctx context.Context, a Actor, id int64) (Referral, error) {
 	var p *principal
 	var f *referralView
-	err := s.read(ctx, func(q *gorm.DB) error {
+	err := s.readStepwise(ctx, func(x *txn) error {
 		var err error
-		if p, err = loadPrincipal(ctx, q, a); err != nil {
+		if p, err = x.loadPrincipal(a); err != nil {
 			return err
 		}
-		f, err = s.loadReferral(ctx, q, id, false)
+		f, err = x.loadReferral(id, false)
 		return err
 	})
 	if err != nil {
@@ -376,110 +274,112 @@ func (s *Service) actOnReferral(ctx context.Context, a Actor, id int64, t Referr
 	}
 	var out Referral
 	err := s.changeBatched(ctx, func(x *txn) error {
-		tx, err := x.db()
+		p, e, f, acc, r, err := s.readReferralTransition(x, a, id, t)
 		if err != nil {
 			return err
 		}
-		p, err := loadPrincipal(ctx, tx, a)
-		if err != nil {
-			return err
-		}
-		var entryIDs []int64
-		if err := tx.WithContext(ctx).Raw(`SELECT entry_id FROM referrals WHERE id = ?`, id).Scan(&entryIDs).Error; err != nil {
-			return err
-		}
-		if len(entryIDs) == 0 {
-			return notFound("referral", id)
-		}
-		// Lock order everywhere: the entry, then its referrals.
-		e, err := s.loadEntry(ctx, tx, entryIDs[0], true)
-		if err != nil {
-			return err
-		}
-		f, err := s.loadReferral(ctx, tx, id, true)
-		if err != nil {
-			return err
-		}
-		acc := p.referralAccess(f)
-		if !acc.visible() {
-			return notFound("referral", id)
-		}
-		if f.Version != t.Version {
-			return &StaleError{Object: "referral", ID: id, Given: t.Version, Current: f.Version}
-		}
-		r, _, ok := findReferralRule(t.Action, State(f.State))
-		if !ok {
-			return &TransitionError{Object: "referral", ID: id, Action: t.Action, State: State(f.State)}
-		}
-		if !acc.may(r.who) {
-			return fmt.Errorf("referral %d: %s: %w", id, t.Action, ErrForbidden)
-		}
-		comment, err := cleanText("comment", "the comment", t.Comment, maxAnswerChars)
-		if err != nil {
-			return err
-		}
-		now := s.clock()
-		set := map[string]any{"version": f.Version + 1, "updated_at": now}
-		details := map[string]any{}
-		switch t.Action {
-		case ActionComment:
-			if strings.TrimSpace(comment) == "" {
-				return inputErr("comment", "the comment is required")
-			}
-		case ActionAnswer:
-			answer, err := cleanText("answer", "the answer", t.Answer, maxAnswerChars)
-			if err != nil {
-				return err
-			}
-			if strings.TrimSpace(answer) == "" {
-				return inputErr("answer", "the answer is required")
-			}
-			set["answer"] = answer
-			details["answer"] = answer
-		case ActionRefer:
-			childID, err := s.newReferral(x, p, e, f, referralTarget{toUser: t.ToUser, toDepartment: t.ToDepartment,
-				instruction: t.Instruction, dueDate: t.DueDate}, referralPrefetch{})
-			if err != nil {
-				return err
-			}
-			details["referral"] = childID
-		case ActionAccept:
-			// The entry follows: referred → in_progress.
-			if er, ok := findSystemRule(Incoming, ActionAccept, State(e.State)); ok {
-				x.bumpEntry(e.ID, e.Version, map[string]any{"state": string(er.to)}, now)
-				x.record(p, event{corrID: e.CorrespondenceID, entryID: e.ID, action: string(ActionStart),
-					from: State(e.State), to: er.to, details: map[string]any{"referral": id}})
-			}
-		}
-		to := State(f.State)
-		if r.to != "" {
-			to = r.to
-			set["state"] = string(to)
-		}
-		cols := make([]string, 0, len(set))
-		for k := range set {
-			cols = append(cols, k)
-		}
-		slices.Sort(cols)
-		args := make([]any, 0, len(cols)+2)
-		for i, k := range cols {
-			cols[i] = k + " = ?"
-			args = append(args, set[k])
-		}
-		x.execOne(&StaleError{Object: "referral", ID: id, Given: t.Version, Current: f.Version + 1},
-			"UPDATE referrals SET "+strings.Join(cols, ", ")+" WHERE id = ? AND version = ?", append(args, id, f.Version)...)
-		x.record(p, event{corrID: e.CorrespondenceID, entryID: e.ID, referralID: id,
-			action: string(t.Action), from: State(f.State), to: to, comment: comment, details: details})
-		f.State, f.Version, f.UpdatedAt = string(to), f.Version+1, now
-		if a, ok := set["answer"].(string); ok {
-			f.Answer = a
-		}
-		out = f.referral(p.referralActions(f, acc))
-		return nil
+		out, err = s.writeReferralTransition(x, p, e, f, acc, r, t)
+		return err
 	})
 	if err != nil {
 		return Referral{}, wrapPublic(fmt.Sprintf("referral %d: %s", id, t.Action), err)
 	}
 	s.obs.Transition(t.Action) // committed
 	return out, nil
+}
+
+// readReferralTransition reads the actor, the referral and its entry
+// (both locked) and finds the rule by which the actor makes t now.
+func (s *Service) readReferralTransition(x *txn, a Actor, id int64, t ReferralTransition) (
+	*principal, *entryView, *referralView, referralAccess, rule, error) {
+	var acc referralAccess
+	p, err := x.loadPrincipal(a)
+	if err != nil {
+		return nil, nil, nil, acc, rule{}, err
+	}
+	entryID, err := x.referralEntry(id)
+	if err != nil {
+		return nil, nil, nil, acc, rule{}, err
+	}
+	// Lock order everywhere: the entry, then its referrals.
+	e, err := x.loadEntry(entryID, true)
+	if err != nil {
+		return nil, nil, nil, acc, rule{}, err
+	}
+	f, err := x.loadReferral(id, true)
+	if err != nil {
+		return nil, nil, nil, acc, rule{}, err
+	}
+	acc = p.referralAccess(f)
+	if !acc.visible() {
+		return nil, nil, nil, acc, rule{}, notFound("referral", id)
+	}
+	if f.Version != t.Version {
+		return nil, nil, nil, acc, rule{}, &StaleError{Object: "referral", ID: id, Given: t.Version, Current: f.Version}
+	}
+	r, _, ok := findReferralRule(t.Action, State(f.State))
+	if !ok {
+		return nil, nil, nil, acc, rule{}, &TransitionError{Object: "referral", ID: id, Action: t.Action, State: State(f.State)}
+	}
+	if !acc.may(r.who) {
+		return nil, nil, nil, acc, rule{}, fmt.Errorf("referral %d: %s: %w", id, t.Action, ErrForbidden)
+	}
+	return p, e, f, acc, r, nil
+}
+
+// writeReferralTransition does what t does to the referral f of entry e
+// by rule r and queues its writes; it returns the referral as it then
+// stands.
+func (s *Service) writeReferralTransition(x *txn, p *principal, e *entryView, f *referralView, acc referralAccess,
+	r rule, t ReferralTransition) (Referral, error) {
+	comment, err := cleanText("comment", "the comment", t.Comment, maxAnswerChars)
+	if err != nil {
+		return Referral{}, err
+	}
+	now := s.clock()
+	set := map[string]any{"version": f.Version + 1, "updated_at": now}
+	details := map[string]any{}
+	switch t.Action {
+	case ActionComment:
+		if strings.TrimSpace(comment) == "" {
+			return Referral{}, inputErr("comment", "the comment is required")
+		}
+	case ActionAnswer:
+		answer, err := cleanText("answer", "the answer", t.Answer, maxAnswerChars)
+		if err != nil {
+			return Referral{}, err
+		}
+		if strings.TrimSpace(answer) == "" {
+			return Referral{}, inputErr("answer", "the answer is required")
+		}
+		set["answer"] = answer
+		details["answer"] = answer
+	case ActionRefer:
+		childID, err := s.newReferral(x, p, e, f, referralTarget{toUser: t.ToUser, toDepartment: t.ToDepartment,
+			instruction: t.Instruction, dueDate: t.DueDate}, referralPrefetch{})
+		if err != nil {
+			return Referral{}, err
+		}
+		details["referral"] = childID
+	case ActionAccept:
+		// The entry follows: referred → in_progress.
+		if er, ok := findSystemRule(Incoming, ActionAccept, State(e.State)); ok {
+			x.updateEntry(e.ID, e.Version, map[string]any{"state": string(er.to)}, now)
+			x.insertEvents(p, event{corrID: e.CorrespondenceID, entryID: e.ID, action: string(ActionStart),
+				from: State(e.State), to: er.to, details: map[string]any{"referral": f.ID}})
+		}
+	}
+	to := State(f.State)
+	if r.to != "" {
+		to = r.to
+		set["state"] = string(to)
+	}
+	x.updateReferral(f.ID, f.Version, set, &StaleError{Object: "referral", ID: f.ID, Given: t.Version, Current: f.Version + 1})
+	x.insertEvents(p, event{corrID: e.CorrespondenceID, entryID: e.ID, referralID: f.ID,
+		action: string(t.Action), from: State(f.State), to: to, comment: comment, details: details})
+	f.State, f.Version, f.UpdatedAt = string(to), f.Version+1, now
+	if a, ok := set["answer"].(string); ok {
+		f.Answer = a
+	}
+	return f.referral(p.referralActions(f, acc)), nil
 }

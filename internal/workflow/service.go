@@ -1,3 +1,46 @@
+// Package workflow holds Diwan's correspondence engine: registries
+// (دواوين) and departments, who works where and what they may read, the
+// correspondence itself (a document frozen at registration), the entry each
+// registry keeps of it with its own register number and state, referrals
+// inside a ministry, attachments, and working-day deadlines.
+//
+// The engine decides everything about correspondence in one place: the
+// state machines (transitions.go, one table, each transition naming who may
+// make it), register numbering (gapless, in the entry's transaction),
+// and access control (access.go): callers pass the acting user and get
+// ErrNotFound for anything that user may not see, whatever the handler.
+// Every change is written together with its audit event; reads of
+// confidential and secret documents are audit events too.
+//
+// It knows no protocol: it never imports gin, go-smtp or go-imap, and its
+// gorm rows never leave the package. It reads the directory's tables
+// (users, roles, ministries, domains) and never writes them.
+//
+// How it is laid out: a service that decides and a store that reads and
+// writes, one letter's call running one way through them.
+//
+//   - api.go: the public methods and types (Service.Act, Get, ...).
+//   - The service (service.go, entries.go, correspondence.go, freeze.go,
+//     referrals.go, view.go, access.go, transitions.go, numbering.go,
+//     events.go, text.go): the rules, the transition table, access
+//     decisions, number formatting and input checks, in Go. It holds no
+//     SQL and imports neither gorm nor pgx; it speaks to the store through
+//     a txn's named operations (loadEntryForAct, allocateNumber,
+//     insertEvents, updateEntry, loadView, ...).
+//   - The store (store.go, store_*.go, rows.go): every statement of the
+//     workflow and its row types. store.go is the txn, the work of one call
+//     on the database: on PostgreSQL its statements are queued and sent in
+//     as few round trips as the call allows (pipelined, the writes joined,
+//     a stale version checked by row count), on SQLite run one by one in
+//     the call's transaction; store_<area>.go hold the statements of an
+//     area (entries, correspondence, referrals, events, view).
+//
+// A letter's transition (Act) runs: api.go Service.Act → entries.go act →
+// readTransition (one round trip: txn.principal, loadEntryForAct, the
+// action's reads such as allocateNumber) → checkEntryRule (transitions.go,
+// access.go) → transition.write (the action's handler, number, then
+// insertEvents and updateEntry queued) → store.go commit, the writes sent
+// with COMMIT.
 package workflow
 
 import (
@@ -5,8 +48,6 @@ import (
 	"io"
 	"log/slog"
 	"time"
-
-	"gorm.io/gorm"
 
 	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/blob"
@@ -78,7 +119,7 @@ func (noObserver) Registered(Direction) {}
 type Service struct {
 	// beforeCommit, when set (by tests), runs at the end of every changing
 	// transaction; an error rolls it back.
-	beforeCommit func(tx *gorm.DB) error
+	beforeCommit txHook
 	// afterSend, when set (by tests), is told how many statements each
 	// round trip of a txn sent (PostgreSQL).
 	afterSend func(statements int)
@@ -121,11 +162,3 @@ func New(d *db.DB, blobs BlobStore, o Options) *Service {
 
 // clock is the current time in UTC at the database's precision.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
-
-// read runs fn's queries on one connection of the pool, so that a read of
-// several queries waits for a connection once (not once per query). fn
-// must not start a transaction: on SQLite, with its one connection, that
-// would wait for itself.
-func (s *Service) read(ctx context.Context, fn func(q *gorm.DB) error) error {
-	return s.db.Gorm.WithContext(ctx).Connection(fn)
-}

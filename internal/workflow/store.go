@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -13,12 +12,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 )
 
-// Statements sent together.
+// The store: the txn, which runs the statements of one call.
 //
 // On PostgreSQL every round trip costs both sides CPU (system calls,
 // wake-ups, the protocol) and, in a registration, time during which the
@@ -32,18 +30,30 @@ import (
 // that writes or locks rows (queryLocked, db); the reads before it need
 // none, each statement seeing what was committed before it, as in a READ
 // COMMITTED transaction. A call that did not begin sends its writes as one
-// queue, which
-// pgx's one Sync makes one implicit transaction: committed at the Sync, or
-// on an error rolled back whole. Otherwise COMMIT goes at the end of the
-// last queue. Either way nothing between a write and the commit waits for
-// this process.
+// queue, which pgx's one Sync makes one implicit transaction: committed at
+// the Sync, or on an error rolled back whole. Otherwise COMMIT goes at the
+// end of the last queue. Either way nothing between a write and the
+// commit waits for this process.
+//
+// A write that must change exactly one row (execOne: an update at the
+// version the call read) is checked by its row count, in Go. Sent with
+// COMMIT behind it, it is the root of the one statement its queue's
+// writes make (joinWrites): the others are written only if it changed its
+// row, so a stale version writes nothing and is an ordinary *StaleError.
+// When the last queue cannot be made so (two checked writes, or writes
+// sent before it), COMMIT waits for the counts in a round trip of its own.
 //
 // On SQLite the statements run one by one as they are queued, in the
 // call's transaction: SQLite is in the process and a round trip costs
 // nothing. A failed statement stops the ones after it and its error is
 // returned by the next run.
 //
-// Results of queued reads are there once run has returned.
+// Results of queued reads are there once run has returned. The statements
+// themselves are in the store_*.go files, one per area, behind named
+// operations; the service files hold none.
+
+// txHook is a test's hook on the call's transaction (Service.beforeCommit).
+type txHook = func(tx *gorm.DB) error
 
 // rowScanner is one row of a result (*sql.Rows, pgx.Rows).
 type rowScanner interface {
@@ -57,7 +67,7 @@ type op struct {
 	// row is called for each row of a read; nil for a write.
 	row func(r rowScanner) error
 	// notOne, when set, makes a write that changes other than exactly one
-	// row fail with it, the statements after it (COMMIT too) not run.
+	// row fail with it (execOne); the call then rolls back.
 	notOne error
 	// write: an INSERT, UPDATE or DELETE that may be sent in one
 	// statement with the writes queued next to it.
@@ -67,6 +77,10 @@ type op struct {
 	rows string
 	// lock: a read that locks rows, so in the transaction.
 	lock bool
+	// with and result, for a checked write more than one UPDATE: the WITH
+	// clauses that make it, c among them, and the select list that ends
+	// its statement (row then checks c's count).
+	with, result string
 }
 
 // insert is an INSERT of rows, for txn.insert: into is "INSERT INTO t
@@ -92,6 +106,7 @@ type txn struct {
 	// round trip to its end.
 	conn  *sql.Conn
 	begun bool  // BEGIN has been sent: the transaction spans round trips
+	wrote bool  // writes have been sent (PostgreSQL)
 	ops   []op  // queued, not sent yet
 	err   error // the first failed statement (SQLite) or failure to build one
 	ids   map[string]int64
@@ -141,6 +156,45 @@ func (s *Service) readBatched(ctx context.Context, fn func(x *txn) error) error 
 		}
 		return x.run()
 	})
+}
+
+// changeStepwise runs fn as one transaction (change) on a txn whose
+// statements run as they come, one round trip each: for the calls off a
+// letter's main path.
+func (s *Service) changeStepwise(ctx context.Context, fn func(x *txn) error) error {
+	return s.change(ctx, func(tx *gorm.DB) error {
+		x := s.onTx(ctx, tx)
+		if err := fn(x); err != nil {
+			return err
+		}
+		return x.err
+	})
+}
+
+// readStepwise runs fn's reads on one connection (read), statements
+// running as they come.
+func (s *Service) readStepwise(ctx context.Context, fn func(x *txn) error) error {
+	return s.read(ctx, func(q *gorm.DB) error {
+		x := &txn{s: s, ctx: ctx, tx: q}
+		if err := fn(x); err != nil {
+			return err
+		}
+		return x.err
+	})
+}
+
+// onTx is a txn on tx, a transaction already open, its statements running
+// as they come.
+func (s *Service) onTx(ctx context.Context, tx *gorm.DB) *txn {
+	return &txn{s: s, ctx: ctx, tx: tx, write: true}
+}
+
+// read runs fn's queries on one connection of the pool, so that a read of
+// several queries waits for a connection once (not once per query). fn
+// must not start a transaction: on SQLite, with its one connection, that
+// would wait for itself.
+func (s *Service) read(ctx context.Context, fn func(q *gorm.DB) error) error {
+	return s.db.Gorm.WithContext(ctx).Connection(fn)
 }
 
 // onPostgres runs fn with a txn on PostgreSQL. A transaction fn leaves
@@ -230,7 +284,8 @@ func (x *txn) fail(err error) {
 	}
 }
 
-// exec queues a write (an UPDATE or DELETE; INSERT goes through insert).
+// exec queues a write (an UPDATE or DELETE ending in its WHERE clause;
+// INSERT goes through insert).
 //
 // On PostgreSQL the writes queued one after another are sent as one
 // statement (data-modifying WITH), the rows inserted into one table as one
@@ -258,19 +313,9 @@ func (x *txn) insert(in insert) {
 	}
 }
 
-// queryOne queues a PostgreSQL statement written to fail with a division
-// by zero when it did not make its one change; the call then fails with
-// notOne and rolls back. row is called for each row of its result.
-func (x *txn) queryOne(notOne error, sql string, args []any, row func(r rowScanner) error) {
-	if !x.pg {
-		x.fail(errors.New("workflow: queryOne on SQLite"))
-		return
-	}
-	x.ops = append(x.ops, op{sql: sql, args: args, row: row, notOne: notOne})
-}
-
-// execOne queues a write (an UPDATE or DELETE) that must change exactly
-// one row, like exec; otherwise the call fails with notOne and rolls back.
+// execOne queues a write (an UPDATE ending in its WHERE clause) that must
+// change exactly one row, like exec; otherwise the call fails with notOne
+// and rolls back, nothing of its queue written (see the top of this file).
 func (x *txn) execOne(notOne error, sql string, args ...any) {
 	if x.pg {
 		x.ops = append(x.ops, op{sql: sql, args: args, notOne: notOne, write: true})
@@ -295,6 +340,11 @@ func (x *txn) newID(table string) *int64 {
 	id := new(int64)
 	if x.pg {
 		x.newIDs = append(x.newIDs, reservedID{table, id})
+		return id
+	}
+	if x.s.isPostgres() {
+		// A txn on an open transaction (onTx): read it now.
+		x.query(`SELECT nextval('`+table+`_id_seq')`, nil, func(r rowScanner) error { return r.Scan(id) })
 		return id
 	}
 	// SQLite: the transaction holds the database's one write lock (BEGIN
@@ -338,6 +388,9 @@ func (x *txn) send(begin, last bool) error {
 	if len(ops) == 0 {
 		return nil
 	}
+	if slices.ContainsFunc(ops, func(o op) bool { return o.write }) {
+		x.wrote = true
+	}
 	ops = joinWrites(ops)
 	if x.s.afterSend != nil {
 		x.s.afterSend(len(ops))
@@ -361,9 +414,6 @@ func (x *txn) send(begin, last bool) error {
 							return err
 						}
 					}
-					if err := rows.Err(); o.notOne != nil && isDivisionByZero(err) {
-						return o.notOne
-					}
 					return rows.Err()
 				})
 			}
@@ -385,9 +435,8 @@ func reserve(ids []reservedID) op {
 
 // joinWrites makes each run of writes queued one after another one
 // statement (see exec): the rows of each table's INSERTs one INSERT, at
-// the first one's place; each other write a WITH clause. A write that must
-// change one row (notOne) ends a run, and the statement then fails with a
-// division by zero when it did not.
+// the first one's place; each other write a WITH clause. A run holds at
+// most one checked write (execOne), the statement's root (joinRun).
 func joinWrites(ops []op) []op {
 	out := make([]op, 0, len(ops))
 	for i := 0; i < len(ops); {
@@ -396,8 +445,10 @@ func joinWrites(ops []op) []op {
 			i++
 			continue
 		}
+		checked := ops[i].notOne != nil
 		j := i + 1
-		for j < len(ops) && ops[j].write && ops[j-1].notOne == nil {
+		for j < len(ops) && ops[j].write && !(checked && ops[j].notOne != nil) {
+			checked = checked || ops[j].notOne != nil
 			j++
 		}
 		out = append(out, joinRun(ops[i:j]))
@@ -406,69 +457,159 @@ func joinWrites(ops []op) []op {
 	return out
 }
 
-// joinRun is one run of writes as one statement.
+// joined is one write of a joined statement.
+type joined struct {
+	sql, rows string
+	args      []any
+}
+
+func (c joined) text() string {
+	if c.rows != "" {
+		return c.sql + " " + c.rows
+	}
+	return c.sql
+}
+
+// ifRoot is c written only when the root joined changed its row: an
+// UPDATE or DELETE gets the condition after its WHERE; an INSERT selects
+// its rows from VALUES under it, the first row's values cast to their
+// types (as VALUES alone, they would be text).
+func (c joined) ifRoot() joined {
+	const cond = "EXISTS (SELECT 1 FROM c)"
+	if c.rows == "" {
+		if strings.Contains(c.sql, " WHERE ") {
+			return joined{sql: c.sql + " AND " + cond, args: c.args}
+		}
+		return joined{sql: c.sql + " WHERE " + cond, args: c.args}
+	}
+	into := strings.TrimSuffix(strings.TrimSpace(c.sql), "VALUES")
+	return joined{sql: into + "SELECT * FROM (VALUES " + typedFirstRow(c.rows, c.args) + ") v WHERE " + cond, args: c.args}
+}
+
+// typedFirstRow is rows ("(?, ...), (?, ...)") with the placeholders of
+// the first row cast to the PostgreSQL types of their column's Go values.
+func typedFirstRow(rows string, args []any) string {
+	end := strings.IndexByte(rows, ')')
+	first := rows[:end+1]
+	n := strings.Count(first, "?")
+	if n == 0 {
+		return rows
+	}
+	var b strings.Builder
+	col := 0
+	for i := 0; i < len(first); i++ {
+		if first[i] != '?' {
+			b.WriteByte(first[i])
+			continue
+		}
+		t := ""
+		for k := col; k < len(args) && t == ""; k += n {
+			t = pgType(args[k])
+		}
+		if t == "" {
+			b.WriteByte('?')
+		} else {
+			b.WriteString("CAST(? AS " + t + ")")
+		}
+		col++
+	}
+	return b.String() + rows[end+1:]
+}
+
+// pgType is the PostgreSQL type of a Go value bound to a placeholder; ""
+// for an untyped nil.
+func pgType(v any) string {
+	switch v.(type) {
+	case int, int32, int64, *int, *int32, *int64:
+		return "bigint"
+	case string, *string:
+		return "text"
+	case time.Time, *time.Time:
+		return "timestamptz"
+	case bool, *bool:
+		return "boolean"
+	}
+	return ""
+}
+
+// joinRun is one run of writes as one statement. With a checked write
+// (execOne) in the run, that write is its root, c: the others are written
+// only if c changed its row, and the statement returns c's count, checked
+// in Go.
 func joinRun(run []op) op {
-	type clause struct {
-		sql, rows string
-		args      []any
-	}
-	var cs []clause
-	at := map[string]int{} // INSERT INTO ... VALUES → its clause
-	for _, o := range run {
-		if o.rows == "" {
-			cs = append(cs, clause{sql: o.sql, args: o.args})
-			continue
+	var cs []joined
+	var root *op
+	at := map[string]int{} // INSERT INTO ... VALUES → its joined
+	for i, o := range run {
+		switch {
+		case o.notOne != nil:
+			root = &run[i]
+		case o.rows == "":
+			cs = append(cs, joined{sql: o.sql, args: o.args})
+		default:
+			if k, ok := at[o.sql]; ok {
+				cs[k].rows += ", " + o.rows
+				cs[k].args = append(cs[k].args, o.args...)
+				continue
+			}
+			at[o.sql] = len(cs)
+			cs = append(cs, joined{sql: o.sql, rows: o.rows, args: slices.Clip(o.args)})
 		}
-		if k, ok := at[o.sql]; ok {
-			cs[k].rows += ", " + o.rows
-			cs[k].args = append(cs[k].args, o.args...)
-			continue
-		}
-		at[o.sql] = len(cs)
-		cs = append(cs, clause{sql: o.sql, rows: o.rows, args: slices.Clip(o.args)})
 	}
-	text := func(c clause) string {
-		if c.rows != "" {
-			return c.sql + " " + c.rows
-		}
-		return c.sql
-	}
-	last := run[len(run)-1]
 	var b strings.Builder
 	var args []any
-	n := len(cs)
-	if last.notOne == nil {
-		n-- // the last clause is the statement
-	}
-	for k := range n {
-		if k == 0 {
-			b.WriteString("WITH ")
-		} else {
-			b.WriteString(", ")
+	if root == nil {
+		n := len(cs) - 1 // the last joined is the statement
+		for k := range n {
+			if k == 0 {
+				b.WriteString("WITH ")
+			} else {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "w%d AS (%s)", k, cs[k].text())
+			args = append(args, cs[k].args...)
 		}
-		fmt.Fprintf(&b, "w%d AS (%s", k, text(cs[k]))
-		if last.notOne != nil && k == n-1 {
-			b.WriteString(" RETURNING 1")
-		}
-		b.WriteString(")")
-		args = append(args, cs[k].args...)
-	}
-	if last.notOne == nil {
 		if n > 0 {
 			b.WriteString("\n")
 		}
-		b.WriteString(text(cs[n]))
+		b.WriteString(cs[n].text())
 		return op{sql: b.String(), args: append(args, cs[n].args...)}
 	}
-	// An error, not a count, so that the server skips what follows (the
-	// COMMIT sent with it).
-	fmt.Fprintf(&b, "\nSELECT 1 / CASE WHEN COUNT(*) = 1 THEN 1 ELSE 0 END FROM w%d", n-1)
-	return op{sql: b.String(), args: args, notOne: last.notOne, row: func(rowScanner) error { return nil }}
+	if root.with != "" {
+		b.WriteString("WITH " + root.with)
+	} else {
+		fmt.Fprintf(&b, "WITH c AS (%s RETURNING 1)", root.sql)
+	}
+	args = append(args, root.args...)
+	for k, c := range cs {
+		c = c.ifRoot()
+		fmt.Fprintf(&b, ", w%d AS (%s)", k, c.text())
+		args = append(args, c.args...)
+	}
+	if root.with != "" {
+		b.WriteString("\nSELECT " + root.result)
+		return op{sql: b.String(), args: args, notOne: root.notOne, row: root.row}
+	}
+	b.WriteString("\nSELECT COUNT(*) FROM c")
+	notOne := root.notOne
+	return op{sql: b.String(), args: args, notOne: notOne, row: func(r rowScanner) error {
+		var n int64
+		if err := r.Scan(&n); err != nil {
+			return err
+		}
+		if n != 1 {
+			return notOne
+		}
+		return nil
+	}}
 }
 
 // commit sends what is queued (PostgreSQL): with COMMIT behind when the
 // transaction has begun, else as one implicit transaction. A test's
-// beforeCommit runs first, in the transaction.
+// beforeCommit runs first, in the transaction. When a checked write of
+// the last queue could fail with other writes already made (writes sent
+// before, or a second checked write), COMMIT waits for the check in a
+// round trip of its own.
 func (x *txn) commit() error {
 	if x.s.beforeCommit != nil {
 		if err := x.send(true, false); err != nil {
@@ -478,10 +619,31 @@ func (x *txn) commit() error {
 			return err
 		}
 	}
+	if !x.commitsWithChecks() {
+		if err := x.send(true, false); err != nil {
+			return err
+		}
+	}
 	if x.begun {
 		x.ops = append(x.ops, op{sql: "COMMIT"})
 	}
 	return x.send(false, true)
+}
+
+// commitsWithChecks reports whether what is queued may go with COMMIT:
+// its checked writes, if any, are one, and the root of the only write
+// statement (joinWrites), with no write sent before.
+func (x *txn) commitsWithChecks() bool {
+	checked, runs := 0, 0
+	for i, o := range x.ops {
+		if o.notOne != nil {
+			checked++
+		}
+		if o.write && (i == 0 || !x.ops[i-1].write) {
+			runs++
+		}
+	}
+	return checked == 0 || (checked == 1 && runs == 1 && !x.wrote)
 }
 
 // abort rolls back a transaction left open on the connection (PostgreSQL);
@@ -504,13 +666,6 @@ func (x *txn) abort() {
 		}
 		return nil
 	})
-}
-
-// isDivisionByZero reports whether err is PostgreSQL's division_by_zero,
-// queryOne's and execOne's signal.
-func isDivisionByZero(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "22012"
 }
 
 // scanRows runs a read through gorm and calls row for each row.
