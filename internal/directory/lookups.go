@@ -39,9 +39,9 @@ func (s *Service) AccountByLogin(ctx context.Context, login string) (Account, er
 		MinistryCode *string
 		Disabled     bool
 	}
-	q := s.db.Read.WithContext(ctx)
-	err := q.Raw(`SELECT u.id, u.login, u.ministry_id, m.code AS ministry_code, u.disabled
-FROM users u LEFT JOIN ministries m ON m.id = u.ministry_id WHERE u.login = ?`, login).Scan(&rows).Error
+	q := s.db.Reader().WithContext(ctx)
+	err := q.Table("users u").Select("u.id, u.login, u.ministry_id, m.code AS ministry_code, u.disabled").
+		Joins("LEFT JOIN ministries m ON m.id = u.ministry_id").Where("u.login = ?", login).Scan(&rows).Error
 	if err != nil {
 		return Account{}, fmt.Errorf("find user %s: %w", login, err)
 	}
@@ -56,7 +56,7 @@ FROM users u LEFT JOIN ministries m ON m.id = u.ministry_id WHERE u.login = ?`, 
 	if r.MinistryCode != nil {
 		a.Ministry = *r.MinistryCode
 	}
-	if err := q.Raw(`SELECT role FROM user_roles WHERE user_id = ? ORDER BY role`, r.ID).Scan(&a.Roles).Error; err != nil {
+	if err := q.Table("user_roles").Where("user_id = ?", r.ID).Order("role").Pluck("role", &a.Roles).Error; err != nil {
 		return Account{}, fmt.Errorf("load roles of %s: %w", login, err)
 	}
 	return a, nil
@@ -65,7 +65,7 @@ FROM users u LEFT JOIN ministries m ON m.id = u.ministry_id WHERE u.login = ?`, 
 // LoginTaken reports whether a user has that login (already canonical).
 func (s *Service) LoginTaken(ctx context.Context, login string) (bool, error) {
 	var n int64
-	if err := s.db.Read.WithContext(ctx).Raw(`SELECT COUNT(*) FROM users WHERE login = ?`, login).Scan(&n).Error; err != nil {
+	if err := s.db.Reader().WithContext(ctx).Table("users").Where("login = ?", login).Count(&n).Error; err != nil {
 		return false, fmt.Errorf("find user %s: %w", login, err)
 	}
 	return n > 0, nil
@@ -86,7 +86,7 @@ func (s *Service) Logins(ctx context.Context, ids []int64) (map[int64]string, er
 		ID    int64
 		Login string
 	}
-	if err := s.db.Read.WithContext(ctx).Raw(`SELECT id, login FROM users WHERE id IN ?`, missing).Scan(&rows).Error; err != nil {
+	if err := s.db.Reader().WithContext(ctx).Table("users").Select("id, login").Where("id IN ?", missing).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("find users: %w", err)
 	}
 	for _, r := range rows {
@@ -138,7 +138,7 @@ func (k *loginKeep) add(rows []struct {
 // canonical: upper case), or ErrNotFound.
 func (s *Service) MinistryID(ctx context.Context, code string) (int64, error) {
 	var ids []int64
-	if err := s.db.Read.WithContext(ctx).Raw(`SELECT id FROM ministries WHERE code = ?`, code).Scan(&ids).Error; err != nil {
+	if err := s.db.Reader().WithContext(ctx).Table("ministries").Where("code = ?", code).Pluck("id", &ids).Error; err != nil {
 		return 0, fmt.Errorf("find ministry %s: %w", code, err)
 	}
 	if len(ids) == 0 {
@@ -158,7 +158,7 @@ func (s *Service) MinistryCodes(ctx context.Context, ids []int64) (map[int64]str
 		ID   int64
 		Code string
 	}
-	if err := s.db.Read.WithContext(ctx).Raw(`SELECT id, code FROM ministries WHERE id IN ?`, distinct(ids)).Scan(&rows).Error; err != nil {
+	if err := s.db.Reader().WithContext(ctx).Table("ministries").Select("id, code").Where("id IN ?", distinct(ids)).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("find ministries: %w", err)
 	}
 	for _, r := range rows {
@@ -172,7 +172,7 @@ func (s *Service) MinistryCodes(ctx context.Context, ids []int64) (map[int64]str
 // domain is not hosted here.
 func (s *Service) DomainMinistry(ctx context.Context, domain string) (int64, error) {
 	var ids []int64
-	if err := s.db.Read.WithContext(ctx).Raw(`SELECT ministry_id FROM domains WHERE name = ?`, domain).Scan(&ids).Error; err != nil {
+	if err := s.db.Reader().WithContext(ctx).Table("domains").Where("name = ?", domain).Pluck("ministry_id", &ids).Error; err != nil {
 		return 0, fmt.Errorf("find domain %s: %w", domain, err)
 	}
 	if len(ids) == 0 {

@@ -2,13 +2,11 @@ package directory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"gorm.io/gorm"
 )
 
 // Principal is what the directory knows of a caller: the user, their
@@ -37,51 +35,34 @@ func (p Principal) Actor() string { return "user:" + p.Login }
 
 // The reads of a principal, in one statement each (one snapshot, one round
 // trip): a row per role (one with role "" when the user has none), each
-// with the user's row, ministry and org_state's version.
-const (
-	principalColumns = `u.id, u.login, u.disabled, COALESCE(m.id, 0), COALESCE(m.code, ''), COALESCE(r.role, ''), o.version`
-	principalJoins   = `LEFT JOIN ministries m ON m.id = u.ministry_id
-	LEFT JOIN user_roles r ON r.user_id = u.id
-	JOIN org_state o ON o.id = 1`
+// with the user's row, ministry and org_state's version, and for a session
+// its end.
+const principalColumns = `u.id, u.login, u.disabled, COALESCE(m.id, 0), COALESCE(m.code, ''), COALESCE(r.role, ''), o.version`
 
-	sessionPrincipalQuery = `SELECT ` + principalColumns + `, s.expires_at
-	FROM web_sessions s JOIN users u ON u.id = s.user_id ` + principalJoins + `
-	WHERE s.token_hash = ?`
-	tokenPrincipalQuery = `SELECT ` + principalColumns + `, NULL
-	FROM api_tokens t JOIN users u ON u.id = t.user_id ` + principalJoins + `
-	WHERE t.token_hash = ?`
-	userPrincipalQuery = `SELECT ` + principalColumns + `, NULL
-	FROM users u ` + principalJoins + `
-	WHERE u.id = ?`
-)
-
-// principalRows is the scanner of the principal queries.
-type principalRows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
+// principalOf is the read of the principal of a session
+// ("web_sessions s"), a token ("api_tokens t") or a user ("users u").
+func (s *Service) principalOf(ctx context.Context, from string) *gorm.DB {
+	q := s.db.Reader().WithContext(ctx).Table(from)
+	switch from {
+	case "web_sessions s":
+		q = q.Select(principalColumns + ", s.expires_at").Joins("JOIN users u ON u.id = s.user_id")
+	case "api_tokens t":
+		q = q.Select(principalColumns + ", NULL").Joins("JOIN users u ON u.id = t.user_id")
+	default:
+		q = q.Select(principalColumns + ", NULL")
+	}
+	return q.Joins("LEFT JOIN ministries m ON m.id = u.ministry_id").
+		Joins("LEFT JOIN user_roles r ON r.user_id = u.id").
+		Joins("JOIN org_state o ON o.id = 1")
 }
 
-// readPrincipal runs one of the principal queries with its one argument.
-// Every request of the API makes one, so on PostgreSQL it goes straight to
-// the pool, without gorm and database/sql between.
-func (s *Service) readPrincipal(ctx context.Context, query string, arg any) (p Principal, found bool, err error) {
-	var rows principalRows
-	if s.db.Pool != nil {
-		r, err := s.db.Pool.Query(ctx, strings.Replace(query, "?", "$1", 1), arg)
-		if err != nil {
-			return Principal{}, false, err
-		}
-		defer r.Close()
-		rows = r
-	} else {
-		r, err := s.db.Gorm.WithContext(ctx).Raw(query, arg).Rows()
-		if err != nil {
-			return Principal{}, false, err
-		}
-		defer r.Close()
-		rows = r
+// readPrincipal runs one of the principal reads.
+func readPrincipal(q *gorm.DB) (p Principal, found bool, err error) {
+	rows, err := q.Rows()
+	if err != nil {
+		return Principal{}, false, err
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var role string
 		var expires *time.Time
@@ -96,7 +77,7 @@ func (s *Service) readPrincipal(ctx context.Context, query string, arg any) (p P
 			p.ExpiresAt = expires.UTC()
 		}
 	}
-	if err := rows.Err(); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	if err := rows.Err(); err != nil {
 		return Principal{}, false, err
 	}
 	slices.Sort(p.Roles)
@@ -109,7 +90,7 @@ func (s *Service) readPrincipal(ctx context.Context, query string, arg any) (p P
 // does not exist is ErrNotFound; a disabled one is returned with Disabled
 // set.
 func (s *Service) Principal(ctx context.Context, userID int64) (Principal, error) {
-	p, found, err := s.readPrincipal(ctx, userPrincipalQuery, userID)
+	p, found, err := readPrincipal(s.principalOf(ctx, "users u").Where("u.id = ?", userID))
 	if err != nil {
 		return Principal{}, fmt.Errorf("read user %d: %w", userID, err)
 	}

@@ -91,7 +91,7 @@ func (s *Service) DeleteSession(ctx context.Context, cookie string) error {
 // a disabled account take effect at once. An unknown or expired session,
 // or one whose user is disabled, is ErrInvalidCredentials.
 func (s *Service) CheckSession(ctx context.Context, cookie string) (Principal, error) {
-	p, found, err := s.readPrincipal(ctx, sessionPrincipalQuery, HashSecret(cookie))
+	p, found, err := readPrincipal(s.principalOf(ctx, "web_sessions s").Where("s.token_hash = ?", HashSecret(cookie)))
 	if err != nil {
 		return Principal{}, fmt.Errorf("look up session: %w", err)
 	}

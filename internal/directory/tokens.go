@@ -87,7 +87,7 @@ func (s *Service) RecheckToken(ctx context.Context, token string) (Principal, er
 		return Principal{}, ErrInvalidCredentials
 	}
 	hash := HashSecret(token)
-	p, found, err := s.readPrincipal(ctx, tokenPrincipalQuery, hash)
+	p, found, err := readPrincipal(s.principalOf(ctx, "api_tokens t").Where("t.token_hash = ?", hash))
 	if err != nil {
 		return Principal{}, fmt.Errorf("look up API token: %w", err)
 	}
