@@ -59,20 +59,6 @@ type Options struct {
 // writer's pool, for a statement pipeline). Migrations (Migrate) and River's
 // tables are this package's concern.
 type DB struct {
-	// Deprecated: internal/workflow moves off it in this change; use
-	// Writer, Transaction.
-	Gorm *gorm.DB
-	// Deprecated: internal/workflow moves off it in this change; use
-	// Reader, ReadTransaction.
-	Read *gorm.DB
-	// Deprecated: internal/workflow moves off it in this change; use Conn.
-	SQL *sql.DB
-	// Deprecated: internal/workflow moves off it in this change.
-	Pool *pgxpool.Pool
-	// Deprecated: internal/workflow moves off it in this change; use
-	// IsPostgres or Dialect.
-	Driver string
-
 	w      *gorm.DB      // the writer
 	r      *gorm.DB      // reads outside transactions (see Reader)
 	sqlDB  *sql.DB       // beneath w
@@ -115,7 +101,6 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	} else {
 		d.r.Logger = d.w.Logger
 	}
-	d.Gorm, d.Read, d.SQL, d.Pool, d.Driver = d.w, d.r, d.sqlDB, d.pool, d.driver
 	return d, nil
 }
 

@@ -79,7 +79,7 @@ func (s *Service) CreateSession(ctx context.Context, u User, client string) (Ses
 // DeleteSession ends the session of the cookie (logout). An unknown
 // cookie is not an error.
 func (s *Service) DeleteSession(ctx context.Context, cookie string) error {
-	err := s.db.Gorm.WithContext(ctx).Where("token_hash = ?", HashSecret(cookie)).Delete(&sessionRow{}).Error
+	err := s.db.Writer().WithContext(ctx).Where("token_hash = ?", HashSecret(cookie)).Delete(&sessionRow{}).Error
 	if err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}

@@ -126,7 +126,7 @@ func TestTokenRevocationIsSeenAtOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := d.Gorm.Exec("DELETE FROM api_tokens WHERE token_hash = ?", directory.HashSecret(token)).Error; err != nil {
+		if err := d.Writer().Exec("DELETE FROM api_tokens WHERE token_hash = ?", directory.HashSecret(token)).Error; err != nil {
 			t.Fatal(err)
 		}
 		if v := orgVersion(t, d); v == kept.OrgVersion {

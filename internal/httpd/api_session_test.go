@@ -39,7 +39,7 @@ func TestSessionLoginWhoAmILogout(t *testing.T) {
 		}
 		// Only the hash is stored.
 		var stored []string
-		if err := e.db.Gorm.Table("web_sessions").Pluck("token_hash", &stored).Error; err != nil {
+		if err := e.db.Writer().Table("web_sessions").Pluck("token_hash", &stored).Error; err != nil {
 			t.Fatal(err)
 		}
 		if len(stored) != 1 || stored[0] != hashSecret(cookie.Value) || strings.Contains(stored[0], cookie.Value) {
@@ -188,7 +188,7 @@ func TestBearerTokenWorksWithoutCSRF(t *testing.T) {
 			}
 		}
 		var created int64
-		if err := e.db.Gorm.Table("audit_events").Where("action = ?", "user.token").Count(&created).Error; err != nil {
+		if err := e.db.Writer().Table("audit_events").Where("action = ?", "user.token").Count(&created).Error; err != nil {
 			t.Fatal(err)
 		}
 		if created != 1 {
@@ -229,14 +229,14 @@ func TestSessionExpires(t *testing.T) {
 	e := newAPIEnv(t, "sqlite", false)
 	c := e.login(adminLogin)
 	c.call("GET", "/api/v1/session", nil, http.StatusOK, nil)
-	if err := e.db.Gorm.Exec("UPDATE web_sessions SET expires_at = ?", time.Now().Add(-time.Second).UTC()).Error; err != nil {
+	if err := e.db.Writer().Exec("UPDATE web_sessions SET expires_at = ?", time.Now().Add(-time.Second).UTC()).Error; err != nil {
 		t.Fatal(err)
 	}
 	c.wantError("GET", "/api/v1/session", nil, http.StatusUnauthorized, "unauthenticated", "")
 	// The next login sweeps the expired row.
 	e.login(adminLogin)
 	var n int64
-	e.db.Gorm.Table("web_sessions").Count(&n)
+	e.db.Writer().Table("web_sessions").Count(&n)
 	if n != 1 {
 		t.Errorf("%d session rows after an expiry and a login, want 1", n)
 	}
@@ -358,7 +358,7 @@ func TestKeptTokenIsCheckedByTheEngine(t *testing.T) {
 		count := func() int64 {
 			t.Helper()
 			var n int64
-			if err := e.db.Gorm.Table("correspondence").Count(&n).Error; err != nil {
+			if err := e.db.Writer().Table("correspondence").Count(&n).Error; err != nil {
 				t.Fatal(err)
 			}
 			return n
@@ -384,13 +384,13 @@ func TestKeptTokenIsCheckedByTheEngine(t *testing.T) {
 		// must move it.
 		keep()
 		for _, c := range clerks {
-			if err := e.db.Gorm.Exec("DELETE FROM api_tokens WHERE token_hash = ?", hashSecret(c.token)).Error; err != nil {
+			if err := e.db.Writer().Exec("DELETE FROM api_tokens WHERE token_hash = ?", hashSecret(c.token)).Error; err != nil {
 				t.Fatal(err)
 			}
 		}
 		refused("revoked")
 		var state string
-		if err := e.db.Gorm.Raw("SELECT state FROM registry_entries WHERE id = ?", d.EntryID).Scan(&state).Error; err != nil {
+		if err := e.db.Writer().Raw("SELECT state FROM registry_entries WHERE id = ?", d.EntryID).Scan(&state).Error; err != nil {
 			t.Fatal(err)
 		}
 		if state != "draft" {
@@ -401,7 +401,7 @@ func TestKeptTokenIsCheckedByTheEngine(t *testing.T) {
 		// read yet: the check goes with the first read of their rights.
 		mof := e.withToken(mofClerk)
 		mof.call("GET", "/api/v1/session", nil, http.StatusOK, nil)
-		if err := e.db.Gorm.Exec("DELETE FROM api_tokens WHERE token_hash = ?", hashSecret(mof.token)).Error; err != nil {
+		if err := e.db.Writer().Exec("DELETE FROM api_tokens WHERE token_hash = ?", hashSecret(mof.token)).Error; err != nil {
 			t.Fatal(err)
 		}
 		mof.wantError("GET", "/api/v1/correspondence/1", nil, http.StatusUnauthorized, "unauthenticated", "")

@@ -133,7 +133,7 @@ func TestLoginFloodFromOneAddressLeavesTheOwnerIn(t *testing.T) {
 	deadline := time.Now().Add(waitTimeout)
 	for {
 		var n int64
-		if err := d.Gorm.Raw(`SELECT COUNT(*) FROM audit_events WHERE action = 'user.login_failed' AND actor = ?
+		if err := d.Writer().Raw(`SELECT COUNT(*) FROM audit_events WHERE action = 'user.login_failed' AND actor = ?
 			AND details LIKE '%wrong password%'`, "http:"+floodIP).Scan(&n).Error; err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +161,7 @@ func TestLoginFloodFromOneAddressLeavesTheOwnerIn(t *testing.T) {
 		t.Fatalf("the flood had answers other than 401: %v", odd)
 	}
 	var checked int64
-	if err := d.Gorm.Raw(`SELECT COUNT(*) FROM audit_events WHERE action = 'user.login_failed' AND actor = ?
+	if err := d.Writer().Raw(`SELECT COUNT(*) FROM audit_events WHERE action = 'user.login_failed' AND actor = ?
 		AND details LIKE '%wrong password%'`, "http:"+floodIP).Scan(&checked).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestAdministratorSeesALockAndLiftsIt(t *testing.T) {
 		}
 		e.login(mofStaff)
 		var n int64
-		if err := e.db.Gorm.Raw("SELECT COUNT(*) FROM audit_events WHERE action = 'user.unlock' AND target = ?", "user:"+mofStaff).Scan(&n).Error; err != nil || n != 1 {
+		if err := e.db.Writer().Raw("SELECT COUNT(*) FROM audit_events WHERE action = 'user.unlock' AND target = ?", "user:"+mofStaff).Scan(&n).Error; err != nil || n != 1 {
 			t.Fatalf("%d user.unlock events (%v), want 1", n, err)
 		}
 	})

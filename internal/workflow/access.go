@@ -179,7 +179,7 @@ func (p *principal) allowedActions(e *entryView, v via) []Action {
 	return out
 }
 
-func (s *Service) isPostgres() bool { return s.db.Driver == "postgres" }
+func (s *Service) isPostgres() bool { return s.db.IsPostgres() }
 
 // notFound wraps ErrNotFound for an object.
 func notFound(what string, id int64) error { return fmt.Errorf("%s %d: %w", what, id, ErrNotFound) }

@@ -147,7 +147,7 @@ func TestAccess(t *testing.T) {
 			}
 			// Reads of secret documents are audit events.
 			var n int64
-			f.must(d.Gorm.Raw(`SELECT COUNT(*) FROM audit_events WHERE action = 'correspondence.read' AND target = ?`,
+			f.must(d.Writer().Raw(`SELECT COUNT(*) FROM audit_events WHERE action = 'correspondence.read' AND target = ?`,
 				"correspondence:"+itoa(sec.CorrespondenceID)).Scan(&n).Error)
 			if n == 0 {
 				t.Error("no audit event for reads of a secret letter")
@@ -268,7 +268,7 @@ func TestReferralLife(t *testing.T) {
 			t.Errorf("entry is %s after its referral was accepted", e.State)
 		}
 		var n int64
-		f.must(d.Gorm.Raw(`SELECT COUNT(*) FROM audit_events WHERE action LIKE 'referral.%'`).Scan(&n).Error)
+		f.must(d.Writer().Raw(`SELECT COUNT(*) FROM audit_events WHERE action LIKE 'referral.%'`).Scan(&n).Error)
 		if n < 7 {
 			t.Errorf("%d referral audit events", n)
 		}
@@ -298,7 +298,7 @@ func TestRightsFollowEveryChange(t *testing.T) {
 		clerk, head := f.actor(moctClerk), f.actor("head@moct.gov.sy")
 		sql := func(q string, args ...any) {
 			t.Helper()
-			f.must(d.Gorm.Exec(q, args...).Error)
+			f.must(d.Writer().Exec(q, args...).Error)
 		}
 		// reads checks what each engine lets the clerk and the head read.
 		reads := func(clerkErr, headErr error) {
@@ -348,10 +348,10 @@ func TestRightsFollowEveryChange(t *testing.T) {
 
 		// What does not make rights leaves the kept ones alone.
 		var before, after int64
-		f.must(d.Gorm.Raw(`SELECT version FROM org_state`).Scan(&before).Error)
+		f.must(d.Writer().Raw(`SELECT version FROM org_state`).Scan(&before).Error)
 		sql(`UPDATE users SET failed_logins = failed_logins + 1, updated_at = updated_at WHERE id = ?`, clerk.UserID)
 		sql(`UPDATE departments SET name_en = 'Law' WHERE code = 'LEGAL'`)
-		f.must(d.Gorm.Raw(`SELECT version FROM org_state`).Scan(&after).Error)
+		f.must(d.Writer().Raw(`SELECT version FROM org_state`).Scan(&after).Error)
 		if after != before {
 			t.Errorf("org_state moved from %d to %d without a change of rights", before, after)
 		}
@@ -368,12 +368,14 @@ func TestOrgStateAddsNoDeadlock(t *testing.T) {
 	ctx, cancel := context.WithTimeout(f.ctx, 20*time.Second)
 	defer cancel()
 	one, two := f.actor("staff@moct.gov.sy").UserID, f.actor("it@moct.gov.sy").UserID
+	sqlDB, err := d.Writer().DB()
+	f.must(err)
 	var before int64
-	f.must(d.SQL.QueryRowContext(ctx, `SELECT version FROM org_state`).Scan(&before))
-	a, err := d.SQL.BeginTx(ctx, nil)
+	f.must(sqlDB.QueryRowContext(ctx, `SELECT version FROM org_state`).Scan(&before))
+	a, err := sqlDB.BeginTx(ctx, nil)
 	f.must(err)
 	defer a.Rollback()
-	b, err := d.SQL.BeginTx(ctx, nil)
+	b, err := sqlDB.BeginTx(ctx, nil)
 	f.must(err)
 	defer b.Rollback()
 	lower := `UPDATE memberships SET clearance = 'confidential' WHERE user_id = $1`
@@ -392,7 +394,7 @@ func TestOrgStateAddsNoDeadlock(t *testing.T) {
 	f.must(b.Commit())
 	f.must(<-aDone)
 	var after int64
-	f.must(d.SQL.QueryRowContext(ctx, `SELECT version FROM org_state`).Scan(&after))
+	f.must(sqlDB.QueryRowContext(ctx, `SELECT version FROM org_state`).Scan(&after))
 	if after != before+3 {
 		t.Errorf("org_state moved from %d to %d, want 3 moves", before, after)
 	}

@@ -227,7 +227,7 @@ func (s *Service) forgetBlob(ctx context.Context, key, what string) {
 		s.log.Warn("delete attachment blob; the sweeper will retry", "key", key, "err", err)
 		return
 	}
-	if err := attachmentsOn(ctx, s.db.Gorm).ForgetPendingBlob(key); err != nil {
+	if err := attachmentsOn(ctx, s.db.Writer()).ForgetPendingBlob(key); err != nil {
 		s.log.Warn(what, "key", key, "err", err)
 	}
 }
@@ -349,7 +349,7 @@ func (s *Service) deleteAttachment(ctx context.Context, a Actor, corrID, attID i
 		s.log.Warn("delete attachment blob; the sweeper will retry", "key", key, "err", err)
 		return nil
 	}
-	if err := attachmentsOn(ctx, s.db.Gorm).ForgetPendingBlob(key); err != nil {
+	if err := attachmentsOn(ctx, s.db.Writer()).ForgetPendingBlob(key); err != nil {
 		s.log.Warn("forget deleted attachment blob", "key", key, "err", err)
 	}
 	return nil
@@ -359,7 +359,7 @@ func (s *Service) deleteAttachment(ctx context.Context, a Actor, corrID, attID i
 const sweepBatch = 1000
 
 func (s *Service) sweepUploads(ctx context.Context, olderThan time.Time) (int, error) {
-	st := attachmentsOn(ctx, s.db.Gorm)
+	st := attachmentsOn(ctx, s.db.Writer())
 	rows, err := st.PendingBlobs(olderThan, sweepBatch)
 	if err != nil {
 		return 0, err

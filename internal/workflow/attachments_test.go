@@ -90,7 +90,7 @@ func blobKeys(t *testing.T, s blob.Store) []string {
 func count(t *testing.T, d *db.DB, table string) int64 {
 	t.Helper()
 	var n int64
-	if err := d.Gorm.Raw(`SELECT COUNT(*) FROM ` + table).Scan(&n).Error; err != nil {
+	if err := d.Writer().Raw(`SELECT COUNT(*) FROM ` + table).Scan(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -194,7 +194,7 @@ func TestAttachments(t *testing.T) {
 				orphan := "attachments/ff/0123456789abcdef0123456789abcdef"
 				_, err = st.PutKey(ctx, orphan, strings.NewReader("orphan"), -1)
 				f.must(err)
-				f.must(d.Gorm.Exec(`INSERT INTO correspondence_blobs_pending (blob_key, since) VALUES (?, ?)`, orphan, time.Now().Add(-48*time.Hour).UTC()).Error)
+				f.must(d.Writer().Exec(`INSERT INTO correspondence_blobs_pending (blob_key, since) VALUES (?, ?)`, orphan, time.Now().Add(-48*time.Hour).UTC()).Error)
 				n, err := f.wf.SweepUploads(ctx, time.Now().Add(-24*time.Hour))
 				f.must(err)
 				if n != 1 {

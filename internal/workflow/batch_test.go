@@ -39,8 +39,8 @@ func TestLetterCallsTakeOneRoundTripToReadAndOneToWrite(t *testing.T) {
 	ctx := f.ctx
 	var trips, statements int
 	workflow.SetAfterSendForTest(f.wf, func(n int) { trips, statements = trips+1, statements+n })
-	counter := &gormCounter{Interface: d.Gorm.Logger}
-	d.Gorm.Logger = counter
+	counter := &gormCounter{Interface: d.Writer().Logger}
+	d.Writer().Logger = counter
 	moct, mof := f.actor(moctClerk), f.actor(mofClerk)
 	total := 0
 	for i := range 2 { // the second letter runs on prepared statements

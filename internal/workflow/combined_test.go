@@ -45,7 +45,7 @@ func TestCombinedAuditMatchesAppend(t *testing.T) {
 	var rows []struct {
 		Actor, Action, Target, Details string
 	}
-	if err := d.Gorm.Raw(`SELECT actor, action, target, details FROM audit_events
+	if err := d.Writer().Raw(`SELECT actor, action, target, details FROM audit_events
 WHERE action LIKE 'entry.%' OR action LIKE 'referral.%' ORDER BY id`).Scan(&rows).Error; err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ WHERE action LIKE 'entry.%' OR action LIKE 'referral.%' ORDER BY id`).Scan(&rows
 		if err := dec.Decode(&details); err != nil {
 			t.Fatalf("%s: details %q: %v", r.Action, r.Details, err)
 		}
-		tx := d.Gorm.Begin()
+		tx := d.Writer().Begin()
 		if err := audit.NewSealer(f.key).Append(f.ctx, tx, audit.Event{Actor: r.Actor, Action: r.Action, Target: r.Target, Details: details}); err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ WHERE action LIKE 'entry.%' OR action LIKE 'referral.%' ORDER BY id`).Scan(&rows
 	// Their seals hold, the register number's too (left open by the seal
 	// and written by SQL): the linker links every one.
 	var open int
-	if err := d.Gorm.Raw(`SELECT COUNT(*) FROM audit_events WHERE row_mac LIKE '%.number'`).Scan(&open).Error; err != nil || open != 2 {
+	if err := d.Writer().Raw(`SELECT COUNT(*) FROM audit_events WHERE row_mac LIKE '%.number'`).Scan(&open).Error; err != nil || open != 2 {
 		t.Fatalf("%d events sealed with the number open (%v), want the 2 registrations", open, err)
 	}
 	l := audit.Open(d, audit.Options{Keys: f.key})

@@ -85,7 +85,7 @@ type registerRow struct {
 func readRegister(t *testing.T, d *db.DB, registry string, dir workflow.Direction) []registerRow {
 	t.Helper()
 	var rows []registerRow
-	err := d.Gorm.Raw(`SELECT e.id, e.year, e.seq, e.number, e.state FROM registry_entries e
+	err := d.Writer().Raw(`SELECT e.id, e.year, e.seq, e.number, e.state FROM registry_entries e
 JOIN registries r ON r.id = e.registry_id WHERE r.code = ? AND e.direction = ? AND e.seq IS NOT NULL
 ORDER BY e.year, e.seq`, registry, string(dir)).Scan(&rows).Error
 	if err != nil {
@@ -155,7 +155,7 @@ func TestNumberingRace(t *testing.T) {
 			}
 			checkGapless(t, rows, "MOCT", workflow.Outgoing)
 			var last int64
-			f.must(d2.Gorm.Raw(`SELECT last_seq FROM register_counters c JOIN registries r ON r.id = c.registry_id
+			f.must(d2.Writer().Raw(`SELECT last_seq FROM register_counters c JOIN registries r ON r.id = c.registry_id
 WHERE r.code = 'MOCT' AND c.direction = 'outgoing' AND c.year = 2026`).Scan(&last).Error)
 			if last != clerks*each {
 				t.Errorf("counter at %d, want %d", last, clerks*each)

@@ -324,7 +324,7 @@ func (s *Service) hideForeignHeads(p *principal, ds []Department) {
 }
 
 func (s *Service) department(ctx context.Context, a Actor, ministry, code string) (Department, error) {
-	p, err := loadPrincipal(ctx, s.db.Gorm, a)
+	p, err := loadPrincipal(ctx, s.db.Writer(), a)
 	if err != nil {
 		return Department{}, err
 	}
@@ -332,11 +332,11 @@ func (s *Service) department(ctx context.Context, a Actor, ministry, code string
 	if err != nil {
 		return Department{}, asNotFound(fmt.Sprintf("department %s/%s", ministry, code), err)
 	}
-	row, err := findDepartment(ctx, s.db.Gorm, "code", m.ID, code)
+	row, err := findDepartment(ctx, s.db.Writer(), "code", m.ID, code)
 	if err != nil {
 		return Department{}, asNotFound(fmt.Sprintf("department %s/%s", m.Code, code), err)
 	}
-	lines, err := orgOn(ctx, s.db.Gorm).LoadDepartments(m.ID, row.ID)
+	lines, err := orgOn(ctx, s.db.Writer()).LoadDepartments(m.ID, row.ID)
 	if err != nil {
 		return Department{}, err
 	}

@@ -156,7 +156,7 @@ func (s *Service) registries(ctx context.Context, ministry string) ([]Registry, 
 		}
 		mid = ref.ID
 	}
-	rows, err := orgOn(ctx, s.db.Gorm).LoadRegistries(mid)
+	rows, err := orgOn(ctx, s.db.Writer()).LoadRegistries(mid)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func (s *Service) registries(ctx context.Context, ministry string) ([]Registry, 
 
 func (s *Service) registry(ctx context.Context, code string) (Registry, error) {
 	c := strings.ToUpper(strings.TrimSpace(code))
-	r, found, err := orgOn(ctx, s.db.Gorm).RegistryByCode(c)
+	r, found, err := orgOn(ctx, s.db.Writer()).RegistryByCode(c)
 	if err != nil {
 		return Registry{}, err
 	}

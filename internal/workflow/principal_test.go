@@ -27,7 +27,7 @@ func TestGivenFactsOfAnotherVersionAreRefusedBeforeAnything(t *testing.T) {
 		drafts := func() int64 {
 			t.Helper()
 			var n int64
-			f.must(d.Gorm.Raw(`SELECT COUNT(*) FROM correspondence`).Scan(&n).Error)
+			f.must(d.Writer().Raw(`SELECT COUNT(*) FROM correspondence`).Scan(&n).Error)
 			return n
 		}
 		clerk := f.actor(moctClerk)
@@ -39,7 +39,7 @@ func TestGivenFactsOfAnotherVersionAreRefusedBeforeAnything(t *testing.T) {
 		f.must(err)
 
 		// Another user's role changes: the organisation's version moves.
-		f.must(d.Gorm.Exec(`DELETE FROM user_roles WHERE user_id = ? AND role = 'staff'`, f.actor("fin@mof.gov.sy").UserID).Error)
+		f.must(d.Writer().Exec(`DELETE FROM user_roles WHERE user_id = ? AND role = 'staff'`, f.actor("fin@mof.gov.sy").UserID).Error)
 		before := drafts()
 		_, err = f.wf.CreateDraft(ctx, clerk, n)
 		wantErr(t, err, workflow.ErrCredentialStale)

@@ -194,7 +194,7 @@ func (s *Service) onTx(ctx context.Context, tx *gorm.DB) *txn {
 // must not start a transaction: on SQLite, with its one connection, that
 // would wait for itself.
 func (s *Service) read(ctx context.Context, fn func(q *gorm.DB) error) error {
-	return s.db.Gorm.WithContext(ctx).Connection(fn)
+	return s.db.Writer().WithContext(ctx).Connection(fn)
 }
 
 // onPostgres runs fn with a txn on PostgreSQL. A transaction fn leaves
@@ -216,11 +216,11 @@ func (x *txn) hold() error {
 	if x.conn != nil {
 		return nil
 	}
-	conn, err := x.s.db.SQL.Conn(x.ctx)
+	conn, err := x.s.db.Conn(x.ctx)
 	if err != nil {
 		return err
 	}
-	g := x.s.db.Gorm.Session(&gorm.Session{Context: x.ctx})
+	g := x.s.db.Writer().Session(&gorm.Session{Context: x.ctx})
 	g.Statement.ConnPool = conn
 	x.conn, x.tx = conn, g
 	return nil

@@ -156,7 +156,7 @@ func (x *txn) outgoingEntryID(corrID int64) (int64, error) {
 // entryVersion is an entry's version as committed now (false: none).
 func (s *Service) entryVersion(ctx context.Context, id int64) (int64, bool) {
 	var v []int64
-	if s.db.Gorm.WithContext(ctx).Raw(`SELECT version FROM registry_entries WHERE id = ?`, id).Scan(&v).Error != nil || len(v) != 1 {
+	if s.db.Writer().WithContext(ctx).Raw(`SELECT version FROM registry_entries WHERE id = ?`, id).Scan(&v).Error != nil || len(v) != 1 {
 		return 0, false
 	}
 	return v[0], true

@@ -266,9 +266,9 @@ func TestTransitionGuardsAndParties(t *testing.T) {
 		}
 		// Every transition is an audit event.
 		var n int64
-		f.must(d.Gorm.Raw(`SELECT COUNT(*) FROM audit_events WHERE action LIKE 'entry.%'`).Scan(&n).Error)
+		f.must(d.Writer().Raw(`SELECT COUNT(*) FROM audit_events WHERE action LIKE 'entry.%'`).Scan(&n).Error)
 		var m int64
-		f.must(d.Gorm.Raw(`SELECT COUNT(*) FROM workflow_events WHERE entry_id IS NOT NULL AND referral_id IS NULL`).Scan(&m).Error)
+		f.must(d.Writer().Raw(`SELECT COUNT(*) FROM workflow_events WHERE entry_id IS NOT NULL AND referral_id IS NULL`).Scan(&m).Error)
 		if n == 0 || n != m {
 			t.Errorf("%d entry audit events, %d timeline events", n, m)
 		}
