@@ -13,32 +13,41 @@
 // confidential and secret documents are audit events too.
 //
 // It knows no protocol: it never imports gin, go-smtp or go-imap, and its
-// gorm rows never leave the package. It reads the directory's tables
-// (users, roles, ministries, domains) and never writes them.
+// rows never leave the package. It owns the workflow's tables and never
+// reads the directory's (users, roles, ministries, domains): what it needs
+// of them it asks the directory through the small Directory interface
+// (directory.go), outside any transaction of its own.
 //
 // How it is laid out: a service that decides and a store that reads and
 // writes, one letter's call running one way through them.
 //
-//   - api.go: the public methods and types (Service.Act, Get, ...).
-//   - The service (service.go, entries.go, correspondence.go, freeze.go,
-//     referrals.go, view.go, access.go, transitions.go, numbering.go,
-//     events.go, text.go): the rules, the transition table, access
-//     decisions, number formatting and input checks, in Go. It holds no
-//     SQL and imports neither gorm nor pgx; it speaks to the store through
-//     a txn's named operations (loadEntryForAct, allocateNumber,
-//     insertEvents, updateEntry, loadView, ...).
+//   - api.go: the public types; calls.go: the public methods (Service.Act,
+//     Get, ...), each resolving who is calling first (principal.go
+//     asCaller: the directory's facts of the caller, kept at the version
+//     of org_state, and the engine's own — memberships, clerkships,
+//     headships).
+//   - The service (service.go, principal.go, entries.go, correspondence.go,
+//     freeze.go, referrals.go, view.go, access.go, transitions.go,
+//     numbering.go, events.go, text.go, organisation*.go, attachments.go,
+//     calendar.go): the rules, the transition table, access decisions,
+//     number formatting and input checks, in Go. It holds no SQL and
+//     speaks to the store through named operations (loadEntryForAct,
+//     registerEntry, insertEvents, updateEntry, loadView, InsertRegistry,
+//     ...).
 //   - The store (store.go, store_*.go, rows.go): every statement of the
 //     workflow and its row types. store.go is the txn, the work of one call
 //     on the database: on PostgreSQL its statements are queued and sent in
 //     as few round trips as the call allows (pipelined, the writes joined,
 //     a stale version checked by row count), on SQLite run one by one in
 //     the call's transaction; store_<area>.go hold the statements of an
-//     area (entries, correspondence, referrals, events, view).
+//     area (principal, entries, correspondence, referrals, events, view,
+//     organisation, attachments).
 //
-// A letter's transition (Act) runs: api.go Service.Act → entries.go act →
-// readTransition (one round trip: txn.principal, loadEntryForAct, the
-// action's reads such as allocateNumber) → checkEntryRule (transitions.go,
-// access.go) → transition.write (the action's handler, number, then
+// A letter's transition (Act) runs: calls.go Service.Act → principal.go
+// asCaller → entries.go act → readTransition (one round trip:
+// txn.principal, loadEntryForAct, the action's reads) → checkEntryRule
+// (transitions.go, access.go) → transition.write (the action's handler;
+// numbering.go's template, store_entries.go registerEntry for a number;
 // insertEvents and updateEntry queued) → store.go commit, the writes sent
 // with COMMIT.
 package workflow
