@@ -77,39 +77,12 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 	defer func() { stopBG(); wg.Wait() }()
 
 	var listeners []listener
-	reg := e.Metrics
 	if cfg.HTTP.Addr != "" {
-		var httpTLS *tls.Config
-		if cfg.HTTP.TLS {
-			httpTLS = tlsConf
-		}
-		srv := httpd.New(httpd.Options{
-			Addr: cfg.HTTP.Addr,
-			TLS:  httpTLS,
-			Checks: []httpd.Check{
-				{Name: "database", Fn: e.DB.Ping},
-				{Name: "blob store", Fn: e.Blob.Ping},
-			},
-			Gatherer:        reg,
-			Logger:          log,
-			ShutdownTimeout: cfg.HTTP.ShutdownTimeout.Duration(),
-			TrustedProxies:  cfg.HTTP.TrustedProxies,
-			MetricsAllow:    cfg.Metrics.Allow,
-			MetricsToken:    cfg.Metrics.Token,
-			Directory:       e.Directory,
-			Workflow:        e.Workflow,
-			BaseURL:         cfg.HTTP.BaseURL,
-		})
-		if err := srv.Listen(); err != nil {
-			return fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
+		srv, err := startHTTP(e, tlsConf, stdout)
+		if err != nil {
+			return err
 		}
 		listeners = append(listeners, srv)
-		scheme := "https"
-		if httpTLS == nil {
-			scheme = "http"
-		}
-		log.Info("http listening", slog.String("addr", srv.Addr().String()))
-		fmt.Fprintf(stdout, "diwan: serving %s://%s (log in at %s)\n", scheme, srv.Addr(), cfg.HTTP.BaseURL)
 	}
 	if cfg.SMTP.InboundAddr != "" || cfg.SMTP.SubmissionAddr != "" || cfg.SMTP.SubmissionsAddr != "" {
 		srv, err := startSMTP(bg, &wg, e, tlsConf, stdout)
@@ -198,6 +171,42 @@ func sweepUploads(ctx context.Context, e *Env, interval time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// startHTTP starts the HTTPS server (the API, the operator endpoints).
+func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) {
+	cfg, log := e.Config, e.Log
+	var httpTLS *tls.Config
+	if cfg.HTTP.TLS {
+		httpTLS = tlsConf
+	}
+	srv := httpd.New(httpd.Options{
+		Addr: cfg.HTTP.Addr,
+		TLS:  httpTLS,
+		Checks: []httpd.Check{
+			{Name: "database", Fn: e.DB.Ping},
+			{Name: "blob store", Fn: e.Blob.Ping},
+		},
+		Gatherer:        e.Metrics,
+		Logger:          log,
+		ShutdownTimeout: cfg.HTTP.ShutdownTimeout.Duration(),
+		TrustedProxies:  cfg.HTTP.TrustedProxies,
+		MetricsAllow:    cfg.Metrics.Allow,
+		MetricsToken:    cfg.Metrics.Token,
+		Directory:       e.Directory,
+		Workflow:        e.Workflow,
+		BaseURL:         cfg.HTTP.BaseURL,
+	})
+	if err := srv.Listen(); err != nil {
+		return nil, fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
+	}
+	scheme := "https"
+	if httpTLS == nil {
+		scheme = "http"
+	}
+	log.Info("http listening", slog.String("addr", srv.Addr().String()))
+	fmt.Fprintf(stdout, "diwan: serving %s://%s (log in at %s)\n", scheme, srv.Addr(), cfg.HTTP.BaseURL)
+	return srv, nil
 }
 
 // startSMTP binds the SMTP listeners; the policy's refusal counter runs in
