@@ -294,7 +294,7 @@ func prefetch(x *txn, id int64, t Transition) prefetched {
 	case ActionRefer:
 		if strings.TrimSpace(t.ToUser) == "" && strings.TrimSpace(t.ToDepartment) != "" {
 			if c, err := canonicalCode("to_department", "the department", t.ToDepartment); err == nil {
-				pre.departments = x.departments(entryMinistry, id, c)
+				pre.departments = x.entryDepartments(id, c)
 			}
 		}
 		pre.referralID = x.newID("referrals")
