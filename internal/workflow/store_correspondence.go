@@ -224,12 +224,3 @@ func (x *txn) ministryRegistry(ministryID int64, code string) (registryRow, erro
 	}
 	return ministryRegistry(x.ctx, q, ministryID, code)
 }
-
-// findUser is findUser in x, now.
-func (x *txn) findUser(field, login string) (userRef, error) {
-	q, err := x.db()
-	if err != nil {
-		return userRef{}, err
-	}
-	return findUser(x.ctx, q, field, login)
-}
