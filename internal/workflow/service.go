@@ -13,8 +13,10 @@
 // confidential and secret documents are audit events too.
 //
 // It knows no protocol: it never imports gin, go-smtp or go-imap, and its
-// gorm rows never leave the package. It reads the directory's tables
-// (users, roles, ministries, domains) and never writes them.
+// gorm rows never leave the package. It neither reads nor writes the
+// directory's tables (users, roles, ministries, domains): what it needs of
+// them it asks the directory (Directory, directory.go), never while it
+// holds a connection.
 //
 // How it is laid out: a service that decides and a store that reads and
 // writes, one letter's call running one way through them.
