@@ -261,20 +261,30 @@ func (l *attachmentList) appendRow(r rowScanner) error {
 // creators, asking the directory once for all of them; it is called after
 // the read that listed them, holding no connection.
 func (s *Service) nameCreators(ctx context.Context, l attachmentList) error {
+	logins, err := s.logins(ctx, l.creatorIDs())
+	if err != nil {
+		return fmt.Errorf("name the authors of attachments: %w", err)
+	}
+	l.name(logins)
+	return nil
+}
+
+// creatorIDs are the ids of l's creators.
+func (l attachmentList) creatorIDs() []int64 {
 	var ids []int64
 	for _, id := range l.creators {
 		if id != 0 {
 			ids = append(ids, id)
 		}
 	}
-	logins, err := s.logins(ctx, ids)
-	if err != nil {
-		return fmt.Errorf("name the authors of attachments: %w", err)
-	}
+	return ids
+}
+
+// name sets CreatedBy of l's items to their creators' logins.
+func (l attachmentList) name(logins map[int64]string) {
 	for i, id := range l.creators {
 		l.items[i].CreatedBy = logins[id]
 	}
-	return nil
 }
 
 func (s *Service) openAttachment(ctx context.Context, a Actor, corrID, attID int64) (Attachment, io.ReadCloser, error) {

@@ -169,7 +169,6 @@ func placeRecipients(out []recipient, byCode map[string]registryRow, senderRegis
 	return nil
 }
 
-// The ministries for txn.departments.
 // checkReferences checks references: each to a correspondence p can see.
 func checkReferences(x *txn, p *principal, self int64, in []Reference) ([]Reference, error) {
 	if len(in) > maxReferences {
@@ -290,8 +289,10 @@ func (s *Service) createDraft(ctx context.Context, a Actor, n NewCorrespondence)
 		principal := x.principal(a)
 		regs := x.registries(in.codes)
 		deps := func() []departmentRow { return nil }
-		if in.depCode != "" && a.UserID != 0 {
-			deps = x.departments(userMinistry, a.UserID, in.depCode)
+		// In the ministry of the caller's directory facts; facts of another
+		// version fail the principal, and what was read is not used.
+		if f, ok := factsOf(x.ctx, a); ok && in.depCode != "" && a.UserID != 0 {
+			deps = x.departments(f.MinistryID, in.depCode)
 		}
 		corrID, entryID := x.newID("correspondence"), x.newID("registry_entries")
 		if err := x.run(); err != nil {

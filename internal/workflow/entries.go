@@ -126,6 +126,9 @@ type prefetched struct {
 	deliveries  func() []delivery      // dispatch: the recipients
 	departments func() []departmentRow // refer to a department: those with the code
 	referralID  *int64                 // refer: the new referral's id
+	// refer to a person: the directory's answer, asked before the
+	// transaction (findAddressee)
+	addressee addressee
 }
 
 // act makes a transition of an entry: one round trip reads the actor, the
@@ -146,12 +149,17 @@ func (s *Service) act(ctx context.Context, a Actor, id int64, t Transition) (Ent
 	// writes check the entry's version, which every change of the entry
 	// moves on.
 	lock := t.Action == ActionRegister || t.Action == ActionRecall
+	var to addressee
+	if t.Action == ActionRefer {
+		to = s.findAddressee(ctx, t.ToUser)
+	}
 	var tr *transition
 	err := s.changeBatched(ctx, func(x *txn) error {
 		var err error
 		if tr, err = s.readTransition(x, a, id, t, lock); err != nil {
 			return err
 		}
+		tr.pre.addressee = to
 		return tr.write(ctx)
 	})
 	var stale *StaleError
@@ -294,7 +302,7 @@ func prefetch(x *txn, id int64, t Transition) prefetched {
 	case ActionRefer:
 		if strings.TrimSpace(t.ToUser) == "" && strings.TrimSpace(t.ToDepartment) != "" {
 			if c, err := canonicalCode("to_department", "the department", t.ToDepartment); err == nil {
-				pre.departments = x.departments(entryMinistry, id, c)
+				pre.departments = x.entryDepartments(id, c)
 			}
 		}
 		pre.referralID = x.newID("referrals")
@@ -341,7 +349,7 @@ func (tr *transition) apply(ctx context.Context) error {
 		tr.recipientFollows(ActionReturn, map[string]any{"reason": tr.set["reason"]})
 	case ActionRefer:
 		id, err := tr.s.newReferral(tr.x, tr.p, tr.e, nil, referralTarget{toUser: tr.t.ToUser,
-			toDepartment: tr.t.ToDepartment, instruction: tr.t.Instruction, dueDate: tr.t.DueDate},
+			toDepartment: tr.t.ToDepartment, instruction: tr.t.Instruction, dueDate: tr.t.DueDate, addressee: tr.pre.addressee},
 			referralPrefetch{departments: tr.pre.departments, id: tr.pre.referralID})
 		if err != nil {
 			return err

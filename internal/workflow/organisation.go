@@ -10,7 +10,6 @@ import (
 
 	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/db"
-	"diwan.gov.sy/diwan/internal/directory"
 )
 
 // The organisation: registries (organisation_registries.go), departments
@@ -60,28 +59,6 @@ func asNotFound(object string, err error) error {
 		return fmt.Errorf("%s: %w", object, ErrNotFound)
 	}
 	return err
-}
-
-// findUser finds a user by login (any spelling) inside q's transaction; a
-// missing one is an *InputError for field. The referral path uses it; the
-// organisation asks the Directory (findAccount) before its transaction.
-func findUser(ctx context.Context, q *gorm.DB, field, login string) (userRef, error) {
-	canon, err := directory.CanonicalLogin(login)
-	if err != nil {
-		var ie *directory.InputError
-		if errors.As(err, &ie) {
-			return userRef{}, inputErr(field, ie.Message)
-		}
-		return userRef{}, err
-	}
-	u, found, err := orgOn(ctx, q).UserByLogin(canon)
-	if err != nil {
-		return userRef{}, err
-	}
-	if !found {
-		return userRef{}, inputErr(field, fmt.Sprintf("no user has the login %s", show(canon)))
-	}
-	return u, nil
 }
 
 func checkTemplate(t string) (string, error) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"diwan.gov.sy/diwan/internal/directory"
 )
 
 // Referrals: an incoming entry passed to a person or a department for
@@ -48,18 +50,74 @@ func (p *principal) referralActions(f *referralView, acc referralAccess) []Actio
 	return out
 }
 
+// referral is the referral f with these actions, without the logins of
+// its users: those are named after the read (nameReferrals).
 func (f *referralView) referral(actions []Action) Referral {
 	return Referral{ID: f.ID, EntryID: f.EntryID, CorrespondenceID: f.CorrespondenceID, ParentID: deref(f.ParentID),
-		From: deref(f.FromLogin), ToUser: deref(f.ToLogin), ToDepartment: deref(f.ToDepartmentCode),
-		Instruction: f.Instruction, DueDate: f.DueDate, State: State(f.State), Version: f.Version, Answer: f.Answer,
+		ToDepartment: deref(f.ToDepartmentCode),
+		Instruction:  f.Instruction, DueDate: f.DueDate, State: State(f.State), Version: f.Version, Answer: f.Answer,
 		CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt, Subject: f.Subject,
 		Classification: Classification(f.Classification), Priority: Priority(f.Priority), Registry: f.RegistryCode,
 		Number: deref(f.Number), Actions: actions}
 }
 
-// referralTarget is where a referral goes, as given.
+// referralUsers are the ids of the users referrals name (0 none), by
+// index of the referrals, for the directory to name after the read
+// (nameReferrals).
+type referralUsers struct{ from, to []int64 }
+
+// add notes the users of f, the next referral.
+func (u *referralUsers) add(f *referralView) {
+	u.from = append(u.from, deref(f.FromUserID))
+	u.to = append(u.to, deref(f.ToUserID))
+}
+
+// nameReferrals sets From and ToUser of rs to the logins of their users
+// (u), asking the directory once for all of them; it is called after the
+// read, holding no connection.
+func (s *Service) nameReferrals(ctx context.Context, rs []Referral, u referralUsers) error {
+	var ids []int64
+	for _, id := range slices.Concat(u.from, u.to) {
+		if id != 0 {
+			ids = append(ids, id)
+		}
+	}
+	logins, err := s.logins(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("name the users of referrals: %w", err)
+	}
+	for i := range rs {
+		rs[i].From, rs[i].ToUser = logins[u.from[i]], logins[u.to[i]]
+	}
+	return nil
+}
+
+// referralTarget is where a referral goes, as given, with the person it
+// names (toUser) as the directory found them before the call's
+// transaction (findAddressee).
 type referralTarget struct {
 	toUser, toDepartment, instruction, dueDate string
+	addressee                                  addressee
+}
+
+// addressee is the directory's answer for the person a referral goes to:
+// the account, or why there is none (an *InputError for to_user when no
+// user has the login).
+type addressee struct {
+	u   directory.Account
+	err error
+}
+
+// findAddressee asks the directory for the user with login, a referral's
+// to_user, before the call's transaction: the answer is used inside it
+// (referToUser), where the directory must not be asked. No login asks
+// nothing.
+func (s *Service) findAddressee(ctx context.Context, login string) addressee {
+	if strings.TrimSpace(login) == "" {
+		return addressee{}
+	}
+	u, err := s.findAccount(ctx, "to_user", login)
+	return addressee{u: u, err: err}
 }
 
 // normInstruction keeps the three standard instructions as their keywords
@@ -122,7 +180,7 @@ func (s *Service) newReferral(x *txn, p *principal, e *entryView, parent *referr
 	}
 	details := map[string]any{"instruction": instruction, "due_date": due}
 	if hasUser {
-		err = referToUser(x, p, e, t.toUser, within, &row, details)
+		err = referToUser(x, p, e, t.addressee, within, &row, details)
 	} else {
 		err = referToDepartment(x, e, t.toDepartment, pre.departments, within, &row, details)
 	}
@@ -146,15 +204,15 @@ func (s *Service) newReferral(x *txn, p *principal, e *entryView, parent *referr
 	return row.ID, nil
 }
 
-// referToUser addresses row to the user with this login: an active user
-// of e's ministry who may read e, other than p, inside within when it is
-// not nil.
-func referToUser(x *txn, p *principal, e *entryView, login string, within []int64, row *referralRow, details map[string]any) error {
-	u, err := x.findUser("to_user", login)
-	if err != nil {
-		return unprocessableInput(err)
+// referToUser addresses row to the user the directory found (to): an
+// active user of e's ministry who may read e, other than p, inside within
+// when it is not nil.
+func referToUser(x *txn, p *principal, e *entryView, to addressee, within []int64, row *referralRow, details map[string]any) error {
+	if to.err != nil {
+		return unprocessableInput(to.err)
 	}
-	if deref(u.MinistryID) != e.MinistryID || u.Disabled {
+	u := to.u
+	if u.MinistryID != e.MinistryID || u.Disabled {
 		return unprocessable("to_user", fmt.Sprintf("%s is not an active user of this ministry", u.Login))
 	}
 	target, err := x.loadPrincipal(UserActor(u.ID, u.Login))
@@ -211,6 +269,7 @@ func unprocessableInput(err error) error {
 
 func (s *Service) referrals(ctx context.Context, a Actor, f ReferralFilter) (Page[Referral], error) {
 	out := Page[Referral]{Items: []Referral{}}
+	var users referralUsers
 	err := s.readStepwise(ctx, func(x *txn) error {
 		p, err := x.loadPrincipal(a)
 		if err != nil || !p.seesContent() {
@@ -234,10 +293,14 @@ func (s *Service) referrals(ctx context.Context, a Actor, f ReferralFilter) (Pag
 		for i := range fs {
 			acc := p.referralAccess(&fs[i])
 			out.Items = append(out.Items, fs[i].referral(p.referralActions(&fs[i], acc)))
+			users.add(&fs[i])
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	return out, s.nameReferrals(ctx, out.Items, users)
 }
 
 func (s *Service) referral(ctx context.Context, a Actor, id int64) (Referral, error) {
@@ -261,7 +324,13 @@ func (s *Service) referral(ctx context.Context, a Actor, id int64) (Referral, er
 	if err := s.auditRead(ctx, p, f.CorrespondenceID, Classification(f.Classification), "read", map[string]any{"referral": id}); err != nil {
 		return Referral{}, err
 	}
-	return f.referral(p.referralActions(f, acc)), nil
+	out := []Referral{f.referral(p.referralActions(f, acc))}
+	var users referralUsers
+	users.add(f)
+	if err := s.nameReferrals(ctx, out, users); err != nil {
+		return Referral{}, err
+	}
+	return out[0], nil
 }
 
 func (s *Service) actOnReferral(ctx context.Context, a Actor, id int64, t ReferralTransition) (Referral, error) {
@@ -272,20 +341,30 @@ func (s *Service) actOnReferral(ctx context.Context, a Actor, id int64, t Referr
 	if t.Version <= 0 {
 		return Referral{}, inputErr("version", "the version of the referral is required")
 	}
-	var out Referral
+	var to addressee
+	if t.Action == ActionRefer {
+		to = s.findAddressee(ctx, t.ToUser)
+	}
+	out := make([]Referral, 1)
+	var users referralUsers
 	err := s.changeBatched(ctx, func(x *txn) error {
 		p, e, f, acc, r, err := s.readReferralTransition(x, a, id, t)
 		if err != nil {
 			return err
 		}
-		out, err = s.writeReferralTransition(x, p, e, f, acc, r, t)
+		users = referralUsers{}
+		users.add(f)
+		out[0], err = s.writeReferralTransition(x, p, e, f, acc, r, t, to)
 		return err
 	})
 	if err != nil {
 		return Referral{}, wrapPublic(fmt.Sprintf("referral %d: %s", id, t.Action), err)
 	}
 	s.obs.Transition(t.Action) // committed
-	return out, nil
+	if err := s.nameReferrals(ctx, out, users); err != nil {
+		return Referral{}, err
+	}
+	return out[0], nil
 }
 
 // readReferralTransition reads the actor, the referral and its entry
@@ -331,7 +410,7 @@ func (s *Service) readReferralTransition(x *txn, a Actor, id int64, t ReferralTr
 // by rule r and queues its writes; it returns the referral as it then
 // stands.
 func (s *Service) writeReferralTransition(x *txn, p *principal, e *entryView, f *referralView, acc referralAccess,
-	r rule, t ReferralTransition) (Referral, error) {
+	r rule, t ReferralTransition, addr addressee) (Referral, error) {
 	comment, err := cleanText("comment", "the comment", t.Comment, maxAnswerChars)
 	if err != nil {
 		return Referral{}, err
@@ -356,7 +435,7 @@ func (s *Service) writeReferralTransition(x *txn, p *principal, e *entryView, f 
 		details["answer"] = answer
 	case ActionRefer:
 		childID, err := s.newReferral(x, p, e, f, referralTarget{toUser: t.ToUser, toDepartment: t.ToDepartment,
-			instruction: t.Instruction, dueDate: t.DueDate}, referralPrefetch{})
+			instruction: t.Instruction, dueDate: t.DueDate, addressee: addr}, referralPrefetch{})
 		if err != nil {
 			return Referral{}, err
 		}

@@ -9,12 +9,6 @@ import (
 // The statements on a correspondence: its document, recipients and
 // references, and the registries and departments a draft names.
 
-// The ministries for txn.departments.
-const (
-	userMinistry  = `SELECT ministry_id FROM users WHERE id = ?`
-	entryMinistry = `SELECT r.ministry_id FROM registry_entries e JOIN registries r ON r.id = e.registry_id WHERE e.id = ?`
-)
-
 // registries queues the reading of the registries with these codes; get
 // returns those found, by code, once x has run.
 func (x *txn) registries(codes []string) (get func() map[string]registryRow) {
@@ -39,11 +33,24 @@ func (x *txn) registries(codes []string) (get func() map[string]registryRow) {
 	return func() map[string]registryRow { return byCode }
 }
 
-// departments queues the reading of the department with this code in a
-// ministry, the one of the user (userMinistry) or the one of the entry
-// (entryMinistry) with this id; get returns it, if there is one, once x
-// has run.
-func (x *txn) departments(ministry string, id int64, code string) (get func() []departmentRow) {
+// departments queues the reading of the department with this code in
+// the ministry with this id; get returns it, if there is one, once x has
+// run.
+func (x *txn) departments(ministryID int64, code string) (get func() []departmentRow) {
+	return x.queueDepartments(`?`, ministryID, code)
+}
+
+// entryDepartments queues the reading of the department with this code in
+// the ministry of the entry with this id; get returns it, if there is one,
+// once x has run.
+func (x *txn) entryDepartments(entryID int64, code string) (get func() []departmentRow) {
+	return x.queueDepartments(`SELECT r.ministry_id FROM registry_entries e JOIN registries r ON r.id = e.registry_id WHERE e.id = ?`,
+		entryID, code)
+}
+
+// queueDepartments queues the reading of the department with this code
+// in the ministry ministry selects with id.
+func (x *txn) queueDepartments(ministry string, id int64, code string) (get func() []departmentRow) {
 	var out []departmentRow
 	x.query(`SELECT id, ministry_id, code FROM departments WHERE ministry_id = (`+ministry+`) AND code = ?`, []any{id, code}, func(r rowScanner) error {
 		var d departmentRow
@@ -216,13 +223,4 @@ func (x *txn) ministryRegistry(ministryID int64, code string) (registryRow, erro
 		return registryRow{}, err
 	}
 	return ministryRegistry(x.ctx, q, ministryID, code)
-}
-
-// findUser is findUser in x, now.
-func (x *txn) findUser(field, login string) (userRef, error) {
-	q, err := x.db()
-	if err != nil {
-		return userRef{}, err
-	}
-	return findUser(x.ctx, q, field, login)
 }

@@ -219,26 +219,3 @@ WHERE k.user_id = ? ORDER BY r.code`, userID).Scan(&out.Registries).Error; err !
 	}
 	return out, nil
 }
-
-// userRef is a user as the referral path finds them (findUser).
-type userRef struct {
-	ID         int64
-	Login      string
-	MinistryID *int64
-	Disabled   bool
-}
-
-// UserByLogin is the user with the canonical login; found is whether there
-// is one. It reads the directory's users table inside the caller's
-// transaction, for the referral path only (referrals.go), until that path
-// asks the Directory before its transaction as the organisation does.
-func (st orgStore) UserByLogin(login string) (u userRef, found bool, err error) {
-	var us []userRef
-	if err := st.q.Raw(`SELECT id, login, ministry_id, disabled FROM users WHERE login = ?`, login).Scan(&us).Error; err != nil {
-		return u, false, fmt.Errorf("find user %s: %w", login, err)
-	}
-	if len(us) == 0 {
-		return u, false, nil
-	}
-	return us[0], true, nil
-}

@@ -19,8 +19,6 @@ type referralView struct {
 	FromUserID       *int64
 	ToUserID         *int64
 	ToDepartmentID   *int64
-	FromLogin        *string
-	ToLogin          *string
 	ToDepartmentCode *string
 	ToUserDepartment *int64
 	Instruction      string
@@ -40,7 +38,7 @@ type referralView struct {
 }
 
 const referralSelect = `SELECT f.id, f.entry_id, e.correspondence_id, f.parent_id, f.from_user_id, f.to_user_id,
-	f.to_department_id, fu.login AS from_login, tu.login AS to_login, d.code AS to_department_code,
+	f.to_department_id, d.code AS to_department_code,
 	tm.department_id AS to_user_department, f.instruction, f.due_date, f.state, f.version, f.answer,
 	f.created_at, f.updated_at, c.subject, c.classification, c.priority, r.code AS registry_code, e.number,
 	e.registry_id, r.ministry_id
@@ -48,8 +46,6 @@ FROM referrals f
 JOIN registry_entries e ON e.id = f.entry_id
 JOIN correspondence c ON c.id = e.correspondence_id
 JOIN registries r ON r.id = e.registry_id
-LEFT JOIN users fu ON fu.id = f.from_user_id
-LEFT JOIN users tu ON tu.id = f.to_user_id
 LEFT JOIN departments d ON d.id = f.to_department_id
 LEFT JOIN memberships tm ON tm.user_id = f.to_user_id`
 

@@ -16,18 +16,19 @@ type correspondenceLine struct {
 	CreatedAt, UpdatedAt                  time.Time
 	FrozenAt                              *time.Time
 	DocumentSHA256                        string
-	Registry, Department, Author          *string
+	Registry, Department                  *string
+	CreatedBy                             *int64 // the author's user id
 }
 
 const correspondenceSelect = `SELECT c.id, c.kind, c.subject, c.body, c.classification, c.priority, c.sender_party,
 	c.due_date, c.created_at, c.updated_at, c.frozen_at, c.document_sha256,
-	r.code AS registry, d.code AS department, u.login AS author
+	r.code AS registry, d.code AS department, c.created_by
 FROM correspondence c LEFT JOIN registries r ON r.id = c.sender_registry_id
-LEFT JOIN departments d ON d.id = c.department_id LEFT JOIN users u ON u.id = c.created_by WHERE c.id = ?`
+LEFT JOIN departments d ON d.id = c.department_id WHERE c.id = ?`
 
 func (c *correspondenceLine) scan(r rowScanner) error {
 	return r.Scan(&c.ID, &c.Kind, &c.Subject, &c.Body, &c.Classification, &c.Priority, &c.SenderParty,
-		&c.DueDate, &c.CreatedAt, &c.UpdatedAt, &c.FrozenAt, &c.DocumentSHA256, &c.Registry, &c.Department, &c.Author)
+		&c.DueDate, &c.CreatedAt, &c.UpdatedAt, &c.FrozenAt, &c.DocumentSHA256, &c.Registry, &c.Department, &c.CreatedBy)
 }
 
 // recipientLine is a row of recipientSelect.

@@ -13,16 +13,16 @@ import (
 func (s *Service) get(ctx context.Context, a Actor, corrID int64) (View, error) {
 	var view View
 	var p *principal
-	var atts attachmentList
+	var names viewNames
 	err := s.readBatched(ctx, func(x *txn) error {
 		var err error
-		p, view, err = s.view(x, a, corrID, &atts)
+		p, view, err = s.view(x, a, corrID, &names)
 		return err
 	})
 	if err != nil {
 		return View{}, err
 	}
-	if err := s.nameCreators(ctx, atts); err != nil {
+	if err := s.nameView(ctx, &view, names); err != nil {
 		return View{}, err
 	}
 	if err := s.auditRead(ctx, p, corrID, view.Correspondence.Classification, "read", nil); err != nil {
@@ -34,18 +34,43 @@ func (s *Service) get(ctx context.Context, a Actor, corrID int64) (View, error) 
 // maxTimeline bounds the events a view lists.
 const maxTimeline = 10000
 
+// viewNames are the users a view shows, by id, for the directory to name
+// after the read (nameView): the correspondence's author (0 when not
+// shown) and the authors of its attachments.
+type viewNames struct {
+	author      int64
+	attachments attachmentList
+}
+
+// nameView names the users of view (names), asking the directory once for
+// all of them; it is called after the read, holding no connection.
+func (s *Service) nameView(ctx context.Context, view *View, names viewNames) error {
+	ids := names.attachments.creatorIDs()
+	if names.author != 0 {
+		ids = append(ids, names.author)
+	}
+	logins, err := s.logins(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("name the authors of correspondence %d: %w", view.Correspondence.ID, err)
+	}
+	names.attachments.name(logins)
+	if names.author != 0 {
+		view.Correspondence.CreatedBy = logins[names.author]
+	}
+	return nil
+}
+
 // view reads a correspondence as the actor sees it. Everything is read at
 // once (one round trip on PostgreSQL) and what the actor may not see is
-// left out here: the entries, their referrals and the timeline. The
-// attachments are listed in atts too, for their authors to be named after
-// the read (nameCreators).
-func (s *Service) view(x *txn, a Actor, corrID int64, atts *attachmentList) (*principal, View, error) {
+// left out here: the entries, their referrals and the timeline. The users
+// it shows are noted in names, to be named after the read (nameView).
+func (s *Service) view(x *txn, a Actor, corrID int64, names *viewNames) (*principal, View, error) {
 	principal := x.principal(a)
 	rows := x.loadView(corrID, maxTimeline)
 	if err := x.run(); err != nil {
 		return nil, View{}, fmt.Errorf("read correspondence %d: %w", corrID, err)
 	}
-	*atts = rows.attachments
+	names.attachments = rows.attachments
 	p, err := principal()
 	if err != nil {
 		return nil, View{}, err
@@ -58,7 +83,8 @@ func (s *Service) view(x *txn, a Actor, corrID int64, atts *attachmentList) (*pr
 	if len(es) == 0 || len(rows.document) == 0 {
 		return nil, View{}, notFound("correspondence", corrID)
 	}
-	view, entryIDs := viewOf(p, rows, es, vias)
+	view, entryIDs, author := viewOf(p, rows, es, vias)
+	names.author = author
 	events := rows.timeline
 	if len(events) == maxTimeline {
 		// Cut by the limit before the events of other entries were left
@@ -125,12 +151,13 @@ func visibleOf(p *principal, es []entryView, holds []referralHold) ([]entryView,
 	return seen, vias
 }
 
-// viewOf is the view of the correspondence without its timeline, and the
-// ids of its entries p sees: es, which p sees by vias, the caller's
-// registry's entries first, outgoing before incoming.
-func viewOf(p *principal, rows *viewRows, es []entryView, vias []via) (View, []int64) {
+// viewOf is the view of the correspondence without its timeline, the ids
+// of its entries p sees (es, which p sees by vias, the caller's registry's
+// entries first, outgoing before incoming), and the id of its author when
+// p sees them (0 when not), to be named after the read (nameView).
+func viewOf(p *principal, rows *viewRows, es []entryView, vias []via) (view View, entryIDs []int64, author int64) {
 	c := rows.document[0]
-	view := View{Correspondence: Correspondence{ID: c.ID, Kind: Kind(c.Kind), Subject: c.Subject, Body: c.Body,
+	view = View{Correspondence: Correspondence{ID: c.ID, Kind: Kind(c.Kind), Subject: c.Subject, Body: c.Body,
 		Classification: Classification(c.Classification), Priority: Priority(c.Priority), SenderParty: c.SenderParty,
 		DueDate: c.DueDate, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, DocumentSHA256: c.DocumentSHA256,
 		References: rows.references, Attachments: rows.attachments.items}}
@@ -155,7 +182,6 @@ func viewOf(p *principal, rows *viewRows, es []entryView, vias []via) (View, []i
 		return rank(x) - rank(y)
 	})
 	seesSender := false
-	var entryIDs []int64
 	for _, i := range idx {
 		view.Entries = append(view.Entries, es[i].entry(p.allowedActions(&es[i], vias[i])))
 		entryIDs = append(entryIDs, es[i].ID)
@@ -166,10 +192,10 @@ func viewOf(p *principal, rows *viewRows, es []entryView, vias []via) (View, []i
 	view.Correspondence.SenderRegistry = deref(c.Registry)
 	if seesSender {
 		view.Correspondence.Department = deref(c.Department)
-		view.Correspondence.CreatedBy = deref(c.Author)
+		author = deref(c.CreatedBy)
 	}
 	view.Correspondence.Recipients = recipients(rows.recipients, seesSender)
-	return view, entryIDs
+	return view, entryIDs, author
 }
 
 // timeline is the events of the entries p sees (es), without those of
