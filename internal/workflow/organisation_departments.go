@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -157,11 +158,12 @@ func (s *Service) updateDepartment(ctx context.Context, a Actor, ministry, code 
 	if err != nil {
 		return Department{}, orgError("update", "department "+c, err)
 	}
-	ds, err := s.nameDepartments(ctx, lines, m.Code)
+	codes, logins, err := s.departmentNames(ctx, lines, m.Code)
 	if err != nil {
-		return Department{}, err
+		// Committed: the change stands, answered without its head's login.
+		s.log.Warn("department changed; its head not named", slog.String("department", m.Code+"/"+c), slog.Any("err", err))
 	}
-	return ds[0], nil
+	return departmentsOf(lines, m.Code, codes, logins)[0], nil
 }
 
 // applyDepartmentUpdate checks u's fields and sets them on row (head:
@@ -235,6 +237,16 @@ func checkNoCycle(ctx context.Context, tx *gorm.DB, id, parent int64) error {
 // once for the codes of their ministries (ministry: the code of all of
 // them, "" to ask) and the logins of their heads.
 func (s *Service) nameDepartments(ctx context.Context, lines []departmentLine, ministry string) ([]Department, error) {
+	codes, logins, err := s.departmentNames(ctx, lines, ministry)
+	if err != nil {
+		return nil, fmt.Errorf("list departments: %w", err)
+	}
+	return departmentsOf(lines, ministry, codes, logins), nil
+}
+
+// departmentNames asks the directory for the ministry codes and head
+// logins of lines.
+func (s *Service) departmentNames(ctx context.Context, lines []departmentLine, ministry string) (codes, logins map[int64]string, err error) {
 	var mids, heads []int64
 	for _, l := range lines {
 		if ministry == "" {
@@ -244,14 +256,18 @@ func (s *Service) nameDepartments(ctx context.Context, lines []departmentLine, m
 			heads = append(heads, *l.HeadUserID)
 		}
 	}
-	codes, err := s.ministryCodes(ctx, mids)
-	if err != nil {
-		return nil, fmt.Errorf("list departments: %w", err)
+	if codes, err = s.ministryCodes(ctx, mids); err != nil {
+		return nil, nil, err
 	}
-	logins, err := s.logins(ctx, heads)
-	if err != nil {
-		return nil, fmt.Errorf("list departments: %w", err)
+	if logins, err = s.logins(ctx, heads); err != nil {
+		return nil, nil, err
 	}
+	return codes, logins, nil
+}
+
+// departmentsOf are lines as Departments, named with codes and logins (a
+// name not there is left empty).
+func departmentsOf(lines []departmentLine, ministry string, codes, logins map[int64]string) []Department {
 	out := make([]Department, len(lines))
 	for i, l := range lines {
 		m := ministry
@@ -269,7 +285,7 @@ func (s *Service) nameDepartments(ctx context.Context, lines []departmentLine, m
 		// ministries were the directory's.
 		slices.SortStableFunc(out, func(a, b Department) int { return strings.Compare(a.Ministry, b.Ministry) })
 	}
-	return out, nil
+	return out
 }
 
 func (s *Service) departments(ctx context.Context, a Actor, ministry string) ([]Department, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"gorm.io/gorm"
@@ -102,7 +103,8 @@ func (s *Service) updateRegistry(ctx context.Context, a Actor, code string, u Re
 	}
 	codes, err := s.ministryCodes(ctx, []int64{row.MinistryID})
 	if err != nil {
-		return Registry{}, err
+		// Committed: the change stands, answered without its ministry's code.
+		s.log.Warn("registry changed; its ministry not named", slog.String("registry", c), slog.Any("err", err))
 	}
 	return row.registry(codes[row.MinistryID]), nil
 }

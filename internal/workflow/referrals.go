@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -362,7 +363,8 @@ func (s *Service) actOnReferral(ctx context.Context, a Actor, id int64, t Referr
 	}
 	s.obs.Transition(t.Action) // committed
 	if err := s.nameReferrals(ctx, out, users); err != nil {
-		return Referral{}, err
+		// Committed: the change stands, answered without the logins.
+		s.log.Warn("referral changed; its people not named", slog.Int64("referral", id), slog.Any("err", err))
 	}
 	return out[0], nil
 }
