@@ -71,3 +71,22 @@ func checkTemplate(t string) (string, error) {
 	}
 	return t, nil
 }
+
+// applyNames sets the Arabic and English names an update gives (nil: not
+// given), checked, and notes each in the audit details.
+func applyNames(nameAR, nameEN *string, ar, en *string, details map[string]any) error {
+	var err error
+	if ar != nil {
+		if *nameAR, err = cleanLine("name_ar", "the Arabic name", *ar, maxNameChars, true); err != nil {
+			return err
+		}
+		details["name_ar"] = *nameAR
+	}
+	if en != nil {
+		if *nameEN, err = cleanLine("name_en", "the English name", *en, maxNameChars, true); err != nil {
+			return err
+		}
+		details["name_en"] = *nameEN
+	}
+	return nil
+}

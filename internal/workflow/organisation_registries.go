@@ -115,17 +115,8 @@ func (s *Service) updateRegistry(ctx context.Context, a Actor, code string, u Re
 func applyRegistryUpdate(row *registryRow, u RegistryUpdate, address func(int64) (string, error)) (map[string]any, error) {
 	details := map[string]any{}
 	var err error
-	if u.NameAR != nil {
-		if row.NameAR, err = cleanLine("name_ar", "the Arabic name", *u.NameAR, maxNameChars, true); err != nil {
-			return nil, err
-		}
-		details["name_ar"] = row.NameAR
-	}
-	if u.NameEN != nil {
-		if row.NameEN, err = cleanLine("name_en", "the English name", *u.NameEN, maxNameChars, true); err != nil {
-			return nil, err
-		}
-		details["name_en"] = row.NameEN
+	if err := applyNames(&row.NameAR, &row.NameEN, u.NameAR, u.NameEN, details); err != nil {
+		return nil, err
 	}
 	if u.Address != nil {
 		if row.Address, err = address(row.MinistryID); err != nil {
