@@ -289,12 +289,14 @@ type verificationDTO struct {
 	DocumentSHA256 string     `json:"document_sha256"`
 	Subject        *string    `json:"subject"` // only for normal classification
 	Signed         bool       `json:"signed"`
+	State          string     `json:"state"` // the registration's entry's: cancelled and recalled letters keep their number
+	Valid          bool       `json:"valid"` // in force: registered, neither cancelled nor recalled
 }
 
 func toVerificationDTO(v workflow.Verification) verificationDTO {
 	return verificationDTO{Registry: v.Registry, Direction: string(v.Direction), Number: v.Number,
 		RegisteredAt: optTime(v.RegisteredAt), DocumentSHA256: v.DocumentSHA256,
-		Subject: optString(v.Subject), Signed: v.Signed}
+		Subject: optString(v.Subject), Signed: v.Signed, State: string(v.State), Valid: v.Valid}
 }
 
 type referralDTO struct {

@@ -615,4 +615,7 @@ type Verification struct {
 	// State is the entry's state (a cancelled registration keeps its
 	// number and shows as cancelled).
 	State State
+	// Valid reports whether the letter is in force: registered and
+	// neither cancelled nor recalled.
+	Valid bool
 }

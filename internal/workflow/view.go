@@ -284,8 +284,15 @@ func (s *Service) verify(ctx context.Context, a Actor, corrID int64) (Verificati
 	r := rows[0]
 	v := Verification{Registry: r.Code, Direction: Direction(r.Direction), Number: r.Number, RegisteredAt: r.RegisteredAt,
 		DocumentSHA256: r.DocumentSHA256, State: State(r.State)}
+	v.Valid = inForce(v.State)
 	if Classification(r.Classification) == Normal {
 		v.Subject = r.Subject
 	}
 	return v, nil
+}
+
+// inForce reports whether a registered letter in state st is in force: a
+// cancelled or recalled letter keeps its number but is not.
+func inForce(st State) bool {
+	return st != StateCancelled && st != StateRecalled
 }
