@@ -357,6 +357,8 @@ func (tr *transition) apply(ctx context.Context) error {
 		tr.info["referral"] = id
 	case ActionAnswer:
 		return tr.answer()
+	case ActionCancel:
+		return tr.unanswer()
 	}
 	return nil
 }
@@ -373,8 +375,55 @@ func (tr *transition) answer() error {
 	if !ok {
 		return unprocessable("reply", fmt.Sprintf("there is no correspondence %d that you can see", tr.t.Reply))
 	}
+	if err := tr.checkReply(); err != nil {
+		return err
+	}
 	tr.set["answered_by"] = tr.t.Reply
 	tr.info["reply"] = tr.t.Reply
+	return nil
+}
+
+// checkReply refuses a reply that cannot answer the entry: the letter
+// itself, a letter that does not reference it, a cancelled letter.
+func (tr *transition) checkReply() error {
+	id, corr := tr.t.Reply, tr.e.CorrespondenceID
+	if id == corr {
+		return unprocessable("reply", fmt.Sprintf("correspondence %d is this letter; a letter is not answered by itself", id))
+	}
+	refs, cancelled, err := tr.x.replyFacts(id, corr)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !refs:
+		return unprocessable("reply", fmt.Sprintf("correspondence %d does not reference correspondence %d; a reply references the letter it answers", id, corr))
+	case cancelled:
+		return unprocessable("reply", fmt.Sprintf("correspondence %d is cancelled; a cancelled letter answers nothing", id))
+	}
+	return nil
+}
+
+// unanswer, as an outgoing letter is cancelled, puts every entry it
+// answered back in the state it was in before the answer, and clears
+// answered_by wherever it names the letter.
+func (tr *transition) unanswer() error {
+	rows, err := tr.x.answeredBy(tr.e.CorrespondenceID)
+	if err != nil {
+		return err
+	}
+	for _, in := range rows {
+		set := map[string]any{"answered_by": nil}
+		if _, ok := findSystemRule(Incoming, ActionCancel, State(in.State)); ok {
+			back := State(in.Before)
+			if back == "" || back == StateAnswered {
+				back = StateRegistered
+			}
+			set["state"] = string(back)
+			tr.x.insertEvents(tr.p, event{corrID: in.CorrespondenceID, entryID: in.ID, action: "unanswer",
+				from: StateAnswered, to: back, details: map[string]any{"reply": tr.e.CorrespondenceID}})
+		}
+		tr.x.updateEntry(in.ID, in.Version, set, tr.now)
+	}
 	return nil
 }
 

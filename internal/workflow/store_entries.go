@@ -520,3 +520,55 @@ func (s *Service) visibleEntries(ctx context.Context, q *gorm.DB, p *principal, 
 	x := &txn{s: s, ctx: ctx, tx: q}
 	return visibleEntries(x, p, corrID)
 }
+
+// answeredRow is an entry that names a letter as its answer, with the
+// state it was in before that answer moved it (its last answer event's).
+type answeredRow struct {
+	ID               int64
+	CorrespondenceID int64
+	Version          int64
+	State            string
+	Before           string
+}
+
+// answeredBy reads, now, the entries that name replyID as their answer,
+// locking them (PostgreSQL).
+func (x *txn) answeredBy(replyID int64) ([]answeredRow, error) {
+	q, err := x.db()
+	if err != nil {
+		return nil, err
+	}
+	sql := `SELECT e.id, e.correspondence_id, e.version, e.state, COALESCE((SELECT w.from_state FROM workflow_events w
+	WHERE w.entry_id = e.id AND w.referral_id IS NULL AND w.action = 'answer' AND w.to_state = 'answered'
+	ORDER BY w.id DESC LIMIT 1), '') AS before
+FROM registry_entries e WHERE e.answered_by = ? ORDER BY e.id`
+	if x.s.isPostgres() {
+		sql += " FOR NO KEY UPDATE OF e"
+	}
+	var rows []answeredRow
+	if err := q.Raw(sql, replyID).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("entries answered by %d: %w", replyID, err)
+	}
+	return rows, nil
+}
+
+// replyFacts reads, now, whether replyID references corrID and whether its
+// outgoing entry is cancelled.
+func (x *txn) replyFacts(replyID, corrID int64) (references, cancelled bool, err error) {
+	q, err := x.db()
+	if err != nil {
+		return false, false, err
+	}
+	var row struct {
+		Refs      int64
+		Cancelled int64
+	}
+	err = q.Raw(`SELECT
+	(SELECT COUNT(*) FROM correspondence_references WHERE correspondence_id = ? AND referenced_id = ?) AS refs,
+	(SELECT COUNT(*) FROM registry_entries WHERE correspondence_id = ? AND direction = 'outgoing' AND state = 'cancelled') AS cancelled`,
+		replyID, corrID, replyID).Scan(&row).Error
+	if err != nil {
+		return false, false, fmt.Errorf("reply %d of %d: %w", replyID, corrID, err)
+	}
+	return row.Refs > 0, row.Cancelled > 0, nil
+}

@@ -87,6 +87,9 @@ var systemEntryRules = []rule{
 	{dir: Incoming, action: ActionRecall, from: []State{StateReceived}, to: StateRecalled, who: whoSystem},
 	// A referral accepted puts its entry in progress.
 	{dir: Incoming, action: ActionAccept, from: []State{StateReferred}, to: StateInProgress, who: whoSystem},
+	// A cancelled reply no longer answers: the entry goes back to the
+	// state it was in before the answer ("" here: that state).
+	{dir: Incoming, action: ActionCancel, from: []State{StateAnswered}, to: "", who: whoSystem},
 }
 
 // recipientRules: pending → delivered → acknowledged | returned; recalled.
