@@ -84,3 +84,23 @@ func TestAnswerRefusesItselfAndLettersNotReferencingIt(t *testing.T) {
 		}
 	})
 }
+
+// TestReplyFromAnotherRegistryOfTheMinistryAnswers: a reply registered at
+// MOCT2 answers the letter MOCT received.
+func TestReplyFromAnotherRegistryOfTheMinistryAnswers(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d, fixtureOptions{})
+		in := f.receivedAtMOCT(workflow.NewCorrespondence{})
+		in = f.act("clerk@moct.gov.sy", in, workflow.Transition{Action: workflow.ActionRefer, ToDepartment: "LEGAL", Instruction: "action"})
+		reply, err := f.wf.CreateDraft(f.ctx, f.actor("staff@moct.gov.sy"), workflow.NewCorrespondence{SenderRegistry: "MOCT2",
+			Subject: "رد", Recipients: toRegistries("MOF"), References: []workflow.Reference{{ID: in.CorrespondenceID, Relation: workflow.RelationReplyTo}}})
+		f.must(err)
+		reply = f.act("staff@moct.gov.sy", reply, workflow.Transition{Action: workflow.ActionSubmit})
+		reply = f.act("head@moct.gov.sy", reply, workflow.Transition{Action: workflow.ActionApprove})
+		reply = f.act("clerk2@moct.gov.sy", reply, workflow.Transition{Action: workflow.ActionRegister})
+		got := f.entryAs("clerk@moct.gov.sy", in.ID)
+		if got.State != workflow.StateAnswered || got.AnsweredBy != reply.CorrespondenceID {
+			t.Fatalf("MOCT's entry after MOCT2 registered the reply: state %s, answered_by %d", got.State, got.AnsweredBy)
+		}
+	})
+}

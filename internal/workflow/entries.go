@@ -459,8 +459,8 @@ func (tr *transition) recipientFollows(action Action, set map[string]any) {
 	tr.x.moveEntryRecipient(tr.e.ID, r.from, changes)
 }
 
-// answerRepliedTo moves the incoming entries this reply answers (at the
-// replying registry) to answered.
+// answerRepliedTo moves the incoming entries this reply answers (at any
+// registry of the replying ministry) to answered.
 func (tr *transition) answerRepliedTo() error {
 	targets, err := tr.x.repliedTo(tr.e.CorrespondenceID, tr.e.RegistryID)
 	if err != nil {

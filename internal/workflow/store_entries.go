@@ -469,8 +469,9 @@ WHERE x.correspondence_id = (SELECT correspondence_id FROM registry_entries WHER
 	}
 }
 
-// repliedTo lists, now, the incoming entries at a registry of the
-// correspondence a reply answers.
+// repliedTo lists, now, the incoming entries of the correspondence a
+// reply answers at the registries of the ministry of registryID (the
+// replying registry).
 func (x *txn) repliedTo(corrID, registryID int64) ([]int64, error) {
 	q, err := x.db()
 	if err != nil {
@@ -479,7 +480,9 @@ func (x *txn) repliedTo(corrID, registryID int64) ([]int64, error) {
 	var ids []int64
 	err = q.Raw(`SELECT e.id FROM correspondence_references x
 JOIN registry_entries e ON e.correspondence_id = x.referenced_id
-WHERE x.correspondence_id = ? AND x.relation = 'reply_to' AND e.registry_id = ? AND e.direction = 'incoming'
+JOIN registries r ON r.id = e.registry_id
+WHERE x.correspondence_id = ? AND x.relation = 'reply_to' AND e.direction = 'incoming'
+AND r.ministry_id = (SELECT ministry_id FROM registries WHERE id = ?)
 ORDER BY e.id`, corrID, registryID).Scan(&ids).Error
 	return ids, err
 }
