@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"diwan.gov.sy/diwan/internal/directory"
 )
@@ -435,6 +436,11 @@ func (s *Service) writeReferralTransition(x *txn, p *principal, e *entryView, f 
 		}
 		set["answer"] = answer
 		details["answer"] = answer
+		// Answered straight from open, the entry moves as on accept.
+		entryFollowsAccept(x, p, e, f, now)
+		if err := answerParents(x, p, e, f, answer, now); err != nil {
+			return Referral{}, err
+		}
 	case ActionRefer:
 		childID, err := s.newReferral(x, p, e, f, referralTarget{toUser: t.ToUser, toDepartment: t.ToDepartment,
 			instruction: t.Instruction, dueDate: t.DueDate, addressee: addr}, referralPrefetch{})
@@ -443,12 +449,7 @@ func (s *Service) writeReferralTransition(x *txn, p *principal, e *entryView, f 
 		}
 		details["referral"] = childID
 	case ActionAccept:
-		// The entry follows: referred → in_progress.
-		if er, ok := findSystemRule(Incoming, ActionAccept, State(e.State)); ok {
-			x.updateEntry(e.ID, e.Version, map[string]any{"state": string(er.to)}, now)
-			x.insertEvents(p, event{corrID: e.CorrespondenceID, entryID: e.ID, action: string(ActionStart),
-				from: State(e.State), to: er.to, details: map[string]any{"referral": f.ID}})
-		}
+		entryFollowsAccept(x, p, e, f, now)
 	}
 	to := State(f.State)
 	if r.to != "" {
@@ -463,4 +464,47 @@ func (s *Service) writeReferralTransition(x *txn, p *principal, e *entryView, f 
 		f.Answer = a
 	}
 	return f.referral(p.referralActions(f, acc)), nil
+}
+
+// entryFollowsAccept moves the entry e as its referral f is taken up
+// (accepted, or answered straight from open): referred → in_progress.
+func entryFollowsAccept(x *txn, p *principal, e *entryView, f *referralView, now time.Time) {
+	er, ok := findSystemRule(Incoming, ActionAccept, State(e.State))
+	if !ok {
+		return
+	}
+	x.updateEntry(e.ID, e.Version, map[string]any{"state": string(er.to)}, now)
+	x.insertEvents(p, event{corrID: e.CorrespondenceID, entryID: e.ID, action: string(ActionStart),
+		from: State(e.State), to: er.to, details: map[string]any{"referral": f.ID}})
+	e.State, e.Version = string(er.to), e.Version+1
+}
+
+// maxReferralDepth bounds the walk up a chain of referrals passed on.
+const maxReferralDepth = 64
+
+// answerParents answers, by the system referral rule, the referrals f was
+// passed on from (each waiting in referred), up the chain, with f's
+// answer: whoever passed a referral on sees it answered.
+func answerParents(x *txn, p *principal, e *entryView, f *referralView, answer string, now time.Time) error {
+	child := f
+	for range maxReferralDepth {
+		if child.ParentID == nil {
+			return nil
+		}
+		parent, err := x.loadReferral(*child.ParentID, true)
+		if err != nil {
+			return err
+		}
+		r, ok := findSystemReferralRule(ActionAnswer, State(parent.State))
+		if !ok {
+			return nil // closed or answered already: the chain stops here
+		}
+		x.updateReferral(parent.ID, parent.Version, map[string]any{"state": string(r.to), "answer": answer,
+			"version": parent.Version + 1, "updated_at": now},
+			&StaleError{Object: "referral", ID: parent.ID, Given: parent.Version, Current: parent.Version + 1})
+		x.insertEvents(p, event{corrID: e.CorrespondenceID, entryID: e.ID, referralID: parent.ID,
+			action: string(ActionAnswer), from: State(parent.State), to: r.to, details: map[string]any{"referral": f.ID}})
+		child = parent
+	}
+	return nil
 }

@@ -113,6 +113,13 @@ var referralRules = []rule{
 	{action: ActionClose, from: []State{StateOpen, StateAccepted, StateReferred, StateAnswered}, to: StateClosed, who: whoHolder | whoReferrer | whoClerk},
 }
 
+// systemReferralRules are the referral transitions the engine makes as
+// consequences: a referral passed on is answered when the referral it was
+// passed to is.
+var systemReferralRules = []rule{
+	{action: ActionAnswer, from: []State{StateReferred}, to: StateAnswered, who: whoSystem},
+}
+
 // entryActions and referralActions are the action names each machine knows.
 var (
 	entryActions    = actionsOf(entryRules)
@@ -172,6 +179,11 @@ func findReferralRule(action Action, state State) (rule, bool, bool) {
 	return findRule(referralRules, "", action, state)
 }
 
+func findSystemReferralRule(action Action, state State) (rule, bool) {
+	r, _, ok := findRule(systemReferralRules, "", action, state)
+	return r, ok
+}
+
 // EntryStates lists the states an entry can be in, of either direction,
 // and ReferralStates those of a referral, each sorted: the values a list
 // may be filtered by.
@@ -179,7 +191,7 @@ func EntryStates() []State {
 	return statesOf(StateDraft, StateReceived, entryRules, systemEntryRules)
 }
 
-func ReferralStates() []State { return statesOf(StateOpen, "", referralRules) }
+func ReferralStates() []State { return statesOf(StateOpen, "", referralRules, systemReferralRules) }
 
 // statesOf collects the start states and every state the rules leave or
 // reach.
