@@ -41,3 +41,21 @@ func TestAnswerRefusesTheLetterItselfAndALetterNotReferencingIt(t *testing.T) {
 		}
 	})
 }
+
+// TestAttachToRegisteredLetterSaysItIsFrozen: the refusal of an attachment
+// to a registered letter says why.
+func TestAttachToRegisteredLetterSaysItIsFrozen(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		c := e.withToken(moctClerk)
+		d := newLetter(c, "registered")
+		act(c, d.EntryID, "register", v(d.Version))
+		body, ct := multipartBody(t, "file", `form-data; name="file"; filename="late.pdf"`, "application/pdf", pdfBytes(1<<10))
+		resp, b := c.upload(d.ID, body, ct, false)
+		var er apiError
+		mustJSON(t, b, &er)
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(er.Error.Message, "registered letters are frozen") {
+			t.Errorf("attach to a registered letter: %d %s", resp.StatusCode, b)
+		}
+	})
+}

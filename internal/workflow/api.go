@@ -59,7 +59,7 @@ type TransitionError struct {
 	ID       int64
 	Action   Action
 	State    State
-	Reason   string // for ErrConflict: why ("a recipient has registered it")
+	Reason   string // why ("a recipient has registered it"); always set for ErrConflict
 	Conflict bool
 }
 
@@ -67,7 +67,11 @@ func (e *TransitionError) Error() string {
 	if e.Conflict {
 		return fmt.Sprintf("%s %d: cannot %s: %s", e.Object, e.ID, e.Action, e.Reason)
 	}
-	return fmt.Sprintf("%s %d is %s: %s is not allowed in that state", e.Object, e.ID, e.State, e.Action)
+	msg := fmt.Sprintf("%s %d is %s: %s is not allowed in that state", e.Object, e.ID, e.State, e.Action)
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
 }
 
 // Is makes errors.Is(err, ErrInvalidTransition) (or ErrConflict) work.

@@ -86,11 +86,23 @@ func (s *Service) editableDocument(ctx context.Context, tx *gorm.DB, p *principa
 		}
 		if (e.Direction == string(Outgoing) && State(e.State) != StateDraft) ||
 			(e.Direction == string(Incoming) && State(e.State) != StateReceived) || e.FrozenAt != nil {
-			return nil, &TransitionError{Object: "entry", ID: e.ID, Action: "attach", State: State(e.State)}
+			return nil, &TransitionError{Object: "entry", ID: e.ID, Action: "attach", State: State(e.State), Reason: whyNotAttach(&e)}
 		}
 		return &e, nil
 	}
 	return nil, fmt.Errorf("attachments of correspondence %d: %w", corrID, ErrForbidden)
+}
+
+// whyNotAttach says why the attachments of e no longer change.
+func whyNotAttach(e *entryView) string {
+	switch {
+	case e.FrozenAt != nil || e.Number != nil:
+		return "registered letters are frozen; their document and attachments no longer change"
+	case e.Direction == string(Outgoing):
+		return "attachments change only while the letter is a draft"
+	default:
+		return "attachments change only on a paper letter not yet registered"
+	}
 }
 
 // attachmentBytes is the size of the letter's attachments together.
