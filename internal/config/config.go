@@ -240,6 +240,9 @@ type Workflow struct {
 	// EscalationInterval is how often overdue entries and referrals are
 	// looked for.
 	EscalationInterval Duration `yaml:"escalation_interval"`
+	// DueDateHorizon is how far ahead a due date given for a letter or a
+	// referral may lie, from today in time_zone.
+	DueDateHorizon Duration `yaml:"due_date_horizon"`
 }
 
 // Deadlines are the default number of working days to act on a letter, per
@@ -332,6 +335,7 @@ func Default() *Config {
 			MaxAttachmentBytes: 25 << 20,
 			MaxLetterBytes:     35 << 20,
 			EscalationInterval: Duration(15 * time.Minute),
+			DueDateHorizon:     Duration(365 * 24 * time.Hour),
 		},
 		Delivery: Delivery{
 			Concurrency: 8,

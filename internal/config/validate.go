@@ -279,6 +279,7 @@ func (v *validator) validateWorkflow(w *Workflow) {
 		v.add("workflow.max_attachment_bytes", "%d is larger than workflow.max_letter_bytes (%d), which bounds all attachments of a letter together; lower it or raise max_letter_bytes", w.MaxAttachmentBytes, w.MaxLetterBytes)
 	}
 	v.atLeastDuration("workflow.escalation_interval", w.EscalationInterval, time.Second)
+	v.atLeastDuration("workflow.due_date_horizon", w.DueDateHorizon, 24*time.Hour)
 }
 
 var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)

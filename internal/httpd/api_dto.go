@@ -137,11 +137,17 @@ type entryDTO struct {
 	CreatedAt        time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
 	AnsweredBy       *int64     `json:"answered_by,omitempty"`
-	Kind             string     `json:"kind" enum:"letter,memo,circular"`
-	Subject          string     `json:"subject"`
-	Classification   string     `json:"classification" enum:"normal,confidential,secret"`
-	Priority         string     `json:"priority" enum:"normal,urgent,immediate"`
-	Actions          []string   `json:"actions"` // the transitions the caller may make now
+	// An incoming entry's record of the sender: their outgoing number and
+	// its registration time, and the date they asked a reply by (due_date
+	// is the entry's own deadline, counted from receipt).
+	SenderNumber       *string    `json:"sender_number,omitempty"`
+	SenderRegisteredAt *time.Time `json:"sender_registered_at,omitempty"`
+	ReplyRequestedBy   *string    `json:"reply_requested_by,omitempty" format:"date"`
+	Kind               string     `json:"kind" enum:"letter,memo,circular"`
+	Subject            string     `json:"subject"`
+	Classification     string     `json:"classification" enum:"normal,confidential,secret"`
+	Priority           string     `json:"priority" enum:"normal,urgent,immediate"`
+	Actions            []string   `json:"actions"` // the transitions the caller may make now
 }
 
 func toEntryDTO(e workflow.Entry) entryDTO {
@@ -154,6 +160,8 @@ func toEntryDTO(e workflow.Entry) entryDTO {
 	if e.AnsweredBy != 0 {
 		d.AnsweredBy = &e.AnsweredBy
 	}
+	d.SenderNumber, d.SenderRegisteredAt = optString(e.SenderNumber), optTime(e.SenderRegisteredAt)
+	d.ReplyRequestedBy = optString(e.ReplyRequestedBy)
 	return d
 }
 

@@ -85,7 +85,8 @@ func TestLetterFlowThroughAPI(t *testing.T) {
 		if in.State != "registered" || in.Number == nil || !incomingNumber.MatchString(*in.Number) {
 			t.Fatalf("incoming registered: %+v", in)
 		}
-		in = act(receiver, in.ID, "refer", v(in.Version, "to_department", "LEGAL", "instruction", "action", "due_date", "2099-01-15"))
+		referralDue := workingDayIn(30)
+		in = act(receiver, in.ID, "refer", v(in.Version, "to_department", "LEGAL", "instruction", "action", "due_date", referralDue))
 		if in.State != "referred" {
 			t.Fatalf("referred: %+v", in)
 		}
@@ -98,7 +99,7 @@ func TestLetterFlowThroughAPI(t *testing.T) {
 		}
 		r := mine.Items[0]
 		if r.EntryID != in.ID || r.ToDepartment == nil || *r.ToDepartment != "LEGAL" || r.Instruction != "action" ||
-			r.DueDate == nil || *r.DueDate != "2099-01-15" {
+			r.DueDate == nil || *r.DueDate != referralDue {
 			t.Errorf("referral: %+v", r)
 		}
 		var got referralDTO

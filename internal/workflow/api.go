@@ -437,6 +437,14 @@ type Entry struct {
 	// AnsweredBy is the correspondence that answered this incoming entry
 	// (0 when none or not answered by a reply).
 	AnsweredBy int64
+	// What an incoming entry's register recorded of the sender when the
+	// letter was dispatched to it: the sender's outgoing number and its
+	// registration time, and the due date the sender asked a reply by
+	// (DueDate is the entry's own, counted from receipt). Empty and zero
+	// otherwise.
+	SenderNumber       string
+	SenderRegisteredAt time.Time
+	ReplyRequestedBy   string
 	// Summary of the document, for lists.
 	Kind           Kind
 	Subject        string

@@ -1,6 +1,9 @@
 package workflow
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Working days are counted in time_zone (Service.loc); weekend days and
 // holidays come from workflow.weekend and workflow.holidays.
@@ -43,4 +46,32 @@ func (s *Service) defaultDueDate(p Priority, t time.Time) string {
 		n = s.cfg.Deadlines.Immediate
 	}
 	return s.addWorkingDays(t, n).Format(time.DateOnly)
+}
+
+// checkDueDate checks a due date given for a letter or a referral (field
+// names it): a working day, today or later, within workflow.due_date_horizon
+// of today, all in time_zone. "" (none given) passes.
+func (s *Service) checkDueDate(field, due string) error {
+	if due == "" {
+		return nil
+	}
+	d, err := time.ParseInLocation(time.DateOnly, due, s.loc)
+	if err != nil {
+		return inputErr(field, fmt.Sprintf("%s is not a date in the form YYYY-MM-DD", show(due)))
+	}
+	today := s.today(s.now())
+	if d.Before(today) {
+		return inputErr(field, fmt.Sprintf("%s is in the past; a due date is today (%s) or later", due, today.Format(time.DateOnly)))
+	}
+	if h := s.cfg.DueDateHorizon.Duration(); h > 0 {
+		last := today.AddDate(0, 0, int(h/(24*time.Hour)))
+		if d.After(last) {
+			return inputErr(field, fmt.Sprintf("%s is beyond the horizon of due dates (%s); give a date up to %s",
+				due, s.cfg.DueDateHorizon, last.Format(time.DateOnly)))
+		}
+	}
+	if !s.cfg.IsWorkingDay(d) {
+		return inputErr(field, fmt.Sprintf("%s is a weekend day or a holiday; a due date is a working day", due))
+	}
+	return nil
 }

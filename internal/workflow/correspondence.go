@@ -50,6 +50,9 @@ type document struct {
 	class   Classification
 	prio    Priority
 	due     string
+	// dueGiven: due was given by the writer (checkDueDate); otherwise it
+	// is the priority's default and moves with the priority.
+	dueGiven bool
 }
 
 func (s *Service) checkDocument(k Kind, subject, body string, c Classification, p Priority, due string) (document, error) {
@@ -282,6 +285,10 @@ func (s *Service) createDraft(ctx context.Context, a Actor, n NewCorrespondence)
 	if err != nil {
 		return Entry{}, err
 	}
+	if err := s.checkDueDate("due_date", d.due); err != nil {
+		return Entry{}, err
+	}
+	d.dueGiven = d.due != ""
 	// What the checks need is read at once; they still fail in their order.
 	in := parseDraft(n)
 	var out Entry
@@ -358,7 +365,7 @@ func (s *Service) checkDraft(x *txn, p *principal, n NewCorrespondence, d docume
 		d.due = s.defaultDueDate(d.prio, now)
 	}
 	c = correspondenceRow{Kind: string(d.kind), Subject: d.subject, Body: d.body, Classification: string(d.class),
-		Priority: string(d.prio), SenderRegistryID: ptr(reg.ID), DepartmentID: dep, DueDate: d.due,
+		Priority: string(d.prio), SenderRegistryID: ptr(reg.ID), DepartmentID: dep, DueDate: d.due, DueDateGiven: d.dueGiven,
 		CreatedBy: ptr(p.id), CreatedAt: now, UpdatedAt: now}
 	return c, reg, refs, nil
 }
@@ -536,7 +543,16 @@ func (s *Service) updatedDocument(p *principal, c correspondenceRow, u DraftUpda
 	if err := s.checkClearance(p, d.class); err != nil {
 		return d, err
 	}
-	if u.Priority != nil && u.DueDate == nil && d.prio != Priority(c.Priority) {
+	d.dueGiven = c.DueDateGiven
+	if u.DueDate != nil {
+		if err := s.checkDueDate("due_date", d.due); err != nil {
+			return d, err
+		}
+		d.dueGiven = d.due != ""
+	}
+	// A due date the writer gave survives a change of priority; the
+	// default moves with it.
+	if u.Priority != nil && !d.dueGiven && d.prio != Priority(c.Priority) {
 		d.due = s.defaultDueDate(d.prio, s.clock())
 	}
 	if d.due == "" {

@@ -87,10 +87,14 @@ func (e *entryView) entry(actions []Action) Entry {
 	out := Entry{ID: e.ID, CorrespondenceID: e.CorrespondenceID, Registry: e.RegistryCode, Direction: Direction(e.Direction),
 		Number: deref(e.Number), Year: deref(e.Year), Seq: deref(e.Seq), State: State(e.State), Version: e.Version,
 		DueDate: e.DueDate, Reason: e.Reason, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
-		AnsweredBy: deref(e.AnsweredBy), Kind: Kind(e.Kind), Subject: e.Subject,
+		AnsweredBy: deref(e.AnsweredBy), SenderNumber: e.SenderNumber, ReplyRequestedBy: e.ReplyRequestedBy,
+		Kind: Kind(e.Kind), Subject: e.Subject,
 		Classification: Classification(e.Classification), Priority: Priority(e.Priority), Actions: actions}
 	if e.RegisteredAt != nil {
 		out.RegisteredAt = *e.RegisteredAt
+	}
+	if e.SenderRegisteredAt != nil {
+		out.SenderRegisteredAt = *e.SenderRegisteredAt
 	}
 	if out.Actions == nil {
 		out.Actions = []Action{}
@@ -491,10 +495,12 @@ func (tr *transition) dispatch() error {
 	if len(rows) == 0 {
 		return unprocessable("recipients", "the letter has no recipients; a draft's recipients are set before registration")
 	}
-	due := e.DueDate
-	if due == "" {
-		due = tr.s.defaultDueDate(Priority(e.Priority), tr.now)
+	if err := clearedRecipients(rows, Classification(e.Classification)); err != nil {
+		return err
 	}
+	// The recipient's deadline is counted from receipt by its rules; the
+	// sender's due date is kept beside it as the reply requested by.
+	due := tr.s.defaultDueDate(Priority(e.Priority), tr.now)
 	var delivered []string
 	for _, row := range rows {
 		r, ok := findRecipientRule(ActionDispatch, State(row.state))
@@ -507,7 +513,8 @@ func (tr *transition) dispatch() error {
 			continue
 		}
 		in := entryRow{ID: *row.entryID, CorrespondenceID: e.CorrespondenceID, RegistryID: *row.registryID,
-			Direction: string(Incoming), State: string(StateReceived), Version: 1, DueDate: due, CreatedAt: tr.now, UpdatedAt: tr.now}
+			Direction: string(Incoming), State: string(StateReceived), Version: 1, DueDate: due, CreatedAt: tr.now, UpdatedAt: tr.now,
+			SenderNumber: deref(e.Number), SenderRegisteredAt: e.RegisteredAt, ReplyRequestedBy: e.DueDate}
 		tr.x.insertEntry(in)
 		code := deref(row.code)
 		delivered = append(delivered, code)
@@ -516,6 +523,23 @@ func (tr *transition) dispatch() error {
 		tr.x.moveRecipient(row.id, r.to, in.ID, tr.now)
 	}
 	tr.info["recipients"] = delivered
+	return nil
+}
+
+// clearedRecipients refuses a dispatch to a registry here none of whose
+// clerks is cleared for the letter's classification: nobody there could
+// see, register or return it, and it would vanish.
+func clearedRecipients(rows []delivery, c Classification) error {
+	for _, row := range rows {
+		if row.registryID == nil || row.cleared >= level(c) {
+			continue
+		}
+		if _, ok := findRecipientRule(ActionDispatch, State(row.state)); !ok {
+			continue
+		}
+		return unprocessable("recipients", fmt.Sprintf("registry %s has no clerk cleared for %s letters; "+
+			"ask its ministry to clear a clerk, or send it another way", deref(row.code), c))
+	}
 	return nil
 }
 

@@ -155,6 +155,9 @@ func (s *Service) newReferral(x *txn, p *principal, e *entryView, parent *referr
 	if err != nil {
 		return 0, err
 	}
+	if err := s.checkDueDate("due_date", due); err != nil {
+		return 0, err
+	}
 	if due == "" {
 		due = e.DueDate
 		if parent != nil && parent.DueDate != "" {

@@ -60,6 +60,7 @@ type correspondenceRow struct {
 	SenderParty      string
 	DepartmentID     *int64
 	DueDate          string
+	DueDateGiven     bool // the sender gave DueDate; else the priority's default
 	CreatedBy        *int64
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
@@ -109,6 +110,10 @@ type entryRow struct {
 	AnsweredBy       *int64
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	// What an incoming entry's register records of the sender at dispatch.
+	SenderNumber       string
+	SenderRegisteredAt *time.Time
+	ReplyRequestedBy   string
 }
 
 func (entryRow) TableName() string { return "registry_entries" }

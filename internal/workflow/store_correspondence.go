@@ -76,16 +76,16 @@ func (x *txn) loadCorrespondence(id int64) (correspondenceRow, error) {
 // insertCorrespondence queues the inserting of c with its id.
 func (x *txn) insertCorrespondence(c correspondenceRow) {
 	x.insert(insert{`INSERT INTO correspondence (id, kind, subject, body, classification, priority, sender_registry_id,
-	sender_party, department_id, due_date, created_by, created_at, updated_at) VALUES`, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	sender_party, department_id, due_date, due_date_given, created_by, created_at, updated_at) VALUES`, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		[]any{c.ID, c.Kind, c.Subject, c.Body, c.Classification, c.Priority, c.SenderRegistryID, c.SenderParty,
-			c.DepartmentID, c.DueDate, c.CreatedBy, c.CreatedAt, c.UpdatedAt}})
+			c.DepartmentID, c.DueDate, c.DueDateGiven, c.CreatedBy, c.CreatedAt, c.UpdatedAt}})
 }
 
 // updateDocument queues the writing of a draft's editable document.
 func (x *txn) updateDocument(id int64, d document, departmentID *int64, now time.Time) {
 	x.exec(`UPDATE correspondence SET kind = ?, subject = ?, body = ?, classification = ?, priority = ?, due_date = ?,
-	department_id = ?, updated_at = ? WHERE id = ?`, string(d.kind), d.subject, d.body, string(d.class), string(d.prio), d.due,
-		departmentID, now, id)
+	due_date_given = ?, department_id = ?, updated_at = ? WHERE id = ?`, string(d.kind), d.subject, d.body, string(d.class),
+		string(d.prio), d.due, d.dueGiven, departmentID, now, id)
 }
 
 // freezeDocument queues the freezing of a correspondence's document with

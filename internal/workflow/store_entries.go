@@ -40,20 +40,26 @@ type entryView struct {
 	AnsweredBy       *int64
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
-	Kind             string
-	Subject          string
-	Classification   string
-	Priority         string
-	DepartmentID     *int64
-	CreatedBy        *int64
-	SenderRegistryID *int64
-	FrozenAt         *time.Time
-	DocumentSHA256   string `gorm:"column:document_sha256"`
+	// SenderNumber, SenderRegisteredAt, ReplyRequestedBy: an incoming
+	// entry's record of the sender (entryRow).
+	SenderNumber       string
+	SenderRegisteredAt *time.Time
+	ReplyRequestedBy   string
+	Kind               string
+	Subject            string
+	Classification     string
+	Priority           string
+	DepartmentID       *int64
+	CreatedBy          *int64
+	SenderRegistryID   *int64
+	FrozenAt           *time.Time
+	DocumentSHA256     string `gorm:"column:document_sha256"`
 }
 
 const entrySelect = `SELECT e.id, e.correspondence_id, e.registry_id, r.code AS registry_code, r.ministry_id,
 	r.approval_required, r.template, e.direction, e.state, e.version, e.year, e.seq, e.number, e.registered_at,
-	e.due_date, e.reason, e.answered_by, e.created_at, e.updated_at, c.kind, c.subject, c.classification,
+	e.due_date, e.reason, e.answered_by, e.created_at, e.updated_at, e.sender_number, e.sender_registered_at,
+	e.reply_requested_by, c.kind, c.subject, c.classification,
 	c.priority, c.department_id, c.created_by, c.sender_registry_id, c.frozen_at, c.document_sha256
 FROM registry_entries e
 JOIN correspondence c ON c.id = e.correspondence_id
@@ -63,7 +69,8 @@ JOIN registries r ON r.id = e.registry_id`
 func (e *entryView) scan(r rowScanner) error {
 	return r.Scan(&e.ID, &e.CorrespondenceID, &e.RegistryID, &e.RegistryCode, &e.MinistryID,
 		&e.ApprovalRequired, &e.Template, &e.Direction, &e.State, &e.Version, &e.Year, &e.Seq, &e.Number, &e.RegisteredAt,
-		&e.DueDate, &e.Reason, &e.AnsweredBy, &e.CreatedAt, &e.UpdatedAt, &e.Kind, &e.Subject, &e.Classification,
+		&e.DueDate, &e.Reason, &e.AnsweredBy, &e.CreatedAt, &e.UpdatedAt, &e.SenderNumber, &e.SenderRegisteredAt,
+		&e.ReplyRequestedBy, &e.Kind, &e.Subject, &e.Classification,
 		&e.Priority, &e.DepartmentID, &e.CreatedBy, &e.SenderRegistryID, &e.FrozenAt, &e.DocumentSHA256)
 }
 
@@ -388,8 +395,9 @@ func staleEntry(id, version int64) error {
 // insertEntry queues the inserting of e with its id.
 func (x *txn) insertEntry(e entryRow) {
 	x.insert(insert{`INSERT INTO registry_entries (id, correspondence_id, registry_id, direction, state, version, due_date,
-	created_at, updated_at) VALUES`, `(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		[]any{e.ID, e.CorrespondenceID, e.RegistryID, e.Direction, e.State, e.Version, e.DueDate, e.CreatedAt, e.UpdatedAt}})
+	created_at, updated_at, sender_number, sender_registered_at, reply_requested_by) VALUES`, `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		[]any{e.ID, e.CorrespondenceID, e.RegistryID, e.Direction, e.State, e.Version, e.DueDate, e.CreatedAt, e.UpdatedAt,
+			e.SenderNumber, e.SenderRegisteredAt, e.ReplyRequestedBy}})
 }
 
 // moveEntryRecipient queues the moving of the recipient row of an
@@ -435,8 +443,11 @@ type delivery struct {
 	registryID *int64
 	party      string
 	state      string
-	code       *string
-	entryID    *int64
+	// cleared is the highest clearance (level) of the registry's clerks;
+	// -1 when it has none.
+	cleared int
+	code    *string
+	entryID *int64
 }
 
 // deliveries queues the reading of the recipients of an entry's letter,
@@ -448,12 +459,17 @@ func (x *txn) deliveries(entryID int64) (get func() []delivery) {
 		newID = "CASE WHEN x.registry_id IS NOT NULL THEN nextval('registry_entries_id_seq') END"
 	}
 	var out []delivery
+	// The clearance of the registry's clerks rides in the same statement,
+	// as the levels of level.
+	cleared := fmt.Sprintf(`COALESCE((SELECT MAX(CASE m.clearance WHEN ? THEN %d WHEN ? THEN %d ELSE %d END)
+	FROM registry_clerks k LEFT JOIN memberships m ON m.user_id = k.user_id WHERE k.registry_id = x.registry_id), -1)`,
+		level(Secret), level(Confidential), level(Normal))
 	x.query(`SELECT x.id, x.registry_id, x.party, x.state, (SELECT r.code FROM registries r WHERE r.id = x.registry_id),
-	`+newID+` FROM correspondence_recipients x
+	`+newID+`, `+cleared+` FROM correspondence_recipients x
 WHERE x.correspondence_id = (SELECT correspondence_id FROM registry_entries WHERE id = ?) ORDER BY x.position`,
-		[]any{entryID}, func(r rowScanner) error {
+		[]any{string(Secret), string(Confidential), entryID}, func(r rowScanner) error {
 			var d delivery
-			if err := r.Scan(&d.id, &d.registryID, &d.party, &d.state, &d.code, &d.entryID); err != nil {
+			if err := r.Scan(&d.id, &d.registryID, &d.party, &d.state, &d.code, &d.entryID, &d.cleared); err != nil {
 				return err
 			}
 			out = append(out, d)
