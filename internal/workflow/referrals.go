@@ -43,6 +43,9 @@ func (p *principal) referralAccess(f *referralView) referralAccess {
 
 func (p *principal) referralActions(f *referralView, acc referralAccess) []Action {
 	out := []Action{}
+	if !referralEntryOpen(f.EntryState) {
+		return out
+	}
 	for _, r := range referralRules {
 		if slices.Contains(r.from, State(f.State)) && acc.may(r.who) && !slices.Contains(out, r.action) {
 			out = append(out, r.action)
@@ -395,6 +398,10 @@ func (s *Service) readReferralTransition(x *txn, a Actor, id int64, t ReferralTr
 	if !acc.visible() {
 		return nil, nil, nil, acc, rule{}, notFound("referral", id)
 	}
+	if !referralEntryOpen(e.State) {
+		// Closed or answered: its referrals are done with it.
+		return nil, nil, nil, acc, rule{}, &TransitionError{Object: "entry", ID: e.ID, Action: t.Action, State: State(e.State)}
+	}
 	if f.Version != t.Version {
 		return nil, nil, nil, acc, rule{}, &StaleError{Object: "referral", ID: id, Given: t.Version, Current: f.Version}
 	}
@@ -443,12 +450,16 @@ func (s *Service) writeReferralTransition(x *txn, p *principal, e *entryView, f 
 		}
 		details["referral"] = childID
 	case ActionAccept:
-		// The entry follows: referred → in_progress.
+		// The entry follows: referred → in_progress. In progress already,
+		// its version moves on all the same: a close of the entry decided
+		// on what was read before the acceptance is stale.
+		changes := map[string]any{}
 		if er, ok := findSystemRule(Incoming, ActionAccept, State(e.State)); ok {
-			x.updateEntry(e.ID, e.Version, map[string]any{"state": string(er.to)}, now)
+			changes["state"] = string(er.to)
 			x.insertEvents(p, event{corrID: e.CorrespondenceID, entryID: e.ID, action: string(ActionStart),
 				from: State(e.State), to: er.to, details: map[string]any{"referral": f.ID}})
 		}
+		x.updateEntry(e.ID, e.Version, changes, now)
 	}
 	to := State(f.State)
 	if r.to != "" {

@@ -110,6 +110,27 @@ var referralRules = []rule{
 	{action: ActionClose, from: []State{StateOpen, StateAccepted, StateReferred, StateAnswered}, to: StateClosed, who: whoHolder | whoReferrer | whoClerk},
 }
 
+// systemReferralRules are the referral transitions the engine makes as
+// consequences. An incoming entry closed or answered (by its clerk, by the
+// head responsible for it, or by a registered reply) ends its referrals
+// not yet done, in the same transaction, each with a timeline line
+// (entries.go endReferrals). Who may close an entry that has such
+// referrals: its registry's clerk, or a head whose departments hold every
+// one of them; a head holding only some of them is refused, told which
+// others are open. No action is taken on a referral of an entry that is
+// not open any more (referralEntryOpen): its referrals are done with it.
+var systemReferralRules = []rule{
+	{action: ActionClose, from: []State{StateOpen, StateAccepted, StateReferred}, to: StateClosed, who: whoSystem},
+}
+
+// referralEntryStates are the states of an incoming entry in which its
+// referrals may be acted on.
+var referralEntryStates = []State{StateRegistered, StateReferred, StateInProgress}
+
+// referralEntryOpen reports whether a referral of an entry in state may
+// be acted on.
+func referralEntryOpen(state string) bool { return slices.Contains(referralEntryStates, State(state)) }
+
 // entryActions and referralActions are the action names each machine knows.
 var (
 	entryActions    = actionsOf(entryRules)
@@ -169,6 +190,16 @@ func findReferralRule(action Action, state State) (rule, bool, bool) {
 	return findRule(referralRules, "", action, state)
 }
 
+// systemReferralRuleOf is the system referral rule of an action.
+func systemReferralRuleOf(action Action) rule {
+	for _, r := range systemReferralRules {
+		if r.action == action {
+			return r
+		}
+	}
+	panic("workflow: no system referral rule for " + string(action))
+}
+
 // EntryStates lists the states an entry can be in, of either direction,
 // and ReferralStates those of a referral, each sorted: the values a list
 // may be filtered by.
@@ -176,7 +207,7 @@ func EntryStates() []State {
 	return statesOf(StateDraft, StateReceived, entryRules, systemEntryRules)
 }
 
-func ReferralStates() []State { return statesOf(StateOpen, "", referralRules) }
+func ReferralStates() []State { return statesOf(StateOpen, "", referralRules, systemReferralRules) }
 
 // statesOf collects the start states and every state the rules leave or
 // reach.
