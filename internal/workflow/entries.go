@@ -249,6 +249,10 @@ func checkEntryRule(p *principal, e *entryView, v via, t Transition) (rule, erro
 		return rule{}, &TransitionError{Object: "entry", ID: e.ID, Action: t.Action, State: State(e.State)}
 	}
 	if !p.may(r.who, v) {
+		if r.who == whoApprover && v&viaAuthor != 0 {
+			return rule{}, fmt.Errorf("entry %d: %s: you drafted this letter, and nobody approves what they drafted; "+
+				"a head of your department or above it does: %w", e.ID, t.Action, ErrForbidden)
+		}
 		return rule{}, fmt.Errorf("entry %d: %s: %w", e.ID, t.Action, ErrForbidden)
 	}
 	switch {
@@ -342,7 +346,7 @@ func (tr *transition) applyInMemory() {
 func (tr *transition) apply(ctx context.Context) error {
 	switch tr.t.Action {
 	case ActionSubmit:
-		if tr.e.DepartmentID == nil {
+		if tr.e.ApprovalDepartment == nil {
 			return unprocessable("department", "the draft names no department, so no head can approve it; set its department first")
 		}
 	case ActionRegister:

@@ -16,8 +16,9 @@ const (
 	whoClerk who = 1 << iota
 	// whoAuthor: the user who created the draft.
 	whoAuthor
-	// whoApprover: a head of the draft's department or of a department
-	// above it.
+	// whoApprover: a head of the draft's drafter's department or of a
+	// department above it (of the department the draft names when its
+	// drafter is in none), other than its drafter (access.go).
 	whoApprover
 	// whoHead: a head whose departments hold a referral of the entry
 	// (a head who can see the entry through their role).
