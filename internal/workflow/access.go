@@ -12,7 +12,8 @@ import (
 //     clearance is below the document's classification, no administrator
 //     (admins manage the organisation, not content) and no operator;
 //   - within that: the registry's clerks; the author of an outgoing draft
-//     and the heads above its department; whoever a referral of the entry
+//     and the heads of its drafter's department and above it (the
+//     department the draft names when its drafter is in none); whoever a referral of the entry
 //     is addressed to (a person, or the members of a department), who made
 //     it, and the heads above that department or person.
 //
@@ -26,7 +27,7 @@ type via uint8
 const (
 	viaClerk        via = 1 << iota // clerk of its registry
 	viaAuthor                       // author of the outgoing draft
-	viaApprover                     // head above the draft's department
+	viaApprover                     // head of the draft's approving department or above it, not its author
 	viaReferral                     // a referral to them or their department, or made by them
 	viaHeadReferral                 // a referral to a department (or a member of one) they head
 )
@@ -55,10 +56,12 @@ func (p *principal) directAccess(e *entryView) (v via, referrals bool) {
 		v |= viaClerk
 	}
 	if e.Direction == string(Outgoing) {
-		if e.CreatedBy != nil && *e.CreatedBy == p.id {
+		author := e.CreatedBy != nil && *e.CreatedBy == p.id
+		if author {
 			v |= viaAuthor
 		}
-		if e.DepartmentID != nil && slices.Contains(p.covered, *e.DepartmentID) {
+		// Four eyes: nobody approves what they drafted.
+		if d := e.ApprovalDepartment; d != nil && slices.Contains(p.covered, *d) && !author {
 			v |= viaApprover
 		}
 		return v, false

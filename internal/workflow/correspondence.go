@@ -387,7 +387,11 @@ func (s *Service) writeDraft(x *txn, p *principal, c correspondenceRow, reg regi
 		MinistryID: reg.MinistryID, ApprovalRequired: reg.ApprovalRequired, Template: reg.Template,
 		Direction: e.Direction, State: e.State, Version: e.Version, DueDate: e.DueDate, CreatedAt: now, UpdatedAt: now,
 		Kind: c.Kind, Subject: c.Subject, Classification: c.Classification, Priority: c.Priority,
-		DepartmentID: c.DepartmentID, CreatedBy: c.CreatedBy, SenderRegistryID: c.SenderRegistryID}
+		DepartmentID: c.DepartmentID, CreatedBy: c.CreatedBy, SenderRegistryID: c.SenderRegistryID,
+		ApprovalDepartment: c.DepartmentID}
+	if p.department != 0 {
+		view.ApprovalDepartment = ptr(p.department)
+	}
 	v, _ := p.directAccess(&view) // an outgoing entry: its referrals add nothing
 	return view.entry(p.allowedActions(&view, v))
 }

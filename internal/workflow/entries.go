@@ -130,6 +130,9 @@ type prefetched struct {
 	deliveries  func() []delivery      // dispatch: the recipients
 	departments func() []departmentRow // refer to a department: those with the code
 	referralID  *int64                 // refer: the new referral's id
+
+	// close, answer: the referrals not yet done
+	referrals func() []pendingReferral
 	// refer to a person: the directory's answer, asked before the
 	// transaction (findAddressee)
 	addressee addressee
@@ -148,11 +151,12 @@ func (s *Service) act(ctx context.Context, a Actor, id int64, t Transition) (Ent
 	}
 	// Registration freezes the document it reads (attachment changes take
 	// the entry's lock too) and takes a number; a recall withdraws the
-	// incoming entries it reads: both hold the entry's lock from their
-	// reads to their writes. The other actions read without it: their
-	// writes check the entry's version, which every change of the entry
-	// moves on.
-	lock := t.Action == ActionRegister || t.Action == ActionRecall
+	// incoming entries it reads; a close or an answer ends the referrals
+	// it reads (every change of a referral takes its entry's lock first):
+	// these hold the entry's lock from their reads to their writes. The
+	// other actions read without it: their writes check the entry's
+	// version, which every change of the entry moves on.
+	lock := t.Action == ActionRegister || t.Action == ActionRecall || t.Action == ActionClose || t.Action == ActionAnswer
 	var to addressee
 	if t.Action == ActionRefer {
 		to = s.findAddressee(ctx, t.ToUser)
@@ -249,6 +253,10 @@ func checkEntryRule(p *principal, e *entryView, v via, t Transition) (rule, erro
 		return rule{}, &TransitionError{Object: "entry", ID: e.ID, Action: t.Action, State: State(e.State)}
 	}
 	if !p.may(r.who, v) {
+		if r.who == whoApprover && v&viaAuthor != 0 {
+			return rule{}, fmt.Errorf("entry %d: %s: you drafted this letter, and nobody approves what they drafted; "+
+				"a head of your department or above it does: %w", e.ID, t.Action, ErrForbidden)
+		}
 		return rule{}, fmt.Errorf("entry %d: %s: %w", e.ID, t.Action, ErrForbidden)
 	}
 	switch {
@@ -310,6 +318,8 @@ func prefetch(x *txn, id int64, t Transition) prefetched {
 			}
 		}
 		pre.referralID = x.newID("referrals")
+	case ActionClose, ActionAnswer:
+		pre.referrals = x.pendingReferrals(id, systemReferralRuleOf(ActionClose).from)
 	}
 	return pre
 }
@@ -340,7 +350,7 @@ func (tr *transition) applyInMemory() {
 func (tr *transition) apply(ctx context.Context) error {
 	switch tr.t.Action {
 	case ActionSubmit:
-		if tr.e.DepartmentID == nil {
+		if tr.e.ApprovalDepartment == nil {
 			return unprocessable("department", "the draft names no department, so no head can approve it; set its department first")
 		}
 	case ActionRegister:
@@ -360,11 +370,76 @@ func (tr *transition) apply(ctx context.Context) error {
 		}
 		tr.info["referral"] = id
 	case ActionAnswer:
-		return tr.answer()
+		if err := tr.answer(); err != nil {
+			return err
+		}
+		return tr.endReferrals("closed with the entry, answered")
+	case ActionClose:
+		return tr.endReferrals("closed with the entry")
 	case ActionCancel:
 		return tr.unanswer()
 	}
 	return nil
+}
+
+// endReferrals ends the referrals of an incoming entry not yet done, as
+// its close or answer does (systemReferralRules), each with a timeline
+// line saying so. Who is not a clerk of its registry closes it only when
+// every one of them is theirs: addressed to them, to a department they
+// head or below it, or to a member of one; otherwise the close is refused
+// naming the others.
+func (tr *transition) endReferrals(comment string) error {
+	if Direction(tr.e.Direction) != Incoming || tr.pre.referrals == nil {
+		return nil
+	}
+	pending := tr.pre.referrals()
+	if len(pending) == 0 {
+		return nil
+	}
+	if tr.v&viaClerk == 0 {
+		if others := tr.p.notHeld(pending); len(others) > 0 {
+			return &TransitionError{Object: "entry", ID: tr.e.ID, Action: tr.t.Action, State: State(tr.e.State), Conflict: true,
+				Reason: "referrals of other departments are still open (" + strings.Join(others, ", ") +
+					"); the registry's clerk or a head above them closes the entry"}
+		}
+	}
+	tr.info["referrals_closed"] = endPending(tr.x, tr.p, tr.e, pending, comment, tr.now)
+	return nil
+}
+
+// notHeld names the referrals among pending that p does not hold as
+// theirs (addressed to them, or to a department they cover or a member of
+// one): "referral 12 to IT".
+func (p *principal) notHeld(pending []pendingReferral) []string {
+	var out []string
+	for i := range pending {
+		h := &pending[i].referralHold
+		_, head := p.holds(h)
+		if head || (h.ToUserID != nil && *h.ToUserID == p.id) {
+			continue
+		}
+		name := fmt.Sprintf("referral %d", h.ID)
+		if d := pending[i].Department; d != "" {
+			name += " to " + d
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// endPending queues the closing of the referrals pending of entry e by
+// the system rule, with a timeline line each, and returns their ids.
+func endPending(x *txn, p *principal, e *entryView, pending []pendingReferral, comment string, now time.Time) []int64 {
+	r := systemReferralRuleOf(ActionClose)
+	ids := make([]int64, 0, len(pending))
+	for i := range pending {
+		f := &pending[i]
+		ids = append(ids, f.ID)
+		x.insertEvents(p, event{corrID: e.CorrespondenceID, entryID: e.ID, referralID: f.ID, action: string(ActionClose),
+			from: State(f.State), to: r.to, comment: comment})
+	}
+	x.endReferrals(ids, r.from, r.to, now)
+	return ids
 }
 
 // answer notes the reply that answers the entry, if one is given.
@@ -479,9 +554,14 @@ func (tr *transition) answerRepliedTo() error {
 		if !ok {
 			continue // not open any more (closed, returned, already answered)
 		}
+		pending := tr.x.pendingReferrals(in.ID, systemReferralRuleOf(ActionClose).from)
+		if err := tr.x.run(); err != nil {
+			return err
+		}
 		tr.x.updateEntry(in.ID, in.Version, map[string]any{"state": string(r.to), "answered_by": tr.e.CorrespondenceID}, tr.now)
 		tr.x.insertEvents(tr.p, event{corrID: in.CorrespondenceID, entryID: in.ID, action: string(ActionAnswer),
 			from: State(in.State), to: r.to, details: map[string]any{"reply": tr.e.CorrespondenceID}})
+		endPending(tr.x, tr.p, in, pending(), "closed with the entry, answered by a registered reply", tr.now)
 	}
 	return nil
 }

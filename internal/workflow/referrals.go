@@ -44,6 +44,9 @@ func (p *principal) referralAccess(f *referralView) referralAccess {
 
 func (p *principal) referralActions(f *referralView, acc referralAccess) []Action {
 	out := []Action{}
+	if !referralEntryOpen(f.EntryState) {
+		return out
+	}
 	for _, r := range referralRules {
 		if slices.Contains(r.from, State(f.State)) && acc.may(r.who) && !slices.Contains(out, r.action) {
 			out = append(out, r.action)
@@ -399,6 +402,10 @@ func (s *Service) readReferralTransition(x *txn, a Actor, id int64, t ReferralTr
 	if !acc.visible() {
 		return nil, nil, nil, acc, rule{}, notFound("referral", id)
 	}
+	if !referralEntryOpen(e.State) {
+		// Closed or answered: its referrals are done with it.
+		return nil, nil, nil, acc, rule{}, &TransitionError{Object: "entry", ID: e.ID, Action: t.Action, State: State(e.State)}
+	}
 	if f.Version != t.Version {
 		return nil, nil, nil, acc, rule{}, &StaleError{Object: "referral", ID: id, Given: t.Version, Current: f.Version}
 	}
@@ -472,14 +479,21 @@ func (s *Service) writeReferralTransition(x *txn, p *principal, e *entryView, f 
 // entryFollowsAccept moves the entry e as its referral f is taken up
 // (accepted, or answered straight from open): referred → in_progress.
 func entryFollowsAccept(x *txn, p *principal, e *entryView, f *referralView, now time.Time) {
+	// In progress already, the entry's version moves on all the same: a
+	// close of the entry decided on what was read before the acceptance is
+	// stale.
+	changes := map[string]any{}
 	er, ok := findSystemRule(Incoming, ActionAccept, State(e.State))
-	if !ok {
-		return
+	if ok {
+		changes["state"] = string(er.to)
 	}
-	x.updateEntry(e.ID, e.Version, map[string]any{"state": string(er.to)}, now)
-	x.insertEvents(p, event{corrID: e.CorrespondenceID, entryID: e.ID, action: string(ActionStart),
-		from: State(e.State), to: er.to, details: map[string]any{"referral": f.ID}})
-	e.State, e.Version = string(er.to), e.Version+1
+	x.updateEntry(e.ID, e.Version, changes, now)
+	if ok {
+		x.insertEvents(p, event{corrID: e.CorrespondenceID, entryID: e.ID, action: string(ActionStart),
+			from: State(e.State), to: er.to, details: map[string]any{"referral": f.ID}})
+		e.State = string(er.to)
+	}
+	e.Version++
 }
 
 // maxReferralDepth bounds the walk up a chain of referrals passed on.

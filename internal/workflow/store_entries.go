@@ -54,13 +54,23 @@ type entryView struct {
 	SenderRegistryID   *int64
 	FrozenAt           *time.Time
 	DocumentSHA256     string `gorm:"column:document_sha256"`
+	// ApprovalDepartment is the department whose heads, and those above
+	// it, approve an outgoing draft (approvalDepartmentSQL).
+	ApprovalDepartment *int64
 }
+
+// approvalDepartmentSQL is the department that approves the draft of
+// correspondence c: its drafter's own, as the drafter stands now; for a
+// drafter in no department (a registry's clerk drafting for one), the
+// department the draft names.
+const approvalDepartmentSQL = `COALESCE((SELECT am.department_id FROM memberships am WHERE am.user_id = c.created_by), c.department_id)`
 
 const entrySelect = `SELECT e.id, e.correspondence_id, e.registry_id, r.code AS registry_code, r.ministry_id,
 	r.approval_required, r.template, e.direction, e.state, e.version, e.year, e.seq, e.number, e.registered_at,
 	e.due_date, e.reason, e.answered_by, e.created_at, e.updated_at, e.sender_number, e.sender_registered_at,
 	e.reply_requested_by, c.kind, c.subject, c.classification,
-	c.priority, c.department_id, c.created_by, c.sender_registry_id, c.frozen_at, c.document_sha256
+	c.priority, c.department_id, c.created_by, c.sender_registry_id, c.frozen_at, c.document_sha256,
+	` + approvalDepartmentSQL + ` AS approval_department
 FROM registry_entries e
 JOIN correspondence c ON c.id = e.correspondence_id
 JOIN registries r ON r.id = e.registry_id`
@@ -71,7 +81,8 @@ func (e *entryView) scan(r rowScanner) error {
 		&e.ApprovalRequired, &e.Template, &e.Direction, &e.State, &e.Version, &e.Year, &e.Seq, &e.Number, &e.RegisteredAt,
 		&e.DueDate, &e.Reason, &e.AnsweredBy, &e.CreatedAt, &e.UpdatedAt, &e.SenderNumber, &e.SenderRegisteredAt,
 		&e.ReplyRequestedBy, &e.Kind, &e.Subject, &e.Classification,
-		&e.Priority, &e.DepartmentID, &e.CreatedBy, &e.SenderRegistryID, &e.FrozenAt, &e.DocumentSHA256)
+		&e.Priority, &e.DepartmentID, &e.CreatedBy, &e.SenderRegistryID, &e.FrozenAt, &e.DocumentSHA256,
+		&e.ApprovalDepartment)
 }
 
 // appendEntry appends each row of entrySelect to *to.
@@ -231,7 +242,7 @@ func (p *principal) entryScope() (cond string, args []any, ok bool) {
 	alts = append(alts, "(e.direction = 'outgoing' AND c.created_by = ?)")
 	args = append(args, p.id)
 	if len(p.covered) > 0 {
-		alts = append(alts, "(e.direction = 'outgoing' AND c.department_id IN ?)")
+		alts = append(alts, "(e.direction = 'outgoing' AND "+approvalDepartmentSQL+" IN ?)")
 		args = append(args, p.covered)
 	}
 	ref := "f.to_user_id = ? OR f.from_user_id = ?"

@@ -35,13 +35,14 @@ type referralView struct {
 	Number           *string
 	RegistryID       int64
 	MinistryID       int64
+	EntryState       string
 }
 
 const referralSelect = `SELECT f.id, f.entry_id, e.correspondence_id, f.parent_id, f.from_user_id, f.to_user_id,
 	f.to_department_id, d.code AS to_department_code,
 	tm.department_id AS to_user_department, f.instruction, f.due_date, f.state, f.version, f.answer,
 	f.created_at, f.updated_at, c.subject, c.classification, c.priority, r.code AS registry_code, e.number,
-	e.registry_id, r.ministry_id
+	e.registry_id, r.ministry_id, e.state AS entry_state
 FROM referrals f
 JOIN registry_entries e ON e.id = f.entry_id
 JOIN correspondence c ON c.id = e.correspondence_id
@@ -205,4 +206,62 @@ func (x *txn) referralHolds(entryIDs []int64) (get func() []referralHold) {
 	}
 	x.query(referralHoldSelect+" WHERE f.entry_id IN ("+placeholders(len(ids))+")", ids, appendHold(&hs))
 	return func() []referralHold { return hs }
+}
+
+// pendingReferral is a referral not yet done (open, accepted or passed
+// on), as the close or the answer of its entry ends it: a row of
+// pendingReferralSelect.
+type pendingReferral struct {
+	referralHold
+	State string
+	// Department is the code of the department it is addressed to, or of
+	// the person's it is addressed to ("" for none).
+	Department string
+}
+
+const pendingReferralSelect = `SELECT f.id, f.entry_id, f.to_user_id, f.from_user_id, f.to_department_id, tm.department_id,
+	f.state, COALESCE(d.code, ud.code, '')
+FROM referrals f LEFT JOIN memberships tm ON tm.user_id = f.to_user_id
+LEFT JOIN departments d ON d.id = f.to_department_id
+LEFT JOIN departments ud ON ud.id = tm.department_id`
+
+// pendingReferrals queues the reading of the referrals of an entry in one
+// of the states from; get returns them, by id, once x has run.
+func (x *txn) pendingReferrals(entryID int64, from []State) (get func() []pendingReferral) {
+	var out []pendingReferral
+	args := []any{entryID}
+	for _, s := range from {
+		args = append(args, string(s))
+	}
+	x.query(pendingReferralSelect+" WHERE f.entry_id = ? AND f.state IN ("+placeholders(len(from))+") ORDER BY f.id", args,
+		func(r rowScanner) error {
+			var f pendingReferral
+			h := &f.referralHold
+			if err := r.Scan(&h.ID, &h.EntryID, &h.ToUserID, &h.FromUserID, &h.ToDepartmentID, &h.ToUserDepartment,
+				&f.State, &f.Department); err != nil {
+				return err
+			}
+			out = append(out, f)
+			return nil
+		})
+	return func() []pendingReferral { return out }
+}
+
+// endReferrals queues the moving of these referrals, in one of the states
+// from, to state to, moving their versions on. The caller holds their
+// entry's lock, which every change of a referral takes first, so they
+// are as read.
+func (x *txn) endReferrals(ids []int64, from []State, to State, now time.Time) {
+	if len(ids) == 0 {
+		return
+	}
+	args := []any{string(to), now}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	for _, s := range from {
+		args = append(args, string(s))
+	}
+	x.exec(`UPDATE referrals SET state = ?, version = version + 1, updated_at = ? WHERE id IN (`+placeholders(len(ids))+
+		`) AND state IN (`+placeholders(len(from))+`)`, args...)
 }

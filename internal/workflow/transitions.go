@@ -16,8 +16,9 @@ const (
 	whoClerk who = 1 << iota
 	// whoAuthor: the user who created the draft.
 	whoAuthor
-	// whoApprover: a head of the draft's department or of a department
-	// above it.
+	// whoApprover: a head of the draft's drafter's department or of a
+	// department above it (of the department the draft names when its
+	// drafter is in none), other than its drafter (access.go).
 	whoApprover
 	// whoHead: a head whose departments hold a referral of the entry
 	// (a head who can see the entry through their role).
@@ -115,10 +116,26 @@ var referralRules = []rule{
 
 // systemReferralRules are the referral transitions the engine makes as
 // consequences: a referral passed on is answered when the referral it was
-// passed to is.
+// passed to is. An incoming entry closed or answered (by its clerk, by the
+// head responsible for it, or by a registered reply) ends its referrals
+// not yet done, in the same transaction, each with a timeline line
+// (entries.go endReferrals). Who may close an entry that has such
+// referrals: its registry's clerk, or a head whose departments hold every
+// one of them; a head holding only some of them is refused, told which
+// others are open. No action is taken on a referral of an entry that is
+// not open any more (referralEntryOpen): its referrals are done with it.
 var systemReferralRules = []rule{
 	{action: ActionAnswer, from: []State{StateReferred}, to: StateAnswered, who: whoSystem},
+	{action: ActionClose, from: []State{StateOpen, StateAccepted, StateReferred}, to: StateClosed, who: whoSystem},
 }
+
+// referralEntryStates are the states of an incoming entry in which its
+// referrals may be acted on.
+var referralEntryStates = []State{StateRegistered, StateReferred, StateInProgress}
+
+// referralEntryOpen reports whether a referral of an entry in state may
+// be acted on.
+func referralEntryOpen(state string) bool { return slices.Contains(referralEntryStates, State(state)) }
 
 // entryActions and referralActions are the action names each machine knows.
 var (
@@ -182,6 +199,16 @@ func findReferralRule(action Action, state State) (rule, bool, bool) {
 func findSystemReferralRule(action Action, state State) (rule, bool) {
 	r, _, ok := findRule(systemReferralRules, "", action, state)
 	return r, ok
+}
+
+// systemReferralRuleOf is the system referral rule of an action.
+func systemReferralRuleOf(action Action) rule {
+	for _, r := range systemReferralRules {
+		if r.action == action {
+			return r
+		}
+	}
+	panic("workflow: no system referral rule for " + string(action))
 }
 
 // EntryStates lists the states an entry can be in, of either direction,
