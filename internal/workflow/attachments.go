@@ -280,6 +280,15 @@ func (l attachmentList) creatorIDs() []int64 {
 	return ids
 }
 
+// shownAs is l with every creator shown as who (a registry's code), none
+// left to name.
+func (l attachmentList) shownAs(who string) attachmentList {
+	for i := range l.items {
+		l.items[i].CreatedBy = who
+	}
+	return attachmentList{items: l.items}
+}
+
 // name sets CreatedBy of l's items to their creators' logins.
 func (l attachmentList) name(logins map[int64]string) {
 	for i, id := range l.creators {

@@ -463,7 +463,7 @@ func (tr *transition) dispatch() error {
 		code := deref(row.code)
 		delivered = append(delivered, code)
 		tr.x.insertEvents(tr.p, event{corrID: e.CorrespondenceID, entryID: in.ID, action: "receive",
-			to: StateReceived, details: map[string]any{"registry": code, "from_registry": e.RegistryCode}})
+			to: StateReceived, asRegistry: e.RegistryCode, details: map[string]any{"registry": code, "from_registry": e.RegistryCode}})
 		tr.x.moveRecipient(row.id, r.to, in.ID, tr.now)
 	}
 	tr.info["recipients"] = delivered
@@ -493,7 +493,7 @@ func (tr *transition) recall() error {
 		r, _ := findSystemRule(Incoming, ActionRecall, State(in.State))
 		tr.x.updateEntry(in.ID, in.Version, map[string]any{"state": string(r.to)}, tr.now)
 		tr.x.insertEvents(tr.p, event{corrID: in.CorrespondenceID, entryID: in.ID, action: string(ActionRecall),
-			from: State(in.State), to: r.to})
+			from: State(in.State), to: r.to, asRegistry: e.RegistryCode})
 	}
 	for _, row := range rows {
 		if r, ok := findRecipientRule(ActionRecall, State(row.State)); ok && row.RegistryID != nil {

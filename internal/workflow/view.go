@@ -70,7 +70,6 @@ func (s *Service) view(x *txn, a Actor, corrID int64, names *viewNames) (*princi
 	if err := x.run(); err != nil {
 		return nil, View{}, fmt.Errorf("read correspondence %d: %w", corrID, err)
 	}
-	names.attachments = rows.attachments
 	p, err := principal()
 	if err != nil {
 		return nil, View{}, err
@@ -85,6 +84,7 @@ func (s *Service) view(x *txn, a Actor, corrID int64, names *viewNames) (*princi
 	}
 	view, entryIDs, author := viewOf(p, rows, es, vias)
 	names.author = author
+	names.attachments = rows.attachments
 	events := rows.timeline
 	if len(events) == maxTimeline {
 		// Cut by the limit before the events of other entries were left
@@ -193,6 +193,9 @@ func viewOf(p *principal, rows *viewRows, es []entryView, vias []via) (view View
 	if seesSender {
 		view.Correspondence.Department = deref(c.Department)
 		author = deref(c.CreatedBy)
+	} else if c.Registry != nil {
+		// The sender's people appear as their registry.
+		rows.attachments = rows.attachments.shownAs(*c.Registry)
 	}
 	view.Correspondence.Recipients = recipients(rows.recipients, seesSender)
 	return view, entryIDs, author
