@@ -315,7 +315,7 @@ func (s *Service) openAttachment(ctx context.Context, a Actor, corrID, attID int
 	if err != nil {
 		return Attachment{}, nil, err
 	}
-	if len(es) == 0 || !found {
+	if len(es) == 0 || !found || onlyRecalled(es) {
 		return Attachment{}, nil, notFound("attachment", attID)
 	}
 	l := attachmentList{items: []Attachment{row.attachment("")}, creators: []int64{deref(row.CreatedBy)}}

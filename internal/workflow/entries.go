@@ -92,6 +92,9 @@ func (e *entryView) entry(actions []Action) Entry {
 	if e.RegisteredAt != nil {
 		out.RegisteredAt = *e.RegisteredAt
 	}
+	if e.recalledIncoming() {
+		out.Subject = "" // the envelope alone (onlyRecalled)
+	}
 	if out.Actions == nil {
 		out.Actions = []Action{}
 	}

@@ -198,7 +198,36 @@ func viewOf(p *principal, rows *viewRows, es []entryView, vias []via) (view View
 		rows.attachments = rows.attachments.shownAs(*c.Registry)
 	}
 	view.Correspondence.Recipients = recipients(rows.recipients, seesSender)
+	if onlyRecalled(es) {
+		view.Correspondence = view.Correspondence.envelope()
+		rows.attachments = attachmentList{items: []Attachment{}}
+	}
 	return view, entryIDs, author
+}
+
+// onlyRecalled reports whether every entry of es is an incoming entry its
+// sender recalled: those who see the letter through them see its envelope
+// alone.
+func onlyRecalled(es []entryView) bool {
+	for i := range es {
+		if !es[i].recalledIncoming() {
+			return false
+		}
+	}
+	return len(es) > 0
+}
+
+func (e *entryView) recalledIncoming() bool {
+	return Direction(e.Direction) == Incoming && State(e.State) == StateRecalled
+}
+
+// envelope is c without its content: what a recipient keeps of a letter
+// its sender recalled (who sent it, when, its classification and
+// priority, its recipients).
+func (c Correspondence) envelope() Correspondence {
+	c.Subject, c.Body, c.DocumentSHA256 = "", "", ""
+	c.References, c.Attachments = []Reference{}, []Attachment{}
+	return c
 }
 
 // timeline is the events of the entries p sees (es), without those of
