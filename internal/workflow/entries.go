@@ -125,10 +125,12 @@ type transition struct {
 // prefetched is what an action reads with its entry, in the same round
 // trip; each is there once the entry is.
 type prefetched struct {
-	document    func() []docPart       // register: documentQuery's rows
-	deliveries  func() []delivery      // dispatch: the recipients
-	departments func() []departmentRow // refer to a department: those with the code
-	referralID  *int64                 // refer: the new referral's id
+	document    func() []docPart              // register: documentQuery's rows
+	deliveries  func() []delivery             // dispatch: the recipients
+	departments func() []departmentRow        // refer to a department: those with the code
+	referralID  *int64                        // refer: the new referral's id
+	registries  func() map[string]registryRow // forward: the registry named
+	entryID     *int64                        // forward: the new incoming entry's id
 	// refer to a person: the directory's answer, asked before the
 	// transaction (findAddressee)
 	addressee addressee
@@ -147,11 +149,12 @@ func (s *Service) act(ctx context.Context, a Actor, id int64, t Transition) (Ent
 	}
 	// Registration freezes the document it reads (attachment changes take
 	// the entry's lock too) and takes a number; a recall withdraws the
-	// incoming entries it reads: both hold the entry's lock from their
+	// incoming entries it reads, a forward adds a recipient after those it
+	// reads: they hold the entry's lock from their
 	// reads to their writes. The other actions read without it: their
 	// writes check the entry's version, which every change of the entry
 	// moves on.
-	lock := t.Action == ActionRegister || t.Action == ActionRecall
+	lock := t.Action == ActionRegister || t.Action == ActionRecall || t.Action == ActionForward
 	var to addressee
 	if t.Action == ActionRefer {
 		to = s.findAddressee(ctx, t.ToUser)
@@ -302,6 +305,12 @@ func prefetch(x *txn, id int64, t Transition) prefetched {
 		pre.document = x.document(id)
 	case ActionDispatch:
 		pre.deliveries = x.deliveries(id)
+	case ActionForward:
+		pre.deliveries = x.deliveries(id)
+		if c, err := canonicalCode("registry", "the registry", t.Registry); err == nil {
+			pre.registries = x.registries([]string{c})
+		}
+		pre.entryID = x.newID("registry_entries")
 	case ActionRefer:
 		if strings.TrimSpace(t.ToUser) == "" && strings.TrimSpace(t.ToDepartment) != "" {
 			if c, err := canonicalCode("to_department", "the department", t.ToDepartment); err == nil {
@@ -333,6 +342,9 @@ func (tr *transition) applyInMemory() {
 	if v, ok := tr.set["answered_by"].(int64); ok {
 		e.AnsweredBy = ptr(v)
 	}
+	if tr.t.Action == ActionForward {
+		e.Recipients++
+	}
 }
 
 // apply does what the action does besides the change of state.
@@ -346,6 +358,8 @@ func (tr *transition) apply(ctx context.Context) error {
 		return tr.register()
 	case ActionDispatch:
 		return tr.dispatch()
+	case ActionForward:
+		return tr.forward()
 	case ActionRecall:
 		return tr.recall()
 	case ActionReturn:
@@ -440,11 +454,17 @@ func (tr *transition) answerRepliedTo() error {
 // incoming entry in state received; an outside party is marked delivered
 // (the letter goes on paper).
 func (tr *transition) dispatch() error {
-	e := tr.e
 	rows := tr.pre.deliveries()
 	if len(rows) == 0 {
-		return unprocessable("recipients", "the letter has no recipients; a draft's recipients are set before registration")
+		return unprocessable("recipients", "the letter has no recipients; forward it to a registry")
 	}
+	tr.deliver(rows)
+	return nil
+}
+
+// deliver delivers to the pending recipients among rows.
+func (tr *transition) deliver(rows []delivery) {
+	e := tr.e
 	due := e.DueDate
 	if due == "" {
 		due = tr.s.defaultDueDate(Priority(e.Priority), tr.now)
@@ -467,10 +487,11 @@ func (tr *transition) dispatch() error {
 		delivered = append(delivered, code)
 		tr.x.insertEvents(tr.p, event{corrID: e.CorrespondenceID, entryID: in.ID, action: "receive",
 			to: StateReceived, asRegistry: e.RegistryCode, details: map[string]any{"registry": code, "from_registry": e.RegistryCode}})
-		tr.x.moveRecipient(row.id, r.to, in.ID, tr.now)
+		if row.id != 0 { // 0: a forward's, inserted delivered
+			tr.x.moveRecipient(row.id, r.to, in.ID, tr.now)
+		}
 	}
 	tr.info["recipients"] = delivered
-	return nil
 }
 
 // recall withdraws a dispatched letter while no recipient has registered
@@ -480,6 +501,9 @@ func (tr *transition) recall() error {
 	all, rows, err := tr.x.incomingEntriesLocked(e.CorrespondenceID)
 	if err != nil {
 		return err
+	}
+	if strings.TrimSpace(tr.t.Registry) != "" {
+		return tr.recallOne(all, rows)
 	}
 	var ins []*entryView
 	for _, in := range all {

@@ -49,12 +49,22 @@ type entryView struct {
 	SenderRegistryID *int64
 	FrozenAt         *time.Time
 	DocumentSHA256   string `gorm:"column:document_sha256"`
+	// Of an outgoing entry (0 otherwise): its letter's recipients, and
+	// (dispatched) those that registered it (acknowledged),
+	// which decide whether dispatch and recall can be made now.
+	Recipients   int64
+	Acknowledged int64
 }
 
 const entrySelect = `SELECT e.id, e.correspondence_id, e.registry_id, r.code AS registry_code, r.ministry_id,
 	r.approval_required, r.template, e.direction, e.state, e.version, e.year, e.seq, e.number, e.registered_at,
 	e.due_date, e.reason, e.answered_by, e.created_at, e.updated_at, c.kind, c.subject, c.classification,
-	c.priority, c.department_id, c.created_by, c.sender_registry_id, c.frozen_at, c.document_sha256
+	c.priority, c.department_id, c.created_by, c.sender_registry_id, c.frozen_at, c.document_sha256,
+	CASE WHEN e.direction = 'outgoing' THEN
+		(SELECT COUNT(*) FROM correspondence_recipients x WHERE x.correspondence_id = e.correspondence_id) ELSE 0 END,
+	CASE WHEN e.direction = 'outgoing' AND e.state = 'dispatched' THEN
+		(SELECT COUNT(*) FROM correspondence_recipients x WHERE x.correspondence_id = e.correspondence_id
+		AND x.state = 'acknowledged') ELSE 0 END
 FROM registry_entries e
 JOIN correspondence c ON c.id = e.correspondence_id
 JOIN registries r ON r.id = e.registry_id`
@@ -64,7 +74,8 @@ func (e *entryView) scan(r rowScanner) error {
 	return r.Scan(&e.ID, &e.CorrespondenceID, &e.RegistryID, &e.RegistryCode, &e.MinistryID,
 		&e.ApprovalRequired, &e.Template, &e.Direction, &e.State, &e.Version, &e.Year, &e.Seq, &e.Number, &e.RegisteredAt,
 		&e.DueDate, &e.Reason, &e.AnsweredBy, &e.CreatedAt, &e.UpdatedAt, &e.Kind, &e.Subject, &e.Classification,
-		&e.Priority, &e.DepartmentID, &e.CreatedBy, &e.SenderRegistryID, &e.FrozenAt, &e.DocumentSHA256)
+		&e.Priority, &e.DepartmentID, &e.CreatedBy, &e.SenderRegistryID, &e.FrozenAt, &e.DocumentSHA256,
+		&e.Recipients, &e.Acknowledged)
 }
 
 // appendEntry appends each row of entrySelect to *to.
@@ -437,6 +448,7 @@ type delivery struct {
 	state      string
 	code       *string
 	entryID    *int64
+	position   int
 }
 
 // deliveries queues the reading of the recipients of an entry's letter,
@@ -449,11 +461,11 @@ func (x *txn) deliveries(entryID int64) (get func() []delivery) {
 	}
 	var out []delivery
 	x.query(`SELECT x.id, x.registry_id, x.party, x.state, (SELECT r.code FROM registries r WHERE r.id = x.registry_id),
-	`+newID+` FROM correspondence_recipients x
+	`+newID+`, x.position FROM correspondence_recipients x
 WHERE x.correspondence_id = (SELECT correspondence_id FROM registry_entries WHERE id = ?) ORDER BY x.position`,
 		[]any{entryID}, func(r rowScanner) error {
 			var d delivery
-			if err := r.Scan(&d.id, &d.registryID, &d.party, &d.state, &d.code, &d.entryID); err != nil {
+			if err := r.Scan(&d.id, &d.registryID, &d.party, &d.state, &d.code, &d.entryID, &d.position); err != nil {
 				return err
 			}
 			out = append(out, d)
