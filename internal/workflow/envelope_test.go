@@ -75,6 +75,16 @@ func TestRecipientCannotReadARecalledLetter(t *testing.T) {
 		if page.Total != 1 || page.Items[0].Subject != "" {
 			t.Errorf("the recipient's list shows a recalled letter's subject: %+v", page.Items)
 		}
+		page, err = f.wf.Entries(f.ctx, mof, workflow.ListFilter{Query: "سري"})
+		f.must(err)
+		if page.Total != 0 {
+			t.Errorf("a recalled letter is found by its subject: %+v", page.Items)
+		}
+		ver, err := f.wf.Verify(f.ctx, mof, e.CorrespondenceID)
+		f.must(err)
+		if ver.Subject != "" || ver.Number != e.Number {
+			t.Errorf("verification of a recalled letter by its recipient: %+v", ver)
+		}
 		_, rc, err := f.wf.OpenAttachment(f.ctx, mof, e.CorrespondenceID, att.ID)
 		if err == nil {
 			b, _ := io.ReadAll(rc)

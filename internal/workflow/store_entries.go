@@ -207,7 +207,10 @@ func entryFilter(registry string, dir Direction, state State, text string) (cond
 		args = append(args, string(state))
 	}
 	if text != "" {
-		cond += ` AND (LOWER(c.subject) LIKE ? ESCAPE '\' OR LOWER(COALESCE(e.number, '')) LIKE ? ESCAPE '\')`
+		// A recalled incoming entry's subject is not shown (onlyRecalled),
+		// nor found.
+		cond += ` AND ((LOWER(c.subject) LIKE ? ESCAPE '\' AND NOT (e.direction = 'incoming' AND e.state = 'recalled'))
+		OR LOWER(COALESCE(e.number, '')) LIKE ? ESCAPE '\')`
 		pat := likePattern(text)
 		args = append(args, pat, pat)
 	}

@@ -295,15 +295,18 @@ func recipients(rows []recipientLine, full bool) []Recipient {
 
 func (s *Service) verify(ctx context.Context, a Actor, corrID int64) (Verification, error) {
 	var rows []registration
+	envelope := false
 	err := s.readStepwise(ctx, func(x *txn) error {
 		// The access rule of Get: the actor sees an entry of it.
 		p, err := x.loadPrincipal(a)
 		if err != nil {
 			return err
 		}
-		if es, _, err := visibleEntries(x, p, corrID); err != nil || len(es) == 0 {
+		es, _, err := visibleEntries(x, p, corrID)
+		if err != nil || len(es) == 0 {
 			return err
 		}
+		envelope = onlyRecalled(es)
 		rows, err = x.loadRegistration(corrID)
 		return err
 	})
@@ -316,7 +319,7 @@ func (s *Service) verify(ctx context.Context, a Actor, corrID int64) (Verificati
 	r := rows[0]
 	v := Verification{Registry: r.Code, Direction: Direction(r.Direction), Number: r.Number, RegisteredAt: r.RegisteredAt,
 		DocumentSHA256: r.DocumentSHA256, State: State(r.State)}
-	if Classification(r.Classification) == Normal {
+	if Classification(r.Classification) == Normal && !envelope {
 		v.Subject = r.Subject
 	}
 	return v, nil
