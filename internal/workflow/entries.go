@@ -150,8 +150,7 @@ func (s *Service) act(ctx context.Context, a Actor, id int64, t Transition) (Ent
 	// Registration freezes the document it reads (attachment changes take
 	// the entry's lock too) and takes a number; a recall withdraws the
 	// incoming entries it reads, a forward adds a recipient after those it
-	// reads: they hold the entry's lock from their
-	// reads to their writes. The other actions read without it: their
+	// reads: they hold the entry's lock from their reads to their writes. The other actions read without it: their
 	// writes check the entry's version, which every change of the entry
 	// moves on.
 	lock := t.Action == ActionRegister || t.Action == ActionRecall || t.Action == ActionForward
@@ -495,7 +494,8 @@ func (tr *transition) deliver(rows []delivery) {
 }
 
 // recall withdraws a dispatched letter while no recipient has registered
-// it: their received entries become recalled.
+// it: their received entries become recalled. With a registry, it
+// withdraws it from that one alone (recallOne).
 func (tr *transition) recall() error {
 	e := tr.e
 	all, rows, err := tr.x.incomingEntriesLocked(e.CorrespondenceID)
