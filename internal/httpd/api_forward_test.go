@@ -110,3 +110,26 @@ func TestRecipientSeesSenderAsRegistryAndRecalledAsEnvelopeThroughAPI(t *testing
 		}
 	})
 }
+
+// A letter registered with no recipients is offered forward, not
+// dispatch, and forward sends it.
+func TestRegisteredLetterWithoutRecipientsIsForwardedThroughAPI(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		sender := e.withToken(moctClerk)
+		var d draftDTO
+		sender.call("POST", "/api/v1/correspondence", map[string]any{"subject": "بلا مرسل إليه", "body": "نص",
+			"sender_registry": "MOCT"}, http.StatusCreated, &d)
+		out := act(sender, d.EntryID, "register", v(d.Version))
+		if slices.Contains(out.Actions, "dispatch") || !slices.Contains(out.Actions, "forward") {
+			t.Fatalf("actions of a registered letter without recipients = %v", out.Actions)
+		}
+		out = act(sender, d.EntryID, "forward", v(out.Version, "registry", "MOF"))
+		if out.State != "dispatched" {
+			t.Fatalf("forwarded: %+v", out)
+		}
+		if in := incomingAt(e.withToken(mofClerk), "MOF", d.ID); in.State != "received" {
+			t.Errorf("MOF's entry = %+v", in)
+		}
+	})
+}
