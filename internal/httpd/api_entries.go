@@ -25,7 +25,8 @@ var entryActions = map[workflow.Action][]string{
 	workflow.ActionReject:   {"reason"},
 	workflow.ActionRegister: nil,
 	workflow.ActionDispatch: nil,
-	workflow.ActionRecall:   nil,
+	workflow.ActionRecall:   {"registry"},
+	workflow.ActionForward:  {"registry"},
 	workflow.ActionRefer:    {"to_user", "to_department", "instruction", "due_date"},
 	workflow.ActionStart:    nil,
 	workflow.ActionAnswer:   {"reply"},
@@ -65,13 +66,14 @@ type transitionRequest struct {
 	Instruction  string `json:"instruction"`
 	DueDate      string `json:"due_date" format:"date"`
 	Reply        int64  `json:"reply"`
+	Registry     string `json:"registry"`
 }
 
 // given names the optional fields the request set.
 func (r transitionRequest) given() []string {
 	return givenFields(map[string]bool{"reason": r.Reason != "", "to_user": r.ToUser != "",
 		"to_department": r.ToDepartment != "", "instruction": r.Instruction != "",
-		"due_date": r.DueDate != "", "reply": r.Reply != 0})
+		"due_date": r.DueDate != "", "reply": r.Reply != 0, "registry": r.Registry != ""})
 }
 
 // referralActionRequest is the body of POST /referrals/{id}/{action}.
@@ -182,7 +184,7 @@ func (s *Server) actOnEntry(c *gin.Context) {
 		return s.opts.Workflow.Act(c.Request.Context(), a, id, workflow.Transition{
 			Action: action, Version: *req.Version, Reason: req.Reason, Comment: req.Comment,
 			ToUser: req.ToUser, ToDepartment: req.ToDepartment, Instruction: req.Instruction,
-			DueDate: req.DueDate, Reply: req.Reply,
+			DueDate: req.DueDate, Reply: req.Reply, Registry: req.Registry,
 		})
 	})
 	if err != nil {

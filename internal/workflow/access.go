@@ -175,11 +175,28 @@ func (p *principal) allowedActions(e *entryView, v via) []Action {
 		if (r.guard == guardApprovalReq && !e.ApprovalRequired) || (r.guard == guardNoApprovalReq && e.ApprovalRequired) {
 			continue
 		}
+		if !e.guardHolds(r.guard) {
+			continue
+		}
 		if !slices.Contains(out, r.action) {
 			out = append(out, r.action)
 		}
 	}
 	return out
+}
+
+// guardHolds reports whether the recipients' guards of a rule hold for e
+// as read: a letter is dispatched to recipients, and recalled whole while
+// none has registered it. Recall and forward check again under the
+// entry's lock.
+func (e *entryView) guardHolds(g guard) bool {
+	switch g {
+	case guardRecipients:
+		return e.Recipients > 0
+	case guardNotRegistered:
+		return e.Acknowledged == 0
+	}
+	return true
 }
 
 func (s *Service) isPostgres() bool { return s.db.IsPostgres() }

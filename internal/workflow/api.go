@@ -197,7 +197,8 @@ const (
 	ActionReject   Action = "reject"   // in_approval → draft, with a reason (a head)
 	ActionRegister Action = "register" // draft|approved → registered; received → registered
 	ActionDispatch Action = "dispatch" // registered → dispatched
-	ActionRecall   Action = "recall"   // dispatched → recalled
+	ActionRecall   Action = "recall"   // dispatched → recalled (one registry of a circular: stays dispatched)
+	ActionForward  Action = "forward"  // registered|dispatched → dispatched: one more registry, delivered
 	ActionRefer    Action = "refer"    // registered|referred|in_progress → referred (creates a referral)
 	ActionStart    Action = "start"    // registered|referred → in_progress
 	ActionAnswer   Action = "answer"   // registered|referred|in_progress → answered
@@ -541,6 +542,10 @@ type Transition struct {
 	DueDate      string
 	// For answer: the correspondence that answers it (optional).
 	Reply int64
+	// For forward: the registry (code) the letter goes to besides its
+	// recipients. For recall (optional): the one recipient registry to
+	// recall it from; "" recalls it from all.
+	Registry string
 }
 
 // Referral is a referral of an incoming entry to a department or a person.

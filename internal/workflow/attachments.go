@@ -292,6 +292,15 @@ func (l attachmentList) creatorIDs() []int64 {
 	return ids
 }
 
+// shownAs is l with every creator shown as who (a registry's code), none
+// left to name.
+func (l attachmentList) shownAs(who string) attachmentList {
+	for i := range l.items {
+		l.items[i].CreatedBy = who
+	}
+	return attachmentList{items: l.items}
+}
+
 // name sets CreatedBy of l's items to their creators' logins.
 func (l attachmentList) name(logins map[int64]string) {
 	for i, id := range l.creators {
@@ -318,7 +327,7 @@ func (s *Service) openAttachment(ctx context.Context, a Actor, corrID, attID int
 	if err != nil {
 		return Attachment{}, nil, err
 	}
-	if len(es) == 0 || !found {
+	if len(es) == 0 || !found || onlyRecalled(es) {
 		return Attachment{}, nil, notFound("attachment", attID)
 	}
 	l := attachmentList{items: []Attachment{row.attachment("")}, creators: []int64{deref(row.CreatedBy)}}

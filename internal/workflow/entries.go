@@ -96,6 +96,9 @@ func (e *entryView) entry(actions []Action) Entry {
 	if e.SenderRegisteredAt != nil {
 		out.SenderRegisteredAt = *e.SenderRegisteredAt
 	}
+	if e.recalledIncoming() {
+		out.Subject = "" // the envelope alone (onlyRecalled)
+	}
 	if out.Actions == nil {
 		out.Actions = []Action{}
 	}
@@ -126,10 +129,12 @@ type transition struct {
 // prefetched is what an action reads with its entry, in the same round
 // trip; each is there once the entry is.
 type prefetched struct {
-	document    func() []docPart       // register: documentQuery's rows
-	deliveries  func() []delivery      // dispatch: the recipients
-	departments func() []departmentRow // refer to a department: those with the code
-	referralID  *int64                 // refer: the new referral's id
+	document    func() []docPart              // register: documentQuery's rows
+	deliveries  func() []delivery             // dispatch: the recipients
+	departments func() []departmentRow        // refer to a department: those with the code
+	referralID  *int64                        // refer: the new referral's id
+	registries  func() map[string]registryRow // forward: the registry named
+	entryID     *int64                        // forward: the new incoming entry's id
 
 	// close, answer: the referrals not yet done
 	referrals func() []pendingReferral
@@ -152,11 +157,13 @@ func (s *Service) act(ctx context.Context, a Actor, id int64, t Transition) (Ent
 	// Registration freezes the document it reads (attachment changes take
 	// the entry's lock too) and takes a number; a recall withdraws the
 	// incoming entries it reads; a close or an answer ends the referrals
-	// it reads (every change of a referral takes its entry's lock first):
-	// these hold the entry's lock from their reads to their writes. The
-	// other actions read without it: their writes check the entry's
-	// version, which every change of the entry moves on.
-	lock := t.Action == ActionRegister || t.Action == ActionRecall || t.Action == ActionClose || t.Action == ActionAnswer
+	// it reads (every change of a referral takes its entry's lock first);
+	// a forward adds a recipient after those it reads: these hold the
+	// entry's lock from their reads to their writes. The other actions
+	// read without it: their writes check the entry's version, which every
+	// change of the entry moves on.
+	lock := t.Action == ActionRegister || t.Action == ActionRecall || t.Action == ActionClose ||
+		t.Action == ActionAnswer || t.Action == ActionForward
 	var to addressee
 	if t.Action == ActionRefer {
 		to = s.findAddressee(ctx, t.ToUser)
@@ -311,6 +318,12 @@ func prefetch(x *txn, id int64, t Transition) prefetched {
 		pre.document = x.document(id)
 	case ActionDispatch:
 		pre.deliveries = x.deliveries(id)
+	case ActionForward:
+		pre.deliveries = x.deliveries(id)
+		if c, err := canonicalCode("registry", "the registry", t.Registry); err == nil {
+			pre.registries = x.registries([]string{c})
+		}
+		pre.entryID = x.newID("registry_entries")
 	case ActionRefer:
 		if strings.TrimSpace(t.ToUser) == "" && strings.TrimSpace(t.ToDepartment) != "" {
 			if c, err := canonicalCode("to_department", "the department", t.ToDepartment); err == nil {
@@ -344,6 +357,9 @@ func (tr *transition) applyInMemory() {
 	if v, ok := tr.set["answered_by"].(int64); ok {
 		e.AnsweredBy = ptr(v)
 	}
+	if tr.t.Action == ActionForward {
+		e.Recipients++
+	}
 }
 
 // apply does what the action does besides the change of state.
@@ -357,6 +373,8 @@ func (tr *transition) apply(ctx context.Context) error {
 		return tr.register()
 	case ActionDispatch:
 		return tr.dispatch()
+	case ActionForward:
+		return tr.forward()
 	case ActionRecall:
 		return tr.recall()
 	case ActionReturn:
@@ -570,11 +588,18 @@ func (tr *transition) answerRepliedTo() error {
 // incoming entry in state received; an outside party is marked delivered
 // (the letter goes on paper).
 func (tr *transition) dispatch() error {
-	e := tr.e
 	rows := tr.pre.deliveries()
 	if len(rows) == 0 {
-		return unprocessable("recipients", "the letter has no recipients; a draft's recipients are set before registration")
+		return unprocessable("recipients", "the letter has no recipients; forward it to a registry")
 	}
+	return tr.deliver(rows)
+}
+
+// deliver delivers to the pending recipients among rows, none of them
+// when a registry among them has no clerk cleared for the letter
+// (clearedRecipients).
+func (tr *transition) deliver(rows []delivery) error {
+	e := tr.e
 	if err := clearedRecipients(rows, Classification(e.Classification)); err != nil {
 		return err
 	}
@@ -599,19 +624,25 @@ func (tr *transition) dispatch() error {
 		code := deref(row.code)
 		delivered = append(delivered, code)
 		tr.x.insertEvents(tr.p, event{corrID: e.CorrespondenceID, entryID: in.ID, action: "receive",
-			to: StateReceived, details: map[string]any{"registry": code, "from_registry": e.RegistryCode}})
-		tr.x.moveRecipient(row.id, r.to, in.ID, tr.now)
+			to: StateReceived, asRegistry: e.RegistryCode, details: map[string]any{"registry": code, "from_registry": e.RegistryCode}})
+		if row.id != 0 { // 0: a forward's, inserted delivered
+			tr.x.moveRecipient(row.id, r.to, in.ID, tr.now)
+		}
 	}
 	tr.info["recipients"] = delivered
 	return nil
 }
+
+// clearanceUnknown marks a delivery whose registry's clearances were not
+// read (a forward's new recipient): clearedRecipients lets it through.
+const clearanceUnknown = -2
 
 // clearedRecipients refuses a dispatch to a registry here none of whose
 // clerks is cleared for the letter's classification: nobody there could
 // see, register or return it, and it would vanish.
 func clearedRecipients(rows []delivery, c Classification) error {
 	for _, row := range rows {
-		if row.registryID == nil || row.cleared >= level(c) {
+		if row.registryID == nil || row.cleared == clearanceUnknown || row.cleared >= level(c) {
 			continue
 		}
 		if _, ok := findRecipientRule(ActionDispatch, State(row.state)); !ok {
@@ -624,12 +655,16 @@ func clearedRecipients(rows []delivery, c Classification) error {
 }
 
 // recall withdraws a dispatched letter while no recipient has registered
-// it: their received entries become recalled.
+// it: their received entries become recalled. With a registry, it
+// withdraws it from that one alone (recallOne).
 func (tr *transition) recall() error {
 	e := tr.e
 	all, rows, err := tr.x.incomingEntriesLocked(e.CorrespondenceID)
 	if err != nil {
 		return err
+	}
+	if strings.TrimSpace(tr.t.Registry) != "" {
+		return tr.recallOne(all, rows)
 	}
 	var ins []*entryView
 	for _, in := range all {
@@ -646,7 +681,7 @@ func (tr *transition) recall() error {
 		r, _ := findSystemRule(Incoming, ActionRecall, State(in.State))
 		tr.x.updateEntry(in.ID, in.Version, map[string]any{"state": string(r.to)}, tr.now)
 		tr.x.insertEvents(tr.p, event{corrID: in.CorrespondenceID, entryID: in.ID, action: string(ActionRecall),
-			from: State(in.State), to: r.to})
+			from: State(in.State), to: r.to, asRegistry: e.RegistryCode})
 	}
 	for _, row := range rows {
 		if r, ok := findRecipientRule(ActionRecall, State(row.State)); ok && row.RegistryID != nil {

@@ -12,6 +12,12 @@ type event struct {
 	from, to   State
 	comment    string
 	details    map[string]any // extra audit details
+	// asRegistry, when set, is who the timeline names as the actor: the
+	// code of the acting registry, for an event one registry writes on
+	// another's entry (a dispatch's receipt, a recall), so that the
+	// recipient sees the sender's registry, never its people. The audit
+	// event names the person.
+	asRegistry string
 }
 
 // auditFields are the action, target and details of e's audit event. The

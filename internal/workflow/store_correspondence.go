@@ -117,6 +117,13 @@ func (x *txn) insertDelivered(corrID, registryID, entryID int64, now time.Time) 
 	changed_at) VALUES`, `(?, ?, ?, ?, ?, ?, ?)`, []any{corrID, 1, registryID, string(RoleTo), string(StateDelivered), entryID, now}})
 }
 
+// insertForwarded queues the inserting of a recipient registry added to a
+// registered letter at position, delivered to its incoming entry.
+func (x *txn) insertForwarded(corrID int64, position int, registryID, entryID int64, now time.Time) {
+	x.insert(insert{`INSERT INTO correspondence_recipients (correspondence_id, position, registry_id, role, state, entry_id,
+	changed_at) VALUES`, `(?, ?, ?, ?, ?, ?, ?)`, []any{corrID, position, registryID, string(RoleTo), string(StateDelivered), entryID, now}})
+}
+
 // replaceRecipients queues the replacing of a draft's recipients.
 func (x *txn) replaceRecipients(corrID int64, rs []recipient) {
 	x.exec(`DELETE FROM correspondence_recipients WHERE correspondence_id = ?`, corrID)

@@ -57,6 +57,11 @@ type entryView struct {
 	// ApprovalDepartment is the department whose heads, and those above
 	// it, approve an outgoing draft (approvalDepartmentSQL).
 	ApprovalDepartment *int64
+	// Of an outgoing entry (0 otherwise): its letter's recipients, and
+	// (dispatched) those that registered it (acknowledged),
+	// which decide whether dispatch and recall can be made now.
+	Recipients   int64
+	Acknowledged int64
 }
 
 // approvalDepartmentSQL is the department that approves the draft of
@@ -70,7 +75,12 @@ const entrySelect = `SELECT e.id, e.correspondence_id, e.registry_id, r.code AS 
 	e.due_date, e.reason, e.answered_by, e.created_at, e.updated_at, e.sender_number, e.sender_registered_at,
 	e.reply_requested_by, c.kind, c.subject, c.classification,
 	c.priority, c.department_id, c.created_by, c.sender_registry_id, c.frozen_at, c.document_sha256,
-	` + approvalDepartmentSQL + ` AS approval_department
+	` + approvalDepartmentSQL + ` AS approval_department,
+	CASE WHEN e.direction = 'outgoing' THEN
+		(SELECT COUNT(*) FROM correspondence_recipients x WHERE x.correspondence_id = e.correspondence_id) ELSE 0 END,
+	CASE WHEN e.direction = 'outgoing' AND e.state = 'dispatched' THEN
+		(SELECT COUNT(*) FROM correspondence_recipients x WHERE x.correspondence_id = e.correspondence_id
+		AND x.state = 'acknowledged') ELSE 0 END
 FROM registry_entries e
 JOIN correspondence c ON c.id = e.correspondence_id
 JOIN registries r ON r.id = e.registry_id`
@@ -82,7 +92,7 @@ func (e *entryView) scan(r rowScanner) error {
 		&e.DueDate, &e.Reason, &e.AnsweredBy, &e.CreatedAt, &e.UpdatedAt, &e.SenderNumber, &e.SenderRegisteredAt,
 		&e.ReplyRequestedBy, &e.Kind, &e.Subject, &e.Classification,
 		&e.Priority, &e.DepartmentID, &e.CreatedBy, &e.SenderRegistryID, &e.FrozenAt, &e.DocumentSHA256,
-		&e.ApprovalDepartment)
+		&e.ApprovalDepartment, &e.Recipients, &e.Acknowledged)
 }
 
 // appendEntry appends each row of entrySelect to *to.
@@ -214,7 +224,10 @@ func entryFilter(registry string, dir Direction, state State, text string) (cond
 		args = append(args, string(state))
 	}
 	if text != "" {
-		cond += ` AND (LOWER(c.subject) LIKE ? ESCAPE '\' OR LOWER(COALESCE(e.number, '')) LIKE ? ESCAPE '\')`
+		// A recalled incoming entry's subject is not shown (onlyRecalled),
+		// nor found.
+		cond += ` AND ((LOWER(c.subject) LIKE ? ESCAPE '\' AND NOT (e.direction = 'incoming' AND e.state = 'recalled'))
+		OR LOWER(COALESCE(e.number, '')) LIKE ? ESCAPE '\')`
 		pat := likePattern(text)
 		args = append(args, pat, pat)
 	}
@@ -455,10 +468,11 @@ type delivery struct {
 	party      string
 	state      string
 	// cleared is the highest clearance (level) of the registry's clerks;
-	// -1 when it has none.
-	cleared int
-	code    *string
-	entryID *int64
+	// -1 when it has none (clearanceUnknown when not read).
+	cleared  int
+	code     *string
+	entryID  *int64
+	position int
 }
 
 // deliveries queues the reading of the recipients of an entry's letter,
@@ -476,11 +490,11 @@ func (x *txn) deliveries(entryID int64) (get func() []delivery) {
 	FROM registry_clerks k LEFT JOIN memberships m ON m.user_id = k.user_id WHERE k.registry_id = x.registry_id), -1)`,
 		level(Secret), level(Confidential), level(Normal))
 	x.query(`SELECT x.id, x.registry_id, x.party, x.state, (SELECT r.code FROM registries r WHERE r.id = x.registry_id),
-	`+newID+`, `+cleared+` FROM correspondence_recipients x
+	`+newID+`, `+cleared+`, x.position FROM correspondence_recipients x
 WHERE x.correspondence_id = (SELECT correspondence_id FROM registry_entries WHERE id = ?) ORDER BY x.position`,
 		[]any{string(Secret), string(Confidential), entryID}, func(r rowScanner) error {
 			var d delivery
-			if err := r.Scan(&d.id, &d.registryID, &d.party, &d.state, &d.code, &d.entryID, &d.cleared); err != nil {
+			if err := r.Scan(&d.id, &d.registryID, &d.party, &d.state, &d.code, &d.entryID, &d.cleared, &d.position); err != nil {
 				return err
 			}
 			out = append(out, d)

@@ -28,7 +28,11 @@ func (s *Service) timelineArgs(p *principal, e event) []any {
 	if e.referralID != 0 {
 		referralID = ptr(e.referralID)
 	}
-	return []any{e.corrID, entryID, referralID, p.displayName(), e.action, string(e.from), string(e.to), e.comment, s.clock()}
+	actor := p.displayName()
+	if e.asRegistry != "" {
+		actor = e.asRegistry
+	}
+	return []any{e.corrID, entryID, referralID, actor, e.action, string(e.from), string(e.to), e.comment, s.clock()}
 }
 
 // newAuditRow is the audit event of a change by p, sealed, as

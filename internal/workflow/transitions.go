@@ -66,6 +66,8 @@ var entryRules = []rule{
 	{dir: Outgoing, action: ActionRegister, from: []State{StateApproved}, to: StateRegistered, who: whoClerk},
 	{dir: Outgoing, action: ActionDispatch, from: []State{StateRegistered}, to: StateDispatched, who: whoClerk, guard: guardRecipients},
 	{dir: Outgoing, action: ActionRecall, from: []State{StateDispatched}, to: StateRecalled, who: whoClerk, guard: guardNotRegistered},
+	{dir: Outgoing, action: ActionForward, from: []State{StateRegistered}, to: StateDispatched, who: whoClerk},
+	{dir: Outgoing, action: ActionForward, from: []State{StateDispatched}, to: "", who: whoClerk},
 	{dir: Outgoing, action: ActionClose, from: []State{StateDispatched}, to: StateClosed, who: whoClerk},
 	{dir: Outgoing, action: ActionCancel, from: []State{StateDraft, StateInApproval, StateApproved}, to: StateCancelled, who: whoClerk | whoAuthor},
 	{dir: Outgoing, action: ActionCancel, from: []State{StateRegistered}, to: StateCancelled, who: whoClerk, reason: true},

@@ -70,7 +70,6 @@ func (s *Service) view(x *txn, a Actor, corrID int64, names *viewNames) (*princi
 	if err := x.run(); err != nil {
 		return nil, View{}, fmt.Errorf("read correspondence %d: %w", corrID, err)
 	}
-	names.attachments = rows.attachments
 	p, err := principal()
 	if err != nil {
 		return nil, View{}, err
@@ -85,6 +84,7 @@ func (s *Service) view(x *txn, a Actor, corrID int64, names *viewNames) (*princi
 	}
 	view, entryIDs, author := viewOf(p, rows, es, vias)
 	names.author = author
+	names.attachments = rows.attachments
 	events := rows.timeline
 	if len(events) == maxTimeline {
 		// Cut by the limit before the events of other entries were left
@@ -193,9 +193,41 @@ func viewOf(p *principal, rows *viewRows, es []entryView, vias []via) (view View
 	if seesSender {
 		view.Correspondence.Department = deref(c.Department)
 		author = deref(c.CreatedBy)
+	} else if c.Registry != nil {
+		// The sender's people appear as their registry.
+		rows.attachments = rows.attachments.shownAs(*c.Registry)
 	}
 	view.Correspondence.Recipients = recipients(rows.recipients, seesSender)
+	if onlyRecalled(es) {
+		view.Correspondence = view.Correspondence.envelope()
+		rows.attachments = attachmentList{items: []Attachment{}}
+	}
 	return view, entryIDs, author
+}
+
+// onlyRecalled reports whether every entry of es is an incoming entry its
+// sender recalled: those who see the letter through them see its envelope
+// alone.
+func onlyRecalled(es []entryView) bool {
+	for i := range es {
+		if !es[i].recalledIncoming() {
+			return false
+		}
+	}
+	return len(es) > 0
+}
+
+func (e *entryView) recalledIncoming() bool {
+	return Direction(e.Direction) == Incoming && State(e.State) == StateRecalled
+}
+
+// envelope is c without its content: what a recipient keeps of a letter
+// its sender recalled (who sent it, when, its classification and
+// priority, its recipients).
+func (c Correspondence) envelope() Correspondence {
+	c.Subject, c.Body, c.DocumentSHA256 = "", "", ""
+	c.References, c.Attachments = []Reference{}, []Attachment{}
+	return c
 }
 
 // timeline is the events of the entries p sees (es), without those of
@@ -263,15 +295,18 @@ func recipients(rows []recipientLine, full bool) []Recipient {
 
 func (s *Service) verify(ctx context.Context, a Actor, corrID int64) (Verification, error) {
 	var rows []registration
+	envelope := false
 	err := s.readStepwise(ctx, func(x *txn) error {
 		// The access rule of Get: the actor sees an entry of it.
 		p, err := x.loadPrincipal(a)
 		if err != nil {
 			return err
 		}
-		if es, _, err := visibleEntries(x, p, corrID); err != nil || len(es) == 0 {
+		es, _, err := visibleEntries(x, p, corrID)
+		if err != nil || len(es) == 0 {
 			return err
 		}
+		envelope = onlyRecalled(es)
 		rows, err = x.loadRegistration(corrID)
 		return err
 	})
@@ -285,7 +320,7 @@ func (s *Service) verify(ctx context.Context, a Actor, corrID int64) (Verificati
 	v := Verification{Registry: r.Code, Direction: Direction(r.Direction), Number: r.Number, RegisteredAt: r.RegisteredAt,
 		DocumentSHA256: r.DocumentSHA256, State: State(r.State)}
 	v.Valid = inForce(v.State)
-	if Classification(r.Classification) == Normal {
+	if Classification(r.Classification) == Normal && !envelope {
 		v.Subject = r.Subject
 	}
 	return v, nil
