@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"diwan.gov.sy/diwan/internal/config"
+	"diwan.gov.sy/diwan/internal/delivery"
 	"diwan.gov.sy/diwan/internal/httpd"
 	"diwan.gov.sy/diwan/internal/imap"
 	"diwan.gov.sy/diwan/internal/smtp"
@@ -228,7 +229,7 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 		Directory:           e.Directory,
 		Policy:              pol,
 		Store:               e.Mail,
-		Relay:               smtp.NewQueue(e.DB, e.Blob),
+		Relay:               delivery.NewQueue(e.DB, e.Blob),
 		MaxMessageBytes:     cfg.SMTP.MaxMessageBytes,
 		MaxRecipients:       cfg.SMTP.MaxRecipients,
 		RatePerMinute:       cfg.SMTP.RatePerMinute,

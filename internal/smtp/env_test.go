@@ -26,6 +26,7 @@ import (
 	"diwan.gov.sy/diwan/internal/blob"
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/db/dbtest"
+	"diwan.gov.sy/diwan/internal/delivery"
 	"diwan.gov.sy/diwan/internal/directory"
 	"diwan.gov.sy/diwan/internal/mailstore"
 	"diwan.gov.sy/diwan/internal/policy"
@@ -57,7 +58,7 @@ type env struct {
 	pol    *policy.Service
 	store  *mailstore.Store
 	blobs  blob.Store
-	queue  *smtp.Queue
+	queue  *delivery.Queue
 	srv    *smtp.Server
 	reg    *prometheus.Registry
 	logs   *logRecorder
@@ -106,7 +107,7 @@ func newEnv(t testing.TB, driver string, tweak func(*smtp.Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.queue = smtp.NewQueue(e.d, fs)
+	e.queue = delivery.NewQueue(e.d, fs)
 	o := smtp.Options{
 		Hostname:        "mail.mof.gov.sy",
 		InboundAddr:     "127.0.0.1:0",
