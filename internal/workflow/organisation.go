@@ -90,3 +90,17 @@ func applyNames(nameAR, nameEN *string, ar, en *string, details map[string]any) 
 	}
 	return nil
 }
+
+// cleanNames checks a new object's Arabic and English names (both
+// required).
+func cleanNames(ar, en string) (string, string, error) {
+	nameAR, err := cleanLine("name_ar", "the Arabic name", ar, maxNameChars, true)
+	if err != nil {
+		return "", "", err
+	}
+	nameEN, err := cleanLine("name_en", "the English name", en, maxNameChars, true)
+	if err != nil {
+		return "", "", err
+	}
+	return nameAR, nameEN, nil
+}

@@ -64,11 +64,7 @@ func (s *Service) addDepartment(ctx context.Context, a Actor, d Department) (Dep
 	if err != nil {
 		return Department{}, err
 	}
-	nameAR, err := cleanLine("name_ar", "the Arabic name", d.NameAR, maxNameChars, true)
-	if err != nil {
-		return Department{}, err
-	}
-	nameEN, err := cleanLine("name_en", "the English name", d.NameEN, maxNameChars, true)
+	nameAR, nameEN, err := cleanNames(d.NameAR, d.NameEN)
 	if err != nil {
 		return Department{}, err
 	}

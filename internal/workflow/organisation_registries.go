@@ -18,11 +18,7 @@ func (s *Service) addRegistry(ctx context.Context, a Actor, r Registry) (Registr
 	if err != nil {
 		return Registry{}, err
 	}
-	nameAR, err := cleanLine("name_ar", "the Arabic name", r.NameAR, maxNameChars, true)
-	if err != nil {
-		return Registry{}, err
-	}
-	nameEN, err := cleanLine("name_en", "the English name", r.NameEN, maxNameChars, true)
+	nameAR, nameEN, err := cleanNames(r.NameAR, r.NameEN)
 	if err != nil {
 		return Registry{}, err
 	}
