@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 )
@@ -29,6 +30,16 @@ func WriteError(c *gin.Context, status int, code, message, field string) {
 }
 
 // notFound answers any request no route matches.
+// noRoute answers a path that does not exist: a page for a browser
+// outside /api/, else the JSON error.
+func (s *Server) noRoute(c *gin.Context) {
+	if !strings.HasPrefix(c.Request.URL.Path, "/api/") && strings.Contains(c.GetHeader("Accept"), "text/html") {
+		s.uiNotFound(c)
+		return
+	}
+	notFound(c)
+}
+
 func notFound(c *gin.Context) {
 	WriteError(c, http.StatusNotFound, "not_found", "not found", "")
 }

@@ -18,8 +18,9 @@ func (s *Server) routes(e *gin.Engine) {
 	})))
 
 	if s.opts.Directory == nil || s.opts.Workflow == nil {
-		return // no JSON API without its services
+		return // no JSON API and no web UI without their services
 	}
+	s.uiRoutes(e)
 	// The JSON API (DESIGN.md §6a). Search, the register book and the
 	// dashboard come with the issue that builds them.
 	v1 := e.Group("/api/v1", checkQuery)
@@ -67,4 +68,16 @@ func (s *Server) routes(e *gin.Engine) {
 	a.GET("/referrals", s.listReferrals)
 	a.GET("/referrals/:id", s.getReferral)
 	a.POST("/referrals/:id/:action", s.actOnReferral)
+}
+
+// uiRoutes registers the web UI (DESIGN.md §3a): server-rendered pages on
+// the same listener as the API, sharing its session cookie.
+func (s *Server) uiRoutes(e *gin.Engine) {
+	e.GET("/static/*filepath", staticFiles())
+	e.GET("/login", s.getLogin)
+	e.POST("/login", s.postLogin)
+
+	u := e.Group("", s.uiSession)
+	u.GET("/", s.home)
+	u.POST("/logout", s.postLogout)
 }

@@ -123,6 +123,8 @@ type Server struct {
 	baseOrigin string // origin of Options.BaseURL; "" when none
 
 	checkTimeout time.Duration // bound of each readiness check; tests shorten it
+
+	ui *ui // the web UI's pages and texts
 }
 
 // New builds a server with its middleware and the operator routes. Nothing
@@ -158,6 +160,13 @@ func New(o Options) *Server {
 	if origin, ok := originOf(o.BaseURL); ok {
 		s.baseOrigin = origin
 	}
+	u, err := newUI()
+	if err != nil {
+		// The templates and texts are embedded: a broken one is a defect
+		// of the build, which the package's tests catch.
+		panic("httpd: web UI: " + err.Error())
+	}
+	s.ui = u
 	s.engine = s.newEngine()
 	s.http = &http.Server{
 		Handler:           s.engine,
@@ -192,7 +201,7 @@ func (s *Server) newEngine() *gin.Engine {
 	// the JSON error shape, never gin's plain-text defaults.
 	e.HandleMethodNotAllowed = true
 	e.NoMethod(methodNotAllowed)
-	e.NoRoute(notFound)
+	e.NoRoute(s.noRoute)
 	s.routes(e)
 	return e
 }

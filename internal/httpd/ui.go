@@ -1,0 +1,292 @@
+package httpd
+
+// The web UI's frame (DESIGN.md §3a): the page templates of web/templates,
+// the texts of web/locales in the user's language, and the page every UI
+// handler renders. The handlers of each page are in ui_*.go; they call the
+// same services as the API, never the API over HTTP.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+
+	"diwan.gov.sy/diwan/web"
+)
+
+// langCookie remembers the language chosen with ?lang= before login (and
+// for a browser whose user has not chosen one).
+const langCookie = "diwan_lang"
+
+// uiCSP is the Content-Security-Policy of every UI page: nothing from
+// another host, no inline script or style, no framing.
+const uiCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// ui holds the parsed pages and the localizers, built once by New.
+type ui struct {
+	pages map[string]*template.Template // page name (file name without .html) → layout + page
+	text  map[string]*i18n.Localizer    // language → its texts
+}
+
+// newUI parses every page of web/templates with the layout, and loads the
+// locale files. A broken template or locale file fails start-up.
+func newUI() (*ui, error) {
+	bundle := i18n.NewBundle(language.Arabic)
+	bundle.RegisterUnmarshalFunc("json", json.Unmarshal)
+	u := &ui{pages: map[string]*template.Template{}, text: map[string]*i18n.Localizer{}}
+	for _, lang := range web.Languages {
+		if _, err := bundle.LoadMessageFileFS(web.Locales, "locales/"+lang+".json"); err != nil {
+			return nil, fmt.Errorf("locale %s: %w", lang, err)
+		}
+		u.text[lang] = i18n.NewLocalizer(bundle, lang)
+	}
+	files, err := fs.Glob(web.Templates, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New(name).Funcs(uiFuncs).ParseFS(web.Templates, "templates/layout.html", f)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", f, err)
+		}
+		u.pages[name] = t
+	}
+	return u, nil
+}
+
+// uiFuncs are the helpers every template may call. Texts are not among
+// them: a page asks its uiPage (.T), which knows the language.
+var uiFuncs = template.FuncMap{
+	// date formats a time as 2006-01-02 (numbers are shown in Latin
+	// digits in both languages, as registers are kept).
+	"date": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format("2006-01-02")
+	},
+	// datetime formats a time as 2006-01-02 15:04.
+	"datetime": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format("2006-01-02 15:04")
+	},
+}
+
+// navItem is one link of the navigation bar.
+type navItem struct {
+	Href    string
+	Label   string // message ID
+	Count   int64  // shown as a counter when not 0
+	Current bool
+}
+
+// uiUser is who is logged in, as the bar shows them.
+type uiUser struct {
+	Login string
+	Name  string
+	Where string // ministry and registry, as the bar shows them
+	Roles []string
+}
+
+// Has reports whether the user holds role.
+func (u *uiUser) Has(role string) bool {
+	for _, r := range u.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// uiPage is what the layout and a page's templates render: the frame's
+// facts (language, user, navigation, CSRF token) and the page's own Data.
+type uiPage struct {
+	Lang, Dir     string
+	OtherLang     string
+	OtherLangHref string
+	User          *uiUser
+	Nav           []navItem
+	CSRF          string            // the form field csrf_token of every form
+	Flash         string            // a translated message of success
+	Error         string            // a translated message of failure, above the page
+	Errors        map[string]string // form field → translated message, next to the field
+	Data          any               // the page's own data
+
+	loc *i18n.Localizer
+}
+
+// T translates a message ID into the page's language. args are pairs of
+// template data names and values: .T "entries.count" "Count" 5.
+func (p *uiPage) T(id string, args ...any) string {
+	var data map[string]any
+	if len(args) > 1 {
+		data = make(map[string]any, len(args)/2)
+		for i := 0; i+1 < len(args); i += 2 {
+			data[fmt.Sprint(args[i])] = args[i+1]
+		}
+	}
+	s, err := p.loc.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data})
+	if err != nil || s == "" {
+		return id // a missing text shows its ID (a test holds the files complete)
+	}
+	return s
+}
+
+// FieldError is the message next to a form field, "" when it is fine.
+func (p *uiPage) FieldError(field string) string { return p.Errors[field] }
+
+// SetFieldError records a translated error next to a field.
+func (p *uiPage) SetFieldError(field, messageID string, args ...any) {
+	if p.Errors == nil {
+		p.Errors = map[string]string{}
+	}
+	p.Errors[field] = p.T(messageID, args...)
+}
+
+// uiLanguage is the language of this request: ?lang= (remembered in a
+// cookie), else the remembered one, else Arabic.
+func (s *Server) uiLanguage(c *gin.Context) string {
+	if l := c.Query("lang"); isUILanguage(l) {
+		http.SetCookie(c.Writer, &http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
+			HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
+		return l
+	}
+	if l, err := c.Cookie(langCookie); err == nil && isUILanguage(l) {
+		return l
+	}
+	return web.Languages[0]
+}
+
+func isUILanguage(l string) bool {
+	for _, x := range web.Languages {
+		if l == x {
+			return true
+		}
+	}
+	return false
+}
+
+// newPage starts the page of this request: language, direction, the
+// logged-in user (when there is one) with their navigation, and the CSRF
+// token of their session.
+func (s *Server) newPage(c *gin.Context) *uiPage {
+	lang := s.uiLanguage(c)
+	p := &uiPage{Lang: lang, Dir: "rtl", OtherLang: "en", loc: s.ui.text[lang]}
+	if lang != "ar" {
+		p.Dir, p.OtherLang = "ltr", "ar"
+	}
+	q := c.Request.URL.Query()
+	q.Set("lang", p.OtherLang)
+	p.OtherLangHref = c.Request.URL.Path + "?" + q.Encode()
+	if pr := principalOf(c); pr != nil {
+		p.CSRF = csrfFor(pr.cookie)
+		p.User = &uiUser{Login: pr.Login, Name: pr.Login}
+		if u, ok := s.uiCurrentUser(c); ok {
+			p.User.Name, p.User.Roles, p.User.Where = u.Name, u.Roles, u.Ministry
+		}
+		p.Nav = s.uiNav(c, p.User)
+	}
+	return p
+}
+
+// uiNav is the navigation of a user: only what their roles may do.
+func (s *Server) uiNav(c *gin.Context, u *uiUser) []navItem {
+	var nav []navItem
+	add := func(href, label string, show bool) {
+		if show {
+			nav = append(nav, navItem{Href: href, Label: label, Current: strings.HasPrefix(c.Request.URL.Path, href)})
+		}
+	}
+	clerk := u.Has("clerk")
+	add("/registers", "nav.registers", clerk)
+	add("/correspondence/new", "nav.new", clerk || u.Has("head") || u.Has("staff"))
+	add("/referrals", "nav.referrals", clerk || u.Has("head") || u.Has("staff"))
+	add("/account", "nav.account", true)
+	return nav
+}
+
+// render writes a page: the layout around the page's "content", in the
+// page's language, with the UI's security headers. The page is rendered
+// whole before anything is written, so a template error is a 500, never
+// half a page.
+func (s *Server) render(c *gin.Context, status int, name string, p *uiPage) {
+	t, ok := s.ui.pages[name]
+	if !ok {
+		s.uiInternal(c, "render", fmt.Errorf("no page %q", name))
+		return
+	}
+	var b bytes.Buffer
+	if err := t.ExecuteTemplate(&b, "layout", p); err != nil {
+		s.uiInternal(c, "render "+name, err)
+		return
+	}
+	uiHeaders(c)
+	c.Data(status, "text/html; charset=utf-8", b.Bytes())
+}
+
+// uiHeaders are the headers of every UI response (DESIGN.md §3a).
+func uiHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", uiCSP)
+	h.Set("Cache-Control", "no-store")
+}
+
+// uiError renders the error page with a title and a message (message IDs).
+func (s *Server) uiError(c *gin.Context, status int, title, message string) {
+	p := s.newPage(c)
+	p.Data = struct{ Title, Message string }{title, message}
+	s.render(c, status, "error", p)
+}
+
+// uiNotFound is the answer for what does not exist or the user may not
+// see: the same page, so that nothing is revealed.
+func (s *Server) uiNotFound(c *gin.Context) {
+	s.uiError(c, http.StatusNotFound, "error.not_found.title", "error.not_found.message")
+}
+
+// uiInternal logs err once and answers a page that says nothing of it.
+func (s *Server) uiInternal(c *gin.Context, doing string, err error) {
+	s.log.ErrorContext(c.Request.Context(), "ui: "+doing, "method", c.Request.Method, "path", c.Request.URL.Path, "error", err)
+	if _, ok := s.ui.pages["error"]; !ok || doing == "render error" {
+		c.String(http.StatusInternalServerError, "internal error")
+		return
+	}
+	s.uiError(c, http.StatusInternalServerError, "error.internal.title", "error.internal.message")
+}
+
+// redirect answers 303 See Other to a path of this site.
+func redirect(c *gin.Context, to string) {
+	c.Redirect(http.StatusSeeOther, to)
+	c.Abort()
+}
+
+// localPath returns next when it is a path of this site (and not a
+// scheme-relative or backslash trick that browsers take for another
+// host), else "/".
+func localPath(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Host != "" || u.Scheme != "" {
+		return "/"
+	}
+	return next
+}
