@@ -60,14 +60,18 @@ type entryForm struct {
 	Values map[string]string // form field → value
 }
 
-// entryPageData is the entry page.
+// entryPageData is the entry page. Its words of the engine's vocabularies
+// are translated here rather than in the template, where each call is
+// costly (entry_view.go).
 type entryPageData struct {
 	Entry        workflow.Entry
 	Doc          workflow.Correspondence
 	RegistryName string
-	Others       []workflow.Entry // the letter's other entries the user sees
+	Words        entryWords
+	Others       []otherEntry // the letter's other entries the user sees
 	Attachments  []attachmentLine
-	Timeline     []workflow.TimelineEvent
+	Recipients   []recipientLine
+	Timeline     []timelineLine
 	Forms        []actionForm
 
 	ministry string // of the entry's registry
@@ -175,22 +179,12 @@ func (s *Server) renderEntry(c *gin.Context, p *uiPage, status int, id int64, fo
 		s.uiReadFailed(c, p, "read entry", err)
 		return
 	}
-	d := &entryPageData{Doc: view.Correspondence, Timeline: view.Timeline}
-	for _, e := range view.Entries {
-		if e.ID == id {
-			d.Entry = e
-		} else {
-			d.Others = append(d.Others, e)
-		}
-	}
+	d := newEntryPageData(p, id, view)
 	if reg, err := s.opts.Workflow.Registry(ctx, d.Entry.Registry); err == nil {
 		d.ministry, d.RegistryName = reg.Ministry, reg.NameAR
 		if p.Lang != "ar" {
 			d.RegistryName = reg.NameEN
 		}
-	}
-	for _, a := range d.Doc.Attachments {
-		d.Attachments = append(d.Attachments, attachmentLineOf(id, a))
 	}
 	if d.Forms, err = s.entryForms(c, p, d, form); err != nil {
 		s.uiReadFailed(c, p, "read entry", err)

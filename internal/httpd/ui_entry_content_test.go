@@ -148,28 +148,30 @@ func TestEntryPageEscapesWhatUsersTyped(t *testing.T) {
 // The answer form offers the letters that reference the entry, and a
 // link that opens a reply draft; answering with one records it.
 func TestEntryAnswerOffersTheLettersThatReferenceIt(t *testing.T) {
-	e := newAPIEnv(t, "sqlite", true)
-	sender := e.uiLogin(moctClerk)
-	d := newLetter(e.login(moctClerk), "طلب رأي")
-	sender.actOK(d.EntryID, "register")
-	sender.actOK(d.EntryID, "dispatch")
-	in := incomingAt(e.withToken(mofClerk), "MOF", d.ID)
-	receiver := e.uiLogin(mofClerk)
-	receiver.actOK(in.ID, "register")
-	var reply draftDTO
-	e.login(mofClerk).call("POST", "/api/v1/correspondence", map[string]any{
-		"subject": "الرد على طلب الرأي", "sender_registry": "MOF", "recipients": []map[string]string{{"registry": "MOCT", "role": "to"}},
-		"references": []map[string]any{{"id": d.ID, "relation": "reply_to"}},
-	}, http.StatusCreated, &reply)
-	resp, body := receiver.get(entryPath(in.ID))
-	wantPage(t, resp, body, http.StatusOK, `id="action-answer"`, fmt.Sprintf(`<option value="%d">`, reply.ID), "الرد على طلب الرأي",
-		fmt.Sprintf(`href="/correspondence/new?reply_to=%d"`, in.ID), "كتابة رد")
-	resp, body = receiver.actForm(in.ID, "answer", "reply", "abc")
-	wantPage(t, resp, body, http.StatusBadRequest, `id="answer-reply-error"`)
-	body = receiver.actOK(in.ID, "answer", "reply", fmt.Sprint(reply.ID))
-	wantPage(t, nil200(), body, http.StatusOK, "تمّ الرد")
-	_, body = receiver.get(entryPath(reply.EntryID))
-	wantPage(t, nil200(), body, http.StatusOK, "ردّ على", fmt.Sprintf(`href="/correspondence/%d"`, d.ID))
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		sender := e.uiLogin(moctClerk)
+		d := newLetter(e.login(moctClerk), "طلب رأي")
+		sender.actOK(d.EntryID, "register")
+		sender.actOK(d.EntryID, "dispatch")
+		in := incomingAt(e.withToken(mofClerk), "MOF", d.ID)
+		receiver := e.uiLogin(mofClerk)
+		receiver.actOK(in.ID, "register")
+		var reply draftDTO
+		e.login(mofClerk).call("POST", "/api/v1/correspondence", map[string]any{
+			"subject": "الرد على طلب الرأي", "sender_registry": "MOF", "recipients": []map[string]string{{"registry": "MOCT", "role": "to"}},
+			"references": []map[string]any{{"id": d.ID, "relation": "reply_to"}},
+		}, http.StatusCreated, &reply)
+		resp, body := receiver.get(entryPath(in.ID))
+		wantPage(t, resp, body, http.StatusOK, `id="action-answer"`, fmt.Sprintf(`<option value="%d">`, reply.ID), "الرد على طلب الرأي",
+			fmt.Sprintf(`href="/correspondence/new?reply_to=%d"`, in.ID), "كتابة رد")
+		resp, body = receiver.actForm(in.ID, "answer", "reply", "abc")
+		wantPage(t, resp, body, http.StatusBadRequest, `id="answer-reply-error"`)
+		body = receiver.actOK(in.ID, "answer", "reply", fmt.Sprint(reply.ID))
+		wantPage(t, nil200(), body, http.StatusOK, "تمّ الرد")
+		_, body = receiver.get(entryPath(reply.EntryID))
+		wantPage(t, nil200(), body, http.StatusOK, "ردّ على", fmt.Sprintf(`href="/correspondence/%d"`, d.ID))
+	})
 }
 
 // The page prints as a cover (registry, direction, register number, date)
