@@ -125,6 +125,8 @@ type Server struct {
 	checkTimeout time.Duration // bound of each readiness check; tests shorten it
 
 	ui *ui // the web UI's pages and texts
+
+	orgNames uiOrgCache // the organisation's names the UI shows, kept a few seconds
 }
 
 // New builds a server with its middleware and the operator routes. Nothing

@@ -180,7 +180,7 @@ func (s *Server) renderEntry(c *gin.Context, p *uiPage, status int, id int64, fo
 		return
 	}
 	d := newEntryPageData(p, id, view)
-	if reg, err := s.opts.Workflow.Registry(ctx, d.Entry.Registry); err == nil {
+	if reg, err := s.orgNames.registry(ctx, s.opts.Workflow, d.Entry.Registry); err == nil {
 		d.ministry, d.RegistryName = reg.Ministry, reg.NameAR
 		if p.Lang != "ar" {
 			d.RegistryName = reg.NameEN

@@ -141,8 +141,15 @@ func (s *Server) entryField(c *gin.Context, p *uiPage, d *entryPageData, a workf
 
 // departmentField is the choice of a department of the ministry.
 func (s *Server) departmentField(c *gin.Context, p *uiPage, ministry string) (formField, error) {
-	deps, err := asCaller(s, c, func(a workflow.Actor) ([]workflow.Department, error) {
-		return s.opts.Workflow.Departments(c.Request.Context(), a, ministry)
+	deps, err := s.orgNames.departmentsOf(ministry, func() ([]workflow.Department, error) {
+		deps, err := asCaller(s, c, func(a workflow.Actor) ([]workflow.Department, error) {
+			return s.opts.Workflow.Departments(c.Request.Context(), a, ministry)
+		})
+		names := make([]workflow.Department, len(deps))
+		for i, d := range deps {
+			names[i] = workflow.Department{Code: d.Code, Ministry: d.Ministry, NameAR: d.NameAR, NameEN: d.NameEN}
+		}
+		return names, err // codes and names only: the same for every user
 	})
 	if err != nil {
 		return formField{}, err
