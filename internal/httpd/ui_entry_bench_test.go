@@ -8,11 +8,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	neturl "net/url"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,7 +47,8 @@ func BenchmarkEntryPagePostgres(b *testing.B) {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		defer debug.SetGCPercent(debug.SetGCPercent(200)) // as diwan serve runs
 	}
-	d, err := db.Open(context.Background(), db.Options{Driver: db.Postgres, DSN: testenv.Postgres(b)})
+	dsn := testenv.Postgres(b)
+	d, err := db.Open(context.Background(), db.Options{Driver: db.Postgres, DSN: dsn})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,6 +90,7 @@ func BenchmarkEntryPagePostgres(b *testing.B) {
 		wg     sync.WaitGroup
 	)
 	server.reset()
+	cpu0, pg0 := processCPU(), postgresCPU(dsn)
 	b.ResetTimer()
 	for _, c := range clients {
 		wg.Go(func() {
@@ -103,6 +110,7 @@ func BenchmarkEntryPagePostgres(b *testing.B) {
 	}
 	wg.Wait()
 	b.StopTimer()
+	cpu, pg := processCPU()-cpu0, postgresCPU(dsn)-pg0
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatal(err)
 	}
@@ -113,8 +121,66 @@ func BenchmarkEntryPagePostgres(b *testing.B) {
 	b.ReportMetric(ms(quantile(lat, 0.50)), "client-p50-ms")
 	b.ReportMetric(ms(quantile(lat, 0.99)), "client-p99-ms")
 	b.ReportMetric(float64(size), "page-bytes")
+	// The CPU of this process (server and browsers, not PostgreSQL) per
+	// page: what the figures above come to on an otherwise idle machine.
+	b.ReportMetric(ms(cpu/time.Duration(b.N)), "process-cpu-ms/page")
+	b.ReportMetric(ms(pg/time.Duration(b.N)), "postgres-cpu-ms/page")
 	b.Logf("server n=%d p50=%s p99=%s max=%s; client p50=%s p99=%s; page %d bytes", len(srv),
 		quantile(srv, 0.50), quantile(srv, 0.99), quantile(srv, 1), quantile(lat, 0.50), quantile(lat, 0.99), size)
+}
+
+// processCPU is the CPU time this process has used (user and system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// postgresCPU is the CPU time the PostgreSQL server of dsn has used: its
+// postmaster's and its children's (the backends), read from /proc in
+// clock ticks of 10 ms (Linux's USER_HZ); 0 where that cannot be read.
+func postgresCPU(dsn string) time.Duration {
+	u, err := neturl.Parse(dsn)
+	if err != nil {
+		return 0
+	}
+	flag := "-p " + u.Port() + " "
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	stats := map[string][2]int64{} // pid → ppid, ticks
+	master := ""
+	for _, dir := range procs {
+		pid := filepath.Base(dir)
+		cmd, err := os.ReadFile(dir + "/cmdline")
+		if err != nil || !bytes.Contains(cmd, []byte("postgres")) {
+			continue
+		}
+		if bytes.Contains(bytes.ReplaceAll(cmd, []byte{0}, []byte(" ")), []byte(flag)) {
+			master = pid
+		}
+		st, err := os.ReadFile(dir + "/stat")
+		if err != nil {
+			continue
+		}
+		// The fields after the command's closing parenthesis: state (3),
+		// ppid (4), ..., utime (14), stime (15).
+		f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.ParseInt(f[1], 10, 64)
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		stats[pid] = [2]int64{ppid, ut + stime}
+	}
+	var ticks int64
+	for pid, st := range stats {
+		if pid == master || strconv.FormatInt(st[0], 10) == master {
+			ticks += st[1]
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // quantile is the q-quantile of sorted durations (q = 1: the largest).
