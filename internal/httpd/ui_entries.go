@@ -71,6 +71,7 @@ type entryPageData struct {
 	Others       []otherEntry // the letter's other entries the user sees
 	Attachments  []attachmentLine
 	Recipients   []recipientLine
+	Delivery     bool // the recipients' delivery is shown (the sender's side)
 	Timeline     []timelineLine
 	Forms        []actionForm
 
@@ -160,7 +161,7 @@ func transitionOf(p *uiPage, action workflow.Action, v map[string]string, versio
 	}
 	if r := v["reply"]; r != "" {
 		if t.Reply, err = strconv.ParseInt(r, 10, 64); err != nil || t.Reply <= 0 {
-			p.SetFieldError("reply", "error.input")
+			p.SetFieldError("reply", "error.input.reply")
 			return t, false
 		}
 	}

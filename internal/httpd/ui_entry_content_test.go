@@ -124,7 +124,7 @@ func TestEntryPageEscapesWhatUsersTyped(t *testing.T) {
 		receiver := e.uiLogin(mofClerk)
 		receiver.actOK(in.ID, "register")
 		resp, body := receiver.actForm(in.ID, "refer", "user", `"><script>alert('user')</script>`, "instruction", "information", "comment", "<i onmouseover=alert('kept')>")
-		wantPage(t, resp, body, http.StatusUnprocessableEntity, `id="refer-user-error"`, `value="&lt;i onmouseover=alert(&#39;kept&#39;)&gt;"`)
+		wantPage(t, resp, body, http.StatusUnprocessableEntity, `id="refer-user-error">اكتب عنوان بريد موظف`, `value="&lt;i onmouseover=alert(&#39;kept&#39;)&gt;"`)
 		for _, bad := range []string{"<script>alert", "<img src=x", "<svg onload", "<b onclick", "<i onmouseover"} {
 			if strings.Contains(body, bad) {
 				t.Errorf("a refused form shows %q as markup", bad)

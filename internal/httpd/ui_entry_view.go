@@ -53,7 +53,7 @@ func newEntryPageData(p *uiPage, id int64, view workflow.View) *entryPageData {
 		l := recipientLine{Registry: r.Registry, Party: r.Party, Role: p.T("role." + string(r.Role)), Reason: r.Reason,
 			Number: r.Number, At: datetimeOf(r.At)}
 		if r.State != "" {
-			l.State = p.T("state." + string(r.State))
+			l.State, d.Delivery = p.T("state."+string(r.State)), true
 		}
 		d.Recipients = append(d.Recipients, l)
 	}
