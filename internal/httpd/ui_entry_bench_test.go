@@ -34,13 +34,13 @@ const entryPageClients = 16
 const entryPageFiller = 10000
 
 // BenchmarkEntryPagePostgres measures GET /entries/{id} on PostgreSQL:
-// 16 logged-in browsers (each its own session and HTTP/1.1 connection over
-// TLS) read the page of an incoming entry with a timeline of about ten
-// events, three attachments and its action forms (refer, start, answer,
-// close, return: departments and reply letters read), among some 10,000
-// entries. b.N is the number of pages. It reports the p50 and p99 of a
-// page as the browsers time it (the server's time and loopback TLS) and
-// the page's size.
+// 16 logged-in browsers (each its own session and HTTP/1.1 connection
+// over TLS), and for comparison one alone, read the page of an incoming
+// entry with a timeline of about ten events, three attachments and its
+// action forms (refer, start, answer, close, return: departments and
+// reply letters read), among some 10,000 entries. b.N is the number of pages. It reports the p50 and p99 of the
+// server's time of a page (as its request log gives it) and of the
+// browsers' (with loopback TLS), the page's size, and the CPU a page costs.
 //
 //	go test -run '^$' -bench EntryPagePostgres -benchtime 8000x ./internal/httpd/
 func BenchmarkEntryPagePostgres(b *testing.B) {
@@ -58,12 +58,41 @@ func BenchmarkEntryPagePostgres(b *testing.B) {
 	}
 	server := &serverTimes{}
 	e := newAPIEnvOn(b, d, true, slog.New(server))
-	id := seedEntryPage(b, e)
-	path := entryPath(id)
+	url := e.ts.url + entryPath(seedEntryPage(b, e))
+	path := url[len(e.ts.url):]
 	server.path.Store(&path)
+	browsers, size := loggedInBrowsers(b, e, url)
+	for _, n := range []int{1, entryPageClients} {
+		b.Run(fmt.Sprintf("browsers=%d", n), func(b *testing.B) {
+			server.reset()
+			cpu0, pg0 := processCPU(), postgresCPU(dsn)
+			b.ResetTimer()
+			lat := readPages(b, browsers[:n], url)
+			b.StopTimer()
+			cpu, pg := processCPU()-cpu0, postgresCPU(dsn)-pg0
+			srv := server.sorted()
+			b.ReportMetric(ms(quantile(srv, 0.50)), "server-p50-ms")
+			b.ReportMetric(ms(quantile(srv, 0.99)), "server-p99-ms")
+			b.ReportMetric(ms(quantile(lat, 0.50)), "client-p50-ms")
+			b.ReportMetric(ms(quantile(lat, 0.99)), "client-p99-ms")
+			b.ReportMetric(float64(size), "page-bytes")
+			// The CPU per page of this process (server and browsers) and
+			// of PostgreSQL: what the times come to on a machine not shared.
+			b.ReportMetric(ms(cpu/time.Duration(b.N)), "process-cpu-ms/page")
+			b.ReportMetric(ms(pg/time.Duration(b.N)), "postgres-cpu-ms/page")
+			b.Logf("server n=%d p50=%s p99=%s max=%s; client p50=%s p99=%s; page %d bytes", len(srv), quantile(srv, 0.50),
+				quantile(srv, 0.99), quantile(srv, 1), quantile(lat, 0.50), quantile(lat, 0.99), size)
+		})
+	}
+}
 
+// loggedInBrowsers logs entryPageClients browsers in as MOF's clerk, each
+// with its own HTTP/1.1 connection, made by a first read of url; it
+// returns them and the page's size.
+func loggedInBrowsers(b *testing.B, e *apiEnv, url string) ([]*http.Client, int) {
 	clients := make([]*http.Client, entryPageClients)
 	base := e.ts.client.Transport.(*http.Transport)
+	size := 0
 	for i := range clients {
 		ui := e.uiLogin(mofClerk)
 		cfg := base.TLSClientConfig.Clone()
@@ -71,17 +100,18 @@ func BenchmarkEntryPagePostgres(b *testing.B) {
 		tr := &http.Transport{TLSClientConfig: cfg, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
 		b.Cleanup(tr.CloseIdleConnections)
 		clients[i] = &http.Client{Transport: tr, Jar: ui.hc.Jar, Timeout: time.Minute}
-	}
-	size, err := getPage(clients[0], e.ts.url+path) // and each connection made
-	for _, c := range clients[1:] {
-		if err == nil {
-			_, err = getPage(c, e.ts.url+path)
+		n, err := getPage(clients[i], url)
+		if err != nil {
+			b.Fatal(err)
 		}
+		size = n
 	}
-	if err != nil {
-		b.Fatal(err)
-	}
+	return clients, size
+}
 
+// readPages has the clients read url b.N times in all, as fast as each
+// can, and returns the time of each read, sorted.
+func readPages(b *testing.B, clients []*http.Client, url string) []time.Duration {
 	var (
 		mu     sync.Mutex
 		lat    []time.Duration
@@ -89,15 +119,12 @@ func BenchmarkEntryPagePostgres(b *testing.B) {
 		failed atomic.Value
 		wg     sync.WaitGroup
 	)
-	server.reset()
-	cpu0, pg0 := processCPU(), postgresCPU(dsn)
-	b.ResetTimer()
 	for _, c := range clients {
 		wg.Go(func() {
 			var mine []time.Duration
 			for next.Add(1) <= int64(b.N) {
 				t0 := time.Now()
-				if _, err := getPage(c, e.ts.url+path); err != nil {
+				if _, err := getPage(c, url); err != nil {
 					failed.CompareAndSwap(nil, err)
 					return
 				}
@@ -109,24 +136,11 @@ func BenchmarkEntryPagePostgres(b *testing.B) {
 		})
 	}
 	wg.Wait()
-	b.StopTimer()
-	cpu, pg := processCPU()-cpu0, postgresCPU(dsn)-pg0
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatal(err)
 	}
-	srv := server.sorted()
 	slices.Sort(lat)
-	b.ReportMetric(ms(quantile(srv, 0.50)), "server-p50-ms")
-	b.ReportMetric(ms(quantile(srv, 0.99)), "server-p99-ms")
-	b.ReportMetric(ms(quantile(lat, 0.50)), "client-p50-ms")
-	b.ReportMetric(ms(quantile(lat, 0.99)), "client-p99-ms")
-	b.ReportMetric(float64(size), "page-bytes")
-	// The CPU of this process (server and browsers, not PostgreSQL) per
-	// page: what the figures above come to on an otherwise idle machine.
-	b.ReportMetric(ms(cpu/time.Duration(b.N)), "process-cpu-ms/page")
-	b.ReportMetric(ms(pg/time.Duration(b.N)), "postgres-cpu-ms/page")
-	b.Logf("server n=%d p50=%s p99=%s max=%s; client p50=%s p99=%s; page %d bytes", len(srv),
-		quantile(srv, 0.50), quantile(srv, 0.99), quantile(srv, 1), quantile(lat, 0.50), quantile(lat, 0.99), size)
+	return lat
 }
 
 // processCPU is the CPU time this process has used (user and system).
