@@ -87,7 +87,11 @@ func TestEntryPageTakesALetterThroughItsForms(t *testing.T) {
 		in := incomingAt(e.withToken(mofClerk), "MOF", d.ID)
 		receiver := e.uiLogin(mofClerk)
 		resp, body = receiver.get(entryPath(in.ID))
-		wantPage(t, resp, body, http.StatusOK, "وارد بانتظار التسجيل", "رقم الصادر لدى المرسل", `id="action-register"`, `id="action-return"`)
+		wantPage(t, resp, body, http.StatusOK, "وارد بانتظار التسجيل", "رقم الصادر لدى المرسل", `id="action-register"`, `id="action-return"`,
+			`<bdi class="actor">MOCT</bdi>`)
+		if strings.Contains(body, moctClerk) {
+			t.Error("the recipient's timeline names the sender's clerk, not their registry")
+		}
 		body = receiver.actOK(in.ID, "register")
 		inNumber := numberOn(t, body)
 		if !incomingNumber.MatchString(inNumber) {
