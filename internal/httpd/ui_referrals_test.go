@@ -1,0 +1,203 @@
+package httpd
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"diwan.gov.sy/diwan/internal/workflow"
+)
+
+// actorOf is the engine's actor for a test user.
+func (e *apiEnv) actorOf(login string) workflow.Actor {
+	return workflow.UserActor(e.userID(login), login)
+}
+
+// incomingLetter sends a letter with subject from MOCT to MOF and
+// registers it at MOF; it returns MOF's incoming entry.
+func (e *apiEnv) incomingLetter(subject string) workflow.Entry {
+	e.t.Helper()
+	ctx, moct, mof := context.Background(), e.actorOf(moctClerk), e.actorOf(mofClerk)
+	d, err := e.wf.CreateDraft(ctx, moct, workflow.NewCorrespondence{Subject: subject, Body: "نص الكتاب",
+		SenderRegistry: "MOCT", Recipients: []workflow.RecipientInput{{Registry: "MOF"}}})
+	e.ok(nil, err)
+	out, err := e.wf.Act(ctx, moct, d.ID, workflow.Transition{Action: workflow.ActionRegister, Version: d.Version})
+	e.ok(nil, err)
+	_, err = e.wf.Act(ctx, moct, d.ID, workflow.Transition{Action: workflow.ActionDispatch, Version: out.Version})
+	e.ok(nil, err)
+	pg, err := e.wf.Entries(ctx, mof, workflow.ListFilter{Registry: "MOF", Direction: workflow.Incoming, Limit: 500})
+	e.ok(nil, err)
+	for _, in := range pg.Items {
+		if in.CorrespondenceID == d.CorrespondenceID {
+			in, err = e.wf.Act(ctx, mof, in.ID, workflow.Transition{Action: workflow.ActionRegister, Version: in.Version})
+			e.ok(nil, err)
+			return in
+		}
+	}
+	e.t.Fatalf("no incoming entry of correspondence %d at MOF", d.CorrespondenceID)
+	return workflow.Entry{}
+}
+
+// referByClerk refers the incoming entry in (as MOF's clerk) to a
+// department or a person (t's ToDepartment or ToUser, Instruction) and
+// returns the new referral and the entry as it now stands.
+func (e *apiEnv) referByClerk(in workflow.Entry, t workflow.Transition) (workflow.Referral, workflow.Entry) {
+	e.t.Helper()
+	ctx, mof := context.Background(), e.actorOf(mofClerk)
+	t.Action, t.Version = workflow.ActionRefer, in.Version
+	in, err := e.wf.Act(ctx, mof, in.ID, t)
+	e.ok(nil, err)
+	pg, err := e.wf.Referrals(ctx, mof, workflow.ReferralFilter{EntryID: in.ID, Limit: 1})
+	e.ok(nil, err)
+	if len(pg.Items) == 0 {
+		e.t.Fatalf("no referral of entry %d", in.ID)
+	}
+	return pg.Items[0], in
+}
+
+// referral reads a referral as login sees it.
+func (e *apiEnv) referral(login string, id int64) workflow.Referral {
+	e.t.Helper()
+	r, err := e.wf.Referral(context.Background(), e.actorOf(login), id)
+	e.ok(nil, err)
+	return r
+}
+
+func refPath(id int64, action ...string) string {
+	if len(action) == 0 {
+		return fmt.Sprintf("/referrals/%d", id)
+	}
+	return fmt.Sprintf("/referrals/%d/%s", id, action[0])
+}
+
+func versionForm(r workflow.Referral, kv ...string) url.Values {
+	f := url.Values{"version": {fmt.Sprint(r.Version)}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		f.Set(kv[i], kv[i+1])
+	}
+	return f
+}
+
+// wantRedirect insists on a 303 to location.
+func wantRedirect(t testing.TB, resp *http.Response, body, location string) {
+	t.Helper()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != location {
+		t.Fatalf("%s %s: %d to %q, want 303 to %q; body:\n%s", resp.Request.Method, resp.Request.URL.Path,
+			resp.StatusCode, resp.Header.Get("Location"), location, body)
+	}
+}
+
+// rowOf is the <tr> of the referrals table that links to referral id, ""
+// when there is none.
+func rowOf(body string, id int64) string {
+	i := strings.Index(body, fmt.Sprintf(`href="/referrals/%d"`, id))
+	if i < 0 {
+		return ""
+	}
+	start := strings.LastIndex(body[:i], "<tr")
+	end := strings.Index(body[i:], "</tr>")
+	return body[start : i+end]
+}
+
+// The list shows a staff member the referrals to them and to their
+// department, with links to the entry and the referral, the instruction in
+// their language, and overdue ones marked by a class and a visible word;
+// a head sees their department's in the department scope; a staff member
+// of another department sees neither.
+func TestReferralsPageListsMineAndTheHeadsDepartment(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		toStaff, in := e.referByClerk(e.incomingLetter("طلب رأي قانوني"), workflow.Transition{ToUser: mofStaff, Instruction: "study"})
+		toLegal, _ := e.referByClerk(in, workflow.Transition{ToDepartment: "LEGAL", Instruction: "action"})
+		toBudget, _ := e.referByClerk(e.incomingLetter("الموازنة"), workflow.Transition{ToUser: mofOtherStaf, Instruction: "information"})
+		if err := e.db.Writer().Exec("UPDATE referrals SET due_date = ? WHERE id = ?", "2020-01-02", toStaff.ID).Error; err != nil {
+			t.Fatal(err) // a referral whose due date has passed
+		}
+
+		staff := e.uiLogin(mofStaff)
+		resp, body := staff.get("/referrals")
+		wantPage(t, resp, body, http.StatusOK, `<table id="referrals">`, "طلب رأي قانوني",
+			fmt.Sprintf(`href="/entries/%d"`, toStaff.EntryID), "للدراسة وإبداء الرأي", "لإجراء اللازم", "الشؤون القانونية")
+		row := rowOf(body, toStaff.ID)
+		if !strings.Contains(row, `class="overdue"`) || !strings.Contains(row, "متأخرة") || !strings.Contains(row, "2020-01-02") {
+			t.Errorf("the overdue referral is not marked: %s", row)
+		}
+		if row := rowOf(body, toLegal.ID); row == "" || strings.Contains(row, "overdue") {
+			t.Errorf("the referral to the department: %q", row)
+		}
+		if rowOf(body, toBudget.ID) != "" || strings.Contains(body, `value="department"`) {
+			t.Errorf("a staff member sees another's referral or the department scope:\n%s", body)
+		}
+
+		head := e.uiLogin(mofHead)
+		resp, body = head.get("/referrals?scope=mine")
+		wantPage(t, resp, body, http.StatusOK, `value="department"`)
+		if rowOf(body, toLegal.ID) == "" || rowOf(body, toStaff.ID) != "" {
+			t.Errorf("a head's own referrals: the department's only, not a member's:\n%s", body)
+		}
+		resp, body = head.get("/referrals?scope=department")
+		wantPage(t, resp, body, http.StatusOK)
+		if rowOf(body, toLegal.ID) == "" || rowOf(body, toStaff.ID) == "" || rowOf(body, toBudget.ID) != "" {
+			t.Errorf("a head's department scope lacks a member's referral or shows another department's:\n%s", body)
+		}
+		resp, body = head.get("/referrals?scope=department&state=closed")
+		wantPage(t, resp, body, http.StatusOK, "لا توجد إحالات")
+		resp, body = head.get("/referrals?state=nonsense")
+		wantPage(t, resp, body, http.StatusBadRequest, `id="state-error"`, `aria-invalid="true"`)
+
+		other := e.uiLogin(mofOtherStaf)
+		other.lang = "en"
+		resp, body = other.get("/referrals")
+		wantPage(t, resp, body, http.StatusOK, "For information", "Open")
+		if rowOf(body, toBudget.ID) == "" || rowOf(body, toStaff.ID) != "" || rowOf(body, toLegal.ID) != "" {
+			t.Errorf("another department's staff member:\n%s", body)
+		}
+	})
+}
+
+// A referral of another ministry, or of another department, is the same
+// "not found" page as one that does not exist, to see and to act on.
+func TestReferralOfAnotherMinistryOrDepartmentIsNotFound(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		r, _ := e.referByClerk(e.incomingLetter("سري للقسم"), workflow.Transition{ToDepartment: "LEGAL", Instruction: "study"})
+		for _, login := range []string{moctClerk, mofOtherStaf} {
+			b := e.uiLogin(login)
+			for _, path := range []string{refPath(r.ID), refPath(r.ID + 1000)} {
+				resp, body := b.get(path)
+				wantPage(t, resp, body, http.StatusNotFound, "غير موجود")
+				if strings.Contains(body, "سري للقسم") {
+					t.Errorf("%s sees the subject at %s", login, path)
+				}
+			}
+			resp, body := b.post(refPath(r.ID, "accept"), versionForm(r))
+			wantPage(t, resp, body, http.StatusNotFound, "غير موجود")
+		}
+		b := e.uiLogin(mofStaff)
+		for _, path := range []string{"/referrals/abc", "/referrals/0"} {
+			resp, body := b.get(path)
+			wantPage(t, resp, body, http.StatusNotFound)
+		}
+		resp, body := b.post(refPath(r.ID, "nonsense"), versionForm(r))
+		wantPage(t, resp, body, http.StatusNotFound)
+		if got := e.referral(mofClerk, r.ID); got.State != workflow.StateOpen {
+			t.Errorf("the referral is %s, want open", got.State)
+		}
+	})
+}
+
+// An action without the form's CSRF token is refused and changes nothing.
+func TestReferralActionWithoutCSRFTokenIsRefused(t *testing.T) {
+	e := newAPIEnv(t, "sqlite", true)
+	r, _ := e.referByClerk(e.incomingLetter("رمز النموذج"), workflow.Transition{ToUser: mofStaff, Instruction: "study"})
+	b := e.uiLogin(mofStaff)
+	b.get(refPath(r.ID))
+	resp, body := b.post(refPath(r.ID, "accept"), versionForm(r, "csrf_token", "forged"))
+	wantPage(t, resp, body, http.StatusForbidden)
+	if got := e.referral(mofStaff, r.ID); got.State != workflow.StateOpen || got.Version != r.Version {
+		t.Errorf("after a forged form the referral is %s v%d", got.State, got.Version)
+	}
+}
