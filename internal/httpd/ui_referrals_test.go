@@ -125,6 +125,8 @@ func TestReferralsPageListsMineAndTheHeadsDepartment(t *testing.T) {
 		if !strings.Contains(row, `class="overdue"`) || !strings.Contains(row, "متأخرة") || !strings.Contains(row, "2020-01-02") {
 			t.Errorf("the overdue referral is not marked: %s", row)
 		}
+		resp, page := staff.get(refPath(toStaff.ID))
+		wantPage(t, resp, page, http.StatusOK, `class="card overdue"`, `<span class="badge overdue">متأخرة</span>`)
 		if row := rowOf(body, toLegal.ID); row == "" || strings.Contains(row, "overdue") {
 			t.Errorf("the referral to the department: %q", row)
 		}
@@ -200,4 +202,99 @@ func TestReferralActionWithoutCSRFTokenIsRefused(t *testing.T) {
 	if got := e.referral(mofStaff, r.ID); got.State != workflow.StateOpen || got.Version != r.Version {
 		t.Errorf("after a forged form the referral is %s v%d", got.State, got.Version)
 	}
+}
+
+// Each action through its form: the head refers a department's referral
+// on to a staff member with the pickers; the staff member sees where it
+// came from, accepts, comments (XSS shown as text), is told next to the
+// field what is wrong with an empty comment, a person outside their
+// department and an empty answer (what they typed kept), answers and is
+// offered a reply; the clerk closes it. A stale version gets the fresh
+// page and 409.
+func TestReferralActionsThroughTheirForms(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		const xss = `<script>alert("x")</script>`
+		r1, _ := e.referByClerk(e.incomingLetter("دراسة العقد "+xss), workflow.Transition{ToDepartment: "LEGAL", Instruction: "study"})
+
+		head := e.uiLogin(mofHead)
+		resp, body := head.get(refPath(r1.ID))
+		wantPage(t, resp, body, http.StatusOK, `id="action-accept"`, `id="action-refer"`, `id="action-answer"`,
+			`id="action-comment"`, `id="action-close"`, `<option value="BUDGET">الموازنة</option>`,
+			`value="staff@mof.gov.sy"`, `id="people-search"`, "&lt;script&gt;")
+		if strings.Contains(body, xss) || strings.Contains(body, `value="clerk@moct.gov.sy"`) || strings.Contains(body, `value="head@mof.gov.sy"`) {
+			t.Errorf("the page shows raw script, another ministry's person or oneself:\n%s", body)
+		}
+		resp, body = head.get(refPath(r1.ID) + "?people=other")
+		wantPage(t, resp, body, http.StatusOK, `value="other@mof.gov.sy"`)
+		if strings.Contains(body, `value="staff@mof.gov.sy"`) {
+			t.Error("the people search does not narrow the list")
+		}
+		due := workingDayIn(5)
+		resp, body = head.post(refPath(r1.ID, "refer"), versionForm(r1, "user", mofStaff, "instruction", "action", "due_date", due))
+		wantRedirect(t, resp, body, refPath(r1.ID)+"?done=refer")
+		resp, body = head.get(refPath(r1.ID) + "?done=refer")
+		wantPage(t, resp, body, http.StatusOK, `class="flash"`, "مُحال")
+		staffRefs, err := e.wf.Referrals(context.Background(), e.actorOf(mofStaff), workflow.ReferralFilter{Mine: true})
+		e.ok(nil, err)
+		var r2 workflow.Referral
+		for _, x := range staffRefs.Items {
+			if x.ParentID == r1.ID {
+				r2 = x
+			}
+		}
+		if r2.ID == 0 || r2.ToUser != mofStaff || r2.DueDate != due || r2.Instruction != "action" {
+			t.Fatalf("the referral passed on: %+v", r2)
+		}
+
+		staff := e.uiLogin(mofStaff)
+		resp, body = staff.get(refPath(r2.ID))
+		wantPage(t, resp, body, http.StatusOK, `<ol id="chain"`, fmt.Sprintf(`href="/referrals/%d"`, r1.ID), "لإجراء اللازم")
+		resp, body = staff.post(refPath(r2.ID, "accept"), versionForm(r2))
+		wantRedirect(t, resp, body, refPath(r2.ID)+"?done=accept")
+		stale := r2
+		r2 = e.referral(mofStaff, r2.ID)
+
+		resp, body = staff.post(refPath(r2.ID, "comment"), versionForm(r2, "comment", "  "))
+		wantPage(t, resp, body, http.StatusBadRequest, `id="comment-comment-error"`, `aria-describedby="comment-comment-error"`, "اكتب التعليق")
+		resp, body = staff.post(refPath(r2.ID, "comment"), versionForm(r2, "comment", "ملاحظة "+xss))
+		wantRedirect(t, resp, body, refPath(r2.ID)+"?done=comment")
+		resp, body = staff.get(refPath(r2.ID))
+		wantPage(t, resp, body, http.StatusOK, "ملاحظة &lt;script&gt;", `id="comments"`)
+		if strings.Contains(body, xss) {
+			t.Error("a comment's script is not escaped")
+		}
+		r2 = e.referral(mofStaff, r2.ID)
+
+		resp, body = staff.post(refPath(r2.ID, "refer"), versionForm(r2, "user", mofOtherStaf, "instruction", "تدقيق "+xss))
+		wantPage(t, resp, body, http.StatusUnprocessableEntity, `id="refer-user-error"`, `value="تدقيق &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"`,
+			`<option value="other@mof.gov.sy" dir="ltr" selected>`)
+		resp, body = staff.post(refPath(r2.ID, "answer"), versionForm(r2, "answer", ""))
+		wantPage(t, resp, body, http.StatusBadRequest, `id="answer-answer-error"`)
+
+		resp, body = staff.post(refPath(stale.ID, "comment"), versionForm(stale, "comment", "متأخر"))
+		wantPage(t, resp, body, http.StatusConflict, "غيّر", fmt.Sprintf(`name="version" value="%d"`, r2.Version), "متأخر")
+
+		resp, body = staff.post(refPath(r2.ID, "answer"), versionForm(r2, "answer", "الرأي القانوني "+xss))
+		wantRedirect(t, resp, body, refPath(r2.ID)+"?done=answer")
+		resp, body = staff.get(refPath(r2.ID) + "?done=answer")
+		wantPage(t, resp, body, http.StatusOK, "الرأي القانوني &lt;script&gt;", `id="write-reply"`,
+			fmt.Sprintf(`href="/correspondence/new?reply_to=%d"`, r2.EntryID))
+		if strings.Contains(body, `id="action-answer"`) || strings.Contains(body, xss) {
+			t.Errorf("after the answer:\n%s", body)
+		}
+		if got := e.referral(mofHead, r1.ID); got.State != workflow.StateAnswered {
+			t.Errorf("the referral passed on is %s, want answered with the answer", got.State)
+		}
+
+		r2 = e.referral(mofStaff, r2.ID)
+		clerk := e.uiLogin(mofClerk)
+		resp, body = clerk.get(refPath(r2.ID))
+		wantPage(t, resp, body, http.StatusOK, `id="action-close"`)
+		resp, body = clerk.post(refPath(r2.ID, "close"), versionForm(r2, "comment", "انتهى"))
+		wantRedirect(t, resp, body, refPath(r2.ID)+"?done=close")
+		if got := e.referral(mofStaff, r2.ID); got.State != workflow.StateClosed {
+			t.Errorf("closed: %s", got.State)
+		}
+	})
 }
