@@ -112,7 +112,7 @@ func TestReferralsPageListsMineAndTheHeadsDepartment(t *testing.T) {
 		e := newAPIEnv(t, driver, true)
 		toStaff, in := e.referByClerk(e.incomingLetter("طلب رأي قانوني"), workflow.Transition{ToUser: mofStaff, Instruction: "study"})
 		toLegal, _ := e.referByClerk(in, workflow.Transition{ToDepartment: "LEGAL", Instruction: "action"})
-		toBudget, _ := e.referByClerk(e.incomingLetter("الموازنة"), workflow.Transition{ToUser: mofOtherStaf, Instruction: "information"})
+		toBudget, _ := e.referByClerk(e.incomingLetter("الموازنة"), workflow.Transition{ToUser: mofOtherStaf, Instruction: `<img src=x onerror=alert(1)>`})
 		if err := e.db.Writer().Exec("UPDATE referrals SET due_date = ? WHERE id = ?", "2020-01-02", toStaff.ID).Error; err != nil {
 			t.Fatal(err) // a referral whose due date has passed
 		}
@@ -153,7 +153,12 @@ func TestReferralsPageListsMineAndTheHeadsDepartment(t *testing.T) {
 		other := e.uiLogin(mofOtherStaf)
 		other.lang = "en"
 		resp, body = other.get("/referrals")
-		wantPage(t, resp, body, http.StatusOK, "For information", "Open")
+		wantPage(t, resp, body, http.StatusOK, "&lt;img src=x onerror=alert(1)&gt;", "Open")
+		if strings.Contains(body, "<img src=x") {
+			t.Error("an instruction's markup is not escaped in the list")
+		}
+		resp, page = other.get(refPath(toBudget.ID))
+		wantPage(t, resp, page, http.StatusOK, `<dd id="instruction">&lt;img src=x onerror=alert(1)&gt;</dd>`)
 		if rowOf(body, toBudget.ID) == "" || rowOf(body, toStaff.ID) != "" || rowOf(body, toLegal.ID) != "" {
 			t.Errorf("another department's staff member:\n%s", body)
 		}
@@ -297,4 +302,30 @@ func TestReferralActionsThroughTheirForms(t *testing.T) {
 			t.Errorf("closed: %s", got.State)
 		}
 	})
+}
+
+// The list pages by 50 with links to the next and the previous page that
+// keep the filter.
+func TestReferralsPageGoesPageByPage(t *testing.T) {
+	e := newAPIEnv(t, "sqlite", true)
+	in := e.incomingLetter("إحالات كثيرة")
+	var first workflow.Referral
+	for i := range referralsPerPage + 1 {
+		var r workflow.Referral
+		r, in = e.referByClerk(in, workflow.Transition{ToUser: mofStaff, Instruction: fmt.Sprintf("مهمة %d", i)})
+		if i == 0 {
+			first = r
+		}
+	}
+	staff := e.uiLogin(mofStaff)
+	resp, body := staff.get("/referrals?state=open")
+	wantPage(t, resp, body, http.StatusOK, `id="next-page" href="/referrals?page=2&amp;scope=mine&amp;state=open"`)
+	if n := strings.Count(body, `class="referral-link"`); n != referralsPerPage || rowOf(body, first.ID) != "" || strings.Contains(body, `id="previous-page"`) {
+		t.Errorf("first page: %d rows, the oldest shown %v", n, rowOf(body, first.ID) != "")
+	}
+	resp, body = staff.get("/referrals?page=2&scope=mine&state=open")
+	wantPage(t, resp, body, http.StatusOK, `id="previous-page" href="/referrals?scope=mine&amp;state=open"`)
+	if n := strings.Count(body, `class="referral-link"`); n != 1 || rowOf(body, first.ID) == "" || strings.Contains(body, `id="next-page"`) {
+		t.Errorf("second page: %d rows:\n%s", n, body)
+	}
 }
