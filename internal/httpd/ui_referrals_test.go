@@ -222,38 +222,10 @@ func TestReferralActionsThroughTheirForms(t *testing.T) {
 		const xss = `<script>alert("x")</script>`
 		r1, _ := e.referByClerk(e.incomingLetter("دراسة العقد "+xss), workflow.Transition{ToDepartment: "LEGAL", Instruction: "study"})
 
-		head := e.uiLogin(mofHead)
-		resp, body := head.get(refPath(r1.ID))
-		wantPage(t, resp, body, http.StatusOK, `id="action-accept"`, `id="action-refer"`, `id="action-answer"`,
-			`id="action-comment"`, `id="action-close"`, `<option value="BUDGET">الموازنة</option>`,
-			`value="staff@mof.gov.sy"`, `id="people-search"`, "&lt;script&gt;")
-		if strings.Contains(body, xss) || strings.Contains(body, `value="clerk@moct.gov.sy"`) || strings.Contains(body, `value="head@mof.gov.sy"`) {
-			t.Errorf("the page shows raw script, another ministry's person or oneself:\n%s", body)
-		}
-		resp, body = head.get(refPath(r1.ID) + "?people=other")
-		wantPage(t, resp, body, http.StatusOK, `value="other@mof.gov.sy"`)
-		if strings.Contains(body, `value="staff@mof.gov.sy"`) {
-			t.Error("the people search does not narrow the list")
-		}
-		due := workingDayIn(5)
-		resp, body = head.post(refPath(r1.ID, "refer"), versionForm(r1, "user", mofStaff, "instruction", "action", "due_date", due))
-		wantRedirect(t, resp, body, refPath(r1.ID)+"?done=refer")
-		resp, body = head.get(refPath(r1.ID) + "?done=refer")
-		wantPage(t, resp, body, http.StatusOK, `class="flash"`, "مُحال")
-		staffRefs, err := e.wf.Referrals(context.Background(), e.actorOf(mofStaff), workflow.ReferralFilter{Mine: true})
-		e.ok(nil, err)
-		var r2 workflow.Referral
-		for _, x := range staffRefs.Items {
-			if x.ParentID == r1.ID {
-				r2 = x
-			}
-		}
-		if r2.ID == 0 || r2.ToUser != mofStaff || r2.DueDate != due || r2.Instruction != "action" {
-			t.Fatalf("the referral passed on: %+v", r2)
-		}
+		r2 := headRefersOn(t, e, r1, xss)
 
 		staff := e.uiLogin(mofStaff)
-		resp, body = staff.get(refPath(r2.ID))
+		resp, body := staff.get(refPath(r2.ID))
 		wantPage(t, resp, body, http.StatusOK, `<ol id="chain"`, fmt.Sprintf(`href="/referrals/%d"`, r1.ID), "لإجراء اللازم")
 		resp, body = staff.post(refPath(r2.ID, "accept"), versionForm(r2))
 		wantRedirect(t, resp, body, refPath(r2.ID)+"?done=accept")
@@ -328,4 +300,41 @@ func TestReferralsPageGoesPageByPage(t *testing.T) {
 	if n := strings.Count(body, `class="referral-link"`); n != 1 || rowOf(body, first.ID) == "" || strings.Contains(body, `id="next-page"`) {
 		t.Errorf("second page: %d rows:\n%s", n, body)
 	}
+}
+
+// headRefersOn has the head refer r1 (to their department) on to the
+// staff member through the form, choosing from the pickers, and returns
+// the new referral.
+func headRefersOn(t *testing.T, e *apiEnv, r1 workflow.Referral, xss string) workflow.Referral {
+	t.Helper()
+	head := e.uiLogin(mofHead)
+	resp, body := head.get(refPath(r1.ID))
+	wantPage(t, resp, body, http.StatusOK, `id="action-accept"`, `id="action-refer"`, `id="action-answer"`,
+		`id="action-comment"`, `id="action-close"`, `<option value="BUDGET">الموازنة</option>`,
+		`value="staff@mof.gov.sy"`, `id="people-search"`, "&lt;script&gt;")
+	if strings.Contains(body, xss) || strings.Contains(body, `value="clerk@moct.gov.sy"`) || strings.Contains(body, `value="head@mof.gov.sy"`) {
+		t.Errorf("the page shows raw script, another ministry's person or oneself:\n%s", body)
+	}
+	resp, body = head.get(refPath(r1.ID) + "?people=other")
+	wantPage(t, resp, body, http.StatusOK, `value="other@mof.gov.sy"`)
+	if strings.Contains(body, `value="staff@mof.gov.sy"`) {
+		t.Error("the people search does not narrow the list")
+	}
+	due := workingDayIn(5)
+	resp, body = head.post(refPath(r1.ID, "refer"), versionForm(r1, "user", mofStaff, "instruction", "action", "due_date", due))
+	wantRedirect(t, resp, body, refPath(r1.ID)+"?done=refer")
+	resp, body = head.get(refPath(r1.ID) + "?done=refer")
+	wantPage(t, resp, body, http.StatusOK, `class="flash"`, "مُحال")
+	staffRefs, err := e.wf.Referrals(context.Background(), e.actorOf(mofStaff), workflow.ReferralFilter{Mine: true})
+	e.ok(nil, err)
+	var r2 workflow.Referral
+	for _, x := range staffRefs.Items {
+		if x.ParentID == r1.ID {
+			r2 = x
+		}
+	}
+	if r2.ID == 0 || r2.ToUser != mofStaff || r2.DueDate != due || r2.Instruction != "action" {
+		t.Fatalf("the referral passed on: %+v", r2)
+	}
+	return r2
 }
