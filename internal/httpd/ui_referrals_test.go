@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"diwan.gov.sy/diwan/internal/db/dbtest"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
 
@@ -337,4 +338,36 @@ func headRefersOn(t *testing.T, e *apiEnv, r1 workflow.Referral, xss string) wor
 		t.Fatalf("the referral passed on: %+v", r2)
 	}
 	return r2
+}
+
+// BenchmarkReferralPages measures a staff member's referral list (20
+// referrals) and a referral's page with its forms and pickers, each
+// request over HTTPS on loopback:
+// go test -run '^$' -bench ReferralPages -benchtime 200x ./internal/httpd/
+func BenchmarkReferralPages(b *testing.B) {
+	for _, driver := range dbtest.Drivers {
+		b.Run(driver, func(b *testing.B) {
+			e := newAPIEnv(b, driver, true)
+			in := e.incomingLetter("قياس صفحات الإحالات")
+			var r workflow.Referral
+			for i := range 20 {
+				r, in = e.referByClerk(in, workflow.Transition{ToUser: mofStaff, Instruction: fmt.Sprintf("مهمة %d", i)})
+			}
+			staff := e.uiLogin(mofStaff)
+			for _, page := range []struct{ name, path string }{{"list", "/referrals"}, {"referral", refPath(r.ID)}} {
+				b.Run(page.name, func(b *testing.B) {
+					staff.t = b
+					var size int
+					for b.Loop() {
+						resp, body := staff.get(page.path)
+						if resp.StatusCode != http.StatusOK {
+							b.Fatalf("%s: %d", page.path, resp.StatusCode)
+						}
+						size = len(body)
+					}
+					b.ReportMetric(float64(size), "bytes/page")
+				})
+			}
+		})
+	}
 }
