@@ -226,6 +226,8 @@ func (s *Server) actOnReferralForm(c *gin.Context) {
 		return
 	}
 	p := s.newPage(c)
+	// The page answers a POST: the other language is the referral's page.
+	p.OtherLangHref = fmt.Sprintf("/referrals/%d?lang=%s", id, p.OtherLang)
 	status, ok := s.uiFail(c, p, string(action)+" referral", err)
 	if !ok {
 		return

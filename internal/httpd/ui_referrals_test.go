@@ -234,7 +234,8 @@ func TestReferralActionsThroughTheirForms(t *testing.T) {
 		r2 = e.referral(mofStaff, r2.ID)
 
 		resp, body = staff.post(refPath(r2.ID, "comment"), versionForm(r2, "comment", "  "))
-		wantPage(t, resp, body, http.StatusBadRequest, `id="comment-comment-error"`, `aria-describedby="comment-comment-error"`, "اكتب التعليق")
+		wantPage(t, resp, body, http.StatusBadRequest, `id="comment-comment-error"`, `aria-describedby="comment-comment-error"`, "اكتب التعليق",
+			fmt.Sprintf(`class="lang" href="/referrals/%d?lang=en"`, r2.ID))
 		resp, body = staff.post(refPath(r2.ID, "comment"), versionForm(r2, "comment", "ملاحظة "+xss))
 		wantRedirect(t, resp, body, refPath(r2.ID)+"?done=comment")
 		resp, body = staff.get(refPath(r2.ID))
