@@ -80,4 +80,9 @@ func (s *Server) uiRoutes(e *gin.Engine) {
 	u := e.Group("", s.uiSession)
 	u.GET("/", s.home)
 	u.POST("/logout", s.postLogout)
+
+	// Referrals (ui_referrals.go).
+	u.GET("/referrals", s.referralsPage)
+	u.GET("/referrals/:id", s.referralPage)
+	u.POST("/referrals/:id/:action", s.actOnReferralForm)
 }
