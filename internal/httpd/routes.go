@@ -86,4 +86,9 @@ func (s *Server) uiRoutes(e *gin.Engine) {
 	u.POST("/entries/:id/:action", s.uiEntryAct)
 	u.GET("/entries/:id/attachments/:aid", s.uiEntryAttachment)
 	u.GET("/correspondence/:id", s.uiCorrespondence)
+
+	// Referrals (ui_referrals.go).
+	u.GET("/referrals", s.referralsPage)
+	u.GET("/referrals/:id", s.referralPage)
+	u.POST("/referrals/:id/:action", s.actOnReferralForm)
 }

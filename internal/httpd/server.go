@@ -202,7 +202,7 @@ func (s *Server) newEngine() *gin.Engine {
 	// header (RFC 9110 §15.5.6), any other unmatched request 404; both in
 	// the JSON error shape, never gin's plain-text defaults.
 	e.HandleMethodNotAllowed = true
-	e.NoMethod(methodNotAllowed)
+	e.NoMethod(s.noMethod)
 	e.NoRoute(s.noRoute)
 	s.routes(e)
 	return e

@@ -84,12 +84,6 @@ type attachmentLine struct {
 	Inline                 bool // viewable in the browser (uiInlineTypes)
 }
 
-// uiPathID reads a positive id from the path; anything else is not found.
-func uiPathID(c *gin.Context, name string) (int64, bool) {
-	id, err := strconv.ParseInt(c.Param(name), 10, 64)
-	return id, err == nil && id > 0
-}
-
 // uiEntry shows an entry: GET /entries/{id}[?done=ACTION].
 func (s *Server) uiEntry(c *gin.Context) {
 	id, ok := uiPathID(c, "id")

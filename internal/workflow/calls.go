@@ -246,3 +246,9 @@ func (s *Service) Limits() (perFile, perLetter int64) {
 func (s *Service) DefaultDueDate(p Priority, t time.Time) string {
 	return s.defaultDueDate(p, t)
 }
+
+// Today is the calendar date now in time_zone, YYYY-MM-DD: a due date
+// before it is overdue.
+func (s *Service) Today() string {
+	return s.today(s.clock()).Format(time.DateOnly)
+}
