@@ -52,6 +52,12 @@ func (s *Service) SearchRegistries(ctx context.Context, q string, limit int) ([]
 	return s.searchRegistries(ctx, q, limit)
 }
 
+// RegistriesByCode returns the registries with these codes that exist,
+// by code (upper case), as SearchRegistries shows them.
+func (s *Service) RegistriesByCode(ctx context.Context, codes []string) (map[string]Registry, error) {
+	return s.registriesByCode(ctx, codes)
+}
+
 // AddDepartment adds a department. Bad input is an *InputError ("code",
 // "ministry", "name_ar", "name_en", "parent", "head" — a user of the
 // ministry); a code in use in the ministry is ErrExists.

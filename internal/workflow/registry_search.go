@@ -117,6 +117,9 @@ func (s *Service) registryIndex(ctx context.Context) (*registryIndex, error) {
 	if err != nil || kept != nil {
 		return kept, err
 	}
+	// In Go's order of codes, whatever the database's collation: lookups
+	// by code search it.
+	slices.SortFunc(rows, func(a, b registryRow) int { return strings.Compare(a.Code, b.Code) })
 	ids := make([]int64, len(rows))
 	for i, r := range rows {
 		ids[i] = r.MinistryID
@@ -191,4 +194,24 @@ func foldSearch(s string) string {
 		space = false
 	}
 	return strings.TrimSuffix(b.String(), " ")
+}
+
+// registriesByCode returns the registries with these codes (canonical:
+// upper case) that exist, from the picker's index.
+func (s *Service) registriesByCode(ctx context.Context, codes []string) (map[string]Registry, error) {
+	out := make(map[string]Registry, len(codes))
+	if len(codes) == 0 {
+		return out, nil
+	}
+	idx, err := s.registryIndex(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find registries: %w", err)
+	}
+	for _, code := range codes {
+		c := strings.ToUpper(strings.TrimSpace(code))
+		if i, ok := slices.BinarySearchFunc(idx.regs, c, func(r Registry, c string) int { return strings.Compare(r.Code, c) }); ok {
+			out[c] = idx.regs[i]
+		}
+	}
+	return out, nil
 }
