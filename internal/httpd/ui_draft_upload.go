@@ -36,7 +36,9 @@ type draftBody struct {
 var errFieldTooLarge = errors.New("a form field is too large")
 
 // wantsJSON reports whether the page's script asked for a JSON answer.
-func wantsJSON(c *gin.Context) bool { return strings.Contains(c.GetHeader("Accept"), "application/json") }
+func wantsJSON(c *gin.Context) bool {
+	return strings.Contains(c.GetHeader("Accept"), "application/json")
+}
 
 // textBudget is how many bytes a form's text fields may have together: a
 // letter's body and some room for the rest.
