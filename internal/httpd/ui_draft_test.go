@@ -445,3 +445,27 @@ func TestDraftEditSavesAtItsVersion(t *testing.T) {
 		}
 	})
 }
+
+// The page's script saves a new letter before sending its files: asked
+// for JSON (with the token in X-CSRF-Token), the form answers {id,
+// entry_id, version}, or the error with its field.
+func TestDraftFormAnswersTheScriptInJSON(t *testing.T) {
+	e := newAPIEnv(t, "sqlite", true)
+	b := e.uiLogin(mofClerk)
+	b.get("/correspondence/new")
+	resp, body := b.postMultipart("/correspondence", []formPart{{name: "sender_registry", value: "MOF"}, {name: "subject", value: ""},
+		{name: "recipients", value: "MOCT"}}, "Accept", "application/json", "X-CSRF-Token", b.csrf)
+	var ae apiError
+	if resp.StatusCode != http.StatusBadRequest || json.Unmarshal([]byte(body), &ae) != nil || ae.Error.Field != "subject" {
+		t.Fatalf("an empty subject: %d %s", resp.StatusCode, body)
+	}
+	resp, body = b.postMultipart("/correspondence", []formPart{{name: "sender_registry", value: "MOF"}, {name: "subject", value: "بالسكربت"},
+		{name: "recipients", value: "MOCT"}}, "Accept", "application/json", "X-CSRF-Token", b.csrf)
+	var d draftDTO
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(body), &d) != nil || d.ID == 0 || d.EntryID == 0 {
+		t.Fatalf("saved by the script: %d %s", resp.StatusCode, body)
+	}
+	if doc := documentOf(e.login(mofClerk), d.EntryID); doc.Subject != "بالسكربت" || doc.ID != d.ID {
+		t.Fatalf("the letter: %+v", doc)
+	}
+}
