@@ -45,17 +45,27 @@ document.addEventListener("submit", function (ev) {
     return (zone.getAttribute(attr) || "").replace("%NAME%", name);
   }
 
-  // The due date follows the priority while it holds a priority's default.
+  // The due date follows the priority while it holds the default of the
+  // priority before (an empty one is the server's default anyway), and the
+  // hint marks the default of the priority chosen.
   var prio = document.getElementById("priority");
   var due = document.getElementById("due_date");
+  function markDefault() {
+    var spans = document.querySelectorAll(".due-default");
+    for (var i = 0; i < spans.length; i++) {
+      spans[i].classList.toggle("current", spans[i].getAttribute("data-priority") === prio.value);
+    }
+  }
   if (prio && due) {
     var shown = due.getAttribute("data-default-" + prio.value);
+    markDefault();
     prio.addEventListener("change", function () {
       var next = due.getAttribute("data-default-" + prio.value);
-      if (due.value === "" || due.value === shown) {
+      if (due.value !== "" && due.value === shown) {
         due.value = next || "";
       }
       shown = next;
+      markDefault();
     });
   }
 
@@ -85,15 +95,22 @@ document.addEventListener("submit", function (ev) {
   }
   function showFound(items) {
     var lang = document.documentElement.lang;
-    var heads = form.querySelectorAll("#recipient-chosen thead th");
     var table = document.createElement("table");
     table.className = "recipients";
-    var body = document.createElement("tbody");
+    table.createCaption().textContent = results.getAttribute("data-found");
+    var head = table.createTHead().insertRow();
+    ["data-registry", "data-to", "data-cc"].forEach(function (a) {
+      var th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = results.getAttribute(a);
+      head.appendChild(th);
+    });
+    var body = table.createTBody();
     items.forEach(function (it) {
       if (chosen(it.code)) {
         return;
       }
-      var row = document.createElement("tr");
+      var row = body.insertRow();
       var th = document.createElement("th");
       th.scope = "row";
       var code = document.createElement("span");
@@ -103,11 +120,9 @@ document.addEventListener("submit", function (ev) {
       th.appendChild(code);
       th.appendChild(document.createTextNode(" " + (lang === "ar" ? it.name_ar : it.name_en)));
       row.appendChild(th);
-      cell(row, "recipients", it.code, heads[1] ? heads[1].textContent : "");
-      cell(row, "recipients_cc", it.code, heads[2] ? heads[2].textContent : "");
-      body.appendChild(row);
+      cell(row, "recipients", it.code, results.getAttribute("data-to"));
+      cell(row, "recipients_cc", it.code, results.getAttribute("data-cc"));
     });
-    table.appendChild(body);
     results.textContent = "";
     if (body.rows.length) {
       results.appendChild(table);
