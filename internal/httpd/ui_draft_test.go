@@ -298,6 +298,12 @@ func TestDraftUploadOverLimitIsRefusedAndNothingStored(t *testing.T) {
 			{name: "attachments", value: "big.pdf", file: pdfBytes(testMaxAttachment + 1)}})
 		wantPage(t, resp, body, http.StatusRequestEntityTooLarge, `id="attachments-error"`, "big.pdf", "64 KiB",
 			"حُفظت المسودة", `value="كبير"`, "small.pdf", `name="version"`)
+		// More than a letter may carry, declared: refused before anything
+		// is stored, what was typed shown again.
+		resp, body = b.postMultipart("/correspondence", []formPart{{name: "csrf_token", value: b.csrf},
+			{name: "sender_registry", value: "MOF"}, {name: "subject", value: "أكبر"}, {name: "recipients", value: "MOCT"},
+			{name: "attachments", value: "huge.pdf", file: pdfBytes(3 * testMaxLetter)}})
+		wantPage(t, resp, body, http.StatusRequestEntityTooLarge, `id="attachments-error"`, "256 KiB", `value="أكبر"`)
 		c := e.login(mofClerk)
 		var l list[entryDTO]
 		c.call("GET", "/api/v1/entries", nil, http.StatusOK, &l)

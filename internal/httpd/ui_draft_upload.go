@@ -207,6 +207,10 @@ func (s *Server) postNewDraft(c *gin.Context) {
 		return
 	}
 	f := readDraftForm(b.values)
+	if s.formTooLarge(c, p, b) {
+		s.showDraft(c, p, http.StatusRequestEntityTooLarge, f, nil)
+		return
+	}
 	found, err := s.findReference(c, p, &f)
 	if err == nil && (!found || b.values.Get("op") != "") {
 		b.drain()
@@ -231,6 +235,18 @@ func (s *Server) postNewDraft(c *gin.Context) {
 	if s.attachFiles(c, p, e.CorrespondenceID, &b) {
 		redirect(c, "/entries/"+strconv.FormatInt(e.ID, 10))
 	}
+}
+
+// formTooLarge reports (with the error next to the file input) a form
+// whose declared length is more than a letter's files and fields may be:
+// refused before anything is stored or read further.
+func (s *Server) formTooLarge(c *gin.Context, p *uiPage, b draftBody) bool {
+	_, perLetter := s.opts.Workflow.Limits()
+	if b.file == nil || perLetter <= 0 || c.Request.ContentLength <= perLetter+s.textBudget() {
+		return false
+	}
+	p.SetFieldError("attachments", "draft.letter_too_large", "Limit", formatSize(perLetter))
+	return true
 }
 
 // showDraftAgain shows the form again after op or a reference not found
@@ -278,6 +294,13 @@ func (s *Server) postEditDraft(c *gin.Context) {
 	}
 	f := readDraftForm(b.values)
 	f.ID = id
+	if s.formTooLarge(c, p, b) {
+		if v, cur, ok := s.loadDraftID(c, p, id); ok {
+			f.EntryID = cur.ID
+			s.showDraft(c, p, http.StatusRequestEntityTooLarge, f, v.Correspondence.Attachments)
+		}
+		return
+	}
 	found, err := s.findReference(c, p, &f)
 	var e workflow.Entry
 	if err == nil && found && b.values.Get("op") == "" {
