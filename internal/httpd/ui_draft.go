@@ -212,38 +212,47 @@ func (s *Server) getNewDraft(c *gin.Context) {
 			s.uiNotFound(c)
 			return
 		}
-		if !s.replyTo(c, p, &f, id) {
+		if err := s.replyTo(c, p, &f, id); err != nil {
+			s.draftFailPage(c, p, "read the letter answered", err)
 			return
 		}
 	}
 	s.showDraft(c, p, http.StatusOK, f, nil)
 }
 
-// replyTo fills a reply's form from the entry it answers; false when it
-// answered the request (not found).
-func (s *Server) replyTo(c *gin.Context, p *uiPage, f *draftForm, entryID int64) bool {
+// replyTo fills a reply's form from the entry it answers.
+func (s *Server) replyTo(c *gin.Context, p *uiPage, f *draftForm, entryID int64) error {
 	ctx := c.Request.Context()
 	e, err := asCaller(s, c, func(a workflow.Actor) (workflow.Entry, error) { return s.opts.Workflow.Entry(ctx, a, entryID) })
 	if err != nil {
-		_, _ = s.uiFail(c, p, "read the letter answered", err)
-		return false
+		return err
 	}
 	f.addRef(draftRef{ID: e.CorrespondenceID, Relation: string(workflow.RelationReplyTo)})
 	f.Subject = p.T("draft.reply_subject", "Subject", e.Subject)
 	f.Classification = string(e.Classification)
 	if e.Direction != workflow.Incoming {
-		return true
+		return nil
 	}
 	f.SenderRegistry = e.Registry
 	v, err := asCaller(s, c, func(a workflow.Actor) (workflow.View, error) { return s.opts.Workflow.Get(ctx, a, e.CorrespondenceID) })
 	if err != nil {
-		_, _ = s.uiFail(c, p, "read the letter answered", err)
-		return false
+		return err
 	}
 	if from := v.Correspondence.SenderRegistry; from != "" {
 		f.To = []string{from}
 	}
-	return true
+	return nil
+}
+
+// draftFailPage answers an engine error met before there is a form to
+// show: not found, or a page with the error (uiFail).
+func (s *Server) draftFailPage(c *gin.Context, p *uiPage, doing string, err error) {
+	status, ok := s.uiFail(c, p, doing, err)
+	if !ok {
+		return
+	}
+	p.Data = struct{ Title, Message string }{"draft.failed_title", "draft.failed"}
+	s.render(c, status, "error", p)
 }
 
 // getEditDraft shows a draft's form; a letter that is no longer a draft
@@ -276,7 +285,7 @@ func (s *Server) loadDraft(c *gin.Context, p *uiPage) (workflow.View, workflow.E
 func (s *Server) loadDraftID(c *gin.Context, p *uiPage, id int64) (workflow.View, workflow.Entry, bool) {
 	v, err := asCaller(s, c, func(a workflow.Actor) (workflow.View, error) { return s.opts.Workflow.Get(c.Request.Context(), a, id) })
 	if err != nil {
-		_, _ = s.uiFail(c, p, "read the draft", err)
+		s.draftFailPage(c, p, "read the draft", err)
 		return v, workflow.Entry{}, false
 	}
 	e, ok := senderEntry(v)

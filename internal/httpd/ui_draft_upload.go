@@ -14,6 +14,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -174,25 +175,22 @@ var draftFields = []string{"kind", "subject", "body", "classification", "priorit
 // input, and an error of another field above the form. In Arabic the
 // field's own text (draft.error.FIELD) replaces the general one.
 func draftErrors(p *uiPage) {
+	errs := make(map[string]string, len(p.Errors))
 	for field, msg := range p.Errors {
 		f, _, _ := strings.Cut(field, "[")
 		if f == "file" {
 			f = "attachments"
 		}
-		delete(p.Errors, field)
-		known := false
-		for _, x := range draftFields {
-			known = known || x == f
-		}
 		switch {
-		case !known:
+		case !slices.Contains(draftFields, f):
 			p.Error = msg
 		case p.Lang != "en" && p.T("draft.error."+f) != "draft.error."+f:
-			p.Errors[f] = p.T("draft.error." + f)
+			errs[f] = p.T("draft.error." + f)
 		default:
-			p.Errors[f] = msg
+			errs[f] = msg
 		}
 	}
+	p.Errors = errs
 }
 
 // postNewDraft creates a draft from the form, attaches its files, and goes
