@@ -435,6 +435,10 @@ func TestDraftEditSavesAtItsVersion(t *testing.T) {
 		save.Set("subject", "ثالث")
 		resp, body = b.post(fmt.Sprintf("/correspondence/%d", d.ID), save) // the old version
 		wantPage(t, resp, body, http.StatusConflict, "غيّر", `value="ثانٍ"`)
+		save.Set("version", strconv.FormatInt(documentOf(c, entryID).Entry.Version, 10))
+		save.Set("due_date", "2020-01-06")
+		resp, body = b.post(fmt.Sprintf("/correspondence/%d", d.ID), save)
+		wantPage(t, resp, body, http.StatusBadRequest, `id="due_date-error"`, `value="ثالث"`, `id="sender_registry" type="text" readonly value="MOF"`)
 		resp, body = b.post(fmt.Sprintf("/correspondence/%d/attachments/%d/delete", d.ID, d.Attachments[0].ID), url.Values{})
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != edit || len(c.attachments(d.ID)) != 0 {
 			t.Fatalf("delete: %d to %q; attachments %+v", resp.StatusCode, resp.Header.Get("Location"), c.attachments(d.ID))

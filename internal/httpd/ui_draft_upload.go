@@ -294,7 +294,7 @@ func (s *Server) postEditDraft(c *gin.Context) {
 	f.ID = id
 	if s.formTooLarge(c, p, b) {
 		if v, cur, ok := s.loadDraftID(c, p, id); ok {
-			f.EntryID = cur.ID
+			f.EntryID, f.SenderRegistry = cur.ID, v.Correspondence.SenderRegistry
 			s.showDraft(c, p, http.StatusRequestEntityTooLarge, f, v.Correspondence.Attachments)
 		}
 		return
@@ -323,7 +323,7 @@ func (s *Server) editAgain(c *gin.Context, p *uiPage, f draftForm, found bool, e
 	if !ok {
 		return
 	}
-	f.EntryID = cur.ID
+	f.EntryID, f.SenderRegistry = cur.ID, v.Correspondence.SenderRegistry
 	atts := v.Correspondence.Attachments
 	switch {
 	case errors.Is(err, workflow.ErrStaleVersion):

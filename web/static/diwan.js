@@ -164,7 +164,7 @@ document.addEventListener("submit", function (ev) {
   var pending = [];
   function addFile(f) {
     var li = document.createElement("li");
-    var name = document.createElement("span");
+    var name = document.createElement("bdi");
     name.className = "file-name";
     name.textContent = f.name;
     li.appendChild(name);
