@@ -103,6 +103,10 @@ func TestDraftFormCreatesLetterWithArabicSubjectRecipientsAndFile(t *testing.T) 
 		wantPage(t, resp, body, http.StatusOK, `id="draft-form"`, `id="subject"`, `id="body"`, `id="recipient-search"`,
 			`id="attachments"`, `name="attachments"`, `type="file" multiple`, `<option value="MOF"`, `<option value="normal" selected>`,
 			"64 KiB", "256 KiB", `data-max-file="65536"`, `enctype="multipart/form-data"`)
+		if len(body) > 150<<10 {
+			t.Errorf("the form has %d bytes", len(body))
+		}
+		t.Logf("the new letter's page: %d bytes", len(body))
 		for _, above := range []string{`value="confidential"`, `value="secret"`, `<option value="MOCT"`} {
 			if strings.Contains(body, above) {
 				t.Errorf("the form offers %s to a clerk of MOF with normal clearance", above)

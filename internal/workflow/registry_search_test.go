@@ -1,6 +1,7 @@
 package workflow_test
 
 import (
+	"fmt"
 	"testing"
 
 	"diwan.gov.sy/diwan/internal/db"
@@ -86,4 +87,31 @@ func TestSearchRegistriesByCodeAndArabicOrEnglishName(t *testing.T) {
 		f.must(err)
 		want("المعلوماتيه", codes("المعلوماتيه"), "MOCT3")
 	})
+}
+
+// BenchmarkSearchRegistries measures one search of the recipient picker
+// among 1,000 registries (the index kept: one small read of the versions
+// and a scan in memory).
+//
+//	go test -run '^$' -bench SearchRegistries ./internal/workflow/
+func BenchmarkSearchRegistries(b *testing.B) {
+	for _, driver := range []string{db.SQLite, db.Postgres} {
+		b.Run(driver, func(b *testing.B) {
+			f := newFixture(b, dbtest.Open(b, driver), fixtureOptions{})
+			op := workflow.OperatorActor(operator)
+			for i := range 1000 {
+				_, err := f.wf.AddRegistry(f.ctx, op, workflow.Registry{Code: fmt.Sprintf("R%04d", i), Ministry: "MOCT",
+					NameAR: fmt.Sprintf("مديرية الإسكان رقم %d", i), NameEN: fmt.Sprintf("Housing directorate %d", i),
+					Address: fmt.Sprintf("r%d@moct.gov.sy", i)})
+				f.must(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				rs, err := f.wf.SearchRegistries(f.ctx, "مديريه الاسكان 99", 20)
+				if err != nil || len(rs) == 0 {
+					b.Fatal(len(rs), err)
+				}
+			}
+		})
+	}
 }
