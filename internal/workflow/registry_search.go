@@ -162,7 +162,8 @@ func (c *registrySearchCache) keep(idx *registryIndex) {
 // foldSearch reduces text to the one spelling searches compare: Unicode
 // compatibility decomposition with the combining marks dropped (Arabic
 // harakat, the hamza and madda over or under alef, waw and yeh, Latin
-// accents); alef wasla to alef; teh marbuta to heh; alef maksura to yeh;
+// accents); alef wasla to alef; teh marbuta to heh; alef maksura and the
+// Persian yeh to yeh; the Persian keheh to kaf;
 // no tatweel; Arabic-Indic digits to 0-9; lower case; every run of other
 // characters (spaces, punctuation) one space.
 func foldSearch(s string) string {
@@ -176,8 +177,10 @@ func foldSearch(s string) string {
 			r = 'ا'
 		case r == 'ة':
 			r = 'ه'
-		case r == 'ى':
+		case r == 'ى', r == 'ی': // and the Persian yeh some keyboards type
 			r = 'ي'
+		case r == 'ک': // the Persian keheh, likewise
+			r = 'ك'
 		case '٠' <= r && r <= '٩':
 			r = '0' + (r - '٠')
 		case '۰' <= r && r <= '۹':
