@@ -457,6 +457,12 @@ func TestDraftEditSavesAtItsVersion(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != fmt.Sprintf("/entries/%d", entryID) {
 			t.Fatalf("edit of a registered letter: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
+		resp, body = b.postMultipart(fmt.Sprintf("/correspondence/%d/attachments", d.ID), []formPart{{name: "csrf_token", value: b.csrf},
+			{name: "file", value: "late.pdf", file: pdfBytes(10)}})
+		wantPage(t, resp, body, http.StatusConflict, "لم يعد هذا الكتاب مسودة")
+		if strings.Contains(body, `id="draft-form"`) {
+			t.Error("a registered letter's upload refusal shows the drafting form")
+		}
 	})
 }
 

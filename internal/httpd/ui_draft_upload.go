@@ -388,7 +388,9 @@ func (s *Server) attachRefused(c *gin.Context, p *uiPage, corrID int64, name str
 		return
 	}
 	if e.State != workflow.StateDraft {
-		s.showDraft(c, p, status, draftFormOf(v, e), nil)
+		// No form to show: the error, and the way to the letter's page.
+		p.Data = struct{ Title, Message string }{"draft.title_edit", "draft.not_draft"}
+		s.render(c, status, "error", p)
 		return
 	}
 	p.Error = p.T("draft.saved_without_file")
