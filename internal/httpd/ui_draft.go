@@ -351,7 +351,8 @@ func (s *Server) draftSenders(c *gin.Context) ([]workflow.Registry, []string, er
 }
 
 // draftRecipients are the registries chosen (with their names) and those
-// the picker's search found besides.
+// the picker's search found besides (but the sending one: a letter is not
+// sent to itself).
 func (s *Server) draftRecipients(c *gin.Context, f draftForm) (chosen, found []draftRecipient, err error) {
 	ctx := c.Request.Context()
 	named, err := s.opts.Workflow.RegistriesByCode(ctx, append(slices.Clone(f.To), f.CC...))
@@ -372,7 +373,7 @@ func (s *Server) draftRecipients(c *gin.Context, f draftForm) (chosen, found []d
 		return nil, nil, err
 	}
 	for _, r := range regs {
-		if !slices.Contains(f.To, r.Code) && !slices.Contains(f.CC, r.Code) {
+		if !slices.Contains(f.To, r.Code) && !slices.Contains(f.CC, r.Code) && r.Code != f.SenderRegistry {
 			found = append(found, pickerRow(r, r.Code, false, false))
 		}
 	}

@@ -121,6 +121,11 @@ func TestDraftFormCreatesLetterWithArabicSubjectRecipientsAndFile(t *testing.T) 
 		resp, body = b.post("/correspondence", url.Values{"subject": {subject}, "sender_registry": {"MOF"}, "recipients": {"MOCT"},
 			"recipient_q": {"housing"}, "op": {"search"}})
 		wantPage(t, resp, body, http.StatusOK, `name="recipients" value="MOCT" checked`, `name="recipients" value="MOH-HSG"`)
+		resp, body = b.post("/correspondence", url.Values{"subject": {subject}, "sender_registry": {"MOF"}, "recipient_q": {"ديوان"}, "op": {"search"}})
+		wantPage(t, resp, body, http.StatusOK, `name="recipients" value="MOCT"`)
+		if strings.Contains(body, `name="recipients" value="MOF"`) {
+			t.Error("the picker offers the sending registry")
+		}
 
 		resp, body = b.postMultipart("/correspondence", []formPart{{name: "csrf_token", value: b.csrf},
 			{name: "kind", value: "letter"}, {name: "sender_registry", value: "MOF"}, {name: "classification", value: "normal"},

@@ -75,6 +75,10 @@ document.addEventListener("submit", function (ev) {
   var timer = null;
   var asked = 0;
   function chosen(code) {
+    var sender = document.getElementById("sender_registry");
+    if (sender && sender.value === code) {
+      return true; // a letter is not sent to itself
+    }
     var boxes = form.querySelectorAll("#recipient-chosen input[type=checkbox]");
     for (var i = 0; i < boxes.length; i++) {
       if (boxes[i].value === code) {
