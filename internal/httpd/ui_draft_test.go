@@ -334,6 +334,9 @@ func TestDraftUploadOverLimitIsRefusedAndNothingStored(t *testing.T) {
 			}
 			resp, body = b.postMultipart(path, []formPart{{name: "csrf_token", value: b.csrf}, {name: "file", value: "big.pdf", file: pdfBytes(size)}})
 			wantPage(t, resp, body, http.StatusRequestEntityTooLarge, `id="attachments-error"`, "64 KiB", `id="draft-form"`)
+			if strings.Contains(body, "حُفظت المسودة") {
+				t.Error("a file sent alone says the draft was saved")
+			}
 		}
 		if as := c.attachments(corrID); len(as) != 1 || blobCount(t, e.blobs) != 1 {
 			t.Fatalf("after refusals: attachments %+v, %d blobs", as, blobCount(t, e.blobs))

@@ -351,7 +351,7 @@ func (s *Server) attachFiles(c *gin.Context, p *uiPage, corrID int64, b *draftBo
 		})
 		if err != nil {
 			b.drain()
-			s.attachRefused(c, p, corrID, name, err)
+			s.attachRefused(c, p, corrID, name, err, true)
 			return false
 		}
 	}
@@ -363,8 +363,9 @@ func (s *Server) attachFiles(c *gin.Context, p *uiPage, corrID int64, b *draftBo
 }
 
 // attachRefused answers a file the engine refused (nothing of it stored)
-// with the draft's form, the error next to the file input.
-func (s *Server) attachRefused(c *gin.Context, p *uiPage, corrID int64, name string, err error) {
+// with the draft's form, the error next to the file input; saved: the
+// form's fields were saved before (the page says so).
+func (s *Server) attachRefused(c *gin.Context, p *uiPage, corrID int64, name string, err error, saved bool) {
 	if wantsJSON(c) {
 		s.coreError(c, "add attachment", err)
 		return
@@ -393,7 +394,9 @@ func (s *Server) attachRefused(c *gin.Context, p *uiPage, corrID int64, name str
 		s.render(c, status, "error", p)
 		return
 	}
-	p.Error = p.T("draft.saved_without_file")
+	if saved {
+		p.Error = strings.TrimSpace(p.T("draft.saved_without_file") + " " + p.Error)
+	}
 	s.showDraft(c, p, status, draftFormOf(v, e), v.Correspondence.Attachments)
 }
 
@@ -410,7 +413,7 @@ func (s *Server) postDraftAttachment(c *gin.Context) {
 	}
 	perFile, _ := s.opts.Workflow.Limits()
 	if perFile > 0 && c.Request.ContentLength > perFile+multipartSlack {
-		s.attachRefused(c, p, id, "", fmt.Errorf("declared %d bytes: %w", c.Request.ContentLength, workflow.ErrTooLarge))
+		s.attachRefused(c, p, id, "", fmt.Errorf("declared %d bytes: %w", c.Request.ContentLength, workflow.ErrTooLarge), false)
 		return
 	}
 	mr, err := attachmentParts(c.Request)
@@ -437,7 +440,7 @@ func (s *Server) postDraftAttachment(c *gin.Context) {
 	case err != nil:
 		b := draftBody{file: part, body: c.Request.Body, drainN: 2 * s.textBudget()}
 		b.drain()
-		s.attachRefused(c, p, id, name, err)
+		s.attachRefused(c, p, id, name, err, false)
 	case wantsJSON(c):
 		c.JSON(http.StatusCreated, gin.H{"id": att.ID, "name": att.Name, "size": att.Size})
 	default:
