@@ -91,4 +91,13 @@ func (s *Server) uiRoutes(e *gin.Engine) {
 	u.GET("/referrals", s.referralsPage)
 	u.GET("/referrals/:id", s.referralPage)
 	u.POST("/referrals/:id/:action", s.actOnReferralForm)
+
+	// Drafting (ui_draft.go, ui_draft_upload.go).
+	u.GET("/correspondence/new", s.getNewDraft)
+	u.POST("/correspondence", s.postNewDraft)
+	u.GET("/correspondence/:id/edit", s.getEditDraft)
+	u.POST("/correspondence/:id", s.postEditDraft)
+	u.POST("/correspondence/:id/attachments", s.postDraftAttachment)
+	u.POST("/correspondence/:id/attachments/:aid/delete", s.postDeleteAttachment)
+	u.GET("/registries/search", s.searchRegistries)
 }
