@@ -67,3 +67,6 @@ func (s *Service) SetLanguage(ctx context.Context, actor, login, language string
 		}, nil
 	})
 }
+
+// MinPasswordLength is the least number of characters of a new password.
+func (s *Service) MinPasswordLength() int { return s.minPassword }

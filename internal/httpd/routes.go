@@ -30,6 +30,7 @@ func (s *Server) routes(e *gin.Engine) {
 	a := v1.Group("", s.authenticate)
 	a.GET("/session", s.getSession)
 	a.DELETE("/session", s.deleteSession)
+	a.POST("/session/password", s.postSessionPassword)
 
 	// Organisation.
 	a.GET("/ministries", s.listMinistries)
@@ -80,4 +81,7 @@ func (s *Server) uiRoutes(e *gin.Engine) {
 	u := e.Group("", s.uiSession)
 	u.GET("/", s.home)
 	u.POST("/logout", s.postLogout)
+	u.GET("/account", s.getAccount)
+	u.POST("/account/password", s.postAccountPassword)
+	u.POST("/account/language", s.postAccountLanguage)
 }
