@@ -237,6 +237,7 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 		ReadTimeout:         cfg.SMTP.ReadTimeout.Duration(),
 		WriteTimeout:        cfg.SMTP.WriteTimeout.Duration(),
 		SpoolDir:            SpoolDir(cfg),
+		AccountURL:          accountURL(cfg),
 		Registerer:          e.Metrics,
 		Logger:              e.Log,
 	})
@@ -268,6 +269,7 @@ func startIMAP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) 
 		IdleTimeout:             cfg.IMAP.IdleTimeout.Duration(),
 		MaxConnectionsPerIP:     cfg.IMAP.MaxConnectionsPerIP,
 		MaxConnectionsPerUserIP: cfg.IMAP.MaxConnectionsPerUserIP,
+		AccountURL:              accountURL(cfg),
 		Registerer:              e.Metrics,
 		Logger:                  e.Log,
 	})
@@ -282,4 +284,14 @@ func startIMAP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) 
 		fmt.Fprintf(stdout, "diwan: imap (TLS) on %s\n", implicit)
 	}
 	return isrv, nil
+}
+
+// accountURL is the web page where users change their password
+// (http.base_url + "/account"), named by the mail listeners when they
+// refuse a password that must change; "" without a base URL.
+func accountURL(cfg *config.Config) string {
+	if cfg.HTTP.BaseURL == "" {
+		return ""
+	}
+	return strings.TrimRight(cfg.HTTP.BaseURL, "/") + "/account"
 }
