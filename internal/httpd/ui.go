@@ -97,6 +97,7 @@ type navItem struct {
 	Count   int64  // shown as a counter when not 0
 	Current bool
 	Alert   bool // the counter is of something late
+	More    bool // there are more than Count ("999+")
 }
 
 // uiUser is who is logged in, as the bar shows them.
@@ -253,7 +254,7 @@ func (s *Server) uiNav(c *gin.Context, u *uiUser) []navItem {
 	var nav []navItem
 	add := func(href, label string, count int64, show bool) {
 		if show {
-			nav = append(nav, navItem{Href: href, Label: label, Count: count, Current: strings.HasPrefix(c.Request.URL.Path, href)})
+			nav = append(nav, counted(navItem{Href: href, Label: label, Current: strings.HasPrefix(c.Request.URL.Path, href)}, count))
 		}
 	}
 	add("/registers", "nav.registers", counts.Waiting, clerk)
@@ -265,10 +266,20 @@ func (s *Server) uiNav(c *gin.Context, u *uiUser) []navItem {
 		if clerk {
 			href = "/registers?direction=incoming"
 		}
-		nav = append(nav, navItem{Href: href, Label: "nav.overdue", Count: counts.Overdue, Alert: true})
+		nav = append(nav, counted(navItem{Href: href, Label: "nav.overdue", Alert: true}, counts.Overdue))
 	}
 	add("/account", "nav.account", 0, true)
 	return nav
+}
+
+// counted gives a navigation item its counter: workflow.Counters stop at
+// CounterLimit, shown as "999+".
+func counted(n navItem, count int64) navItem {
+	n.Count = count
+	if count >= workflow.CounterLimit {
+		n.Count, n.More = workflow.CounterLimit-1, true
+	}
+	return n
 }
 
 // uiCounters are the counters of the navigation; a failure is logged and

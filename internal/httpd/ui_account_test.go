@@ -180,3 +180,18 @@ func newLetterSent(sender *apiClient) int64 {
 	act(sender, d.EntryID, "dispatch", v(out.Version))
 	return d.ID
 }
+
+// A counter of the bar stops at workflow.CounterLimit, shown as "999+".
+func TestNavCounterShowsMoreAtTheLimit(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		want navItem
+	}{
+		{0, navItem{}}, {7, navItem{Count: 7}}, {998, navItem{Count: 998}}, {999, navItem{Count: 999}},
+		{1000, navItem{Count: 999, More: true}}, {5000, navItem{Count: 999, More: true}},
+	} {
+		if got := counted(navItem{}, c.n); got != c.want {
+			t.Errorf("counted(%d) = %+v, want %+v", c.n, got, c.want)
+		}
+	}
+}

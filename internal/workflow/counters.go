@@ -6,6 +6,11 @@ import (
 	"time"
 )
 
+// CounterLimit bounds every count of Counters: a count of CounterLimit
+// means "that many or more" (the navigation shows "999+"), and no count
+// costs more than reading that many index entries.
+const CounterLimit = 1000
+
 // Counters are what waits for a user, as the navigation of the web UI
 // shows it. Every count is limited to what the user may see (their
 // ministry, their clearance).
@@ -18,9 +23,10 @@ type Counters struct {
 	// as ReferralFilter.Mine lists them.
 	Referrals int64
 	// Overdue: of those referrals, the ones past their due date, and the
-	// incoming entries of the user's registries still to be dealt with
-	// (received, registered, referred, in progress) past theirs. A date is
-	// past when it is before today in time_zone.
+	// entries of the user's registries still to be dealt with past theirs:
+	// incoming ones received, registered, referred or in progress, and
+	// outgoing ones registered but not dispatched. A date is past when it
+	// is before today in time_zone.
 	Overdue int64
 	// Registries are the codes of the registries the user clerks for,
 	// sorted.

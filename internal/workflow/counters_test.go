@@ -47,6 +47,8 @@ func TestCountersCountWhatWaitsForEachUser(t *testing.T) {
 		in = f.act(clerk, in, workflow.Transition{Action: workflow.ActionRefer, ToUser: "staff@moct.gov.sy",
 			Instruction: workflow.InstructionAction, DueDate: "2026-03-04"})
 		f.act(clerk, in, workflow.Transition{Action: workflow.ActionRefer, ToDepartment: "LEGAL", Instruction: workflow.InstructionStudy})
+		f.act(clerk, f.draft(workflow.NewCorrespondence{}), workflow.Transition{Action: workflow.ActionRegister}) // not dispatched
+		f.act(clerk, f.draft(workflow.NewCorrespondence{}), workflow.Transition{Action: workflow.ActionCancel})   // nothing to do
 		secret := f.receivedAtMOCT(workflow.NewCorrespondence{Classification: workflow.Secret})
 		f.act(clerk, secret, workflow.Transition{Action: workflow.ActionRefer, ToDepartment: "LEGAL", Instruction: workflow.InstructionStudy})
 
@@ -66,9 +68,10 @@ func TestCountersCountWhatWaitsForEachUser(t *testing.T) {
 		f.wantCounters(clerk, workflow.Counters{Waiting: 2, Registries: []string{"MOCT"}})
 
 		// Months later everything open is late: for the clerk the four
-		// open incoming entries; the staff member answers one referral.
+		// open incoming entries and the registered letter not dispatched;
+		// the staff member answers one referral.
 		f.clock.Set(time.Date(2026, 9, 1, 9, 0, 0, 0, damascus))
-		f.wantCounters(clerk, workflow.Counters{Waiting: 2, Overdue: 4, Registries: []string{"MOCT"}})
+		f.wantCounters(clerk, workflow.Counters{Waiting: 2, Overdue: 5, Registries: []string{"MOCT"}})
 		mine, err := f.wf.Referrals(f.ctx, f.actor("staff@moct.gov.sy"), workflow.ReferralFilter{Mine: true})
 		f.must(err)
 		for _, r := range mine.Items {

@@ -6,10 +6,15 @@ import (
 )
 
 // The statement of Counters (counters.go): every count of a user's
-// navigation in one round trip, each a sub-select on an index —
-// referrals_to_user and referrals_to_department for the referrals,
-// registry_entries_registry_state for the entries of the user's
-// registries.
+// navigation in one round trip, each a sub-select on an index range of
+// migrations/*/00014 (referrals by addressee, state and due date; entries
+// by registry, state and due date) that stops at CounterLimit rows, so
+// that its cost is bounded whatever the size of the registers.
+
+// counted is a bounded count of the rows of a FROM … WHERE.
+func counted(fromWhere string) string {
+	return fmt.Sprintf("(SELECT COUNT(*) FROM (SELECT 1%s LIMIT %d) n)", fromWhere, CounterLimit)
+}
 
 // referralsOpenFrom are a user's open referrals, by referralScope(true).
 const referralsOpenFrom = ` FROM referrals f
@@ -18,11 +23,14 @@ JOIN correspondence c ON c.id = e.correspondence_id
 JOIN registries r ON r.id = e.registry_id
 WHERE f.state IN ('open', 'accepted') AND `
 
-// entriesOfRegistries are the incoming entries of a user's registries
-// that they may read.
+// entriesOfRegistries are the entries of a user's registries that they
+// may read. (No condition names the direction: received, referred and
+// in_progress are states of incoming entries only, and with one on it
+// SQLite's planner takes the index of the register numbers instead of the
+// one of registry, state and due date.)
 const entriesOfRegistries = ` FROM registry_entries e
 JOIN correspondence c ON c.id = e.correspondence_id
-WHERE e.registry_id IN ? AND e.direction = 'incoming' AND c.classification IN ? AND `
+WHERE e.registry_id IN ? AND c.classification IN ? AND `
 
 // countersQuery builds the statement for p, today being YYYY-MM-DD in
 // time_zone: waiting, referrals, overdue referrals, overdue entries and
@@ -38,16 +46,15 @@ func countersQuery(p *principal, today string) (string, []any) {
 	clerk := len(p.clerkOf) > 0
 	allowed := p.allowedClassifications()
 	if clerk {
-		add("(SELECT COUNT(*)"+entriesOfRegistries+"e.state = 'received')", p.clerkOf, allowed)
+		add(counted(entriesOfRegistries+"e.state = 'received'"), p.clerkOf, allowed)
 	} else {
 		add("0")
 	}
-	add("(SELECT COUNT(*)"+referralsOpenFrom+scope+")", scopeArgs...)
-	add("(SELECT COUNT(*)"+referralsOpenFrom+"f.due_date <> '' AND f.due_date < ? AND "+scope+")",
-		append([]any{today}, scopeArgs...)...)
+	add(counted(referralsOpenFrom+scope), scopeArgs...)
+	add(counted(referralsOpenFrom+"f.due_date <> '' AND f.due_date < ? AND "+scope), append([]any{today}, scopeArgs...)...)
 	if clerk {
-		add("(SELECT COUNT(*)"+entriesOfRegistries+
-			"e.state IN ('received', 'registered', 'referred', 'in_progress') AND e.due_date <> '' AND e.due_date < ?)",
+		add(counted(entriesOfRegistries+
+			"e.state IN ('received', 'registered', 'referred', 'in_progress') AND e.due_date <> '' AND e.due_date < ?"),
 			p.clerkOf, allowed, today)
 		add("COALESCE((SELECT string_agg(code, ',') FROM registries WHERE id IN ?), '')", p.clerkOf)
 	} else {
@@ -69,7 +76,7 @@ func (x *txn) counters(p *principal, today string) (Counters, error) {
 	if x.err != nil {
 		return Counters{}, fmt.Errorf("count what waits for user %d: %w", p.id, x.err)
 	}
-	out.Overdue += overdueEntries
+	out.Overdue = min(out.Overdue+overdueEntries, CounterLimit)
 	if codes != "" {
 		out.Registries = strings.Split(codes, ",")
 	}
