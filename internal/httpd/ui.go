@@ -226,9 +226,10 @@ func (s *Server) newPage(c *gin.Context) *uiPage {
 	p.OtherLangHref = c.Request.URL.Path + "?" + q.Encode()
 	if pr := principalOf(c); pr != nil {
 		p.CSRF = csrfFor(pr.cookie)
-		p.User = &uiUser{Login: pr.Login, Name: pr.Login, Roles: pr.Roles, Where: pr.Ministry, MustChange: pr.MustChangePassword}
-		if u, ok := s.uiCurrentUser(c); ok {
-			p.User.Name, p.User.Roles, p.User.Where = u.Name, u.Roles, u.Ministry
+		// The session's principal has what the bar shows: no other read.
+		p.User = &uiUser{Login: pr.Login, Name: pr.Name, Roles: pr.Roles, Where: pr.Ministry, MustChange: pr.MustChangePassword}
+		if p.User.Name == "" {
+			p.User.Name = pr.Login
 		}
 		p.Nav = s.uiNav(c, p.User)
 	}
