@@ -21,6 +21,7 @@ import (
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
 
+	"diwan.gov.sy/diwan/internal/workflow"
 	"diwan.gov.sy/diwan/web"
 )
 
@@ -95,6 +96,8 @@ type navItem struct {
 	Label   string // message ID
 	Count   int64  // shown as a counter when not 0
 	Current bool
+	Alert   bool // the counter is of something late
+	More    bool // there are more than Count ("999+")
 }
 
 // uiUser is who is logged in, as the bar shows them.
@@ -103,6 +106,9 @@ type uiUser struct {
 	Name  string
 	Where string // ministry and registry, as the bar shows them
 	Roles []string
+	// MustChange: the user must change their password before anything
+	// else (DESIGN.md §3a).
+	MustChange bool
 }
 
 // Has reports whether the user holds role.
@@ -161,17 +167,40 @@ func (p *uiPage) SetFieldError(field, messageID string, args ...any) {
 }
 
 // uiLanguage is the language of this request: ?lang= (remembered in a
-// cookie), else the remembered one, else Arabic.
+// cookie, and for a logged-in user with their account), else the logged-in
+// user's own choice, else the browser's cookie (the login page), else
+// Arabic.
 func (s *Server) uiLanguage(c *gin.Context) string {
+	pr := principalOf(c)
 	if l := c.Query("lang"); isUILanguage(l) {
-		http.SetCookie(c.Writer, &http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
-			HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
+		s.setLangCookie(c, l)
+		if pr != nil && pr.Language != l {
+			s.rememberLanguage(c, pr, l)
+		}
 		return l
+	}
+	if pr != nil && isUILanguage(pr.Language) {
+		return pr.Language
 	}
 	if l, err := c.Cookie(langCookie); err == nil && isUILanguage(l) {
 		return l
 	}
 	return web.Languages[0]
+}
+
+func (s *Server) setLangCookie(c *gin.Context, l string) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
+}
+
+// rememberLanguage stores the language a logged-in user chose with their
+// account. A failure is logged: the page is still shown in that language.
+func (s *Server) rememberLanguage(c *gin.Context, pr *principal, l string) {
+	if err := s.opts.Directory.SetLanguage(c.Request.Context(), pr.Actor(), pr.Login, l); err != nil {
+		s.log.ErrorContext(c.Request.Context(), "ui: remember the language", "user", pr.Login, "error", err)
+		return
+	}
+	pr.Language = l
 }
 
 func isUILanguage(l string) bool {
@@ -197,29 +226,73 @@ func (s *Server) newPage(c *gin.Context) *uiPage {
 	p.OtherLangHref = c.Request.URL.Path + "?" + q.Encode()
 	if pr := principalOf(c); pr != nil {
 		p.CSRF = csrfFor(pr.cookie)
-		p.User = &uiUser{Login: pr.Login, Name: pr.Login}
-		if u, ok := s.uiCurrentUser(c); ok {
-			p.User.Name, p.User.Roles, p.User.Where = u.Name, u.Roles, u.Ministry
+		// The session's principal has what the bar shows: no other read.
+		p.User = &uiUser{Login: pr.Login, Name: pr.Name, Roles: pr.Roles, Where: pr.Ministry, MustChange: pr.MustChangePassword}
+		if p.User.Name == "" {
+			p.User.Name = pr.Login
 		}
 		p.Nav = s.uiNav(c, p.User)
 	}
 	return p
 }
 
-// uiNav is the navigation of a user: only what their roles may do.
+// uiNav is the navigation of a user: only what their roles may do, with
+// the counters of what waits for them (workflow.Counters, one query). A
+// user who must change their password sees their account only.
 func (s *Server) uiNav(c *gin.Context, u *uiUser) []navItem {
-	var nav []navItem
-	add := func(href, label string, show bool) {
-		if show {
-			nav = append(nav, navItem{Href: href, Label: label, Current: strings.HasPrefix(c.Request.URL.Path, href)})
-		}
+	if u.MustChange {
+		return []navItem{{Href: "/account", Label: "nav.account", Current: true}}
 	}
 	clerk := u.Has("clerk")
-	add("/registers", "nav.registers", clerk)
-	add("/correspondence/new", "nav.new", clerk || u.Has("head") || u.Has("staff"))
-	add("/referrals", "nav.referrals", clerk || u.Has("head") || u.Has("staff"))
-	add("/account", "nav.account", true)
+	worker := clerk || u.Has("head") || u.Has("staff")
+	var counts workflow.Counters
+	if worker {
+		counts = s.uiCounters(c)
+		if len(counts.Registries) > 0 {
+			u.Where += " · " + strings.Join(counts.Registries, " · ")
+		}
+	}
+	var nav []navItem
+	add := func(href, label string, count int64, show bool) {
+		if show {
+			nav = append(nav, counted(navItem{Href: href, Label: label, Current: strings.HasPrefix(c.Request.URL.Path, href)}, count))
+		}
+	}
+	add("/registers", "nav.registers", counts.Waiting, clerk)
+	add("/correspondence/new", "nav.new", 0, worker)
+	add("/referrals", "nav.referrals", counts.Referrals, worker)
+	if counts.Overdue > 0 {
+		// Overdue work is in the clerk's registers, or in one's referrals.
+		href := "/referrals?scope=mine"
+		if clerk {
+			href = "/registers?direction=incoming"
+		}
+		nav = append(nav, counted(navItem{Href: href, Label: "nav.overdue", Alert: true}, counts.Overdue))
+	}
+	add("/account", "nav.account", 0, true)
 	return nav
+}
+
+// counted gives a navigation item its counter: workflow.Counters stop at
+// CounterLimit, shown as "999+".
+func counted(n navItem, count int64) navItem {
+	n.Count = count
+	if count >= workflow.CounterLimit {
+		n.Count, n.More = workflow.CounterLimit-1, true
+	}
+	return n
+}
+
+// uiCounters are the counters of the navigation; a failure is logged and
+// shows none (the page itself still works).
+func (s *Server) uiCounters(c *gin.Context) workflow.Counters {
+	n, err := asCaller(s, c, func(a workflow.Actor) (workflow.Counters, error) {
+		return s.opts.Workflow.Counters(c.Request.Context(), a)
+	})
+	if err != nil {
+		s.log.ErrorContext(c.Request.Context(), "ui: count what waits", "user", principalOf(c).Login, "error", err)
+	}
+	return n
 }
 
 // render writes a page: the layout around the page's "content", in the
