@@ -86,7 +86,7 @@ func TestBootstrapAdministratorMustChangeTheGeneratedPassword(t *testing.T) {
 		t.Fatalf("GET /ministries before the change: %d %s", resp.StatusCode, body)
 	}
 	resp, body = send(t, api, "POST", s.url+"/api/v1/session/password", "application/json",
-		`{"current_password":"`+generated+`","new_password":"a brand new secret"}`, "X-CSRF-Token", sess.CSRFToken, "Origin", s.url)
+		`{"current":"`+generated+`","new":"a brand new secret"}`, "X-CSRF-Token", sess.CSRFToken, "Origin", s.url)
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("change: %d %s", resp.StatusCode, body)
 	}

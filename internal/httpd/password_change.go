@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/input"
 )
 
 // The must-change-password rule (DESIGN.md §3a): a user whose password
@@ -69,11 +70,16 @@ func (s *Server) mustChangeRefused(c *gin.Context, p *principal) bool {
 	return true
 }
 
-// passwordRequest is the body of POST /api/v1/session/password.
+// passwordRequest is the body of POST /api/v1/session/password
+// (DESIGN.md §6a: {"current","new"}).
 type passwordRequest struct {
-	CurrentPassword string `json:"current_password" required:"true"`
-	NewPassword     string `json:"new_password" required:"true"`
+	Current string `json:"current" required:"true"`
+	New     string `json:"new" required:"true"`
 }
+
+// passwordFields names the directory's fields of a password change as
+// the API's body does.
+var passwordFields = map[string]string{"current_password": "current", "new_password": "new"}
 
 // postSessionPassword changes the caller's own password: the current one
 // is checked as a login is (failures count towards the lockout), the new
@@ -83,7 +89,7 @@ func (s *Server) postSessionPassword(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	for _, f := range []struct{ name, v string }{{"current_password", req.CurrentPassword}, {"new_password", req.NewPassword}} {
+	for _, f := range []struct{ name, v string }{{"current", req.Current}, {"new", req.New}} {
 		if f.v == "" {
 			WriteError(c, http.StatusBadRequest, "missing_field", f.name+" is required", f.name)
 			return
@@ -91,7 +97,11 @@ func (s *Server) postSessionPassword(c *gin.Context) {
 	}
 	p := principalOf(c)
 	ctx := directory.WithClient(c.Request.Context(), "http:"+c.ClientIP())
-	if err := s.opts.Directory.ChangePassword(ctx, p.Login, req.CurrentPassword, req.NewPassword); err != nil {
+	if err := s.opts.Directory.ChangePassword(ctx, p.Login, req.Current, req.New); err != nil {
+		var ie *input.Error
+		if errors.As(err, &ie) && passwordFields[ie.Field] != "" {
+			err = &input.Error{Field: passwordFields[ie.Field], Message: ie.Message, Unprocessable: ie.Unprocessable}
+		}
 		s.coreError(c, "change the password", err)
 		return
 	}

@@ -83,7 +83,7 @@ func TestMustChangePasswordKeepsTheUserOnTheAccountPage(t *testing.T) {
 // The API answers a user who must change their password 403
 // password_change_required everywhere but GET and DELETE /session and
 // POST /session/password, with a session or a token; the change takes
-// {current_password, new_password}, says which field is wrong, and opens
+// {"current", "new"}, says which field is wrong, and opens
 // the API again. A token found valid before the password had to change
 // is refused at once (org_state moved), on the routes that trust the
 // directory's keep of tokens too.
@@ -106,19 +106,19 @@ func TestMustChangePasswordAPI(t *testing.T) {
 		}
 		c.wantError("GET", "/api/v1/ministries", nil, http.StatusForbidden, "password_change_required", "")
 		c.wantError("GET", fmt.Sprintf("/api/v1/correspondence/%d", d.ID), nil, http.StatusForbidden, "password_change_required", "")
-		c.wantError("POST", "/api/v1/session/password", map[string]string{"new_password": newPassword}, http.StatusBadRequest, "missing_field", "current_password")
-		c.wantError("POST", "/api/v1/session/password", map[string]string{"current_password": "wrong one", "new_password": newPassword},
-			http.StatusBadRequest, "invalid_input", "current_password")
-		c.wantError("POST", "/api/v1/session/password", map[string]string{"current_password": testPassword, "new_password": "short"},
-			http.StatusBadRequest, "invalid_input", "new_password")
-		c.wantError("POST", "/api/v1/session/password", map[string]string{"current": testPassword, "new": newPassword},
-			http.StatusBadRequest, "unknown_field", "current")
-		resp, _ := c.do("POST", "/api/v1/session/password", map[string]string{"current_password": testPassword, "new_password": newPassword},
+		c.wantError("POST", "/api/v1/session/password", map[string]string{"new": newPassword}, http.StatusBadRequest, "missing_field", "current")
+		c.wantError("POST", "/api/v1/session/password", map[string]string{"current": "wrong one", "new": newPassword},
+			http.StatusBadRequest, "invalid_input", "current")
+		c.wantError("POST", "/api/v1/session/password", map[string]string{"current": testPassword, "new": "short"},
+			http.StatusBadRequest, "invalid_input", "new")
+		c.wantError("POST", "/api/v1/session/password", map[string]string{"current_password": testPassword, "new": newPassword},
+			http.StatusBadRequest, "unknown_field", "current_password")
+		resp, _ := c.do("POST", "/api/v1/session/password", map[string]string{"current": testPassword, "new": newPassword},
 			"X-CSRF-Token", "forged")
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("change without the CSRF token: %d", resp.StatusCode)
 		}
-		c.call("POST", "/api/v1/session/password", map[string]string{"current_password": testPassword, "new_password": newPassword}, http.StatusNoContent, nil)
+		c.call("POST", "/api/v1/session/password", map[string]string{"current": testPassword, "new": newPassword}, http.StatusNoContent, nil)
 		c.call("GET", "/api/v1/ministries", nil, http.StatusOK, nil)
 		act(tok, d.EntryID, "register", v(d.Version))
 		c.call("DELETE", "/api/v1/session", nil, http.StatusNoContent, nil)
