@@ -37,15 +37,16 @@ const uiCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 
 // ui holds the parsed pages and the localizers, built once by New.
 type ui struct {
 	pages map[string]*template.Template // page name (file name without .html) → layout + page
+	loc   *time.Location                // time_zone: times are shown there
 	text  map[string]*i18n.Localizer    // language → its texts
 }
 
 // newUI parses every page of web/templates with the layout, and loads the
 // locale files. A broken template or locale file fails start-up.
-func newUI() (*ui, error) {
+func newUI(loc *time.Location) (*ui, error) {
 	bundle := i18n.NewBundle(language.Arabic)
 	bundle.RegisterUnmarshalFunc("json", json.Unmarshal)
-	u := &ui{pages: map[string]*template.Template{}, text: map[string]*i18n.Localizer{}}
+	u := &ui{pages: map[string]*template.Template{}, text: map[string]*i18n.Localizer{}, loc: loc}
 	for _, lang := range web.Languages {
 		if _, err := bundle.LoadMessageFileFS(web.Locales, "locales/"+lang+".json"); err != nil {
 			return nil, fmt.Errorf("locale %s: %w", lang, err)
@@ -61,7 +62,7 @@ func newUI() (*ui, error) {
 		if name == "layout" {
 			continue
 		}
-		t, err := template.New(name).Funcs(uiFuncs).ParseFS(web.Templates, "templates/layout.html", f)
+		t, err := template.New(name).Funcs(u.funcs()).ParseFS(web.Templates, "templates/layout.html", f)
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", f, err)
 		}
@@ -70,24 +71,23 @@ func newUI() (*ui, error) {
 	return u, nil
 }
 
-// uiFuncs are the helpers every template may call. Texts are not among
-// them: a page asks its uiPage (.T), which knows the language.
-var uiFuncs = template.FuncMap{
-	// date formats a time as 2006-01-02 (numbers are shown in Latin
-	// digits in both languages, as registers are kept).
-	"date": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.Format("2006-01-02")
-	},
-	// datetime formats a time as 2006-01-02 15:04.
-	"datetime": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.Format("2006-01-02 15:04")
-	},
+// funcs are the helpers every template may call. Texts are not among
+// them: a page asks its uiPage (.T), which knows the language. Times are
+// shown in time_zone, where register years and deadlines are counted,
+// with Latin digits in both languages, as registers are kept.
+func (u *ui) funcs() template.FuncMap {
+	return template.FuncMap{
+		"date":     func(t time.Time) string { return showTime(t, u.loc, time.DateOnly) },
+		"datetime": func(t time.Time) string { return showTime(t, u.loc, "2006-01-02 15:04") },
+	}
+}
+
+// showTime formats t in loc; the zero time is "".
+func showTime(t time.Time, loc *time.Location, layout string) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(loc).Format(layout)
 }
 
 // navItem is one link of the navigation bar.
@@ -135,8 +135,12 @@ type uiPage struct {
 	Errors        map[string]string // form field → translated message, next to the field
 	Data          any               // the page's own data
 
-	loc *i18n.Localizer
+	loc  *i18n.Localizer
+	zone *time.Location // time_zone
 }
+
+// datetime formats t as the templates' datetime does, for Go.
+func (p *uiPage) datetime(t time.Time) string { return showTime(t, p.zone, "2006-01-02 15:04") }
 
 // T translates a message ID into the page's language. args are pairs of
 // template data names and values: .T "entries.count" "Count" 5.
@@ -217,7 +221,7 @@ func isUILanguage(l string) bool {
 // token of their session.
 func (s *Server) newPage(c *gin.Context) *uiPage {
 	lang := s.uiLanguage(c)
-	p := &uiPage{Lang: lang, Dir: "rtl", OtherLang: "en", loc: s.ui.text[lang]}
+	p := &uiPage{Lang: lang, Dir: "rtl", OtherLang: "en", loc: s.ui.text[lang], zone: s.ui.loc}
 	if lang != "ar" {
 		p.Dir, p.OtherLang = "ltr", "ar"
 	}
