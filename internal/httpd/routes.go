@@ -80,4 +80,5 @@ func (s *Server) uiRoutes(e *gin.Engine) {
 	u := e.Group("", s.uiSession)
 	u.GET("/", s.home)
 	u.POST("/logout", s.postLogout)
+	u.GET("/registers", s.getRegisters)
 }

@@ -78,9 +78,9 @@ FROM generate_series(1, @n::int) g,
 			`ANALYZE registry_entries`,
 		}
 	}
-	// SQLite keeps times as the driver writes them: "2006-01-02
-	// 15:04:05+00:00" for a whole second in UTC.
-	const t = `strftime('%Y-%m-%d %H:%M:%S', '2025-01-01', '+' || (g * 30) || ' seconds') || '+00:00'`
+	// SQLite keeps times as the driver writes them, as time.Time's
+	// String: "2006-01-02 15:04:05 +0000 UTC" for a whole second in UTC.
+	const t = `strftime('%Y-%m-%d %H:%M:%S', '2025-01-01', '+' || (g * 30) || ' seconds') || ' +0000 UTC'`
 	return []string{
 		`WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < @n)
 INSERT INTO correspondence (id, kind, subject, body, classification, priority, sender_registry_id, sender_party,

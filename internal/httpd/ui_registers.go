@@ -1,0 +1,198 @@
+package httpd
+
+// The registers page (GET /registers): a registry's book for its clerks,
+// filtered and sorted, a page at a time. Pages follow each other by the
+// engine's opaque cursor (?after=), never by offset; nothing counts the
+// whole book.
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"diwan.gov.sy/diwan/internal/input"
+	"diwan.gov.sy/diwan/internal/workflow"
+)
+
+// registersPageSize is the number of lines of a register page.
+const registersPageSize = 50
+
+// registersForm is the filter form as the user sent it (the query).
+type registersForm struct {
+	Registry, Direction, State, Priority, Classification string
+	From, To, Q, Sort, After                             string
+}
+
+// registersView is what registers.html shows.
+type registersView struct {
+	Form       registersForm
+	Registry   string // the name of the registry listed, in the page's language
+	Registries []regOption
+	Selects    []regSelect
+	Dates      []regDate
+	Rows       []regLine
+	ResetHref  string // the registry listed without filters
+	FirstHref  string // the first page with the same filters
+	NextHref   string // "" on the last page
+}
+
+// regSelect is one drop-down of the filter form.
+type regSelect struct {
+	Name, Label string
+	Options     []regOption
+}
+
+// regDate is a date field of the filter form.
+type regDate struct{ Name, Label, Value string }
+
+type regOption struct {
+	Value, Label string
+	Selected     bool
+}
+
+// regLine is one line of the register.
+type regLine struct {
+	ID                          int64
+	Number, Date, Subject       string
+	Direction                   string // message ID of the party's role: reg.party.from or reg.party.to
+	Parties                     []string
+	More                        int
+	Classification              string
+	Priority, State, Due        string
+	Overdue, Recalled, Outgoing bool
+}
+
+func registersFormOf(c *gin.Context) registersForm {
+	q := func(k string) string { return strings.TrimSpace(c.Query(k)) }
+	return registersForm{Registry: q("registry"), Direction: q("direction"), State: q("state"), Priority: q("priority"),
+		Classification: q("classification"), From: q("from"), To: q("to"), Q: q("q"), Sort: q("sort"), After: q("after")}
+}
+
+func (f registersForm) filter() workflow.RegisterFilter {
+	return workflow.RegisterFilter{Registry: f.Registry, Direction: workflow.Direction(f.Direction), State: workflow.State(f.State),
+		Priority: workflow.Priority(f.Priority), Classification: workflow.Classification(f.Classification),
+		From: f.From, To: f.To, Query: f.Q, Sort: workflow.RegisterSort(f.Sort), After: f.After, Limit: registersPageSize}
+}
+
+// href is the address of the register with the form's filters, the
+// registry listed and, when not "", the cursor after.
+func (f registersForm) href(registry, after string) string {
+	v := url.Values{}
+	for k, x := range map[string]string{"registry": registry, "direction": f.Direction, "state": f.State,
+		"priority": f.Priority, "classification": f.Classification, "from": f.From, "to": f.To, "q": f.Q,
+		"sort": f.Sort, "after": after} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	if len(v) == 0 {
+		return "/registers"
+	}
+	return "/registers?" + v.Encode()
+}
+
+// getRegisters shows a page of a register. A registry the user does not
+// clerk for, or none, is not found; a bad filter or cursor is shown next
+// to its field (the cursor above the table) with a 400 and no lines.
+func (s *Server) getRegisters(c *gin.Context) {
+	p := s.newPage(c)
+	form := registersFormOf(c)
+	ctx := c.Request.Context()
+	page, err := asCaller(s, c, func(a workflow.Actor) (workflow.RegisterPage, error) {
+		return s.opts.Workflow.Register(ctx, a, form.filter())
+	})
+	status := http.StatusOK
+	if err != nil {
+		var ie *input.Error
+		if !errors.As(err, &ie) {
+			s.uiFail(c, p, "list the register", err)
+			return
+		}
+		if status, _ = s.uiFail(c, p, "list the register", err); ie.Field == "after" {
+			p.Error = p.Errors["after"]
+		}
+		// The registries for the form, without the filters that failed.
+		page, err = asCaller(s, c, func(a workflow.Actor) (workflow.RegisterPage, error) {
+			return s.opts.Workflow.Register(ctx, a, workflow.RegisterFilter{Registry: form.Registry, Limit: 1})
+		})
+		if err != nil {
+			s.uiFail(c, p, "list the register", err)
+			return
+		}
+		page.Items, page.Next = nil, ""
+	}
+	p.Data = s.registersView(p, form, page)
+	s.render(c, status, "registers", p)
+}
+
+func (s *Server) registersView(p *uiPage, form registersForm, page workflow.RegisterPage) registersView {
+	v := registersView{Form: form, FirstHref: form.href(page.Registry, ""),
+		ResetHref: registersForm{}.href(page.Registry, ""),
+		Dates:     []regDate{{"from", "reg.from", form.From}, {"to", "reg.to", form.To}}}
+	if page.Next != "" {
+		v.NextHref = form.href(page.Registry, page.Next)
+	}
+	for _, r := range page.Registries {
+		name := r.NameAR
+		if p.Lang != "ar" {
+			name = r.NameEN
+		}
+		if r.Code == page.Registry {
+			v.Registry = name
+		}
+		v.Registries = append(v.Registries, regOption{Value: r.Code, Label: name + " (" + r.Code + ")", Selected: r.Code == page.Registry})
+	}
+	v.Selects = []regSelect{
+		regChoices(p, "direction", "reg.direction", "dir.", form.Direction, "incoming", "outgoing"),
+		regChoices(p, "state", "reg.state", "state.", form.State, "draft", "in_approval", "approved", "registered",
+			"dispatched", "received", "referred", "in_progress", "answered", "returned", "closed", "recalled", "cancelled"),
+		regChoices(p, "priority", "reg.priority", "prio.", form.Priority, "normal", "urgent", "immediate"),
+		regChoices(p, "classification", "reg.classification", "class.", form.Classification, "normal", "confidential", "secret"),
+	}
+	sort := regChoices(p, "sort", "reg.sort", "reg.sort.", form.Sort, "newest", "oldest", "due")
+	sort.Options = sort.Options[1:] // no "all": the default is newest
+	if form.Sort == "" {
+		sort.Options[0].Selected = true
+	}
+	v.Selects = append(v.Selects, sort)
+	for _, e := range page.Items {
+		v.Rows = append(v.Rows, regLineOf(p, e))
+	}
+	return v
+}
+
+// regChoices is a drop-down of values whose labels are prefix+value, with
+// "all" first.
+func regChoices(p *uiPage, name, label, prefix, chosen string, values ...string) regSelect {
+	sel := regSelect{Name: name, Label: label, Options: []regOption{{Value: "", Label: p.T("reg.any"), Selected: chosen == ""}}}
+	for _, x := range values {
+		sel.Options = append(sel.Options, regOption{Value: x, Label: p.T(prefix + x), Selected: chosen == x})
+	}
+	return sel
+}
+
+func regLineOf(p *uiPage, e workflow.RegisterEntry) regLine {
+	l := regLine{ID: e.ID, Number: e.Number, Date: e.Date, Subject: e.Subject, More: e.MoreParties,
+		Classification: p.T("class." + string(e.Classification)), Priority: p.T("prio." + string(e.Priority)),
+		State: p.T("state." + string(e.State)), Due: e.DueDate, Overdue: e.Overdue,
+		Recalled: e.Subject == "", Outgoing: e.Direction == workflow.Outgoing, Direction: "reg.party.from"}
+	if l.Outgoing {
+		l.Direction = "reg.party.to"
+	}
+	for _, x := range e.Parties {
+		switch {
+		case x.Registry == "":
+			l.Parties = append(l.Parties, x.Name)
+		case p.Lang == "ar" && x.NameAR != "":
+			l.Parties = append(l.Parties, x.NameAR)
+		case x.NameEN != "":
+			l.Parties = append(l.Parties, x.NameEN)
+		default:
+			l.Parties = append(l.Parties, x.Registry)
+		}
+	}
+	return l
+}
