@@ -17,8 +17,9 @@ import (
 var bounded = regexp.MustCompile(`registry_id=\? AND <expr>[<>]\?|Index Cond: \(\(registry_id = \S+\) AND \((COALESCE\(registered_at, created_at\)|CASE WHEN .* END) [<>] `)
 
 // The first page and a page deep in a large book are ranges of a book
-// index of 00015 in every order: no sort of the registry's entries, on
-// either database.
+// index of 00015 in every order, read from the entries first: no sort of
+// the registry's entries, on either database, whatever the clerk's
+// clearance.
 func TestRegisterPagesAreRangesOfABookIndex(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d, fixtureOptions{})
@@ -37,23 +38,33 @@ func TestRegisterPagesAreRangesOfABookIndex(t *testing.T) {
 			{"due deep", workflow.RegisterFilter{Sort: workflow.SortDue, After: workflow.RegisterCursorForTest(workflow.SortDue, "2025-01-05", n/2)}, "registry_entries_book_due"},
 			{"incoming deep", workflow.RegisterFilter{Direction: workflow.Incoming, After: workflow.RegisterCursorForTest(workflow.SortNewest, mid, n/2)}, "registry_entries_book_date"},
 		}
-		for _, c := range cases {
-			plan, err := workflow.ExplainRegisterForTest(f.ctx, f.wf, clerk, c.f)
-			if err != nil {
-				t.Fatalf("%s: %v", c.name, err)
-			}
-			text := strings.Join(plan, "\n")
-			t.Logf("%s:\n%s", c.name, text)
-			if !strings.Contains(text, c.index) {
-				t.Errorf("%s: the plan does not use %s:\n%s", c.name, c.index, text)
-			}
-			if strings.Contains(text, "TEMP B-TREE") || strings.Contains(text, "Sort Key") || strings.Contains(text, "Sort  (") {
-				t.Errorf("%s: the plan sorts:\n%s", c.name, text)
-			}
-			// A deep page starts its range at the cursor: the key bounds it.
-			if c.f.After != "" && !bounded.MatchString(text) {
-				t.Errorf("%s: the range of the index is not bounded by the cursor:\n%s", c.name, text)
+		// Cleared for normal documents only, the clerk's filter on the
+		// documents is one SQLite would rather drive the join from.
+		for _, clearance := range []workflow.Clearance{workflow.Secret, workflow.Normal} {
+			_, err := f.wf.SetMembership(f.ctx, workflow.OperatorActor(operator), "clerk@moct.gov.sy", workflow.MembershipChange{Clearance: clearance})
+			f.must(err)
+			for _, c := range cases {
+				plan, err := workflow.ExplainRegisterForTest(f.ctx, f.wf, clerk, c.f)
+				if err != nil {
+					t.Fatalf("%s: %v", c.name, err)
+				}
+				checkRegisterPlan(t, c.name+" "+string(clearance), strings.Join(plan, "\n"), c.index, c.f.After != "")
 			}
 		}
 	})
+}
+
+func checkRegisterPlan(t *testing.T, name, plan, index string, deep bool) {
+	t.Helper()
+	if !strings.Contains(plan, index) {
+		t.Errorf("%s: the plan does not use %s:\n%s", name, index, plan)
+	}
+	if strings.Contains(plan, "TEMP B-TREE") || strings.Contains(plan, "Sort Key") || strings.Contains(plan, "Sort  (") ||
+		strings.Contains(plan, "SCAN c") || strings.Contains(plan, "Seq Scan on registry_entries") || strings.Contains(plan, "Seq Scan on correspondence") {
+		t.Errorf("%s: the plan sorts or scans:\n%s", name, plan)
+	}
+	// A deep page starts its range at the cursor: the key bounds it.
+	if deep && !bounded.MatchString(plan) {
+		t.Errorf("%s: the range of the index is not bounded by the cursor:\n%s", name, plan)
+	}
 }

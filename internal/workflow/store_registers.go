@@ -43,9 +43,16 @@ const registerSelect = `SELECT e.id, e.correspondence_id, e.direction, e.state, 
 	CASE WHEN e.direction = 'outgoing' THEN
 		(SELECT COUNT(*) FROM correspondence_recipients x WHERE x.correspondence_id = e.correspondence_id) ELSE 0 END
 FROM registry_entries e
-JOIN correspondence c ON c.id = e.correspondence_id
+CROSS JOIN correspondence c
 JOIN registries r ON r.id = e.registry_id
 LEFT JOIN registries sr ON sr.id = c.sender_registry_id`
+
+// registerJoin joins c to e in registerSelect. The CROSS JOIN above makes
+// SQLite read the entries first, along the book's index: left to choose,
+// it scans the documents of a clerk's clearance and sorts them (400 ms a
+// page at 100,000 entries against 1 ms); PostgreSQL takes CROSS JOIN as
+// a plain join.
+const registerJoin = "c.id = e.correspondence_id"
 
 func (r *registerRow) scan(s rowScanner) error {
 	return s.Scan(&r.ID, &r.CorrespondenceID, &r.Direction, &r.State, &r.Number, &r.RegisteredAt, &r.CreatedAt,
@@ -98,7 +105,7 @@ func registerStatement(p *principal, id int64, q registerQuery, ties bool) (sql 
 	if !ok {
 		return "", nil, false
 	}
-	where := "e.registry_id = ? AND " + scope
+	where := registerJoin + " AND e.registry_id = ? AND " + scope
 	args = append([]any{id}, args...)
 	cond, more := entryFilter("", q.f.Direction, q.f.State, q.f.Query)
 	where += cond
