@@ -37,6 +37,10 @@ const uiCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 
 type ui struct {
 	pages map[string]*template.Template // page name (file name without .html) → layout + page
 	text  map[string]*i18n.Localizer    // language → its texts
+	// plain holds, per language, the texts that take no data, translated
+	// once: a page of a register asks for hundreds, and a Localize call
+	// costs a language match and a template's execution.
+	plain map[string]map[string]string
 }
 
 // newUI parses every page of web/templates with the layout, and loads the
@@ -44,12 +48,19 @@ type ui struct {
 func newUI() (*ui, error) {
 	bundle := i18n.NewBundle(language.Arabic)
 	bundle.RegisterUnmarshalFunc("json", json.Unmarshal)
-	u := &ui{pages: map[string]*template.Template{}, text: map[string]*i18n.Localizer{}}
+	u := &ui{pages: map[string]*template.Template{}, text: map[string]*i18n.Localizer{}, plain: map[string]map[string]string{}}
 	for _, lang := range web.Languages {
-		if _, err := bundle.LoadMessageFileFS(web.Locales, "locales/"+lang+".json"); err != nil {
+		f, err := bundle.LoadMessageFileFS(web.Locales, "locales/"+lang+".json")
+		if err != nil {
 			return nil, fmt.Errorf("locale %s: %w", lang, err)
 		}
 		u.text[lang] = i18n.NewLocalizer(bundle, lang)
+		u.plain[lang] = map[string]string{}
+		for _, m := range f.Messages {
+			if !strings.Contains(m.Other, "{{") {
+				u.plain[lang][m.ID] = m.Other
+			}
+		}
 	}
 	files, err := fs.Glob(web.Templates, "templates/*.html")
 	if err != nil {
@@ -129,12 +140,16 @@ type uiPage struct {
 	Errors        map[string]string // form field → translated message, next to the field
 	Data          any               // the page's own data
 
-	loc *i18n.Localizer
+	loc   *i18n.Localizer
+	plain map[string]string // ui.plain of the page's language
 }
 
 // T translates a message ID into the page's language. args are pairs of
 // template data names and values: .T "entries.count" "Count" 5.
 func (p *uiPage) T(id string, args ...any) string {
+	if s, ok := p.plain[id]; ok && len(args) < 2 {
+		return s
+	}
 	var data map[string]any
 	if len(args) > 1 {
 		data = make(map[string]any, len(args)/2)
@@ -188,7 +203,7 @@ func isUILanguage(l string) bool {
 // token of their session.
 func (s *Server) newPage(c *gin.Context) *uiPage {
 	lang := s.uiLanguage(c)
-	p := &uiPage{Lang: lang, Dir: "rtl", OtherLang: "en", loc: s.ui.text[lang]}
+	p := &uiPage{Lang: lang, Dir: "rtl", OtherLang: "en", loc: s.ui.text[lang], plain: s.ui.plain[lang]}
 	if lang != "ar" {
 		p.Dir, p.OtherLang = "ltr", "ar"
 	}
