@@ -35,6 +35,7 @@ type registersView struct {
 	Dates      []regDate
 	Rows       []regLine
 	ResetHref  string // the registry listed without filters
+	Overdue    string // the word that marks an overdue line
 	FirstHref  string // the first page with the same filters
 	NextHref   string // "" on the last page
 }
@@ -53,16 +54,13 @@ type regOption struct {
 	Selected     bool
 }
 
-// regLine is one line of the register.
+// regLine is one line of the register, its texts made in Go: a register
+// page has fifty of them, and each action of a template costs.
 type regLine struct {
-	ID                          int64
-	Number, Date, Subject       string
-	Direction                   string // message ID of the party's role: reg.party.from or reg.party.to
-	Parties                     []string
-	More                        int
-	Classification              string
-	Priority, State, Due        string
-	Overdue, Recalled, Outgoing bool
+	ID                                   int64
+	Number, Date, Subject, Party         string
+	Classification, Priority, State, Due string
+	Overdue                              bool
 }
 
 func registersFormOf(c *gin.Context) registersForm {
@@ -131,7 +129,7 @@ func (s *Server) getRegisters(c *gin.Context) {
 func (s *Server) registersView(p *uiPage, form registersForm, page workflow.RegisterPage) registersView {
 	v := registersView{Form: form, FirstHref: form.href(page.Registry, ""),
 		ResetHref: registersForm{}.href(page.Registry, ""),
-		Dates:     []regDate{{"from", "reg.from", form.From}, {"to", "reg.to", form.To}}}
+		Dates:     []regDate{{"from", "reg.from", form.From}, {"to", "reg.to", form.To}}, Overdue: p.T("reg.overdue")}
 	if page.Next != "" {
 		v.NextHref = form.href(page.Registry, page.Next)
 	}
@@ -175,24 +173,43 @@ func regChoices(p *uiPage, name, label, prefix, chosen string, values ...string)
 }
 
 func regLineOf(p *uiPage, e workflow.RegisterEntry) regLine {
-	l := regLine{ID: e.ID, Number: e.Number, Date: e.Date, Subject: e.Subject, More: e.MoreParties,
+	l := regLine{ID: e.ID, Number: e.Number, Date: e.Date, Subject: e.Subject,
 		Classification: p.T("class." + string(e.Classification)), Priority: p.T("prio." + string(e.Priority)),
-		State: p.T("state." + string(e.State)), Due: e.DueDate, Overdue: e.Overdue,
-		Recalled: e.Subject == "", Outgoing: e.Direction == workflow.Outgoing, Direction: "reg.party.from"}
-	if l.Outgoing {
-		l.Direction = "reg.party.to"
+		State: p.T("state." + string(e.State)), Due: e.DueDate, Overdue: e.Overdue}
+	if l.Number == "" {
+		l.Number = "—"
 	}
+	if l.Subject == "" {
+		l.Subject = p.T("reg.recalled")
+	}
+	var names []string
 	for _, x := range e.Parties {
 		switch {
 		case x.Registry == "":
-			l.Parties = append(l.Parties, x.Name)
+			names = append(names, x.Name)
 		case p.Lang == "ar" && x.NameAR != "":
-			l.Parties = append(l.Parties, x.NameAR)
+			names = append(names, x.NameAR)
 		case x.NameEN != "":
-			l.Parties = append(l.Parties, x.NameEN)
+			names = append(names, x.NameEN)
 		default:
-			l.Parties = append(l.Parties, x.Registry)
+			names = append(names, x.Registry)
 		}
+	}
+	if len(names) == 0 {
+		l.Party = "—"
+		return l
+	}
+	role := "reg.party.from"
+	if e.Direction == workflow.Outgoing {
+		role = "reg.party.to"
+	}
+	sep := ", "
+	if p.Lang == "ar" {
+		sep = "، "
+	}
+	l.Party = p.T(role) + ": " + strings.Join(names, sep)
+	if e.MoreParties > 0 {
+		l.Party += " " + p.T("reg.more", "Count", e.MoreParties)
 	}
 	return l
 }
