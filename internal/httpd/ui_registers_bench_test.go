@@ -31,7 +31,8 @@ const registerClients = 16
 // with 1,000,000 entries in one registry (DIWAN_BENCH_REGISTER_ENTRIES
 // sets another number) and 16 concurrent clients, each logged in with a
 // session of its own on a connection of its own: the first page, and a
-// page half-way down the book (after some 500,000 entries). b.N is the
+// page half-way down the book (after some 500,000 entries);
+// DIWAN_BENCH_CLIENTS sets another number of clients. b.N is the
 // number of pages asked for. It reports the p50 and p99 of the server's
 // time (from its request log: the handler and its database calls) and of
 // the client's (loopback HTTPS round trip), and the page's size.
@@ -75,7 +76,11 @@ func benchRegisters(b *testing.B, driver string, n int) {
 	if err != nil || deep.Next == "" {
 		b.Fatalf("a cursor half-way down: %v", err)
 	}
-	clients := make([]*http.Client, registerClients)
+	clientCount := registerClients
+	if v, err := strconv.Atoi(os.Getenv("DIWAN_BENCH_CLIENTS")); err == nil && v > 0 {
+		clientCount = v
+	}
+	clients := make([]*http.Client, clientCount)
 	for i := range clients {
 		clients[i] = benchClient(e, e.uiLogin(mofClerk))
 	}
