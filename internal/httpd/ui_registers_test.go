@@ -229,3 +229,29 @@ func TestRegistersOfOthersNotFound(t *testing.T) {
 		}
 	})
 }
+
+// A clerk of two registries chooses between them, the first by code being
+// the default; each lists its own book.
+func TestRegistersChoosesAmongTheClerksRegistries(t *testing.T) {
+	e := newAPIEnv(t, "sqlite", true)
+	_, xss, in := e.mofBook()
+	op := workflow.OperatorActor(operator)
+	ctx := context.Background()
+	e.ok(e.wf.AddRegistry(ctx, op, workflow.Registry{Code: "MOF-HQ", Ministry: "MOF", NameAR: "ديوان المقر",
+		NameEN: "Headquarters", Address: "hq@mof.gov.sy"}))
+	e.ok(e.wf.SetMembership(ctx, op, mofClerk, workflow.MembershipChange{AddRegistry: "MOF-HQ"}))
+	hq, err := e.wf.CreateDraft(ctx, e.actorOf(mofClerk), workflow.NewCorrespondence{Subject: "مذكرة المقر", SenderRegistry: "MOF-HQ"})
+	e.ok(nil, err)
+	b := e.uiLogin(mofClerk)
+	resp, body := b.get("/registers?direction=outgoing")
+	wantPage(t, resp, body, http.StatusOK, `<option value="MOF" selected>ديوان MOF (MOF)</option>`,
+		`<option value="MOF-HQ">ديوان المقر (MOF-HQ)</option>`)
+	if ids := entryIDs(t, body); !slices.Contains(ids, xss.ID) || slices.Contains(ids, hq.ID) || slices.Contains(ids, in.ID) {
+		t.Errorf("MOF's outgoing book links %v", ids)
+	}
+	resp, body = b.get("/registers?registry=MOF-HQ")
+	wantPage(t, resp, body, http.StatusOK, `<option value="MOF-HQ" selected>`, "<h1>السجلات · ديوان المقر</h1>")
+	if ids := entryIDs(t, body); !sameIDs(ids, hq.ID) {
+		t.Errorf("MOF-HQ's book links %v", ids)
+	}
+}
