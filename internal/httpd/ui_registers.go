@@ -7,8 +7,11 @@ package httpd
 
 import (
 	"errors"
+	"html"
+	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -33,11 +36,11 @@ type registersView struct {
 	Registries []regOption
 	Selects    []regSelect
 	Dates      []regDate
-	Rows       []regLine
-	ResetHref  string // the registry listed without filters
-	Overdue    string // the word that marks an overdue line
-	FirstHref  string // the first page with the same filters
-	NextHref   string // "" on the last page
+	Rows       template.HTML // the table's rows (registerRows); "" for none
+	ResetHref  string        // the registry listed without filters
+	Overdue    string        // the word that marks an overdue line
+	FirstHref  string        // the first page with the same filters
+	NextHref   string        // "" on the last page
 }
 
 // regSelect is one drop-down of the filter form.
@@ -156,10 +159,57 @@ func (s *Server) registersView(p *uiPage, form registersForm, page workflow.Regi
 		sort.Options[0].Selected = true
 	}
 	v.Selects = append(v.Selects, sort)
+	lines := make([]regLine, 0, len(page.Items))
 	for _, e := range page.Items {
-		v.Rows = append(v.Rows, regLineOf(p, e))
+		lines = append(lines, regLineOf(p, e))
 	}
+	v.Rows = registerRows(lines, v.Overdue)
 	return v
+}
+
+// registerRows writes the rows of the register's table: for each line,
+// its number, date, subject (the link to the entry), party,
+// classification, priority, state and due date, and the class and the
+// word of an overdue line. They are written here rather than by the
+// page's template: html/template took some 12 µs a row for its eleven
+// actions, 0.6 ms of the 1.6 ms of CPU of a page of fifty lines
+// (BenchmarkRegistersPagePostgres/first, 16 clients). Every text goes
+// through html.EscapeString, as the template would escape it in element
+// text; the only attribute value is an entry's id, a number.
+func registerRows(lines []regLine, overdue string) template.HTML {
+	var b strings.Builder
+	b.Grow(len(lines) * 400)
+	cell := func(class, text string) {
+		b.WriteString("\n  <td>")
+		if class != "" {
+			b.WriteString(`<span class="` + class + `">`)
+		}
+		b.WriteString(html.EscapeString(text))
+		if class != "" {
+			b.WriteString("</span>")
+		}
+		b.WriteString("</td>")
+	}
+	for _, l := range lines {
+		b.WriteString("\n<tr")
+		if l.Overdue {
+			b.WriteString(` class="overdue"`)
+		}
+		b.WriteString(">")
+		cell("num", l.Number)
+		cell("num", l.Date)
+		b.WriteString("\n  <td><a href=\"/entries/" + strconv.FormatInt(l.ID, 10) + "\">" + html.EscapeString(l.Subject) + "</a></td>")
+		cell("", l.Party)
+		cell("", l.Classification)
+		cell("", l.Priority)
+		cell("", l.State)
+		b.WriteString("\n  <td><span class=\"num\">" + html.EscapeString(l.Due) + "</span>")
+		if l.Overdue {
+			b.WriteString(` <span class="badge overdue">` + html.EscapeString(overdue) + "</span>")
+		}
+		b.WriteString("</td>\n</tr>")
+	}
+	return template.HTML(b.String()) // #nosec G203 -- every text escaped above
 }
 
 // regChoices is a drop-down of values whose labels are prefix+value, with

@@ -255,3 +255,17 @@ func TestRegistersChoosesAmongTheClerksRegistries(t *testing.T) {
 		t.Errorf("MOF-HQ's book links %v", ids)
 	}
 }
+
+// Every text of a register's row is escaped, whatever it holds.
+func TestRegisterRowsEscapeEveryText(t *testing.T) {
+	const evil = `<img src=x onerror=alert(1)>&"'`
+	l := regLine{ID: 7, Number: evil, Date: evil, Subject: evil, Party: evil, Classification: evil, Priority: evil,
+		State: evil, Due: evil, Overdue: true}
+	got := string(registerRows([]regLine{l}, evil))
+	if strings.Contains(got, "<img") || strings.Count(got, "&lt;img src=x onerror=alert(1)&gt;&amp;&#34;&#39;") != 9 {
+		t.Errorf("a row's texts are not all escaped:\n%s", got)
+	}
+	if !strings.Contains(got, `<tr class="overdue">`) || !strings.Contains(got, `<a href="/entries/7">`) {
+		t.Errorf("the row:\n%s", got)
+	}
+}
