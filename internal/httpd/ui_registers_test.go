@@ -269,3 +269,12 @@ func TestRegisterRowsEscapeEveryText(t *testing.T) {
 		t.Errorf("the row:\n%s", got)
 	}
 }
+
+// A drop-down's values and labels are escaped.
+func TestRegisterOptionsEscapeEveryText(t *testing.T) {
+	const evil = `"><script>alert(1)</script>`
+	got := string(regSelect{Options: []regOption{{Value: evil, Label: evil, Selected: true}}}.OptionsHTML())
+	if strings.Contains(got, "<script>") || strings.Count(got, "&#34;&gt;&lt;script&gt;") != 2 || !strings.Contains(got, " selected>") {
+		t.Errorf("the options:\n%s", got)
+	}
+}

@@ -41,9 +41,9 @@ func ExplainRegisterForTest(ctx context.Context, s *Service, a Actor, f Register
 			if err != nil {
 				return err
 			}
-			for _, ties := range []bool{q.after != nil, false} {
-				sql, args, _ := registerStatement(p, id, q, ties)
-				plan = append(plan, fmt.Sprintf("-- ties %v", ties))
+			for _, part := range registerParts(q, s.isPostgres()) {
+				sql, args, _ := registerStatement(p, id, q, part)
+				plan = append(plan, fmt.Sprintf("-- part %d", part))
 				if err := explainInto(ctx, s, db, explain+sql, args, &plan); err != nil {
 					return err
 				}

@@ -12,9 +12,9 @@ import (
 )
 
 // bounded matches a plan whose range of a book index is bounded by the
-// sort key: SQLite's "(registry_id=? AND <expr><?)", PostgreSQL's
-// "Index Cond: ((registry_id = …) AND (COALESCE(…) < …".
-var bounded = regexp.MustCompile(`registry_id=\? AND <expr>[<>]\?|Index Cond: \(\(registry_id = \S+\) AND \((COALESCE\(registered_at, created_at\)|CASE WHEN .* END) [<>] `)
+// cursor: SQLite's "(registry_id=? AND <expr><?)", PostgreSQL's
+// "Index Cond: ((registry_id = …) AND (ROW(COALESCE(…), id) < ROW(…".
+var bounded = regexp.MustCompile(`registry_id=\? AND <expr>[<>]\?|Index Cond: \(\(registry_id = \S+\) AND \(ROW\((COALESCE\(registered_at, created_at\)|CASE WHEN .* END), id\) [<>] ROW`)
 
 // The first page and a page deep in a large book are ranges of a book
 // index of 00015 in every order, read from the entries first: no sort of

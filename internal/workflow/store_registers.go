@@ -67,15 +67,35 @@ const (
 	registerDueKey  = "CASE WHEN e.due_date = '' THEN '" + noDueKey + "' ELSE e.due_date END"
 )
 
-// registerKeyset is the order of a sort and, after a cursor, the
-// condition of one of the two parts of the rows that follow it: ties, the
-// rows of the cursor's key after its id (ordered by id alone), or the rows
-// of the keys after it. Each part is one range of the sort's index
-// (registry, key, id): a single condition (key, id) > (k, i) is one for
-// PostgreSQL but not for SQLite, which bounds its range by the key alone
-// and would read every row tied with the cursor's, and the due order has
-// many ties.
-func registerKeyset(q registerQuery, ties bool) (order, cond string, args []any) {
+// registerPart is one statement of a page, as registerKeyset writes it.
+type registerPart int
+
+const (
+	partFirst    registerPart = iota // the first page: no cursor
+	partAfterRow                     // (key, id) after the cursor's: one range on PostgreSQL
+	partTies                         // the cursor's key, the ids after its (ordered by id alone)
+	partAfterKey                     // the keys after the cursor's
+)
+
+// registerParts are the statements of a page: on SQLite, after a cursor,
+// the rows tied with it and then those of the keys after it. A single
+// condition (key, id) > (k, i) is one range of the sort's index (registry,
+// key, id) for PostgreSQL, but SQLite bounds that range by the key alone
+// and would read every row tied with the cursor's (and the due order has
+// many ties); the two parts are a range each.
+func registerParts(q registerQuery, pg bool) []registerPart {
+	switch {
+	case q.after == nil:
+		return []registerPart{partFirst}
+	case pg:
+		return []registerPart{partAfterRow}
+	}
+	return []registerPart{partTies, partAfterKey}
+}
+
+// registerKeyset is the order of a sort and the keyset condition of a
+// part of a page.
+func registerKeyset(q registerQuery, part registerPart) (order, cond string, args []any) {
 	key, dir, cmp := registerDateKey, " DESC", "<"
 	switch q.f.Sort {
 	case SortOldest:
@@ -83,24 +103,27 @@ func registerKeyset(q registerQuery, ties bool) (order, cond string, args []any)
 	case SortDue:
 		key, dir, cmp = registerDueKey, "", ">"
 	}
-	if q.after == nil {
-		return key + dir + ", e.id" + dir, "", nil
+	order = key + dir + ", e.id" + dir
+	if part == partFirst {
+		return order, "", nil
 	}
 	var k any = q.after.at
 	if q.f.Sort == SortDue {
 		k = q.after.Key
 	}
-	if ties {
+	switch part {
+	case partTies:
 		return "e.id" + dir, key + " = ? AND e.id " + cmp + " ?", []any{k, q.after.ID}
+	case partAfterKey:
+		return order, key + " " + cmp + " ?", []any{k}
 	}
-	return key + dir + ", e.id" + dir, key + " " + cmp + " ?", []any{k}
+	return order, "(" + key + ", e.id) " + cmp + " (?, ?)", []any{k, q.after.ID}
 }
 
-// registerStatement is the statement of a page of registry id's book as
-// p may see it (ties: the part of it tied with the cursor, registerKeyset),
-// with one row more than the page when there are more; ok is false when
-// p sees nothing.
-func registerStatement(p *principal, id int64, q registerQuery, ties bool) (sql string, args []any, ok bool) {
+// registerStatement is the statement of a part of a page of registry id's
+// book as p may see it, with one row more than the page when there are
+// more; ok is false when p sees nothing.
+func registerStatement(p *principal, id int64, q registerQuery, part registerPart) (sql string, args []any, ok bool) {
 	scope, args, ok := p.entryScope()
 	if !ok {
 		return "", nil, false
@@ -126,7 +149,7 @@ func registerStatement(p *principal, id int64, q registerQuery, ties bool) (sql 
 		where += " AND " + registerDateKey + " < ?"
 		args = append(args, *q.to)
 	}
-	order, after, afterArgs := registerKeyset(q, ties)
+	order, after, afterArgs := registerKeyset(q, part)
 	if after != "" {
 		where += " AND " + after
 		args = append(args, afterArgs...)
@@ -135,21 +158,17 @@ func registerStatement(p *principal, id int64, q registerQuery, ties bool) (sql 
 }
 
 // registerRows reads a page of registry id's book as p may see it
-// (registerStatement: after a cursor, the rows tied with it, then as many
-// as the page still needs of those after), with the first recipients of
-// its outgoing entries.
+// (registerStatement, registerParts: on SQLite the rows tied with the
+// cursor, then as many as the page still needs of those after), with the
+// first recipients of its outgoing entries.
 func (x *txn) registerRows(p *principal, id int64, q registerQuery) ([]registerRow, error) {
 	db, err := x.db()
 	if err != nil {
 		return nil, err
 	}
 	var rows []registerRow
-	parts := []bool{false}
-	if q.after != nil {
-		parts = []bool{true, false}
-	}
-	for _, ties := range parts {
-		sql, args, ok := registerStatement(p, id, q, ties)
+	for _, part := range registerParts(q, x.s.isPostgres()) {
+		sql, args, ok := registerStatement(p, id, q, part)
 		if !ok || len(rows) > q.limit {
 			break
 		}
