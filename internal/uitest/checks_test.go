@@ -1,0 +1,121 @@
+package uitest
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/chromedp/chromedp"
+)
+
+// axeViolation is one rule axe-core found broken, with the elements that
+// break it.
+type axeViolation struct {
+	ID      string   `json:"id"`
+	Impact  string   `json:"impact"`
+	Help    string   `json:"help"`
+	Targets []string `json:"targets"`
+}
+
+// axeRun runs every axe-core rule on the document and keeps the serious
+// and critical violations.
+const axeRun = `(async () => {
+  const r = await axe.run(document, {resultTypes: ['violations']});
+  return r.violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => ({id: v.id, impact: v.impact, help: v.help,
+      targets: v.nodes.map(n => n.target.join(' '))}));
+})()`
+
+// checkHere checks the page shown, in the language it is shown in:
+// axe-core finds no serious or critical violation, and a full-page
+// screenshot is written to the artefacts.
+func (b *tab) checkHere(name string) {
+	b.t.Helper()
+	lang := mustEval[string](b, `document.documentElement.lang`)
+	if lang == "" {
+		b.t.Errorf("%s: <html> has no lang", name)
+		lang = "xx"
+	}
+	b.screenshot(name, lang)
+	b.axe(name + " (" + lang + ")")
+}
+
+// checkBoth checks the page shown in English and in Arabic (?lang=en,
+// then ?lang=ar, which leaves the browser in Arabic). The page must be
+// one that a GET shows again.
+func (b *tab) checkBoth(name string) {
+	b.t.Helper()
+	u, err := url.Parse(b.path())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, lang := range []string{"en", "ar"} {
+		q := u.Query()
+		q.Set("lang", lang)
+		u.RawQuery = q.Encode()
+		if status := b.open(u.RequestURI()); status >= 400 {
+			b.t.Errorf("%s in %s: status %d", name, lang, status)
+		}
+		if got := mustEval[string](b, `document.documentElement.lang + " " + document.documentElement.dir`); got != lang+" "+map[string]string{"ar": "rtl", "en": "ltr"}[lang] {
+			b.t.Errorf("%s?lang=%s: <html lang dir> = %q", u.Path, lang, got)
+		}
+		b.checkHere(name)
+	}
+}
+
+// axe injects axe-core into the page and fails the test on a serious or
+// critical violation, naming the rule, its impact and the elements.
+func (b *tab) axe(page string) {
+	b.t.Helper()
+	for _, v := range b.axeViolations(page) {
+		b.t.Errorf("axe-core on %s (%s): %s %s: %s\n    %s", page, b.path(), v.Impact, v.ID, v.Help, strings.Join(v.Targets, "\n    "))
+	}
+}
+
+// axeViolations runs axe-core on the page shown (injecting it first) and
+// returns its serious and critical violations.
+func (b *tab) axeViolations(page string) []axeViolation {
+	b.t.Helper()
+	if !mustEval[bool](b, `typeof axe !== 'undefined'`) {
+		if err := b.do(chromedp.Evaluate[chromedp.Void](axeSource)); err != nil {
+			b.t.Fatalf("inject axe-core into %s: %v", page, err)
+		}
+	}
+	return mustEval[[]axeViolation](b, axeRun)
+}
+
+// screenshot writes a full-page PNG of the page shown to the artefacts:
+// NAME-NN-page-LANG.png.
+func (b *tab) screenshot(page, lang string) {
+	b.t.Helper()
+	b.n++
+	file := filepath.Join(b.shots, fmt.Sprintf("%s-%02d-%s-%s.png", b.name, b.n, slug(page), lang))
+	// The viewport is made as tall as the page for the picture (a capture
+	// beyond the viewport shifts right-to-left pages sideways).
+	h := mustEval[int64](b, `Math.ceil(Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0))`)
+	b.must("grow the viewport", chromedp.EmulateViewport(viewportWidth, max(h, viewportHeight)))
+	png, err := runAction(b, chromedp.CaptureScreenshot())
+	b.must("restore the viewport", chromedp.EmulateViewport(viewportWidth, viewportHeight))
+	if err != nil {
+		b.t.Fatalf("screenshot of %s: %v", page, err)
+	}
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// slug makes a page's name fit a file name.
+func slug(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, s)
+}
