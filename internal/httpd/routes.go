@@ -80,4 +80,10 @@ func (s *Server) uiRoutes(e *gin.Engine) {
 	u := e.Group("", s.uiSession)
 	u.GET("/", s.home)
 	u.POST("/logout", s.postLogout)
+
+	// The entry page (ui_entries.go).
+	u.GET("/entries/:id", s.uiEntry)
+	u.POST("/entries/:id/:action", s.uiEntryAct)
+	u.GET("/entries/:id/attachments/:aid", s.uiEntryAttachment)
+	u.GET("/correspondence/:id", s.uiCorrespondence)
 }
