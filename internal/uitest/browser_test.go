@@ -100,6 +100,9 @@ type tab struct {
 	shots string // the directory of the screenshots
 	name  string // prefix of the screenshots' file names
 	n     int    // pages photographed so far
+
+	mu       sync.Mutex
+	problems []string // scripts' exceptions and refusals by the CSP, not yet reported
 }
 
 // newTab opens a tab in a fresh browser context (no cookies) on the
@@ -132,7 +135,34 @@ func newTab(t testing.TB, name string) *tab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tab{t: t, ctx: ctx, in: in, shots: dir, name: name}
+	b := &tab{t: t, ctx: ctx, in: in, shots: dir, name: name}
+	go b.watchConsole()
+	return b
+}
+
+// watchConsole collects what the pages' console says that is a fault of
+// the page: an uncaught exception, or something the Content-Security-Policy
+// refused (an inline script or style, a request to another host).
+func (b *tab) watchConsole() {
+	for m, err := range chromedp.Console(b.ctx) {
+		if err != nil {
+			return
+		}
+		if m.IsException() || strings.Contains(m.Text, "Content Security Policy") {
+			b.mu.Lock()
+			b.problems = append(b.problems, fmt.Sprintf("%s at %s:%d: %s", m.Type, m.URL, m.Line+1, m.Text))
+			b.mu.Unlock()
+		}
+	}
+}
+
+// consoleProblems returns the problems collected since the last call.
+func (b *tab) consoleProblems() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p := b.problems
+	b.problems = nil
+	return p
 }
 
 // artefactDir is where screenshots go: $DIWAN_ARTIFACTS, else

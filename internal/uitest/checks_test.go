@@ -41,6 +41,9 @@ func (b *tab) checkHere(name string) {
 	}
 	b.screenshot(name, lang)
 	b.axe(name + " (" + lang + ")")
+	for _, p := range b.consoleProblems() {
+		b.t.Errorf("%s (%s): the browser's console: %s", name, lang, p)
+	}
 }
 
 // checkBoth checks the page shown in English and in Arabic (?lang=en,
