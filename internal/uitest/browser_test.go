@@ -136,6 +136,7 @@ func newTab(t testing.TB, name string) *tab {
 		t.Fatal(err)
 	}
 	b := &tab{t: t, ctx: ctx, in: in, shots: dir, name: name}
+	t.Logf("screenshots of the pages: %s", filepath.Join(dir, name+"-*.png"))
 	go b.watchConsole()
 	return b
 }
