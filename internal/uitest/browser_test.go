@@ -135,6 +135,10 @@ func newTab(t testing.TB, name string) *tab {
 	if err != nil {
 		t.Fatal(err)
 	}
+	old, _ := filepath.Glob(filepath.Join(dir, name+"-*.png")) // an earlier run's
+	for _, f := range old {
+		_ = os.Remove(f)
+	}
 	b := &tab{t: t, ctx: ctx, in: in, shots: dir, name: name}
 	t.Logf("screenshots of the pages: %s", filepath.Join(dir, name+"-*.png"))
 	go b.watchConsole()
