@@ -128,6 +128,11 @@ func newTab(t testing.TB, name string) *tab {
 	}
 	ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
+	t.Cleanup(func() {
+		if out := in.stderr.String(); strings.Contains(out, "WARNING: DATA RACE") {
+			t.Errorf("the server reported a data race:\n%s", out)
+		}
+	})
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(viewportWidth, viewportHeight)); err != nil {
 		t.Fatalf("open a tab: %v", err)
 	}

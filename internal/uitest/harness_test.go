@@ -123,16 +123,21 @@ func moduleRoot() (string, error) {
 	}
 }
 
-// build compiles the real program, as `make build` does, once per test
-// binary.
+// build compiles the real program (./cmd/diwan) once per test binary,
+// with the race detector when the tests have it, and with the flags of
+// the tests' own builds so that they share the build cache.
 func (in *instance) build() error {
 	start := time.Now()
-	cmd := exec.Command("go", "build", "-trimpath", "-o", in.bin, "./cmd/diwan")
+	args := []string{"build", "-o", in.bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/diwan")...)
 	cmd.Dir = in.root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/diwan: %v\n%s", err, out)
 	}
-	logf("built diwan in %s", time.Since(start).Round(time.Millisecond))
+	logf("built diwan (race detector %v) in %s", raceEnabled, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
