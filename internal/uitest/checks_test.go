@@ -40,6 +40,7 @@ func (b *tab) checkHere(name string) {
 		lang = "xx"
 	}
 	b.screenshot(name, lang)
+	b.weigh(name + " (" + lang + ")")
 	b.axe(name + " (" + lang + ")")
 	for _, p := range b.consoleProblems() {
 		b.t.Errorf("%s (%s): the browser's console: %s", name, lang, p)
@@ -66,6 +67,37 @@ func (b *tab) checkBoth(name string) {
 			b.t.Errorf("%s?lang=%s: <html lang dir> = %q", u.Path, lang, got)
 		}
 		b.checkHere(name)
+	}
+}
+
+// maxPageBytes is the most a page may weigh with its stylesheet, script
+// and images, attachments aside (issue 17: 150 KB).
+const maxPageBytes = 150 << 10
+
+// pageWeight adds up the bodies the page loaded (as sent, before the
+// browser's cache) and lists what it asked of another origin.
+const pageWeight = `(() => {
+  const es = [performance.getEntriesByType('navigation')[0], ...performance.getEntriesByType('resource')]
+    .filter(e => !new URL(e.name).pathname.includes('/attachments/'));
+  return {
+    bytes: es.reduce((n, e) => n + (e.encodedBodySize || 0), 0),
+    foreign: es.filter(e => new URL(e.name).origin !== location.origin).map(e => e.name),
+  };
+})()`
+
+// weigh fails the test when the page shown weighs more than maxPageBytes
+// or asked anything of another host.
+func (b *tab) weigh(page string) {
+	b.t.Helper()
+	w := mustEval[struct {
+		Bytes   int64
+		Foreign []string
+	}](b, pageWeight)
+	if w.Bytes > maxPageBytes {
+		b.t.Errorf("%s (%s) weighs %d bytes, more than %d", page, b.path(), w.Bytes, maxPageBytes)
+	}
+	if len(w.Foreign) > 0 {
+		b.t.Errorf("%s (%s) asked another host for %v", page, b.path(), w.Foreign)
 	}
 }
 
