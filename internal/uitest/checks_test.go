@@ -49,10 +49,17 @@ func (b *tab) checkHere(name string) {
 
 // checkBoth checks the page shown in English and in Arabic (?lang=en,
 // then ?lang=ar, which leaves the browser in Arabic). The page must be
-// one that a GET shows again.
+// one that a GET shows again, with a status below 400.
 func (b *tab) checkBoth(name string) {
 	b.t.Helper()
-	u, err := url.Parse(b.path())
+	b.checkBothAt(name, b.path(), 0)
+}
+
+// checkBothAt opens path in English and in Arabic, checks each and wants
+// the status (0: any below 400).
+func (b *tab) checkBothAt(name, path string, status int64) {
+	b.t.Helper()
+	u, err := url.Parse(path)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -60,8 +67,9 @@ func (b *tab) checkBoth(name string) {
 		q := u.Query()
 		q.Set("lang", lang)
 		u.RawQuery = q.Encode()
-		if status := b.open(u.RequestURI()); status >= 400 {
-			b.t.Errorf("%s in %s: status %d", name, lang, status)
+		got := b.open(u.RequestURI())
+		if status == 0 && got >= 400 || status != 0 && got != status {
+			b.t.Errorf("%s in %s: status %d, want %s", name, lang, got, map[bool]string{true: "below 400", false: fmt.Sprint(status)}[status == 0])
 		}
 		if got := mustEval[string](b, `document.documentElement.lang + " " + document.documentElement.dir`); got != lang+" "+map[string]string{"ar": "rtl", "en": "ltr"}[lang] {
 			b.t.Errorf("%s?lang=%s: <html lang dir> = %q", u.Path, lang, got)

@@ -138,7 +138,7 @@ func stepAdminChangesPassword(t *testing.T, b *tab, _ *letter) {
 		t.Fatalf("change password: status %d:\n%s", status, b.text("main"))
 	}
 	b.wantNoFormErrors("change password")
-	b.checkHere("account-password-changed")
+	b.checkBoth("account-password-changed")
 	b.logout()
 
 	if status := b.login("admin", b.in.admin); status != 401 {

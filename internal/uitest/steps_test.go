@@ -95,6 +95,13 @@ func stepClerkRegistersAndDispatches(t *testing.T, b *tab, l *letter) {
 	b.wantNoFormErrors("dispatch")
 	b.wantState("dispatched")
 	b.checkBoth("entry-dispatched")
+
+	// The outgoing register lists the letter under its number.
+	b.open("/registers?direction=outgoing")
+	if href := b.rowLink("#register", l.outNumber, `a[href^="/entries/"]`); href != l.outgoing {
+		t.Errorf("the outgoing register's line of %s links to %s, want %s", l.outNumber, href, l.outgoing)
+	}
+	b.checkBoth("registers-moct-outgoing")
 	b.logout()
 }
 
@@ -175,5 +182,12 @@ func stepStaffAnswers(t *testing.T, b *tab, l *letter) {
 		t.Errorf("the referral shows the answer %q, want %q", got, answer)
 	}
 	b.checkBoth("referral-answered")
+
+	// The sender's own entry is another ministry's: not found, in both
+	// languages.
+	b.checkBothAt("not-found", l.outgoing, 404)
+	if strings.Contains(b.text("main"), l.subject) {
+		t.Errorf("the not-found page of another ministry's entry shows its subject")
+	}
 	b.logout()
 }
