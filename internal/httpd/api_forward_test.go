@@ -135,3 +135,34 @@ func TestRegisteredLetterWithoutRecipientsIsForwardedThroughAPI(t *testing.T) {
 		}
 	})
 }
+
+// A forward goes through the clearance check of dispatch: a confidential
+// letter is not forwarded to a registry none of whose clerks may read
+// it (it would vanish there), and nothing changes; once a clerk there is
+// cleared, it is.
+func TestForwardToRegistryWithNoClearedClerkIs422(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		op := workflow.OperatorActor(operator)
+		e.ok(e.wf.SetMembership(context.Background(), op, moctClerk, workflow.MembershipChange{Clearance: workflow.Confidential}))
+		sender := e.withToken(moctClerk)
+		var d draftDTO
+		sender.call("POST", "/api/v1/correspondence", map[string]any{"subject": "سري للغاية", "body": "نص",
+			"sender_registry": "MOCT", "classification": "confidential"}, http.StatusCreated, &d)
+		out := act(sender, d.EntryID, "register", v(d.Version))
+		got := sender.wantError("POST", fmt.Sprintf("/api/v1/entries/%d/forward", d.EntryID), v(out.Version, "registry", "MOF"),
+			http.StatusUnprocessableEntity, "unprocessable", "recipients")
+		if !strings.Contains(got.Error.Message, "MOF") || !strings.Contains(got.Error.Message, "confidential") {
+			t.Errorf("refusal: %q", got.Error.Message)
+		}
+		var doc correspondenceDTO
+		sender.call("GET", fmt.Sprintf("/api/v1/correspondence/%d", d.ID), nil, http.StatusOK, &doc)
+		if len(doc.Recipients) != 0 {
+			t.Errorf("recipients after a refused forward: %+v", doc.Recipients)
+		}
+		e.ok(e.wf.SetMembership(context.Background(), op, mofClerk, workflow.MembershipChange{Clearance: workflow.Confidential}))
+		if fw := act(sender, d.EntryID, "forward", v(out.Version, "registry", "MOF")); fw.State != "dispatched" {
+			t.Fatalf("forwarded once MOF's clerk is cleared: %+v", fw)
+		}
+	})
+}

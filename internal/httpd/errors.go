@@ -33,11 +33,28 @@ func WriteError(c *gin.Context, status int, code, message, field string) {
 // noRoute answers a path that does not exist: a page for a browser
 // outside /api/, else the JSON error.
 func (s *Server) noRoute(c *gin.Context) {
-	if !strings.HasPrefix(c.Request.URL.Path, "/api/") && strings.Contains(c.GetHeader("Accept"), "text/html") {
+	if wantsPage(c) {
 		s.uiNotFound(c)
 		return
 	}
 	notFound(c)
+}
+
+// noMethod answers a path that exists with other methods: a page for a
+// browser outside /api/ (a bookmarked action's address, say), else the
+// JSON error; gin has set the Allow header.
+func (s *Server) noMethod(c *gin.Context) {
+	if wantsPage(c) {
+		s.uiError(c, http.StatusMethodNotAllowed, "error.method.title", "error.method.message")
+		return
+	}
+	methodNotAllowed(c)
+}
+
+// wantsPage reports whether the request is a browser's for a page: not
+// under /api/, and accepting HTML.
+func wantsPage(c *gin.Context) bool {
+	return !strings.HasPrefix(c.Request.URL.Path, "/api/") && strings.Contains(c.GetHeader("Accept"), "text/html")
 }
 
 func notFound(c *gin.Context) {

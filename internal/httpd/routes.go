@@ -86,4 +86,18 @@ func (s *Server) uiRoutes(e *gin.Engine) {
 	u.POST("/entries/:id/:action", s.uiEntryAct)
 	u.GET("/entries/:id/attachments/:aid", s.uiEntryAttachment)
 	u.GET("/correspondence/:id", s.uiCorrespondence)
+
+	// Referrals (ui_referrals.go).
+	u.GET("/referrals", s.referralsPage)
+	u.GET("/referrals/:id", s.referralPage)
+	u.POST("/referrals/:id/:action", s.actOnReferralForm)
+
+	// Drafting (ui_draft.go, ui_draft_upload.go).
+	u.GET("/correspondence/new", s.getNewDraft)
+	u.POST("/correspondence", s.postNewDraft)
+	u.GET("/correspondence/:id/edit", s.getEditDraft)
+	u.POST("/correspondence/:id", s.postEditDraft)
+	u.POST("/correspondence/:id/attachments", s.postDraftAttachment)
+	u.POST("/correspondence/:id/attachments/:aid/delete", s.postDeleteAttachment)
+	u.GET("/registries/search", s.searchRegistries)
 }

@@ -125,6 +125,8 @@ type Server struct {
 	checkTimeout time.Duration // bound of each readiness check; tests shorten it
 
 	ui *ui // the web UI's pages and texts
+
+	orgNames uiOrgCache // the organisation's names the UI shows, kept a few seconds
 }
 
 // New builds a server with its middleware and the operator routes. Nothing
@@ -200,7 +202,7 @@ func (s *Server) newEngine() *gin.Engine {
 	// header (RFC 9110 §15.5.6), any other unmatched request 404; both in
 	// the JSON error shape, never gin's plain-text defaults.
 	e.HandleMethodNotAllowed = true
-	e.NoMethod(methodNotAllowed)
+	e.NoMethod(s.noMethod)
 	e.NoRoute(s.noRoute)
 	s.routes(e)
 	return e

@@ -60,14 +60,19 @@ type entryForm struct {
 	Values map[string]string // form field → value
 }
 
-// entryPageData is the entry page.
+// entryPageData is the entry page. Its words of the engine's vocabularies
+// are translated here rather than in the template, where each call is
+// costly (entry_view.go).
 type entryPageData struct {
 	Entry        workflow.Entry
 	Doc          workflow.Correspondence
 	RegistryName string
-	Others       []workflow.Entry // the letter's other entries the user sees
+	Words        entryWords
+	Others       []otherEntry // the letter's other entries the user sees
 	Attachments  []attachmentLine
-	Timeline     []workflow.TimelineEvent
+	Recipients   []recipientLine
+	Delivery     bool // the recipients' delivery is shown (the sender's side)
+	Timeline     []timelineLine
 	Forms        []actionForm
 
 	ministry string // of the entry's registry
@@ -77,12 +82,6 @@ type entryPageData struct {
 type attachmentLine struct {
 	Href, Name, Type, Size string
 	Inline                 bool // viewable in the browser (uiInlineTypes)
-}
-
-// uiPathID reads a positive id from the path; anything else is not found.
-func uiPathID(c *gin.Context, name string) (int64, bool) {
-	id, err := strconv.ParseInt(c.Param(name), 10, 64)
-	return id, err == nil && id > 0
 }
 
 // uiEntry shows an entry: GET /entries/{id}[?done=ACTION].
@@ -156,7 +155,7 @@ func transitionOf(p *uiPage, action workflow.Action, v map[string]string, versio
 	}
 	if r := v["reply"]; r != "" {
 		if t.Reply, err = strconv.ParseInt(r, 10, 64); err != nil || t.Reply <= 0 {
-			p.SetFieldError("reply", "error.input")
+			p.SetFieldError("reply", "error.input.reply")
 			return t, false
 		}
 	}
@@ -175,22 +174,12 @@ func (s *Server) renderEntry(c *gin.Context, p *uiPage, status int, id int64, fo
 		s.uiReadFailed(c, p, "read entry", err)
 		return
 	}
-	d := &entryPageData{Doc: view.Correspondence, Timeline: view.Timeline}
-	for _, e := range view.Entries {
-		if e.ID == id {
-			d.Entry = e
-		} else {
-			d.Others = append(d.Others, e)
-		}
-	}
-	if reg, err := s.opts.Workflow.Registry(ctx, d.Entry.Registry); err == nil {
+	d := newEntryPageData(p, id, view)
+	if reg, err := s.orgNames.registry(ctx, s.opts.Workflow, d.Entry.Registry); err == nil {
 		d.ministry, d.RegistryName = reg.Ministry, reg.NameAR
 		if p.Lang != "ar" {
 			d.RegistryName = reg.NameEN
 		}
-	}
-	for _, a := range d.Doc.Attachments {
-		d.Attachments = append(d.Attachments, attachmentLineOf(id, a))
 	}
 	if d.Forms, err = s.entryForms(c, p, d, form); err != nil {
 		s.uiReadFailed(c, p, "read entry", err)

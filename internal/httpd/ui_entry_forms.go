@@ -3,6 +3,7 @@ package httpd
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -29,6 +30,8 @@ type formField struct {
 	LTR                                       bool // codes, logins and dates: left to right
 	Required                                  bool
 	Options                                   []formOption // for Type "select"
+	// Describe is its aria-describedby: the ids of its error and hint.
+	Describe string
 }
 
 // formOption is one choice of a select.
@@ -67,6 +70,7 @@ func (s *Server) entryForms(c *gin.Context, p *uiPage, d *entryPageData, form en
 			for i := range ff.Options {
 				ff.Options[i].Selected = ff.Options[i].Value == ff.Value
 			}
+			ff.Describe = describedBy(ff)
 			f.Fields = append(f.Fields, ff)
 		}
 		if a == workflow.ActionAnswer {
@@ -82,6 +86,18 @@ func (s *Server) entryForms(c *gin.Context, p *uiPage, d *entryPageData, form en
 		}
 	}
 	return out, nil
+}
+
+// describedBy is the aria-describedby of a field: its error, its hint.
+func describedBy(ff formField) string {
+	var ids []string
+	if ff.Error != "" {
+		ids = append(ids, ff.ID+"-error")
+	}
+	if ff.Hint != "" {
+		ids = append(ids, ff.ID+"-hint")
+	}
+	return strings.Join(ids, " ")
 }
 
 func isEngineAlias(field string) bool { _, ok := uiEngineField[field]; return ok }
@@ -125,8 +141,15 @@ func (s *Server) entryField(c *gin.Context, p *uiPage, d *entryPageData, a workf
 
 // departmentField is the choice of a department of the ministry.
 func (s *Server) departmentField(c *gin.Context, p *uiPage, ministry string) (formField, error) {
-	deps, err := asCaller(s, c, func(a workflow.Actor) ([]workflow.Department, error) {
-		return s.opts.Workflow.Departments(c.Request.Context(), a, ministry)
+	deps, err := s.orgNames.departmentsOf(ministry, func() ([]workflow.Department, error) {
+		deps, err := asCaller(s, c, func(a workflow.Actor) ([]workflow.Department, error) {
+			return s.opts.Workflow.Departments(c.Request.Context(), a, ministry)
+		})
+		names := make([]workflow.Department, len(deps))
+		for i, d := range deps {
+			names[i] = workflow.Department{Code: d.Code, Ministry: d.Ministry, NameAR: d.NameAR, NameEN: d.NameEN}
+		}
+		return names, err // codes and names only: the same for every user
 	})
 	if err != nil {
 		return formField{}, err

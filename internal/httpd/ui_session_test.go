@@ -103,6 +103,8 @@ func TestUnknownPathPageOrJSON(t *testing.T) {
 	e := newAPIEnv(t, "sqlite", false)
 	resp, body := e.browser().get("/no/such/page")
 	wantPage(t, resp, body, http.StatusNotFound, `<html lang="ar"`, "غير موجود")
+	resp, body = e.browser().get("/logout")
+	wantPage(t, resp, body, http.StatusMethodNotAllowed, `<html lang="ar"`)
 	resp, b := e.anonymous().do("GET", "/api/v1/nothing", nil)
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(b), `"not_found"`) {
 		t.Fatalf("API: %d %s", resp.StatusCode, b)

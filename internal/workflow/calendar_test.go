@@ -40,3 +40,19 @@ func TestDefaultDueDatesCountWorkingDays(t *testing.T) {
 		t.Errorf("0 days on a Friday: %s, want the next working day 2026-03-29", got)
 	}
 }
+
+// Today is the date in time_zone: 22:30 UTC on 26 March is already 27
+// March in Damascus.
+func TestTodayIsTheDateInTheTimeZone(t *testing.T) {
+	at := time.Date(2026, 3, 26, 22, 30, 0, 0, time.UTC)
+	wf := workflow.New(nil, nil, workflow.Options{Workflow: defaultWorkflowConfig(), Location: damascus,
+		Now: func() time.Time { return at }})
+	if got := wf.Today(); got != "2026-03-27" {
+		t.Errorf("Today at %v: %s, want 2026-03-27", at, got)
+	}
+	wf = workflow.New(nil, nil, workflow.Options{Workflow: defaultWorkflowConfig(), Location: time.UTC,
+		Now: func() time.Time { return at }})
+	if got := wf.Today(); got != "2026-03-26" {
+		t.Errorf("Today in UTC: %s, want 2026-03-26", got)
+	}
+}

@@ -42,6 +42,22 @@ func (s *Service) Registry(ctx context.Context, code string) (Registry, error) {
 	return s.registry(ctx, code)
 }
 
+// SearchRegistries finds registries (of every ministry) by code and by
+// Arabic or English name, for the recipient picker: each word of q must
+// be in the code or a name, where the Arabic spelling variants (أ إ آ ا,
+// ة ه, ى ي, with or without harakat and tatweel) and upper and lower case
+// are alike (registry_search.go). At most limit (≤ 50; 0 means 50) are
+// returned, codes starting with q first; an empty q finds none.
+func (s *Service) SearchRegistries(ctx context.Context, q string, limit int) ([]Registry, error) {
+	return s.searchRegistries(ctx, q, limit)
+}
+
+// RegistriesByCode returns the registries with these codes that exist,
+// by code (upper case), as SearchRegistries shows them.
+func (s *Service) RegistriesByCode(ctx context.Context, codes []string) (map[string]Registry, error) {
+	return s.registriesByCode(ctx, codes)
+}
+
 // AddDepartment adds a department. Bad input is an *InputError ("code",
 // "ministry", "name_ar", "name_en", "parent", "head" — a user of the
 // ministry); a code in use in the ministry is ErrExists.
@@ -245,4 +261,10 @@ func (s *Service) Limits() (perFile, perLetter int64) {
 // the configured number of working days later, in time_zone, YYYY-MM-DD.
 func (s *Service) DefaultDueDate(p Priority, t time.Time) string {
 	return s.defaultDueDate(p, t)
+}
+
+// Today is the calendar date now in time_zone, YYYY-MM-DD: a due date
+// before it is overdue.
+func (s *Service) Today() string {
+	return s.today(s.clock()).Format(time.DateOnly)
 }

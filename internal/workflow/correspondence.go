@@ -570,6 +570,11 @@ func (s *Service) createIncoming(ctx context.Context, a Actor, n NewIncoming) (E
 	if err != nil {
 		return Entry{}, err
 	}
+	if d.due != "" {
+		if err := s.checkDueDate("due_date", d.due); err != nil {
+			return Entry{}, err
+		}
+	}
 	party, err := cleanLine("sender_party", "the sender", n.SenderParty, maxPartyChars, true)
 	if err != nil {
 		return Entry{}, err

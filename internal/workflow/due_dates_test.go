@@ -40,6 +40,13 @@ func TestDueDatesAreWorkingDaysFromTodayWithinTheHorizon(t *testing.T) {
 				t.Errorf("due date %s stored as %s", ok, e.DueDate)
 			}
 		}
+		for _, c := range bad {
+			_, err := f.wf.CreateIncoming(f.ctx, f.actor("clerk@mof.gov.sy"), workflow.NewIncoming{Registry: "MOF",
+				SenderParty: "شركة الاتصالات", Subject: "paper letter", DueDate: c.date})
+			if ie := wantInput(t, err, "due_date"); !strings.Contains(ie.Message, c.why) {
+				t.Errorf("incoming due %s: message %q does not say %s", c.date, ie.Message, c.why)
+			}
+		}
 		e := f.draft(workflow.NewCorrespondence{})
 		for _, c := range bad {
 			due := c.date

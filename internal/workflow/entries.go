@@ -633,16 +633,12 @@ func (tr *transition) deliver(rows []delivery) error {
 	return nil
 }
 
-// clearanceUnknown marks a delivery whose registry's clearances were not
-// read (a forward's new recipient): clearedRecipients lets it through.
-const clearanceUnknown = -2
-
 // clearedRecipients refuses a dispatch to a registry here none of whose
 // clerks is cleared for the letter's classification: nobody there could
 // see, register or return it, and it would vanish.
 func clearedRecipients(rows []delivery, c Classification) error {
 	for _, row := range rows {
-		if row.registryID == nil || row.cleared == clearanceUnknown || row.cleared >= level(c) {
+		if row.registryID == nil || row.cleared >= level(c) {
 			continue
 		}
 		if _, ok := findRecipientRule(ActionDispatch, State(row.state)); !ok {

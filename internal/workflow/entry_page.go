@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -40,21 +41,31 @@ func (s *Service) EntryView(ctx context.Context, a Actor, entryID int64) (View, 
 // Replies lists the outgoing letters of the actor's ministry that the
 // actor sees and that reference the correspondence of the entry (not
 // cancelled), newest first: the letters that may answer it (Transition.Reply).
+// The actor and the entry are read in one round trip, the letters in a
+// second.
 func (s *Service) Replies(ctx context.Context, a Actor, entryID int64) ([]Entry, error) {
 	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) ([]Entry, error) {
 		out := []Entry{}
-		err := s.readStepwise(ctx, func(x *txn) error {
-			p, err := x.loadPrincipal(a)
+		err := s.readBatched(ctx, func(x *txn) error {
+			principal := x.principal(a)
+			entry := x.loadEntryForAct(entryID, false)
+			if err := x.run(); err != nil {
+				return err
+			}
+			p, err := principal()
 			if err != nil {
 				return err
 			}
-			e, _, err := visibleEntry(x, p, entryID, false)
+			e, err := entry()
 			if err != nil {
 				return err
 			}
 			scope, args, ok := p.entryScope()
 			if !ok {
-				return nil
+				return notFound("entry", entryID)
+			}
+			if v, err := access(x, p, e); err != nil || v == 0 {
+				return cmp.Or(err, notFound("entry", entryID))
 			}
 			es, err := x.replyCandidates(scope, args, e.CorrespondenceID, maxReplies)
 			for i := range es {

@@ -33,3 +33,6 @@ func RulesForTest() [][4]string {
 	}
 	return out
 }
+
+// FoldSearch is foldSearch.
+func FoldSearch(s string) string { return foldSearch(s) }

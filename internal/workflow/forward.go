@@ -38,10 +38,14 @@ func (tr *transition) forward() error {
 		}
 		position = max(position, row.position)
 	}
+	cleared, err := tr.x.clerksClearance(reg.ID)
+	if err != nil {
+		return err
+	}
 	id := *tr.pre.entryID
 	tr.x.insertForwarded(e.CorrespondenceID, position+1, reg.ID, id, tr.now)
 	rows = append(rows, delivery{id: 0, registryID: ptr(reg.ID), state: string(StatePending), code: ptr(code), entryID: ptr(id),
-		cleared: clearanceUnknown})
+		cleared: cleared})
 	if err := tr.deliver(rows); err != nil {
 		return err
 	}

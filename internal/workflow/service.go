@@ -145,6 +145,9 @@ type Service struct {
 	// own facts of them, between calls (principal.go).
 	facts      keptAt[int64, PrincipalFacts]
 	principals keptAt[int64, ownFacts]
+	// regSearch keeps the registries as the recipient picker searches
+	// them (registry_search.go).
+	regSearch registrySearchCache
 
 	nationalUsers bool      // other ministries' people are shown (Options.NationalUsers)
 	dir           Directory // callers, ministries, domains and users (Options.Directory)

@@ -468,7 +468,7 @@ type delivery struct {
 	party      string
 	state      string
 	// cleared is the highest clearance (level) of the registry's clerks;
-	// -1 when it has none (clearanceUnknown when not read).
+	// -1 when it has none.
 	cleared  int
 	code     *string
 	entryID  *int64
@@ -508,6 +508,22 @@ WHERE x.correspondence_id = (SELECT correspondence_id FROM registry_entries WHER
 		}
 		return out
 	}
+}
+
+// clerksClearance reads, now, the highest clearance (level) of the clerks
+// of one registry; -1 when it has none. It is the clearance the
+// deliveries statement reads for each recipient, for a registry that is
+// not a recipient yet (a forward's).
+func (x *txn) clerksClearance(registryID int64) (int, error) {
+	q, err := x.db()
+	if err != nil {
+		return 0, err
+	}
+	var cleared int
+	err = q.Raw(fmt.Sprintf(`SELECT COALESCE(MAX(CASE m.clearance WHEN ? THEN %d WHEN ? THEN %d ELSE %d END), -1)
+FROM registry_clerks k LEFT JOIN memberships m ON m.user_id = k.user_id WHERE k.registry_id = ?`,
+		level(Secret), level(Confidential), level(Normal)), string(Secret), string(Confidential), registryID).Scan(&cleared).Error
+	return cleared, err
 }
 
 // repliedTo lists, now, the incoming entries of the correspondence a
