@@ -302,7 +302,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// lines is the server's output so far, last n lines.
+// tail is the last n lines of the server's output so far.
 func (s *syncBuffer) tail(n int) string {
 	var ls []string
 	sc := bufio.NewScanner(strings.NewReader(s.String()))
