@@ -294,10 +294,18 @@ func TestDevConfigServes(t *testing.T) {
 	s := in.serve()
 	out := strings.Join(s.lines, "\n")
 	for _, want := range []string{"smtp inbound on", "smtp submission on", "smtp submissions on",
-		"imap (STARTTLS) on", "imap (TLS) on", "log in at https://localhost:8080"} {
+		"imap (STARTTLS) on", "imap (TLS) on", "(log in at " + s.url + ")"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("serve on configs/dev.yaml did not print %q:\n%s\n%s", want, out, s.stderr.String())
 		}
+	}
+	// The address printed is the one bound (port 0 was asked for), and the
+	// login page answers there.
+	if strings.HasSuffix(s.url, ":0") || strings.Contains(out, "log in at https://localhost:8080") {
+		t.Errorf("the log-in address is not the bound one:\n%s", out)
+	}
+	if code, body := s.get(t, "/login"); code != 200 || !strings.Contains(body, `name="csrf_token"`) {
+		t.Errorf("GET %s/login = %d", s.url, code)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -206,7 +207,7 @@ func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) 
 		scheme = "http"
 	}
 	log.Info("http listening", slog.String("addr", srv.Addr().String()))
-	fmt.Fprintf(stdout, "diwan: serving %s://%s (log in at %s)\n", scheme, srv.Addr(), cfg.HTTP.BaseURL)
+	fmt.Fprintf(stdout, "diwan: serving %s://%s (log in at %s)\n", scheme, srv.Addr(), LoginURL(scheme, srv.Addr(), cfg.HTTP.BaseURL))
 	return srv, nil
 }
 
@@ -237,6 +238,7 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 		ReadTimeout:         cfg.SMTP.ReadTimeout.Duration(),
 		WriteTimeout:        cfg.SMTP.WriteTimeout.Duration(),
 		SpoolDir:            SpoolDir(cfg),
+		AccountURL:          accountURL(cfg),
 		Registerer:          e.Metrics,
 		Logger:              e.Log,
 	})
@@ -268,6 +270,7 @@ func startIMAP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) 
 		IdleTimeout:             cfg.IMAP.IdleTimeout.Duration(),
 		MaxConnectionsPerIP:     cfg.IMAP.MaxConnectionsPerIP,
 		MaxConnectionsPerUserIP: cfg.IMAP.MaxConnectionsPerUserIP,
+		AccountURL:              accountURL(cfg),
 		Registerer:              e.Metrics,
 		Logger:                  e.Log,
 	})
@@ -282,4 +285,54 @@ func startIMAP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) 
 		fmt.Fprintf(stdout, "diwan: imap (TLS) on %s\n", implicit)
 	}
 	return isrv, nil
+}
+
+// accountURL is the web page where users change their password
+// (http.base_url + "/account"), named by the mail listeners when they
+// refuse a password that must change; "" without a base URL.
+func accountURL(cfg *config.Config) string {
+	if cfg.HTTP.BaseURL == "" {
+		return ""
+	}
+	return strings.TrimRight(cfg.HTTP.BaseURL, "/") + "/account"
+}
+
+// LoginURL is the address to open in a browser to log in, for the HTTP
+// listener bound at addr: the configured base URL when it names that
+// scheme and port (its host name is the certificate's), else the bound
+// address itself, an unspecified one (":8080", "0.0.0.0:8080") written as
+// localhost. So "127.0.0.1:0" gives the port actually taken, and the base
+// URL of a proxy in front does not hide where this process listens.
+func LoginURL(scheme string, addr net.Addr, baseURL string) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return scheme + "://" + addr.String()
+	}
+	port := strconv.Itoa(tcp.Port)
+	if u, err := url.Parse(baseURL); err == nil && u.Scheme == scheme && u.Hostname() != "" && urlPort(u) == port {
+		return strings.TrimRight(baseURL, "/")
+	}
+	host := "localhost"
+	if tcp.IP != nil && !tcp.IP.IsUnspecified() {
+		host = tcp.IP.String()
+	}
+	hostport := net.JoinHostPort(host, port)
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		hostport = strings.TrimSuffix(hostport, ":"+port)
+	}
+	return scheme + "://" + hostport
+}
+
+// urlPort is the port of u, the scheme's default when it names none.
+func urlPort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch u.Scheme {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
 }

@@ -17,10 +17,17 @@ import (
 type Principal struct {
 	UserID     int64
 	Login      string
+	Name       string // display name
 	Disabled   bool
 	MinistryID int64  // 0 for the bootstrap administrator
 	Ministry   string // ministry code; "" for the bootstrap administrator
 	Roles      []string
+	// MustChangePassword: the user must set a new password before doing
+	// anything else (DESIGN.md §3a); Language is the web UI language they
+	// chose, "" none. Both, and Name, come with the user's row, at no
+	// extra cost: the web UI needs no other read of the user per page.
+	MustChangePassword bool
+	Language           string
 	// OrgVersion is org_state's version, read in one snapshot with the
 	// rest. An answer taken from the keep of CheckToken carries the
 	// version it was found valid at, which may have moved since.
@@ -37,7 +44,7 @@ func (p Principal) Actor() string { return "user:" + p.Login }
 // trip): a row per role (one with role "" when the user has none), each
 // with the user's row, ministry and org_state's version, and for a session
 // its end.
-const principalColumns = `u.id, u.login, u.disabled, COALESCE(m.id, 0), COALESCE(m.code, ''), COALESCE(r.role, ''), o.version`
+const principalColumns = `u.id, u.login, u.name, u.disabled, u.must_change_password, u.language, COALESCE(m.id, 0), COALESCE(m.code, ''), COALESCE(r.role, ''), o.version`
 
 // principalOf is the read of the principal of a session
 // ("web_sessions s"), a token ("api_tokens t") or a user ("users u").
@@ -66,7 +73,7 @@ func readPrincipal(q *gorm.DB) (p Principal, found bool, err error) {
 	for rows.Next() {
 		var role string
 		var expires *time.Time
-		if err := rows.Scan(&p.UserID, &p.Login, &p.Disabled, &p.MinistryID, &p.Ministry, &role, &p.OrgVersion, &expires); err != nil {
+		if err := rows.Scan(&p.UserID, &p.Login, &p.Name, &p.Disabled, &p.MustChangePassword, &p.Language, &p.MinistryID, &p.Ministry, &role, &p.OrgVersion, &expires); err != nil {
 			return Principal{}, false, err
 		}
 		found = true

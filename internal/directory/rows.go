@@ -41,6 +41,7 @@ type userRow struct {
 	FailedLogins       int
 	LockedUntil        *time.Time
 	QuotaBytes         int64
+	Language           string
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 }
@@ -93,6 +94,7 @@ type User struct {
 	FailedLogins       int       // consecutive failed logins since the last success or lock
 	LockedUntil        time.Time // zero when not locked
 	QuotaBytes         int64     // mail storage quota; 0 is unlimited
+	Language           string    // the web UI language the user chose (Languages); "" none
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 }
@@ -118,6 +120,7 @@ func (r userRow) user(ministryCode string, roles []string) User {
 		MustChangePassword: r.MustChangePassword,
 		FailedLogins:       r.FailedLogins,
 		QuotaBytes:         r.QuotaBytes,
+		Language:           r.Language,
 		CreatedAt:          r.CreatedAt,
 		UpdatedAt:          r.UpdatedAt,
 	}

@@ -171,6 +171,8 @@ func (s *Server) coreError(c *gin.Context, doing string, err error) {
 		WriteError(c, http.StatusConflict, "invalid_transition", err.Error(), "")
 	case errors.Is(err, errCredentialRefused):
 		s.refused(c, principalOf(c))
+	case errors.Is(err, errPasswordChangeRequired):
+		passwordChangeRequired(c)
 	case errors.Is(err, workflow.ErrCredentialStale):
 		// Twice in a row: the organisation keeps changing under the call.
 		WriteError(c, http.StatusConflict, "conflict", "the organisation changed while the request ran; try again", "")
@@ -243,5 +245,9 @@ func (s *Server) recheck(c *gin.Context) error {
 		return fmt.Errorf("check the credential again: %w", err)
 	}
 	p.Principal = dp
+	if dp.MustChangePassword && !passwordChangeRoutes[c.Request.Method+" "+c.FullPath()] &&
+		!passwordChangePaths[c.Request.URL.Path] {
+		return errPasswordChangeRequired
+	}
 	return nil
 }

@@ -157,6 +157,9 @@ func (s *Server) authenticate(c *gin.Context) {
 			return
 		}
 	}
+	if s.mustChangeRefused(c, p) {
+		return
+	}
 	c.Set(principalKey, p)
 	c.Next()
 }

@@ -69,6 +69,9 @@ var apiOps = []apiOp{
 		Body: "Login", Status: 200, Response: "Session", Public: true, Errors: []int{400, 401, 403}},
 	{Method: "GET", Path: "/session", Tag: "session", Summary: "Who am I, with the session's CSRF token", Status: 200, Response: "Session", Errors: []int{401}},
 	{Method: "DELETE", Path: "/session", Tag: "session", Summary: "Log out", Status: 204, Errors: []int{400, 401, 403}},
+	{Method: "POST", Path: "/session/password", Tag: "session", Summary: "Change one's own password (the current one is checked as a login is); clears must_change_password. " +
+		"A user who must change their password gets 403 password_change_required on every route but this one, GET and DELETE /session",
+		Body: "PasswordChange", Status: 204, Errors: []int{400, 401, 403}},
 
 	{Method: "GET", Path: "/ministries", Tag: "organisation", Summary: "List ministries", Query: []apiParam{qPage, qPerPage}, Status: 200, Response: "MinistryList", Errors: errsList},
 	{Method: "POST", Path: "/ministries", Tag: "organisation", Summary: "Add a ministry (administrators)", Body: "NewMinistry", Status: 201, Response: "Ministry", Errors: []int{400, 401, 403, 409}},
@@ -123,6 +126,7 @@ var apiSchemas = []struct {
 	{"ErrorDetail", errorDetail{}, false},
 	{"Login", loginRequest{}, true},
 	{"Session", sessionResponse{}, false},
+	{"PasswordChange", passwordRequest{}, true},
 	{"User", userDTO{}, false},
 	{"DirectoryUser", directoryUserDTO{}, false},
 	{"NewUser", newUserRequest{}, true},

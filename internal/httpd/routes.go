@@ -30,6 +30,7 @@ func (s *Server) routes(e *gin.Engine) {
 	a := v1.Group("", s.authenticate)
 	a.GET("/session", s.getSession)
 	a.DELETE("/session", s.deleteSession)
+	a.POST("/session/password", s.postSessionPassword)
 
 	// Organisation.
 	a.GET("/ministries", s.listMinistries)
@@ -100,4 +101,8 @@ func (s *Server) uiRoutes(e *gin.Engine) {
 	u.POST("/correspondence/:id/attachments", s.postDraftAttachment)
 	u.POST("/correspondence/:id/attachments/:aid/delete", s.postDeleteAttachment)
 	u.GET("/registries/search", s.searchRegistries)
+
+	u.GET("/account", s.getAccount)
+	u.POST("/account/password", s.postAccountPassword)
+	u.POST("/account/language", s.postAccountLanguage)
 }

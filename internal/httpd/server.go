@@ -162,7 +162,11 @@ func New(o Options) *Server {
 	if origin, ok := originOf(o.BaseURL); ok {
 		s.baseOrigin = origin
 	}
-	u, err := newUI()
+	loc := time.UTC
+	if o.Workflow != nil {
+		loc = o.Workflow.Location()
+	}
+	u, err := newUI(loc)
 	if err != nil {
 		// The templates and texts are embedded: a broken one is a defect
 		// of the build, which the package's tests catch.

@@ -21,6 +21,7 @@ import (
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
 
+	"diwan.gov.sy/diwan/internal/workflow"
 	"diwan.gov.sy/diwan/web"
 )
 
@@ -36,15 +37,16 @@ const uiCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 
 // ui holds the parsed pages and the localizers, built once by New.
 type ui struct {
 	pages map[string]*template.Template // page name (file name without .html) → layout + page
+	loc   *time.Location                // time_zone: times are shown there
 	text  map[string]*i18n.Localizer    // language → its texts
 }
 
 // newUI parses every page of web/templates with the layout, and loads the
 // locale files. A broken template or locale file fails start-up.
-func newUI() (*ui, error) {
+func newUI(loc *time.Location) (*ui, error) {
 	bundle := i18n.NewBundle(language.Arabic)
 	bundle.RegisterUnmarshalFunc("json", json.Unmarshal)
-	u := &ui{pages: map[string]*template.Template{}, text: map[string]*i18n.Localizer{}}
+	u := &ui{pages: map[string]*template.Template{}, text: map[string]*i18n.Localizer{}, loc: loc}
 	for _, lang := range web.Languages {
 		if _, err := bundle.LoadMessageFileFS(web.Locales, "locales/"+lang+".json"); err != nil {
 			return nil, fmt.Errorf("locale %s: %w", lang, err)
@@ -60,7 +62,7 @@ func newUI() (*ui, error) {
 		if name == "layout" {
 			continue
 		}
-		t, err := template.New(name).Funcs(uiFuncs).ParseFS(web.Templates, "templates/layout.html", f)
+		t, err := template.New(name).Funcs(u.funcs()).ParseFS(web.Templates, "templates/layout.html", f)
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", f, err)
 		}
@@ -69,24 +71,23 @@ func newUI() (*ui, error) {
 	return u, nil
 }
 
-// uiFuncs are the helpers every template may call. Texts are not among
-// them: a page asks its uiPage (.T), which knows the language.
-var uiFuncs = template.FuncMap{
-	// date formats a time as 2006-01-02 (numbers are shown in Latin
-	// digits in both languages, as registers are kept).
-	"date": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.Format("2006-01-02")
-	},
-	// datetime formats a time as 2006-01-02 15:04.
-	"datetime": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.Format("2006-01-02 15:04")
-	},
+// funcs are the helpers every template may call. Texts are not among
+// them: a page asks its uiPage (.T), which knows the language. Times are
+// shown in time_zone, where register years and deadlines are counted,
+// with Latin digits in both languages, as registers are kept.
+func (u *ui) funcs() template.FuncMap {
+	return template.FuncMap{
+		"date":     func(t time.Time) string { return showTime(t, u.loc, time.DateOnly) },
+		"datetime": func(t time.Time) string { return showTime(t, u.loc, "2006-01-02 15:04") },
+	}
+}
+
+// showTime formats t in loc; the zero time is "".
+func showTime(t time.Time, loc *time.Location, layout string) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(loc).Format(layout)
 }
 
 // navItem is one link of the navigation bar.
@@ -95,6 +96,8 @@ type navItem struct {
 	Label   string // message ID
 	Count   int64  // shown as a counter when not 0
 	Current bool
+	Alert   bool // the counter is of something late
+	More    bool // there are more than Count ("999+")
 }
 
 // uiUser is who is logged in, as the bar shows them.
@@ -103,6 +106,9 @@ type uiUser struct {
 	Name  string
 	Where string // ministry and registry, as the bar shows them
 	Roles []string
+	// MustChange: the user must change their password before anything
+	// else (DESIGN.md §3a).
+	MustChange bool
 }
 
 // Has reports whether the user holds role.
@@ -129,8 +135,12 @@ type uiPage struct {
 	Errors        map[string]string // form field → translated message, next to the field
 	Data          any               // the page's own data
 
-	loc *i18n.Localizer
+	loc  *i18n.Localizer
+	zone *time.Location // time_zone
 }
+
+// datetime formats t as the templates' datetime does, for Go.
+func (p *uiPage) datetime(t time.Time) string { return showTime(t, p.zone, "2006-01-02 15:04") }
 
 // T translates a message ID into the page's language. args are pairs of
 // template data names and values: .T "entries.count" "Count" 5.
@@ -161,17 +171,40 @@ func (p *uiPage) SetFieldError(field, messageID string, args ...any) {
 }
 
 // uiLanguage is the language of this request: ?lang= (remembered in a
-// cookie), else the remembered one, else Arabic.
+// cookie, and for a logged-in user with their account), else the logged-in
+// user's own choice, else the browser's cookie (the login page), else
+// Arabic.
 func (s *Server) uiLanguage(c *gin.Context) string {
+	pr := principalOf(c)
 	if l := c.Query("lang"); isUILanguage(l) {
-		http.SetCookie(c.Writer, &http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
-			HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
+		s.setLangCookie(c, l)
+		if pr != nil && pr.Language != l {
+			s.rememberLanguage(c, pr, l)
+		}
 		return l
+	}
+	if pr != nil && isUILanguage(pr.Language) {
+		return pr.Language
 	}
 	if l, err := c.Cookie(langCookie); err == nil && isUILanguage(l) {
 		return l
 	}
 	return web.Languages[0]
+}
+
+func (s *Server) setLangCookie(c *gin.Context, l string) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode})
+}
+
+// rememberLanguage stores the language a logged-in user chose with their
+// account. A failure is logged: the page is still shown in that language.
+func (s *Server) rememberLanguage(c *gin.Context, pr *principal, l string) {
+	if err := s.opts.Directory.SetLanguage(c.Request.Context(), pr.Actor(), pr.Login, l); err != nil {
+		s.log.ErrorContext(c.Request.Context(), "ui: remember the language", "user", pr.Login, "error", err)
+		return
+	}
+	pr.Language = l
 }
 
 func isUILanguage(l string) bool {
@@ -188,7 +221,7 @@ func isUILanguage(l string) bool {
 // token of their session.
 func (s *Server) newPage(c *gin.Context) *uiPage {
 	lang := s.uiLanguage(c)
-	p := &uiPage{Lang: lang, Dir: "rtl", OtherLang: "en", loc: s.ui.text[lang]}
+	p := &uiPage{Lang: lang, Dir: "rtl", OtherLang: "en", loc: s.ui.text[lang], zone: s.ui.loc}
 	if lang != "ar" {
 		p.Dir, p.OtherLang = "ltr", "ar"
 	}
@@ -197,29 +230,73 @@ func (s *Server) newPage(c *gin.Context) *uiPage {
 	p.OtherLangHref = c.Request.URL.Path + "?" + q.Encode()
 	if pr := principalOf(c); pr != nil {
 		p.CSRF = csrfFor(pr.cookie)
-		p.User = &uiUser{Login: pr.Login, Name: pr.Login}
-		if u, ok := s.uiCurrentUser(c); ok {
-			p.User.Name, p.User.Roles, p.User.Where = u.Name, u.Roles, u.Ministry
+		// The session's principal has what the bar shows: no other read.
+		p.User = &uiUser{Login: pr.Login, Name: pr.Name, Roles: pr.Roles, Where: pr.Ministry, MustChange: pr.MustChangePassword}
+		if p.User.Name == "" {
+			p.User.Name = pr.Login
 		}
 		p.Nav = s.uiNav(c, p.User)
 	}
 	return p
 }
 
-// uiNav is the navigation of a user: only what their roles may do.
+// uiNav is the navigation of a user: only what their roles may do, with
+// the counters of what waits for them (workflow.Counters, one query). A
+// user who must change their password sees their account only.
 func (s *Server) uiNav(c *gin.Context, u *uiUser) []navItem {
-	var nav []navItem
-	add := func(href, label string, show bool) {
-		if show {
-			nav = append(nav, navItem{Href: href, Label: label, Current: strings.HasPrefix(c.Request.URL.Path, href)})
-		}
+	if u.MustChange {
+		return []navItem{{Href: "/account", Label: "nav.account", Current: true}}
 	}
 	clerk := u.Has("clerk")
-	add("/registers", "nav.registers", clerk)
-	add("/correspondence/new", "nav.new", clerk || u.Has("head") || u.Has("staff"))
-	add("/referrals", "nav.referrals", clerk || u.Has("head") || u.Has("staff"))
-	add("/account", "nav.account", true)
+	worker := clerk || u.Has("head") || u.Has("staff")
+	var counts workflow.Counters
+	if worker {
+		counts = s.uiCounters(c)
+		if len(counts.Registries) > 0 {
+			u.Where += " · " + strings.Join(counts.Registries, " · ")
+		}
+	}
+	var nav []navItem
+	add := func(href, label string, count int64, show bool) {
+		if show {
+			nav = append(nav, counted(navItem{Href: href, Label: label, Current: strings.HasPrefix(c.Request.URL.Path, href)}, count))
+		}
+	}
+	add("/registers", "nav.registers", counts.Waiting, clerk)
+	add("/correspondence/new", "nav.new", 0, worker)
+	add("/referrals", "nav.referrals", counts.Referrals, worker)
+	if counts.Overdue > 0 {
+		// Overdue work is in the clerk's registers, or in one's referrals.
+		href := "/referrals?scope=mine"
+		if clerk {
+			href = "/registers?direction=incoming"
+		}
+		nav = append(nav, counted(navItem{Href: href, Label: "nav.overdue", Alert: true}, counts.Overdue))
+	}
+	add("/account", "nav.account", 0, true)
 	return nav
+}
+
+// counted gives a navigation item its counter: workflow.Counters stop at
+// CounterLimit, shown as "999+".
+func counted(n navItem, count int64) navItem {
+	n.Count = count
+	if count >= workflow.CounterLimit {
+		n.Count, n.More = workflow.CounterLimit-1, true
+	}
+	return n
+}
+
+// uiCounters are the counters of the navigation; a failure is logged and
+// shows none (the page itself still works).
+func (s *Server) uiCounters(c *gin.Context) workflow.Counters {
+	n, err := asCaller(s, c, func(a workflow.Actor) (workflow.Counters, error) {
+		return s.opts.Workflow.Counters(c.Request.Context(), a)
+	})
+	if err != nil {
+		s.log.ErrorContext(c.Request.Context(), "ui: count what waits", "user", principalOf(c).Login, "error", err)
+	}
+	return n
 }
 
 // render writes a page: the layout around the page's "content", in the

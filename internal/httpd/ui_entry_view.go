@@ -2,7 +2,6 @@ package httpd
 
 import (
 	"fmt"
-	"time"
 
 	"diwan.gov.sy/diwan/internal/workflow"
 )
@@ -51,7 +50,7 @@ func newEntryPageData(p *uiPage, id int64, view workflow.View) *entryPageData {
 	}
 	for _, r := range c.Recipients {
 		l := recipientLine{Registry: r.Registry, Party: r.Party, Role: p.T("role." + string(r.Role)), Reason: r.Reason,
-			Number: r.Number, At: datetimeOf(r.At)}
+			Number: r.Number, At: p.datetime(r.At)}
 		if r.State != "" {
 			l.State, d.Delivery = p.T("state."+string(r.State)), true
 		}
@@ -64,7 +63,7 @@ func newEntryPageData(p *uiPage, id int64, view workflow.View) *entryPageData {
 }
 
 func timelineLineOf(p *uiPage, ev workflow.TimelineEvent) timelineLine {
-	l := timelineLine{At: datetimeOf(ev.At), ISO: ev.At.Format("2006-01-02T15:04:05Z07:00"), Actor: ev.Actor,
+	l := timelineLine{At: p.datetime(ev.At), ISO: ev.At.Format("2006-01-02T15:04:05Z07:00"), Actor: ev.Actor,
 		Registry: ev.Registry, Action: p.T("action." + ev.Action), Comment: ev.Comment}
 	switch {
 	case ev.To == "":
@@ -75,6 +74,3 @@ func timelineLineOf(p *uiPage, ev workflow.TimelineEvent) timelineLine {
 	}
 	return l
 }
-
-// datetimeOf is the templates' datetime, for Go.
-var datetimeOf = uiFuncs["datetime"].(func(time.Time) string)

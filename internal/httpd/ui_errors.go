@@ -76,6 +76,8 @@ func (s *Server) uiFail(c *gin.Context, p *uiPage, doing string, err error) (int
 	case errors.Is(err, errCredentialRefused):
 		s.clearCookie(c)
 		s.toLogin(c)
+	case errors.Is(err, errPasswordChangeRequired):
+		redirect(c, "/account")
 	case errors.Is(err, workflow.ErrNotFound), errors.Is(err, directory.ErrNotFound):
 		s.uiNotFound(c)
 	default:

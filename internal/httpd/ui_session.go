@@ -55,6 +55,10 @@ func (s *Server) uiSession(c *gin.Context) {
 		return
 	}
 	c.Set(principalKey, &principal{Principal: dp, cookie: cookie})
+	if dp.MustChangePassword && !passwordChangePaths[c.Request.URL.Path] {
+		redirect(c, "/account") // DESIGN.md §3a: nothing else until it is changed
+		return
+	}
 	if changesState(c.Request.Method) {
 		if !s.sameOrigin(c.Request) {
 			s.uiCSRFRefused(c)
@@ -199,6 +203,9 @@ func (s *Server) postLogin(c *gin.Context) {
 	s.setSessionCookie(c, sess.Cookie, sess.ExpiresAt)
 	http.SetCookie(c.Writer, &http.Cookie{Name: preloginCookie, Path: "/login", MaxAge: -1, HttpOnly: true,
 		Secure: s.secureCookies(), SameSite: http.SameSiteStrictMode})
+	if u.MustChangePassword {
+		f.Next = "/account"
+	}
 	redirect(c, f.Next)
 }
 

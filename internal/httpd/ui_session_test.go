@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The login page is Arabic and right to left by default, English on
@@ -108,5 +109,29 @@ func TestUnknownPathPageOrJSON(t *testing.T) {
 	resp, b := e.anonymous().do("GET", "/api/v1/nothing", nil)
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(b), `"not_found"`) {
 		t.Fatalf("API: %d %s", resp.StatusCode, b)
+	}
+}
+
+// Times are shown in time_zone, where the register counts its days: a
+// letter registered at 22:30 UTC on 2 March is registered on 3 March in
+// Damascus (UTC+3).
+func TestPagesShowTimesInTheTimeZone(t *testing.T) {
+	loc, err := time.LoadLocation("Asia/Damascus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := newUI(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 2, 22, 30, 0, 0, time.UTC)
+	if got := u.funcs()["datetime"].(func(time.Time) string)(at); got != "2026-03-03 01:30" {
+		t.Errorf("datetime = %q", got)
+	}
+	if got := u.funcs()["date"].(func(time.Time) string)(at); got != "2026-03-03" {
+		t.Errorf("date = %q", got)
+	}
+	if got := (&uiPage{zone: loc}).datetime(time.Time{}); got != "" {
+		t.Errorf("the zero time = %q", got)
 	}
 }

@@ -157,6 +157,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		ShutdownTimeout:         5 * time.Second,
 		MaxConnectionsPerIP:     o.perIP,
 		MaxConnectionsPerUserIP: o.perUserIP,
+		AccountURL:              "https://diwan.example.gov/account",
 		Registerer:              reg,
 		Logger:                  log,
 	})

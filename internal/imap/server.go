@@ -71,6 +71,10 @@ type Options struct {
 	// mail_max_userip_connections); a login over it is answered
 	// NO [LIMIT]. 0: no bound.
 	MaxConnectionsPerUserIP int
+	// AccountURL is the web page where users change their password
+	// (http.base_url + "/account"): a login refused because the password
+	// must change names it. "" names the web interface without an address.
+	AccountURL string
 	// Registerer receives the IMAP metrics (diwan_imap_*); nil: none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger

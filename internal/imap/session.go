@@ -100,7 +100,10 @@ func (s *session) Close() error {
 
 // Login checks the credentials with the directory (RFC 9051 §6.2.3). Every
 // refusal is the same NO [AUTHENTICATIONFAILED] and counts towards the
-// lockout; a user who must change their password may still read mail.
+// lockout. A user who must change their password (DESIGN.md §3a) is
+// refused with NO [EXPIRED] (RFC 5530 §3: "the user should get a new
+// passphrase") naming the web page where to change it; that needed the
+// right password, so it says nothing to a guesser.
 // After maxLoginFailures refusals the connection is closed with a BYE; a
 // login over MaxConnectionsPerUserIP is answered NO [LIMIT]. Every attempt
 // is logged (protocol, user, client, result), as Dovecot does.
@@ -125,6 +128,10 @@ func (s *session) Login(username, password string) (err error) {
 	if err != nil {
 		s.logLogin(username, "error")
 		return s.internal("login", err)
+	}
+	if u.MustChangePassword {
+		s.logLogin(u.Login, "password change needed")
+		return no(imap.ResponseCodeExpired, passwordChangeText(s.srv.o.AccountURL))
 	}
 	if !s.srv.holdUser(u.ID, s.remote) {
 		s.srv.metrics.refusals.WithLabelValues("connections_per_user_ip").Inc()
@@ -262,4 +269,12 @@ func no(code imap.ResponseCode, text string) *imap.Error {
 
 func bad(text string) *imap.Error {
 	return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug, Text: text}
+}
+
+// passwordChangeText is the refusal of a login whose password must change.
+func passwordChangeText(accountURL string) string {
+	if accountURL == "" {
+		return "Your password must be changed: log in to the web interface to set a new one"
+	}
+	return "Your password must be changed: set a new one at " + accountURL
 }

@@ -3,6 +3,7 @@ package imap_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -111,8 +112,7 @@ func TestAuthenticatePlainAndUnauthenticate(t *testing.T) {
 
 // RFC 9051 §6.2.3: a wrong password is NO [AUTHENTICATIONFAILED], and
 // failures count towards the directory's lockout (after which even the
-// right password is refused). A user who must change their password may
-// still read mail.
+// right password is refused).
 func TestLoginFailuresLockTheAccount(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{lockout: 3})
@@ -127,12 +127,43 @@ func TestLoginFailuresLockTheAccount(t *testing.T) {
 	if err := c.Login(user1, password).Wait(); imapCode(err) != imap.ResponseCodeAuthenticationFailed {
 		t.Fatalf("locked account logged in: %v", err)
 	}
+}
 
-	if err := e.dir.SetPassword(context.Background(), "test", user2, password, true); err != nil {
-		t.Fatal(err)
+// DESIGN.md §3a: a user who must change their password is refused, by
+// LOGIN and AUTHENTICATE alike, with NO [EXPIRED] (RFC 5530 §3) naming
+// the web page where to change it; once changed, they log in.
+func TestLoginRefusesAPasswordThatMustChange(t *testing.T) {
+	t.Parallel()
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, envOptions{backend: backend})
+			ctx := context.Background()
+			if err := e.dir.SetPassword(ctx, "test", user2, password, true); err != nil {
+				t.Fatal(err)
+			}
+			const want = "set a new one at https://diwan.example.gov/account"
+			c := e.dial(t, nil)
+			err := c.Login(user2, password).Wait()
+			var ie *imap.Error
+			if !errors.As(err, &ie) || ie.Type != imap.StatusResponseTypeNo || ie.Code != imap.ResponseCodeExpired || !strings.Contains(ie.Text, want) {
+				t.Fatalf("LOGIN: %v, want NO [EXPIRED] naming the account page", err)
+			}
+			err = c.Authenticate(sasl.NewPlainClient("", user2, password))
+			if !errors.As(err, &ie) || ie.Code != imap.ResponseCodeExpired || !strings.Contains(ie.Text, want) {
+				t.Fatalf("AUTHENTICATE PLAIN: %v", err)
+			}
+			if u, _ := e.dir.UserByLogin(ctx, user2); u.FailedLogins != 0 {
+				t.Errorf("the refusal counted as a failed login: %d", u.FailedLogins)
+			}
+			if err := e.dir.ChangePassword(ctx, user2, password, "a brand new secret"); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Login(user2, "a brand new secret").Wait(); err != nil {
+				t.Fatalf("LOGIN after the change: %v", err)
+			}
+			selectBox(t, c, "INBOX")
+		})
 	}
-	c2 := e.login(t, user2)
-	selectBox(t, c2, "INBOX")
 }
 
 // RFC 9051 §6.3.1 (ENABLE), §6.3.10 (NAMESPACE): one personal namespace

@@ -58,7 +58,7 @@ func (s *session) authenticate(login, password string) error {
 		return errAuthTemp
 	case u.MustChangePassword:
 		s.logLogin(login, "password change needed")
-		return errPasswordChange
+		return passwordChange(s.srv.o.AccountURL)
 	}
 	s.user = &u
 	s.logLogin(login, "ok")

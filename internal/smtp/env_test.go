@@ -124,6 +124,7 @@ func newEnv(t testing.TB, driver string, tweak func(*smtp.Options)) *env {
 		WriteTimeout:    30 * time.Second,
 		ShutdownTimeout: 10 * time.Second,
 		SpoolDir:        t.TempDir(),
+		AccountURL:      "https://diwan.example.gov/account",
 		Registerer:      e.reg,
 		Logger:          slog.New(e.logs),
 	}

@@ -18,7 +18,6 @@ var (
 	errAuthTemp        = reply(454, 4, 7, 0, "Temporary authentication failure; try again later")
 	errAuthMalformed   = reply(501, 5, 5, 2, "Malformed authentication response")
 	errTooManyAuth     = reply(421, 4, 7, 0, "Too many failed authentications; closing the connection")
-	errPasswordChange  = reply(432, 4, 7, 12, "A password transition is needed: log in to the web interface to set a new password")
 	errTemporary       = reply(451, 4, 3, 0, "Temporary failure; try again later")
 	errLocalProblem    = reply(451, 4, 3, 0, "Temporary local problem: the message was not stored; try again later")
 	errShuttingDown    = reply(421, 4, 3, 2, "Service shutting down")
@@ -103,4 +102,14 @@ func shown(s string) string {
 		}
 	}
 	return s
+}
+
+// passwordChange answers the AUTH of a user whose password must change
+// (DESIGN.md §3a): 432 4.7.12, "a password transition is needed" (RFC
+// 4954 §6), naming the web page where to change it.
+func passwordChange(accountURL string) *gosmtp.SMTPError {
+	if accountURL == "" {
+		return reply(432, 4, 7, 12, "A password transition is needed: log in to the web interface to set a new password")
+	}
+	return reply(432, 4, 7, 12, "A password transition is needed: set a new password at "+accountURL)
 }

@@ -142,6 +142,10 @@ type Options struct {
 	// "" is os.TempDir().
 	SpoolDir string
 
+	// AccountURL is the web page where users change their password
+	// (http.base_url + "/account"): an AUTH refused because the password
+	// must change names it. "" names the web interface without an address.
+	AccountURL string
 	// Registerer receives the SMTP metrics; nil: not exported.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger

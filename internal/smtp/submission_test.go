@@ -194,14 +194,43 @@ func TestSubmissionAuthFailuresCountAndClose(t *testing.T) {
 		t.Fatalf("auth refusal metric = %v, want 3", got)
 	}
 
-	// A generated password must be changed first.
-	if err := e.dir.SetPassword(e.ctx, actor, "sara@mof.gov.sy", password, true); err != nil {
-		t.Fatal(err)
+}
+
+// DESIGN.md §3a: a user whose password must change (a generated one) is
+// refused by a real client's AUTH with 432 4.7.12 naming the web page
+// where to change it, on SQLite and PostgreSQL; once changed, AUTH works.
+func TestSubmissionRefusesAPasswordThatMustChange(t *testing.T) {
+	for _, driver := range dbtest.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			e := newEnv(t, driver, nil)
+			if err := e.dir.SetPassword(e.ctx, actor, "sara@mof.gov.sy", password, true); err != nil {
+				t.Fatal(err)
+			}
+			auth := func(pw string) error {
+				c, err := netsmtp.Dial(e.addr(smtp.Submission))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if err := c.StartTLS(&tls.Config{InsecureSkipVerify: true}); err != nil {
+					t.Fatal(err)
+				}
+				return c.Auth(netsmtp.PlainAuth("", "sara@mof.gov.sy", pw, "127.0.0.1"))
+			}
+			err := auth(password)
+			var te *textproto.Error
+			if !errors.As(err, &te) || te.Code != 432 || !strings.Contains(te.Msg, "4.7.12") ||
+				!strings.Contains(te.Msg, "https://diwan.example.gov/account") {
+				t.Fatalf("AUTH with a password that must change: %v, want 432 4.7.12 naming the account page", err)
+			}
+			if err := e.dir.ChangePassword(e.ctx, "sara@mof.gov.sy", password, "a brand new secret"); err != nil {
+				t.Fatal(err)
+			}
+			if err := auth("a brand new secret"); err != nil {
+				t.Fatalf("AUTH after the change: %v", err)
+			}
+		})
 	}
-	c = dial(t, e.addr(smtp.Submission))
-	c.ehlo()
-	c.starttls()
-	c.do(432, "4.7.12", "AUTH PLAIN %s", plain("sara@mof.gov.sy", password))
 }
 
 // TestSubmissionRefusesNonNationalRecipients: each recipient is decided at

@@ -263,6 +263,10 @@ func (s *Service) DefaultDueDate(p Priority, t time.Time) string {
 	return s.defaultDueDate(p, t)
 }
 
+// Location is time_zone: where register years, deadlines and working
+// days are counted, and where times are shown.
+func (s *Service) Location() *time.Location { return s.loc }
+
 // Today is the calendar date now in time_zone, YYYY-MM-DD: a due date
 // before it is overdue.
 func (s *Service) Today() string {
