@@ -126,7 +126,7 @@ func stepAdminChangesPassword(t *testing.T, b *tab, _ *letter) {
 	}
 	b.checkBoth("account-must-change")
 	// Nothing else may be done before the password is changed.
-	for _, p := range []string{"/registers", "/referrals", "/correspondence/new"} {
+	for _, p := range []string{"/referrals", "/correspondence/new", "/entries/1"} {
 		b.open(p)
 		b.wantPath("/account")
 	}
@@ -148,9 +148,10 @@ func stepAdminChangesPassword(t *testing.T, b *tab, _ *letter) {
 	if p := b.path(); strings.HasPrefix(p, "/login") {
 		t.Fatalf("the new password does not log in:\n%s", b.text("main"))
 	}
-	b.open("/registers")
+	b.open("/entries/1")
 	if p := b.path(); strings.HasPrefix(p, "/account") {
 		t.Errorf("after the change the administrator is still held on /account")
 	}
+	b.open("/account")
 	b.logout()
 }
