@@ -105,4 +105,6 @@ func (s *Server) uiRoutes(e *gin.Engine) {
 	u.GET("/account", s.getAccount)
 	u.POST("/account/password", s.postAccountPassword)
 	u.POST("/account/language", s.postAccountLanguage)
+
+	u.GET("/registers", s.getRegisters)
 }

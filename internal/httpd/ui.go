@@ -39,6 +39,10 @@ type ui struct {
 	pages map[string]*template.Template // page name (file name without .html) → layout + page
 	loc   *time.Location                // time_zone: times are shown there
 	text  map[string]*i18n.Localizer    // language → its texts
+	// plain holds, per language, the texts that take no data, translated
+	// once: a page of a register asks for hundreds, and a Localize call
+	// costs a language match and a template's execution.
+	plain map[string]map[string]string
 }
 
 // newUI parses every page of web/templates with the layout, and loads the
@@ -46,12 +50,19 @@ type ui struct {
 func newUI(loc *time.Location) (*ui, error) {
 	bundle := i18n.NewBundle(language.Arabic)
 	bundle.RegisterUnmarshalFunc("json", json.Unmarshal)
-	u := &ui{pages: map[string]*template.Template{}, text: map[string]*i18n.Localizer{}, loc: loc}
+	u := &ui{pages: map[string]*template.Template{}, text: map[string]*i18n.Localizer{}, plain: map[string]map[string]string{}, loc: loc}
 	for _, lang := range web.Languages {
-		if _, err := bundle.LoadMessageFileFS(web.Locales, "locales/"+lang+".json"); err != nil {
+		f, err := bundle.LoadMessageFileFS(web.Locales, "locales/"+lang+".json")
+		if err != nil {
 			return nil, fmt.Errorf("locale %s: %w", lang, err)
 		}
 		u.text[lang] = i18n.NewLocalizer(bundle, lang)
+		u.plain[lang] = map[string]string{}
+		for _, m := range f.Messages {
+			if !strings.Contains(m.Other, "{{") {
+				u.plain[lang][m.ID] = m.Other
+			}
+		}
 	}
 	files, err := fs.Glob(web.Templates, "templates/*.html")
 	if err != nil {
@@ -135,8 +146,9 @@ type uiPage struct {
 	Errors        map[string]string // form field → translated message, next to the field
 	Data          any               // the page's own data
 
-	loc  *i18n.Localizer
-	zone *time.Location // time_zone
+	loc   *i18n.Localizer
+	plain map[string]string // ui.plain of the page's language
+	zone  *time.Location    // time_zone
 }
 
 // datetime formats t as the templates' datetime does, for Go.
@@ -145,6 +157,9 @@ func (p *uiPage) datetime(t time.Time) string { return showTime(t, p.zone, "2006
 // T translates a message ID into the page's language. args are pairs of
 // template data names and values: .T "entries.count" "Count" 5.
 func (p *uiPage) T(id string, args ...any) string {
+	if s, ok := p.plain[id]; ok && len(args) < 2 {
+		return s
+	}
 	var data map[string]any
 	if len(args) > 1 {
 		data = make(map[string]any, len(args)/2)
@@ -221,7 +236,7 @@ func isUILanguage(l string) bool {
 // token of their session.
 func (s *Server) newPage(c *gin.Context) *uiPage {
 	lang := s.uiLanguage(c)
-	p := &uiPage{Lang: lang, Dir: "rtl", OtherLang: "en", loc: s.ui.text[lang], zone: s.ui.loc}
+	p := &uiPage{Lang: lang, Dir: "rtl", OtherLang: "en", loc: s.ui.text[lang], plain: s.ui.plain[lang], zone: s.ui.loc}
 	if lang != "ar" {
 		p.Dir, p.OtherLang = "ltr", "ar"
 	}

@@ -170,6 +170,16 @@ func (s *Service) Entry(ctx context.Context, a Actor, id int64) (Entry, error) {
 	})
 }
 
+// Register lists a page of a registry's book (registers.go): one registry
+// the actor clerks for (another, or none, is ErrNotFound), its entries as
+// the actor may see them, filtered and sorted, paged by an opaque cursor.
+// Bad filter values and a cursor that is not one are *InputError.
+func (s *Service) Register(ctx context.Context, a Actor, f RegisterFilter) (RegisterPage, error) {
+	return asCaller(ctx, s, a, func(ctx context.Context, a Actor) (RegisterPage, error) {
+		return s.register(ctx, a, f)
+	})
+}
+
 // Act makes a transition of an entry and returns the entry as it now
 // stands. Errors: ErrNotFound (cannot see it), *StaleError, *TransitionError
 // (wrong state, or a conflict), ErrForbidden (may see it but not do this),
