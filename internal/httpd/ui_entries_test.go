@@ -15,7 +15,7 @@ import (
 
 var (
 	versionInput   = regexp.MustCompile(`name="version" value="(\d+)"`)
-	registerNumber = regexp.MustCompile(`id="register-number" class="num">([^<]*)<`)
+	registerNumber = regexp.MustCompile(`id="register-number"[^>]*>([^<]*)<`)
 	timelineItem   = regexp.MustCompile(`<li><time `)
 )
 

@@ -211,7 +211,7 @@ func registerRows(lines []regLine, overdue string) template.HTML {
 			b.WriteString(` class="overdue"`)
 		}
 		b.WriteString(">")
-		cell("num", l.Number)
+		cell("num regnum", l.Number)
 		cell("num", l.Date)
 		b.WriteString("\n  <td><a href=\"/entries/" + strconv.FormatInt(l.ID, 10) + "\">" + html.EscapeString(l.Subject) + "</a></td>")
 		cell("", l.Party)
