@@ -70,11 +70,11 @@ func (x *txn) counters(p *principal, today string) (Counters, error) {
 	var overdueEntries int64
 	var codes string
 	sql, args := countersQuery(p, today)
-	x.query(sql, args, func(r rowScanner) error {
+	x.queryPlanned(sql, args, func(r rowScanner) error {
 		return r.Scan(&out.Waiting, &out.Referrals, &out.Overdue, &overdueEntries, &codes)
 	})
-	if x.err != nil {
-		return Counters{}, fmt.Errorf("count what waits for user %d: %w", p.id, x.err)
+	if err := x.run(); err != nil {
+		return Counters{}, fmt.Errorf("count what waits for user %d: %w", p.id, err)
 	}
 	out.Overdue = min(out.Overdue+overdueEntries, CounterLimit)
 	if codes != "" {
