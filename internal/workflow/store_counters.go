@@ -75,7 +75,7 @@ func (x *txn) counters(p *principal, today string) (Counters, error) {
 	var overdueEntries int64
 	var codes string
 	sql, args := countersQuery(p, today)
-	x.queryPlanned(sql, args, func(r rowScanner) error {
+	x.query(sql, args, func(r rowScanner) error {
 		return r.Scan(&out.Waiting, &out.Referrals, &out.Overdue, &overdueEntries, &codes)
 	})
 	if err := x.run(); err != nil {

@@ -162,10 +162,9 @@ func registerStatement(p *principal, id int64, q registerQuery, part registerPar
 // cursor, then as many as the page still needs of those after), with the
 // first recipients of its outgoing entries. The page's statement is
 // queued on x as a planned read (queryPlanned): PostgreSQL planned it
-// afresh for every page, 0.8 ms against 0.2 ms of running it; with the
-// navigation's counters planned too, a page costs PostgreSQL 2.2 ms of
-// CPU rather than 4.5, this process 1.2 rather than 1.6
-// (BenchmarkRegistersPagePostgres, 200,000 entries, 16 clients).
+// afresh for every page, 0.8 ms against 0.2 ms of running it; planned
+// once, a page costs PostgreSQL 3.5 ms of CPU rather than 4.4
+// (BenchmarkRegistersPagePostgres/first, 1,000,000 entries, 16 clients).
 func (x *txn) registerRows(p *principal, id int64, q registerQuery) ([]registerRow, error) {
 	var rows []registerRow
 	for _, part := range registerParts(q, x.s.isPostgres()) {
