@@ -19,6 +19,7 @@ import (
 
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/db/dbtest"
+	"diwan.gov.sy/diwan/internal/testenv"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
 
@@ -63,6 +64,10 @@ func benchRegisters(b *testing.B, driver string, n int) {
 	times, path := &serverTimes{}, "/registers"
 	times.path.Store(&path)
 	e := newAPIEnvOn(b, dbtest.Open(b, driver), true, slog.New(times))
+	pgDSN := "" // the cluster's, whose CPU a page costs too
+	if driver == db.Postgres {
+		pgDSN = testenv.Postgres(b)
+	}
 	ctx := context.Background()
 	began := time.Now()
 	if err := e.wf.SeedRegisterForBenchmark(ctx, "MOF", n); err != nil {
@@ -88,7 +93,7 @@ func benchRegisters(b *testing.B, driver string, n int) {
 		{"first", "/registers"},
 		{"deep", "/registers?after=" + url.QueryEscape(deep.Next)},
 	} {
-		b.Run(page.name, func(b *testing.B) { runRegisterPages(b, e.ts.url+page.path, clients, times) })
+		b.Run(page.name, func(b *testing.B) { runRegisterPages(b, e.ts.url+page.path, clients, times, pgDSN) })
 	}
 }
 
@@ -105,7 +110,10 @@ func benchClient(e *apiEnv, u *uiClient) *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-func runRegisterPages(b *testing.B, page string, clients []*http.Client, times *serverTimes) {
+// runRegisterPages has the clients read page b.N times in all. Its
+// cpu-ms/page is this process's (server and clients); on PostgreSQL
+// (pgDSN set) postgres-cpu-ms/page is the cluster's.
+func runRegisterPages(b *testing.B, page string, clients []*http.Client, times *serverTimes, pgDSN string) {
 	var next atomic.Int64
 	var failed atomic.Value
 	var size atomic.Int64
@@ -132,7 +140,10 @@ func runRegisterPages(b *testing.B, page string, clients []*http.Client, times *
 		}
 	}
 	times.reset()
-	cpu0 := processCPU()
+	cpu0, pg0 := processCPU(), time.Duration(0)
+	if pgDSN != "" {
+		pg0 = postgresCPU(pgDSN)
+	}
 	b.ResetTimer()
 	began := time.Now()
 	var wg sync.WaitGroup
@@ -156,6 +167,9 @@ func runRegisterPages(b *testing.B, page string, clients []*http.Client, times *
 	elapsed := time.Since(began)
 	b.StopTimer()
 	b.ReportMetric(ms(processCPU()-cpu0)/float64(b.N), "cpu-ms/page")
+	if pgDSN != "" {
+		b.ReportMetric(ms(postgresCPU(pgDSN)-pg0)/float64(b.N), "postgres-cpu-ms/page")
+	}
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatal(err)
 	}

@@ -43,8 +43,12 @@ func (s *Service) Counters(ctx context.Context, a Actor) (Counters, error) {
 
 func (s *Service) counters(ctx context.Context, a Actor) (Counters, error) {
 	var out Counters
-	err := s.readStepwise(ctx, func(x *txn) error {
-		p, err := x.loadPrincipal(a)
+	err := s.readBatched(ctx, func(x *txn) error {
+		getP := x.principal(a)
+		if err := x.run(); err != nil {
+			return err
+		}
+		p, err := getP()
 		if err != nil || !p.seesContent() {
 			return err
 		}

@@ -32,6 +32,11 @@ const entriesOfRegistries = ` FROM registry_entries e
 JOIN correspondence c ON c.id = e.correspondence_id
 WHERE e.registry_id IN ? AND c.classification IN ? AND `
 
+// A date past is "> '' AND < today", not "<> '' AND < today": the same
+// dates, but the first bounds the index range from below, where the many
+// lines without a due date ('') sort first; SQLite read them all before
+// the first dated one.
+
 // countersQuery builds the statement for p, today being YYYY-MM-DD in
 // time_zone: waiting, referrals, overdue referrals, overdue entries and
 // the codes of p's registries (comma-separated).
@@ -51,10 +56,10 @@ func countersQuery(p *principal, today string) (string, []any) {
 		add("0")
 	}
 	add(counted(referralsOpenFrom+scope), scopeArgs...)
-	add(counted(referralsOpenFrom+"f.due_date <> '' AND f.due_date < ? AND "+scope), append([]any{today}, scopeArgs...)...)
+	add(counted(referralsOpenFrom+"f.due_date > '' AND f.due_date < ? AND "+scope), append([]any{today}, scopeArgs...)...)
 	if clerk {
 		add(counted(entriesOfRegistries+
-			"e.state IN ('received', 'registered', 'referred', 'in_progress') AND e.due_date <> '' AND e.due_date < ?"),
+			"e.state IN ('received', 'registered', 'referred', 'in_progress') AND e.due_date > '' AND e.due_date < ?"),
 			p.clerkOf, allowed, today)
 		add("COALESCE((SELECT string_agg(code, ',') FROM registries WHERE id IN ?), '')", p.clerkOf)
 	} else {
@@ -73,8 +78,8 @@ func (x *txn) counters(p *principal, today string) (Counters, error) {
 	x.query(sql, args, func(r rowScanner) error {
 		return r.Scan(&out.Waiting, &out.Referrals, &out.Overdue, &overdueEntries, &codes)
 	})
-	if x.err != nil {
-		return Counters{}, fmt.Errorf("count what waits for user %d: %w", p.id, x.err)
+	if err := x.run(); err != nil {
+		return Counters{}, fmt.Errorf("count what waits for user %d: %w", p.id, err)
 	}
 	out.Overdue = min(out.Overdue+overdueEntries, CounterLimit)
 	if codes != "" {

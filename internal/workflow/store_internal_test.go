@@ -1,9 +1,13 @@
 package workflow
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"testing"
+
+	"diwan.gov.sy/diwan/internal/db"
+	"diwan.gov.sy/diwan/internal/db/dbtest"
 )
 
 func TestPgSQLNumbersPlaceholdersOutsideQuotes(t *testing.T) {
@@ -77,4 +81,58 @@ type countRow int64
 func (c countRow) Scan(dest ...any) error {
 	*dest[0].(*int64) = int64(c)
 	return nil
+}
+
+// A list argument of a statement sent through pgx becomes a parenthesised
+// list of placeholders, one an element, as gorm writes IN ?; an empty list
+// matches nothing; quoted text keeps its question marks.
+func TestExpandListsWritesAListArgumentAsItsElements(t *testing.T) {
+	sql, args := expandLists(`SELECT '?' FROM t WHERE a = ? AND b IN ? AND c IN ? AND d IN ?`,
+		[]any{"x", []int64{1, 2}, []string{"n", "c"}, []int64{}})
+	if want := `SELECT '?' FROM t WHERE a = ? AND b IN (?, ?) AND c IN (?, ?) AND d IN (NULL)`; sql != want {
+		t.Errorf("got %s, want %s", sql, want)
+	}
+	if want := []any{"x", int64(1), int64(2), "n", "c"}; !reflect.DeepEqual(args, want) {
+		t.Errorf("got arguments %v, want %v", args, want)
+	}
+	plain := []any{"x", int64(3)}
+	if sql, args := expandLists("SELECT ? WHERE a = ?", plain); sql != "SELECT ? WHERE a = ?" || !reflect.DeepEqual(args, plain) {
+		t.Errorf("a statement without lists changed: %s %v", sql, args)
+	}
+}
+
+// A planned read runs with plan_cache_mode force_generic_plan; when a
+// statement of its round trip fails, the RESET queued after it is skipped
+// but the SET rolled back: the connection goes back to the pool planning
+// as before, for the statements of the next call.
+func TestAFailedPlannedReadLeavesItsConnectionPlanningAsBefore(t *testing.T) {
+	s := New(dbtest.OpenWith(t, db.Postgres, db.Options{MaxOpenConns: 1}), nil, Options{})
+	ctx := context.Background()
+	mode := func() string {
+		var m string
+		err := s.readBatched(ctx, func(x *txn) error {
+			x.query("SHOW plan_cache_mode", nil, func(r rowScanner) error { return r.Scan(&m) })
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	var during string
+	err := s.readBatched(ctx, func(x *txn) error {
+		x.queryPlanned("SELECT current_setting('plan_cache_mode') WHERE ? > 0", []any{int64(1)},
+			func(r rowScanner) error { return r.Scan(&during) })
+		x.queryPlanned("SELECT 1 / (? - 1)", []any{int64(1)}, func(r rowScanner) error { return nil })
+		return nil
+	})
+	if err == nil {
+		t.Fatal("a division by zero did not fail")
+	}
+	if during != "force_generic_plan" {
+		t.Errorf("a planned read ran with plan_cache_mode %q", during)
+	}
+	if m := mode(); m != "auto" {
+		t.Errorf("after a failed planned read the connection plans with %q, want auto", m)
+	}
 }
