@@ -126,7 +126,8 @@ type Server struct {
 
 	ui *ui // the web UI's pages and texts
 
-	orgNames uiOrgCache // the organisation's names the UI shows, kept a few seconds
+	orgNames uiOrgCache      // the organisation's names the UI shows, kept a few seconds
+	counters uiCountersCache // each user's navigation counters, kept a few seconds
 }
 
 // New builds a server with its middleware and the operator routes. Nothing

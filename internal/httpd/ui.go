@@ -333,11 +333,14 @@ func counted(n navItem, count int64) navItem {
 	return n
 }
 
-// uiCounters are the counters of the navigation; a failure is logged and
-// shows none (the page itself still works).
+// uiCounters are the counters of the navigation, kept a few seconds per
+// user (uiCountersCache); a failure is logged and shows none (the page
+// itself still works).
 func (s *Server) uiCounters(c *gin.Context) workflow.Counters {
-	n, err := asCaller(s, c, func(a workflow.Actor) (workflow.Counters, error) {
-		return s.opts.Workflow.Counters(c.Request.Context(), a)
+	n, err := s.counters.get(principalOf(c).Login, func() (workflow.Counters, error) {
+		return asCaller(s, c, func(a workflow.Actor) (workflow.Counters, error) {
+			return s.opts.Workflow.Counters(c.Request.Context(), a)
+		})
 	})
 	if err != nil {
 		s.log.ErrorContext(c.Request.Context(), "ui: count what waits", "user", principalOf(c).Login, "error", err)

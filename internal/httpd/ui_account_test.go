@@ -195,3 +195,27 @@ func TestNavCounterShowsMoreAtTheLimit(t *testing.T) {
 		}
 	}
 }
+
+// The navigation's counters are kept a few seconds per user, but what the
+// user changes through the UI shows at once: a clerk who registers the
+// letter waiting for them sees the counter drop on the next page.
+func TestCountersShowTheUsersOwnChangeAtOnce(t *testing.T) {
+	e := newAPIEnv(t, "sqlite", true)
+	sender := e.login(moctClerk)
+	d := newLetter(sender, "كتاب")
+	out := act(sender, d.EntryID, "register", v(d.Version))
+	act(sender, d.EntryID, "dispatch", v(out.Version))
+	b := e.uiLogin(mofClerk)
+	resp, body := b.get("/account")
+	wantPage(t, resp, body, http.StatusOK, `السجلات <span class="count">1</span>`)
+	in := incomingAt(e.login(mofClerk), "MOF", d.ID)
+	resp, body = b.actForm(in.ID, "register")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("register through the form: %d %s", resp.StatusCode, body)
+	}
+	resp, body = b.get("/account")
+	wantPage(t, resp, body, http.StatusOK)
+	if strings.Contains(body, `<span class="count">`) {
+		t.Errorf("the counter still shows the registered letter: %s", body[:strings.Index(body, "<main")])
+	}
+}

@@ -64,6 +64,9 @@ func (s *Server) uiSession(c *gin.Context) {
 			s.uiCSRFRefused(c)
 			return
 		}
+		// What the user changes shows in their counters at once.
+		s.counters.forget(dp.Login)
+		defer s.counters.forget(dp.Login)
 		presented := c.GetHeader(csrfHeader)
 		if presented == "" {
 			mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
