@@ -27,7 +27,7 @@ var entryActions = map[workflow.Action][]string{
 	workflow.ActionDispatch: nil,
 	workflow.ActionRecall:   {"registry"},
 	workflow.ActionForward:  {"registry"},
-	workflow.ActionRefer:    {"to_user", "to_department", "instruction", "due_date"},
+	workflow.ActionRefer:    {"to_department", "to_user", "instruction", "due_date"},
 	workflow.ActionStart:    nil,
 	workflow.ActionAnswer:   {"reply"},
 	workflow.ActionClose:    nil,

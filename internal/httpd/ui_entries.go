@@ -23,22 +23,22 @@ import (
 
 // uiEntryFields are the actions of POST /entries/{id}/{action}, each with
 // the form fields it takes besides version and comment, in the order the
-// form shows them.
-var uiEntryFields = map[workflow.Action][]string{
-	workflow.ActionSubmit:   nil,
-	workflow.ActionApprove:  nil,
-	workflow.ActionReject:   {"reason"},
-	workflow.ActionRegister: nil,
-	workflow.ActionDispatch: nil,
-	workflow.ActionRecall:   {"registry"},
-	workflow.ActionForward:  {"registry"},
-	workflow.ActionRefer:    {"department", "user", "instruction", "due_date"},
-	workflow.ActionStart:    nil,
-	workflow.ActionAnswer:   {"reply"},
-	workflow.ActionClose:    nil,
-	workflow.ActionReturn:   {"reason"},
-	workflow.ActionCancel:   {"reason"},
-}
+// form shows them: the API's (entryActions), under the form's names
+// (uiEngineField).
+var uiEntryFields = func() map[workflow.Action][]string {
+	out := make(map[workflow.Action][]string, len(entryActions))
+	for a, fields := range entryActions {
+		var names []string
+		for _, f := range fields {
+			if ui, ok := uiEngineField[f]; ok {
+				f = ui
+			}
+			names = append(names, f)
+		}
+		out[a] = names
+	}
+	return out
+}()
 
 // uiConfirmed are the actions whose button asks for a confirmation
 // (diwan.js, data-confirm) and is shown as dangerous.
