@@ -70,6 +70,7 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	Auth      Auth      `yaml:"auth"`
 	Workflow  Workflow  `yaml:"workflow"`
+	DNS       DNS       `yaml:"dns"`
 	Delivery  Delivery  `yaml:"delivery"`
 	Metrics   Metrics   `yaml:"metrics"`
 	Directory Directory `yaml:"directory"`
@@ -114,6 +115,10 @@ type BlobS3 struct {
 type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+	// CAFile is a PEM bundle of extra certificate authorities (a
+	// government CA) trusted besides the system roots, for outbound TLS
+	// and peers. Empty: the system roots only.
+	CAFile string `yaml:"ca_file"`
 }
 
 // HTTP is the web UI and JSON API listener.
@@ -261,14 +266,25 @@ type Delivery struct {
 	RetryIntervals []Duration `yaml:"retry_intervals"`
 	// MaxAge is how long a message is retried before it bounces.
 	MaxAge Duration `yaml:"max_age"`
-	// DelayNoticeAfter sends the sender one "delayed" DSN once a message
-	// has waited this long; 0: never.
-	DelayNoticeAfter Duration `yaml:"delay_notice_after"`
-	ConnectTimeout   Duration `yaml:"connect_timeout"`
-	CommandTimeout   Duration `yaml:"command_timeout"`
-	// TLSCAFile is a PEM bundle of extra certificate authorities trusted
-	// for outbound TLS besides the system roots (a national CA).
-	TLSCAFile string `yaml:"tls_ca_file"`
+	// DelayNotice sends the sender one "delayed" DSN once a message has
+	// waited this long; 0: never.
+	DelayNotice    Duration `yaml:"delay_notice"`
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	CommandTimeout Duration `yaml:"command_timeout"`
+	// Transports route a domain to a host:port instead of its MX, like
+	// Postfix's transport_maps: "moh.gov.sy" names that domain exactly,
+	// ".mod.gov.sy" that domain and every subdomain.
+	Transports map[string]string `yaml:"transports"`
+	// RequireTLS refuses to send over a connection without verified TLS.
+	RequireTLS bool `yaml:"require_tls"`
+}
+
+// DNS is how Diwan looks up MX, A/AAAA and the TXT records of SPF, DKIM
+// and DMARC.
+type DNS struct {
+	// Servers are resolvers as host:port; empty: the system's
+	// (/etc/resolv.conf).
+	Servers []string `yaml:"servers"`
 }
 
 // Default returns a config in which every key has its working default; it
@@ -340,14 +356,15 @@ func Default() *Config {
 		Delivery: Delivery{
 			Concurrency: 8,
 			RetryIntervals: []Duration{
-				Duration(5 * time.Minute), Duration(10 * time.Minute), Duration(30 * time.Minute),
-				Duration(time.Hour), Duration(2 * time.Hour), Duration(4 * time.Hour),
+				Duration(time.Minute), Duration(5 * time.Minute), Duration(15 * time.Minute),
+				Duration(time.Hour), Duration(2 * time.Hour),
 			},
-			// RFC 5321 §4.5.4.1: give up after at least 4-5 days.
-			MaxAge:           Duration(5 * 24 * time.Hour),
-			DelayNoticeAfter: Duration(4 * time.Hour),
-			ConnectTimeout:   Duration(30 * time.Second),
-			CommandTimeout:   Duration(5 * time.Minute),
+			MaxAge:         Duration(72 * time.Hour),
+			DelayNotice:    Duration(4 * time.Hour),
+			ConnectTimeout: Duration(30 * time.Second),
+			CommandTimeout: Duration(5 * time.Minute),
+			Transports:     map[string]string{},
+			RequireTLS:     true,
 		},
 		Metrics: Metrics{Allow: []string{"127.0.0.0/8", "::1/128"}},
 	}

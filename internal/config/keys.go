@@ -112,6 +112,8 @@ func supported(t reflect.Type) bool {
 		return true
 	case reflect.Slice:
 		return t.Elem() == stringType || t.Elem() == durationType
+	case reflect.Map:
+		return t.Key() == stringType && t.Elem() == stringType
 	}
 	return false
 }
@@ -135,6 +137,8 @@ func describe(t reflect.Type) string {
 			return `a list of durations such as [5m, 1h]`
 		}
 		return "a list of strings"
+	case reflect.Map:
+		return `a mapping of names to strings such as {"moh.gov.sy": "10.1.2.3:25"}`
 	case reflect.Struct:
 		return "a mapping of keys"
 	}
@@ -189,8 +193,25 @@ func parseScalar(t reflect.Type, text string) (reflect.Value, error) {
 }
 
 // setFromText sets v from an environment value: scalars as parseScalar,
-// lists comma-separated with blanks around items dropped.
+// lists comma-separated with blanks around items dropped, mappings as
+// comma-separated name=value pairs ("moh.gov.sy=10.1.2.3:25,.mod.gov.sy=relay:25").
 func setFromText(v reflect.Value, text string) error {
+	if v.Kind() == reflect.Map {
+		m := reflect.MakeMap(v.Type())
+		for item := range strings.SplitSeq(text, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			name, val, ok := strings.Cut(item, "=")
+			if !ok || strings.TrimSpace(name) == "" {
+				return fmt.Errorf("item %q is not name=value", item)
+			}
+			m.SetMapIndex(reflect.ValueOf(strings.TrimSpace(name)), reflect.ValueOf(strings.TrimSpace(val)))
+		}
+		v.Set(m)
+		return nil
+	}
 	if v.Kind() != reflect.Slice {
 		x, err := parseScalar(v.Type(), text)
 		if err != nil {

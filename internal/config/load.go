@@ -209,6 +209,8 @@ func (d *fileDecoder) decodeValue(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		d.decodeStruct(n, v, path)
+	case t.Kind() == reflect.Map:
+		d.decodeMap(n, v, path)
 	case t.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			d.errorf(n, "%s: expected %s, got %s", path, describe(t), nodeDesc(n))
@@ -245,6 +247,33 @@ func (d *fileDecoder) decodeValue(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.Set(x)
+	}
+}
+
+// decodeMap applies a mapping of names to strings (delivery.transports).
+func (d *fileDecoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s: expected %s, got %s", path, describe(v.Type()), nodeDesc(n))
+		return
+	}
+	m := reflect.MakeMap(v.Type())
+	ok := true
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := resolve(n.Content[i]), resolve(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode || val.Kind != yaml.ScalarNode || isNull(val) {
+			d.errorf(k, "%s: expected %s, got %s: %s", path, describe(v.Type()), nodeDesc(k), nodeDesc(val))
+			ok = false
+			continue
+		}
+		if m.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
+			d.errorf(k, "%s: %q appears twice; keep one", path, k.Value)
+			ok = false
+			continue
+		}
+		m.SetMapIndex(reflect.ValueOf(k.Value), reflect.ValueOf(val.Value))
+	}
+	if ok {
+		v.Set(m)
 	}
 }
 

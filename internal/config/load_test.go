@@ -92,6 +92,8 @@ workflow:
   holidays: [2026-04-17, "2026-05-01"]
 delivery:
   retry_intervals: [1m, 1h]
+  transports: {"moh.gov.sy": "10.1.2.3:25", ".mod.gov.sy": "relay.mod.gov.sy:25"}
+dns: {servers: ["127.0.0.1:5353"]}
 blob:
   s3:
     part_size: 0x1000000
@@ -108,6 +110,8 @@ blob:
 	want.Workflow.Deadlines.Urgent = 2
 	want.Workflow.Holidays = []string{"2026-04-17", "2026-05-01"}
 	want.Delivery.RetryIntervals = []Duration{Duration(time.Minute), Duration(time.Hour)}
+	want.Delivery.Transports = map[string]string{"moh.gov.sy": "10.1.2.3:25", ".mod.gov.sy": "relay.mod.gov.sy:25"}
+	want.DNS.Servers = []string{"127.0.0.1:5353"}
 	want.Blob.S3.PartSize = 16 << 20
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
@@ -218,6 +222,7 @@ func TestEnvironmentOverridesFileIncludingKeysWithUnderscores(t *testing.T) {
 		"DIWAN_POLICY_NATIONAL_SUFFIXES= gov.sy, edu.sy ,",
 		"DIWAN_DELIVERY_RETRY_INTERVALS=1m,10m",
 		"DIWAN_WORKFLOW_DEADLINES_NORMAL=7",
+		"DIWAN_DELIVERY_TRANSPORTS=moh.gov.sy=127.0.0.3:25, .mod.gov.sy=relay:25",
 		"DIWAN_CONFIG="+path,
 		"DIWAN_BOOTSTRAP_ADMIN_PASSWORD=x",
 	)
@@ -238,6 +243,7 @@ func TestEnvironmentOverridesFileIncludingKeysWithUnderscores(t *testing.T) {
 		{"policy.national_suffixes", c.Policy.NationalSuffixes, []string{"gov.sy", "edu.sy"}},
 		{"delivery.retry_intervals", c.Delivery.RetryIntervals, []Duration{Duration(time.Minute), Duration(10 * time.Minute)}},
 		{"workflow.deadlines.normal", c.Workflow.Deadlines.Normal, 7},
+		{"delivery.transports", c.Delivery.Transports, map[string]string{"moh.gov.sy": "127.0.0.3:25", ".mod.gov.sy": "relay:25"}},
 	}
 	for _, tc := range checks {
 		if !reflect.DeepEqual(tc.got, tc.want) {

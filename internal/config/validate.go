@@ -3,11 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +41,11 @@ func (c *Config) Validate() error {
 	v.validateAuth(c)
 	v.validateWorkflow(&c.Workflow)
 	v.validateDelivery(c)
+	for i, srv := range c.DNS.Servers {
+		if _, _, err := net.SplitHostPort(srv); err != nil {
+			v.add(fmt.Sprintf("dns.servers[%d]", i), "%q is not host:port; give e.g. \"127.0.0.1:53\"", srv)
+		}
+	}
 	return errors.Join(v.errs...)
 }
 
@@ -211,9 +218,18 @@ func (v *validator) validateDelivery(c *Config) {
 		}
 	}
 	v.atLeastDuration("delivery.max_age", d.MaxAge, time.Minute)
-	v.atLeastDuration("delivery.delay_notice_after", d.DelayNoticeAfter, 0)
-	if d.DelayNoticeAfter > 0 && d.MaxAge > 0 && d.DelayNoticeAfter >= d.MaxAge {
-		v.add("delivery.delay_notice_after", "%s is not before delivery.max_age %s, so no delay notice would be sent; make it shorter, or 0 to send none", d.DelayNoticeAfter, d.MaxAge)
+	v.atLeastDuration("delivery.delay_notice", d.DelayNotice, 0)
+	if d.DelayNotice > 0 && d.MaxAge > 0 && d.DelayNotice >= d.MaxAge {
+		v.add("delivery.delay_notice", "%s is not before delivery.max_age %s, so no delay notice would be sent; make it shorter, or 0 to send none", d.DelayNotice, d.MaxAge)
+	}
+	for _, dom := range slices.Sorted(maps.Keys(d.Transports)) {
+		key := "delivery.transports[" + strconv.Quote(dom) + "]"
+		if !isHostname(strings.TrimPrefix(dom, ".")) {
+			v.add(key, "is not a domain; use \"moh.gov.sy\" for one domain or \".mod.gov.sy\" for it and its subdomains")
+		}
+		if _, _, err := net.SplitHostPort(d.Transports[dom]); err != nil {
+			v.add(key, "%q is not host:port; give e.g. \"relay.mod.gov.sy:25\"", d.Transports[dom])
+		}
 	}
 	v.atLeastDuration("delivery.connect_timeout", d.ConnectTimeout, time.Second)
 	v.atLeastDuration("delivery.command_timeout", d.CommandTimeout, time.Second)
