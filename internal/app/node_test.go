@@ -94,6 +94,13 @@ var announced = regexp.MustCompile(`^diwan: (smtp submission|smtp inbound|imap \
 // ends.
 func startNode(t *testing.T, b backend, edit func(*config.Config)) *node {
 	t.Helper()
+	return startSeededNode(t, b, edit, nil)
+}
+
+// startSeededNode is startNode that also calls seed, if not nil, on the
+// node's environment once its users exist, before it serves.
+func startSeededNode(t *testing.T, b backend, edit func(*config.Config), seed func(context.Context, *app.Env)) *node {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data") // made by the code under test
 	cfg.HTTP.Addr = ""
@@ -133,6 +140,9 @@ func startNode(t *testing.T, b backend, edit func(*config.Config)) *node {
 		if _, err := e.Directory.AddUser(ctx, actor, u); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if seed != nil {
+		seed(ctx, e)
 	}
 	e.Close()
 

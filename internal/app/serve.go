@@ -227,7 +227,7 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 		SubmissionAddr:      cfg.SMTP.SubmissionAddr,
 		SubmissionsAddr:     cfg.SMTP.SubmissionsAddr,
 		TLS:                 tlsConf,
-		Directory:           e.Directory,
+		Directory:           smtpDirectory(e),
 		Policy:              pol,
 		Store:               e.Mail,
 		Relay:               delivery.NewQueue(e.DB, e.Blob),

@@ -286,7 +286,8 @@ func (s *Service) postmasters(ctx context.Context, ministryID int64) ([]int64, e
 // malformed address is (false, nil). An error means the database could
 // not answer.
 //
-// Sending as a registry's mailbox comes with the mail↔workflow coupling.
+// Whether a clerk may send as a registry's mailbox is the workflow's
+// answer (its tables), which internal/app adds to this one.
 func (s *Service) MaySendAs(ctx context.Context, userID int64, address string) (bool, error) {
 	local, domain, err := CanonicalAddress(address)
 	if err != nil {

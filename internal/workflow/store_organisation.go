@@ -166,6 +166,15 @@ func (st orgStore) RemoveClerk(userID, registryID int64) error {
 	return st.q.Exec(`DELETE FROM registry_clerks WHERE user_id = ? AND registry_id = ?`, userID, registryID).Error
 }
 
+// ClerkOfAddress reports whether the user is a clerk of the registry
+// whose mailbox is address (canonical); registries_address finds it.
+func (st orgStore) ClerkOfAddress(userID int64, address string) (bool, error) {
+	var n []int
+	err := st.q.Raw(`SELECT 1 FROM registries r JOIN registry_clerks k ON k.registry_id = r.id
+WHERE r.address = ? AND k.user_id = ? LIMIT 1`, address, userID).Scan(&n).Error
+	return len(n) > 0, err
+}
+
 // LoadMembershipRow is the user's membership; found is whether there is
 // one.
 func (st orgStore) LoadMembershipRow(userID int64) (m membershipRow, found bool, err error) {
