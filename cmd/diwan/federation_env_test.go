@@ -341,8 +341,8 @@ func (p *peer) start() {
 }
 
 // stop stops the peer's server (SIGTERM, clean exit).
-func (p *peer) stop() {
-	p.t.Helper()
-	p.srv.stop(p.t)
+func (p *peer) stop(t *testing.T) {
+	t.Helper()
+	p.srv.stop(t)
 	p.srv = nil
 }

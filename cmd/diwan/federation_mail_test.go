@@ -113,9 +113,9 @@ type mailbox struct {
 }
 
 // openMailbox logs in as login on the peer and selects its INBOX in IDLE.
-func (p *peer) openMailbox(login string) *mailbox {
-	p.t.Helper()
-	m := &mailbox{t: p.t, moved: make(chan struct{})}
+func (p *peer) openMailbox(t testing.TB, login string) *mailbox {
+	t.Helper()
+	m := &mailbox{t: t, moved: make(chan struct{})}
 	c, err := imapclient.DialStartTLS(p.imap, &imapclient.Options{
 		TLSConfig: p.ca.client(p.host),
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
@@ -127,16 +127,16 @@ func (p *peer) openMailbox(login string) *mailbox {
 		},
 	})
 	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	m.c = c
-	p.t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { c.Close() })
 	if err := c.Login(login, p.users[login]).Wait(); err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	sel, err := c.Select("INBOX", nil).Wait()
 	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	m.set(sel.NumMessages)
 	m.startIdle()

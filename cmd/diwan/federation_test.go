@@ -40,7 +40,7 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 // of to with dkim=pass spf=pass dmarc=pass, and a Received field of each
 // hop.
 func testSignedMailArrives(t *testing.T, from, to *peer) {
-	box := to.openMailbox("sara@" + to.domain)
+	box := to.openMailbox(t, "sara@"+to.domain)
 	before := box.count()
 	id := fmt.Sprintf("signed.%d@%s", time.Now().UnixNano(), from.domain)
 	if err := from.submit("ali@"+from.domain, []string{"sara@" + to.domain},
@@ -72,7 +72,7 @@ func testSignedMailArrives(t *testing.T, from, to *peer) {
 // 5.7.26 (RFC 7372); nothing reaches the INBOX. The same from B's own
 // domain (a hosted sender on port 25) is refused too.
 func testForgedSenderRefused(t *testing.T, f *federation) {
-	box := f.b.openMailbox("sara@moh.gov.sy")
+	box := f.b.openMailbox(t, "sara@moh.gov.sy")
 	before := box.count()
 	for _, sender := range []string{"ali@mof.gov.sy", "ali@moh.gov.sy"} {
 		id := fmt.Sprintf("forged.%d@%s", time.Now().UnixNano(), f.otherIP())
@@ -91,7 +91,7 @@ func testForgedSenderRefused(t *testing.T, f *federation) {
 // B (queued), then A restarts; once B is back, every message is in each
 // recipient's INBOX exactly once.
 func testRestartWithQueuedMail(t *testing.T, f *federation) {
-	f.b.stop()
+	f.b.stop(t)
 	var ids []string
 	for i := range 5 {
 		id := fmt.Sprintf("queued.%d.%d@mof.gov.sy", i, time.Now().UnixNano())
@@ -101,11 +101,11 @@ func testRestartWithQueuedMail(t *testing.T, f *federation) {
 			t.Fatalf("submit while moh.gov.sy is down: %v", err)
 		}
 	}
-	f.a.stop()
+	f.a.stop(t)
 	f.a.start()
 	f.b.start()
 	for _, login := range []string{"sara@moh.gov.sy", "ali@moh.gov.sy"} {
-		box := f.b.openMailbox(login)
+		box := f.b.openMailbox(t, login)
 		box.waitFor(ids, fedWait)
 	}
 }
