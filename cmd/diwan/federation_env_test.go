@@ -180,8 +180,8 @@ type peer struct {
 	submission, imap string
 	// transports is its delivery.transports.
 	transports map[string]string
-	dsn   string // PostgreSQL; "" SQLite
-	dns   string // host:port of the DNS server, once it runs
+	dsn        string // PostgreSQL; "" SQLite
+	dns        string // host:port of the DNS server, once it runs
 }
 
 // federationOptions shape a federation.
