@@ -42,7 +42,8 @@ type Router struct {
 }
 
 // NewRouter returns a router over r. transports is delivery.transports:
-// "moh.gov.sy" routes that domain exactly, ".mod.gov.sy" its subdomains,
+// "moh.gov.sy" routes that domain exactly, ".mod.gov.sy" it and its
+// subdomains,
 // to a host:port (a name resolved through r, or an IP). self reports
 // whether an address is one of this server's own (loop detection); nil
 // means none is.
@@ -90,21 +91,19 @@ func (r *Router) Route(ctx context.Context, domain string) ([]Hop, error) {
 }
 
 // transport returns the configured route for domain: the exact rule, else
-// the longest suffix rule.
+// the longest suffix rule (".mod.gov.sy" is that domain and every
+// subdomain, as delivery.transports is documented).
 func (r *Router) transport(domain string) (string, bool) {
 	if t, ok := r.transports[domain]; ok {
 		return t, true
 	}
-	for rest := domain; ; {
-		_, after, ok := strings.Cut(rest, ".")
-		if !ok {
-			return "", false
-		}
-		if t, ok := r.transports["."+after]; ok {
+	for rest := domain; rest != ""; {
+		if t, ok := r.transports["."+rest]; ok {
 			return t, true
 		}
-		rest = after
+		_, rest, _ = strings.Cut(rest, ".")
 	}
+	return "", false
 }
 
 // transportHops resolves a transport's host:port.
@@ -228,6 +227,14 @@ func asciiDomain(domain string) (string, error) {
 	a, err := idna.Lookup.ToASCII(d)
 	if err != nil {
 		return "", err
+	}
+	if len(a) > 253 {
+		return "", errors.New("longer than 253 octets")
+	}
+	for _, label := range strings.Split(a, ".") {
+		if label == "" || len(label) > 63 {
+			return "", fmt.Errorf("label %q: empty or longer than 63 octets", label)
+		}
 	}
 	return strings.ToLower(a), nil
 }
