@@ -136,7 +136,7 @@ func (q *Queue) Drop(ctx context.Context, actor string, id int64) error {
 		if e.metrics != nil {
 			e.metrics.deliveries.WithLabelValues("dropped", row.Domain).Inc()
 		}
-		e.notify(ctx, []relayRow{row}, []outcome{{state: StateFailed, status: "5.0.0", reply: reason}}, []int{0}, "failed", now)
+		e.notify(ctx, []relayRow{row}, []fate{{state: StateFailed, status: "5.0.0", reply: reason}}, []int{0}, "failed", now)
 		e.dropBlobWhenDone(ctx, row.BlobKey)
 		e.log.Info("delivery: dropped", slog.Int64("id", id), slog.String("to", row.RcptTo), slog.String("actor", actor))
 	}

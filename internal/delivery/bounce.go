@@ -15,7 +15,7 @@ const headerLimit = 64 << 10
 // entries idx of one message, into their INBOX. Mail from the null sender
 // <> (itself a bounce or a receipt) never gets one (RFC 5321 §4.5.5), nor
 // does a sender who is not a local user.
-func (e *engine) notify(ctx context.Context, rows []relayRow, out []outcome, idx []int, action string, now time.Time) {
+func (e *engine) notify(ctx context.Context, rows []relayRow, out []fate, idx []int, action string, now time.Time) {
 	if len(idx) == 0 {
 		return
 	}

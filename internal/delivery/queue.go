@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -53,6 +54,8 @@ type Queue struct {
 	now   func() time.Time
 	jobs  jobs    // nil: record only
 	eng   *engine // nil: record only
+
+	started atomic.Bool
 }
 
 // NewQueue returns the relay queue on d and b, which records and sends

@@ -119,13 +119,17 @@ func (q *Queue) Start(ctx context.Context) error {
 	if q.jobs == nil || !q.eng.o.Work {
 		return errors.New("delivery: this queue does not send")
 	}
-	return q.jobs.start(ctx)
+	if err := q.jobs.start(ctx); err != nil {
+		return err
+	}
+	q.started.Store(true)
+	return nil
 }
 
 // Stop lets the jobs in flight finish (for a few seconds, then cancels
 // them: they run again on the next start) and stops the worker.
 func (q *Queue) Stop(ctx context.Context) error {
-	if q.jobs == nil || !q.eng.o.Work {
+	if !q.started.Swap(false) {
 		return nil
 	}
 	return q.jobs.stop(ctx)

@@ -21,8 +21,8 @@ type worker struct {
 	e *engine
 }
 
-// outcome is what became of one entry in an attempt.
-type outcome struct {
+// fate is what became of one entry in an attempt.
+type fate struct {
 	state  string // StateSent, StateFailed, or StatePending (try again)
 	reply  string // the remote's reply, or the reason
 	status string // enhanced status code ("5.1.1", "4.4.1")
@@ -30,7 +30,7 @@ type outcome struct {
 }
 
 // Work routes and sends the job's pending entries, records each one's
-// outcome, bounces what failed and, while some remain, snoozes the job
+// fate, bounces what failed and, while some remain, snoozes the job
 // until the next attempt of the retry schedule.
 func (w *worker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	e := w.e
@@ -71,9 +71,9 @@ func (e *engine) pendingRows(ctx context.Context, a sendArgs) ([]relayRow, error
 	return rows, nil
 }
 
-// every gives all rows the same outcome.
-func every(rows []relayRow, o outcome) []outcome {
-	out := make([]outcome, len(rows))
+// every gives all rows the same fate.
+func every(rows []relayRow, o fate) []fate {
+	out := make([]fate, len(rows))
 	for i := range out {
 		out[i] = o
 	}
@@ -81,7 +81,7 @@ func every(rows []relayRow, o outcome) []outcome {
 }
 
 // attempt asks the policy again, routes the domain and sends.
-func (e *engine) attempt(ctx context.Context, rows []relayRow, now time.Time) []outcome {
+func (e *engine) attempt(ctx context.Context, rows []relayRow, now time.Time) []fate {
 	first := rows[0]
 	if o, refused := e.checkPolicy(ctx, rows); refused {
 		return every(rows, o)
@@ -89,11 +89,11 @@ func (e *engine) attempt(ctx context.Context, rows []relayRow, now time.Time) []
 	hops, err := e.o.Router.Route(ctx, first.Domain)
 	switch {
 	case errors.Is(err, ErrNoMailDomain):
-		return every(rows, outcome{state: StateFailed, status: "5.1.2", reply: "no mail server for " + first.Domain + ": " + err.Error()})
+		return every(rows, fate{state: StateFailed, status: "5.1.2", reply: "no mail server for " + first.Domain + ": " + err.Error()})
 	case errors.Is(err, ErrLoop):
-		return every(rows, outcome{state: StateFailed, status: "5.4.6", reply: "routing loop: " + err.Error()})
+		return every(rows, fate{state: StateFailed, status: "5.4.6", reply: "routing loop: " + err.Error()})
 	case err != nil:
-		return every(rows, outcome{state: StatePending, status: "4.4.3", reply: "routing " + first.Domain + ": " + err.Error()})
+		return every(rows, fate{state: StatePending, status: "4.4.3", reply: "routing " + first.Domain + ": " + err.Error()})
 	}
 	env := Envelope{From: first.MailFrom, UTF8: first.Smtputf8, Size: first.Size}
 	for _, r := range rows {
@@ -106,18 +106,18 @@ func (e *engine) attempt(ctx context.Context, rows []relayRow, now time.Time) []
 	for _, r := range results {
 		byTo[r.To] = r
 	}
-	out := make([]outcome, len(rows))
+	out := make([]fate, len(rows))
 	for i, r := range rows {
 		res, ok := byTo[r.RcptTo]
 		switch {
 		case !ok:
-			out[i] = outcome{state: StatePending, status: "4.4.0", reply: "no answer for this recipient", remote: remote}
+			out[i] = fate{state: StatePending, status: "4.4.0", reply: "no answer for this recipient", remote: remote}
 		case res.Delivered:
-			out[i] = outcome{state: StateSent, status: res.Status, reply: res.Reply, remote: remote}
+			out[i] = fate{state: StateSent, status: res.Status, reply: res.Reply, remote: remote}
 		case res.Permanent:
-			out[i] = outcome{state: StateFailed, status: res.Status, reply: res.Reply, remote: remote}
+			out[i] = fate{state: StateFailed, status: res.Status, reply: res.Reply, remote: remote}
 		default:
-			out[i] = outcome{state: StatePending, status: res.Status, reply: res.Reply, remote: remote}
+			out[i] = fate{state: StatePending, status: res.Status, reply: res.Reply, remote: remote}
 		}
 	}
 	return out
@@ -127,15 +127,15 @@ func (e *engine) attempt(ctx context.Context, rows []relayRow, now time.Time) []
 // since the message was accepted stops it (refused, audited as the SMTP
 // path audits its refusals). A policy that cannot answer is a temporary
 // failure.
-func (e *engine) checkPolicy(ctx context.Context, rows []relayRow) (outcome, bool) {
+func (e *engine) checkPolicy(ctx context.Context, rows []relayRow) (fate, bool) {
 	first := rows[0]
 	d, err := e.o.Policy.Decide(ctx, policy.Outbound, first.Domain)
 	if err != nil {
 		e.log.Error("delivery: policy check", slog.String("domain", first.Domain), slog.Any("err", err))
-		return outcome{state: StatePending, status: "4.3.0", reply: "policy check failed"}, true
+		return fate{state: StatePending, status: "4.3.0", reply: "policy check failed"}, true
 	}
 	if d.Allow {
-		return outcome{}, false
+		return fate{}, false
 	}
 	for _, r := range rows {
 		ref := policy.Refusal{Reason: policy.ReasonPolicy, Rule: d.Rule, Listener: "delivery", User: r.MailFrom,
@@ -144,14 +144,14 @@ func (e *engine) checkPolicy(ctx context.Context, rows []relayRow) (outcome, boo
 			e.log.Error("delivery: refusal not recorded", slog.Any("refusal", ref), slog.Any("err", err))
 		}
 	}
-	return outcome{state: StateFailed, status: "5.7.1",
+	return fate{state: StateFailed, status: "5.7.1",
 		reply: fmt.Sprintf("refused by the national mail policy (rule %s): %s is not a national domain", d.Rule, first.Domain)}, true
 }
 
 // settle turns what is still pending past delivery.max_age into failures
 // and returns the wait before the next attempt: the retry schedule's
 // interval for the attempt made, never past max_age.
-func (e *engine) settle(rows []relayRow, out []outcome, now time.Time) time.Duration {
+func (e *engine) settle(rows []relayRow, out []fate, now time.Time) time.Duration {
 	deadline := rows[0].CreatedAt.Add(e.o.MaxAge)
 	attempts := 0
 	for i, r := range rows {
@@ -171,7 +171,7 @@ func (e *engine) settle(rows []relayRow, out []outcome, now time.Time) time.Dura
 }
 
 // delayNotice reports which entries get their one delay notice now.
-func (e *engine) delayNotice(rows []relayRow, out []outcome, now time.Time) []bool {
+func (e *engine) delayNotice(rows []relayRow, out []fate, now time.Time) []bool {
 	n := make([]bool, len(rows))
 	for i, r := range rows {
 		n[i] = e.o.DelayNotice > 0 && out[i].state == StatePending && !r.DelayNotified &&
@@ -180,10 +180,10 @@ func (e *engine) delayNotice(rows []relayRow, out []outcome, now time.Time) []bo
 	return n
 }
 
-// record writes each entry's outcome in one transaction, only onto entries
+// record writes each entry's fate in one transaction, only onto entries
 // still pending (one dropped meanwhile keeps its state); applied says
 // which were written.
-func (e *engine) record(ctx context.Context, rows []relayRow, out []outcome, notice []bool, now time.Time, delay time.Duration) ([]bool, error) {
+func (e *engine) record(ctx context.Context, rows []relayRow, out []fate, notice []bool, now time.Time, delay time.Duration) ([]bool, error) {
 	applied := make([]bool, len(rows))
 	err := e.db.Transaction(ctx, func(tx *gorm.DB) error {
 		for i, r := range rows {
@@ -217,7 +217,7 @@ func (e *engine) record(ctx context.Context, rows []relayRow, out []outcome, not
 
 // afterAttempt counts the outcomes, logs them, sends the bounce and the
 // delay notice, and removes the message once no entry needs it.
-func (e *engine) afterAttempt(ctx context.Context, rows []relayRow, out []outcome, applied, notice []bool, now time.Time) {
+func (e *engine) afterAttempt(ctx context.Context, rows []relayRow, out []fate, applied, notice []bool, now time.Time) {
 	var failed, delayed []int
 	for i, r := range rows {
 		if !applied[i] {
