@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"diwan.gov.sy/diwan/internal/config"
-	"diwan.gov.sy/diwan/internal/delivery"
 	"diwan.gov.sy/diwan/internal/httpd"
 	"diwan.gov.sy/diwan/internal/imap"
 	"diwan.gov.sy/diwan/internal/smtp"
@@ -78,6 +77,12 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 	go func() { defer wg.Done(); e.Directory.RunRefusals(bg) }()
 	defer func() { stopBG(); wg.Wait() }()
 
+	queue, self, stopQueue, err := newDelivery(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer stopQueue()
+
 	var listeners []listener
 	if cfg.HTTP.Addr != "" {
 		srv, err := startHTTP(e, tlsConf, stdout)
@@ -87,10 +92,11 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 		listeners = append(listeners, srv)
 	}
 	if cfg.SMTP.InboundAddr != "" || cfg.SMTP.SubmissionAddr != "" || cfg.SMTP.SubmissionsAddr != "" {
-		srv, err := startSMTP(bg, &wg, e, tlsConf, stdout)
+		srv, err := startSMTP(bg, &wg, e, tlsConf, stdout, queue)
 		if err != nil {
 			return err
 		}
+		self.Set(srv.Addrs()[smtp.Inbound])
 		listeners = append(listeners, srv)
 	}
 	if cfg.IMAP.Addr != "" || cfg.IMAP.TLSAddr != "" {
@@ -101,6 +107,9 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 		listeners = append(listeners, srv)
 	}
 
+	if err := queue.Start(bg); err != nil {
+		return fmt.Errorf("delivery: %w", err)
+	}
 	log.Info("ready", slog.Duration("startup", time.Since(started)))
 	fmt.Fprintf(stdout, "diwan: ready in %s\n", time.Since(started).Round(time.Millisecond))
 
@@ -213,7 +222,7 @@ func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) 
 
 // startSMTP binds the SMTP listeners; the policy's refusal counter runs in
 // wg until bg ends.
-func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) {
+func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Config, stdout io.Writer, relay smtp.RelayQueue) (*smtp.Server, error) {
 	cfg := e.Config
 	pol := e.Policy
 	// Refusals are counted into one audit event per client and reason
@@ -230,7 +239,7 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 		Directory:           smtpDirectory(e),
 		Policy:              pol,
 		Store:               e.Mail,
-		Relay:               delivery.NewQueue(e.DB, e.Blob),
+		Relay:               relay,
 		MaxMessageBytes:     cfg.SMTP.MaxMessageBytes,
 		MaxRecipients:       cfg.SMTP.MaxRecipients,
 		RatePerMinute:       cfg.SMTP.RatePerMinute,

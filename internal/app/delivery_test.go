@@ -1,0 +1,340 @@
+package app_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/mail"
+	"net/textproto"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
+
+	"diwan.gov.sy/diwan/internal/config"
+)
+
+// remote is a fake national mail server: a go-smtp server on loopback
+// whose answers the test sets, keeping what it took.
+type remote struct {
+	addr string
+	mu   sync.Mutex
+	// rcpt answers RCPT TO (nil: 250); data answers the end of DATA.
+	rcpt  func(to string) *gosmtp.SMTPError
+	data  func() *gosmtp.SMTPError
+	got   []received
+	mails []time.Time // when each MAIL FROM arrived
+}
+
+type received struct {
+	from string
+	to   []string
+	raw  []byte
+}
+
+func newRemote(t *testing.T) *remote {
+	t.Helper()
+	r := &remote{}
+	s := gosmtp.NewServer(r)
+	s.Domain = "mail.moh.gov.sy"
+	s.AllowInsecureAuth = true
+	s.ReadTimeout, s.WriteTimeout = 30*time.Second, 30*time.Second
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.addr = ln.Addr().String()
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	return r
+}
+
+func (r *remote) set(rcpt func(string) *gosmtp.SMTPError, data func() *gosmtp.SMTPError) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rcpt, r.data = rcpt, data
+}
+
+func (r *remote) messages() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.got...)
+}
+
+func (r *remote) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return &remoteSession{r: r}, nil }
+
+type remoteSession struct {
+	r    *remote
+	from string
+	to   []string
+}
+
+func (s *remoteSession) Mail(from string, _ *gosmtp.MailOptions) error {
+	s.r.mu.Lock()
+	s.r.mails = append(s.r.mails, time.Now())
+	s.r.mu.Unlock()
+	s.from = from
+	return nil
+}
+
+func (s *remoteSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
+	s.r.mu.Lock()
+	f := s.r.rcpt
+	s.r.mu.Unlock()
+	if f != nil {
+		if e := f(to); e != nil {
+			return e
+		}
+	}
+	s.to = append(s.to, to)
+	return nil
+}
+
+func (s *remoteSession) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	if s.r.data != nil {
+		if e := s.r.data(); e != nil {
+			return e
+		}
+	}
+	s.r.got = append(s.r.got, received{from: s.from, to: s.to, raw: raw})
+	return nil
+}
+
+func (s *remoteSession) Reset()        { s.from, s.to = "", nil }
+func (s *remoteSession) Logout() error { return nil }
+
+// reply is a go-smtp reply with an enhanced code.
+func reply(code int, enh gosmtp.EnhancedCode, msg string) *gosmtp.SMTPError {
+	return &gosmtp.SMTPError{Code: code, EnhancedCode: enh, Message: msg}
+}
+
+// relayNode is a node whose mail for moh.gov.sy goes to rem
+// (delivery.transports), retried every second, without TLS (the fake
+// remote has none) and without an inbound listener (the remote shares its
+// address: that would be a loop).
+func relayNode(t *testing.T, b backend, rem *remote, edit func(*config.Config)) *node {
+	t.Helper()
+	return startNode(t, b, func(cfg *config.Config) {
+		cfg.SMTP.InboundAddr = ""
+		cfg.Delivery.Transports = map[string]string{"moh.gov.sy": rem.addr}
+		cfg.Delivery.RequireTLS = false
+		cfg.Delivery.RetryIntervals = []config.Duration{config.Duration(time.Second)}
+		if edit != nil {
+			edit(cfg)
+		}
+	})
+}
+
+// sendTo submits a small message from ali to the recipients.
+func (n *node) sendTo(t *testing.T, subject string, to ...string) {
+	t.Helper()
+	c, err := gosmtp.DialStartTLS(n.submission, insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", "ali@mof.gov.sy", aliPassword)); err != nil {
+		t.Fatal(err)
+	}
+	msg := "From: ali@mof.gov.sy\r\nTo: " + strings.Join(to, ", ") + "\r\nSubject: " + subject +
+		"\r\nMessage-ID: <" + subject + "@mof.gov.sy>\r\n\r\nHello.\r\n"
+	if err := c.SendMail("ali@mof.gov.sy", to, strings.NewReader(msg)); err != nil {
+		t.Fatalf("submit %s: %v", subject, err)
+	}
+}
+
+// until waits for cond, failing the test with what it last said.
+func until(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// inboxMessages returns the raw messages of user's INBOX.
+func (n *node) inboxMessages(t *testing.T, user, password string) [][]byte {
+	t.Helper()
+	c := n.imapLogin(t, user, password)
+	defer c.Logout()
+	sel, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel.NumMessages == 0 {
+		return nil
+	}
+	var set imap.SeqSet
+	set.AddRange(1, sel.NumMessages)
+	msgs, err := c.Fetch(set, &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, m := range msgs {
+		for _, b := range m.BodySection {
+			out = append(out, b.Bytes)
+		}
+	}
+	return out
+}
+
+// dsnReport is what a bounce says, parsed as RFC 3464 says.
+type dsnReport struct {
+	recipients map[string]textproto.MIMEHeader // by Final-Recipient address
+}
+
+// parseDSN parses raw as a multipart/report; report-type=delivery-status
+// and returns its per-recipient fields.
+func parseDSN(raw []byte) (dsnReport, error) {
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return dsnReport{}, err
+	}
+	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/report" || params["report-type"] != "delivery-status" {
+		return dsnReport{}, fmt.Errorf("content type %q, want multipart/report; report-type=delivery-status", m.Header.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return dsnReport{}, fmt.Errorf("no message/delivery-status part: %v", err)
+		}
+		if ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); ct != "message/delivery-status" {
+			continue
+		}
+		tp := textproto.NewReader(bufio.NewReader(p))
+		if _, err := tp.ReadMIMEHeader(); err != nil { // per-message fields
+			return dsnReport{}, err
+		}
+		rep := dsnReport{recipients: map[string]textproto.MIMEHeader{}}
+		for {
+			h, err := tp.ReadMIMEHeader()
+			if len(h) > 0 {
+				_, addr, _ := strings.Cut(h.Get("Final-Recipient"), ";")
+				rep.recipients[strings.TrimSpace(addr)] = h
+			}
+			if err != nil {
+				return rep, nil
+			}
+		}
+	}
+}
+
+// bounces returns the DSNs in ali's INBOX.
+func (n *node) bounces(t *testing.T) []dsnReport {
+	t.Helper()
+	var out []dsnReport
+	for _, raw := range n.inboxMessages(t, "ali@mof.gov.sy", aliPassword) {
+		if rep, err := parseDSN(raw); err == nil {
+			out = append(out, rep)
+		} else {
+			t.Logf("not a DSN: %v", err)
+		}
+	}
+	return out
+}
+
+// A remote that answers 451 then 250: the message is delivered on the
+// retry, once, and no bounce is sent.
+func TestDeliveryRetriesAfter451ThenDelivers(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			rem := newRemote(t)
+			var tries int
+			rem.set(nil, func() *gosmtp.SMTPError {
+				tries++
+				if tries == 1 {
+					return reply(451, gosmtp.EnhancedCode{4, 3, 0}, "try again later")
+				}
+				return nil
+			})
+			n := relayNode(t, b, rem, nil)
+			n.sendTo(t, "retry", "omar@moh.gov.sy")
+			until(t, 30*time.Second, "delivered on the retry", func() bool { return len(rem.messages()) == 1 })
+			got := rem.messages()[0]
+			if got.from != "ali@mof.gov.sy" || len(got.to) != 1 || got.to[0] != "omar@moh.gov.sy" {
+				t.Fatalf("remote got MAIL FROM %q RCPT %v", got.from, got.to)
+			}
+			if !bytes.Contains(got.raw, []byte("Subject: retry")) {
+				t.Fatalf("remote got another message:\n%s", got.raw)
+			}
+			if tries != 2 {
+				t.Fatalf("%d DATA transactions, want 2", tries)
+			}
+			if bs := n.bounces(t); len(bs) != 0 {
+				t.Fatalf("%d bounces after a delivery", len(bs))
+			}
+		})
+	}
+}
+
+// A 550 for the recipient: the sender gets a bounce in their INBOX, a DSN
+// naming the recipient with a 5.x.x status, and the message is not tried
+// again.
+func TestDeliveryBouncesOn550IntoSendersInbox(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			rem := newRemote(t)
+			rem.set(func(string) *gosmtp.SMTPError {
+				return reply(550, gosmtp.EnhancedCode{5, 1, 1}, "no such user")
+			}, nil)
+			n := relayNode(t, b, rem, nil)
+			n.sendTo(t, "bounce", "nobody@moh.gov.sy")
+			var bs []dsnReport
+			until(t, 30*time.Second, "a bounce in ali's INBOX", func() bool { bs = n.bounces(t); return len(bs) > 0 })
+			h, ok := bs[0].recipients["nobody@moh.gov.sy"]
+			if !ok || h.Get("Action") != "failed" || !strings.HasPrefix(h.Get("Status"), "5.1.1") {
+				t.Fatalf("DSN recipients %v, want nobody@moh.gov.sy failed 5.1.1", bs[0].recipients)
+			}
+			if len(rem.messages()) != 0 {
+				t.Fatal("the remote took a message it refused")
+			}
+		})
+	}
+}
+
+// One of two recipients refused with 550: only that one bounces; the
+// other is delivered.
+func TestDeliveryBouncesOnlyTheRecipientRefused(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			rem := newRemote(t)
+			rem.set(func(to string) *gosmtp.SMTPError {
+				if strings.HasPrefix(to, "gone@") {
+					return reply(550, gosmtp.EnhancedCode{5, 1, 1}, "no such user")
+				}
+				return nil
+			}, nil)
+			n := relayNode(t, b, rem, nil)
+			n.sendTo(t, "half", "omar@moh.gov.sy", "gone@moh.gov.sy")
+			var bs []dsnReport
+			until(t, 30*time.Second, "a bounce in ali's INBOX", func() bool { bs = n.bounces(t); return len(bs) > 0 })
+			if len(bs[0].recipients) != 1 || bs[0].recipients["gone@moh.gov.sy"] == nil {
+				t.Fatalf("DSN recipients %v, want only gone@moh.gov.sy", bs[0].recipients)
+			}
+			got := rem.messages()
+			if len(got) != 1 || len(got[0].to) != 1 || got[0].to[0] != "omar@moh.gov.sy" {
+				t.Fatalf("remote got %v, want one message for omar@moh.gov.sy", got)
+			}
+		})
+	}
+}
