@@ -15,6 +15,7 @@ import (
 	"log"
 	"math/big"
 	"net"
+	"net/textproto"
 	"slices"
 	"strings"
 	"sync"
@@ -516,4 +517,131 @@ func TestSendStopsWhenTheContextEnds(t *testing.T) {
 		t.Fatalf("Send returned %v after its context ended", d)
 	}
 	wantResults(t, rs, "a@moh.gov.sy temporary")
+}
+
+// scripted is a hand-written SMTP server for what go-smtp's server cannot
+// be made to do (go without 8BITMIME), recording every command line.
+type scripted struct {
+	host string
+	addr string
+	ext  []string    // EHLO keywords besides STARTTLS
+	tls  *tls.Config // nil: no STARTTLS
+
+	mu    sync.Mutex
+	lines []string
+}
+
+func startScripted(t *testing.T, host string, ext []string, tlsConfig *tls.Config) *scripted {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scripted{host: host, addr: l.Addr().String(), ext: ext, tls: tlsConfig}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { s.serve(c) })
+		}
+	})
+	return s
+}
+
+func (s *scripted) hop() delivery.Hop { return delivery.Hop{Host: s.host, Addr: s.addr} }
+
+func (s *scripted) commands() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.lines)
+}
+
+func (s *scripted) serve(c net.Conn) {
+	defer func() { c.Close() }()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	tp := textproto.NewConn(c)
+	tp.PrintfLine("220 %s ESMTP", s.host)
+	for {
+		line, err := tp.ReadLine()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.lines = append(s.lines, line)
+		s.mu.Unlock()
+		verb, _, _ := strings.Cut(strings.ToUpper(line), " ")
+		switch verb {
+		case "EHLO":
+			ext := s.ext
+			if _, isTLS := c.(*tls.Conn); s.tls != nil && !isTLS {
+				ext = append(slices.Clone(ext), "STARTTLS")
+			}
+			tp.PrintfLine("250-%s", s.host)
+			for i, e := range ext {
+				sep := "-"
+				if i == len(ext)-1 {
+					sep = " "
+				}
+				tp.PrintfLine("250%s%s", sep, e)
+			}
+		case "STARTTLS":
+			tp.PrintfLine("220 2.0.0 ready")
+			c = tls.Server(c, s.tls)
+			tp = textproto.NewConn(c)
+		case "MAIL", "RCPT":
+			tp.PrintfLine("250 2.0.0 ok")
+		case "DATA":
+			tp.PrintfLine("354 go ahead")
+			if _, err := tp.ReadDotBytes(); err != nil {
+				return
+			}
+			tp.PrintfLine("250 2.0.0 queued")
+		case "QUIT":
+			tp.PrintfLine("221 2.0.0 bye")
+			return
+		default:
+			tp.PrintfLine("502 5.5.1 not here")
+		}
+	}
+}
+
+// RFC 5321 §4.1.1.1 and RFC 3207 §4.2: EHLO names this server, before
+// STARTTLS and again after it.
+func TestSendSaysEHLOAsTheHostnameBeforeAndAfterSTARTTLS(t *testing.T) {
+	ca := newCA(t)
+	s := startScripted(t, "mx.moh.gov.sy", []string{"8BITMIME", "SIZE 100000"}, ca.serverTLS(t, "mx.moh.gov.sy"))
+	rs, _ := newSender(ca, true).Send(sendCtx(t), []delivery.Hop{s.hop()}, envelope("a@moh.gov.sy"), openMessage(testMessage))
+	wantResults(t, rs, "a@moh.gov.sy delivered 2.0.0 250 2.0.0 queued")
+	want := []string{
+		"EHLO mail.mof.gov.sy", "STARTTLS", "EHLO mail.mof.gov.sy",
+		fmt.Sprintf("MAIL FROM:<sender@mof.gov.sy> BODY=8BITMIME SIZE=%d", len(testMessage)),
+		"RCPT TO:<a@moh.gov.sy>", "DATA", "QUIT",
+	}
+	if got := s.commands(); !slices.Equal(got, want) {
+		t.Fatalf("commands = %q; want %q", got, want)
+	}
+}
+
+// RFC 6152 §3: 8-bit octets go only to a server that offers 8BITMIME;
+// Diwan does not convert, so the failure is permanent (5.6.3).
+func TestSendRefuses8BitMessageToAServerWithout8BITMIME(t *testing.T) {
+	s := startScripted(t, "mx.moh.gov.sy", []string{"SIZE 100000"}, nil)
+	ca := newCA(t)
+	rs, _ := newSender(ca, false).Send(sendCtx(t), []delivery.Hop{s.hop()}, envelope("a@moh.gov.sy"), openMessage(testMessage))
+	wantResults(t, rs, "a@moh.gov.sy permanent 5.6.3 554 5.6.3")
+	if got := s.commands(); !slices.Equal(got, []string{"EHLO mail.mof.gov.sy", "QUIT"}) {
+		t.Fatalf("commands = %q; want EHLO and QUIT only", got)
+	}
+	ascii := []byte("From: sender@mof.gov.sy\r\nTo: a@moh.gov.sy\r\nSubject: plain\r\n\r\nHello\r\n")
+	env := envelope("a@moh.gov.sy")
+	env.Size = int64(len(ascii))
+	rs, _ = newSender(ca, false).Send(sendCtx(t), []delivery.Hop{s.hop()}, env, openMessage(ascii))
+	wantResults(t, rs, "a@moh.gov.sy delivered")
+	if got := s.commands(); !slices.Contains(got, fmt.Sprintf("MAIL FROM:<sender@mof.gov.sy> SIZE=%d", len(ascii))) {
+		t.Fatalf("commands = %q; want MAIL without BODY=8BITMIME", got)
+	}
 }
