@@ -94,7 +94,8 @@ type received struct {
 type remote struct {
 	host string
 	addr string
-	// rcpt and data, when set, answer RCPT and DATA.
+	// mail, rcpt and data, when set, answer MAIL, RCPT and DATA.
+	mail func(from string) error
 	rcpt func(to string) error
 	data func(c *smtp.Conn, r io.Reader) error
 
@@ -156,6 +157,9 @@ func (s *remoteSession) Mail(from string, opts *smtp.MailOptions) error {
 	s.cur = received{helo: s.c.Hostname(), tls: isTLS, from: from}
 	if opts != nil {
 		s.cur.opts = *opts
+	}
+	if s.r.mail != nil {
+		return s.r.mail(from)
 	}
 	return nil
 }
@@ -315,6 +319,27 @@ func TestSendAppliesTheReplyToDATAToEveryAcceptedRecipient(t *testing.T) {
 		env := envelope("a@moh.gov.sy", "nobody@moh.gov.sy", "b@moh.gov.sy")
 		rs, _ := newSender(ca, true).Send(sendCtx(t), []delivery.Hop{r.hop()}, env, openMessage(testMessage))
 		wantResults(t, rs, "a@moh.gov.sy "+tc.want, "nobody@moh.gov.sy permanent 5.1.1 550", "b@moh.gov.sy "+tc.want)
+	}
+}
+
+// The reply to MAIL is every recipient's: 5xx fails, 4xx defers them all
+// (RFC 5321 §3.3).
+func TestSendAppliesTheReplyToMAILToEveryRecipient(t *testing.T) {
+	ca := newCA(t)
+	r := startRemote(t, "mx.moh.gov.sy", remoteOptions{tls: ca.serverTLS(t, "mx.moh.gov.sy")})
+	for _, tc := range []struct {
+		err  *smtp.SMTPError
+		want string
+	}{
+		{&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender refused"}, "permanent 5.7.1 550 5.7.1 Sender refused"},
+		{&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Greylisted"}, "temporary 4.7.1 451 4.7.1 Greylisted"},
+	} {
+		r.mail = func(string) error { return tc.err }
+		rs, mta := newSender(ca, true).Send(sendCtx(t), []delivery.Hop{r.hop()}, envelope("a@moh.gov.sy", "b@moh.gov.sy"), openMessage(testMessage))
+		wantResults(t, rs, "a@moh.gov.sy "+tc.want, "b@moh.gov.sy "+tc.want)
+		if _, got := r.transactions(); len(got) != 0 || mta != "mx.moh.gov.sy" {
+			t.Fatalf("remote took %d transactions after refusing MAIL; remote MTA %q", len(got), mta)
+		}
 	}
 }
 
