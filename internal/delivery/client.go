@@ -156,7 +156,7 @@ func (o outcome) list(to []string) []RcptResult {
 // replyText is a reply on one line as the remote said it.
 func replyText(code int, enh smtp.EnhancedCode, msg string) string {
 	msg = strings.Join(strings.Fields(msg), " ")
-	if enh[0] != 0 {
+	if enh[0] > 0 {
 		return fmt.Sprintf("%d %d.%d.%d %s", code, enh[0], enh[1], enh[2], msg)
 	}
 	return fmt.Sprintf("%d %s", code, msg)
