@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -207,7 +208,7 @@ type federation struct {
 // newFederation configures both instances, creates their users (ali@ and
 // sara@ of each domain) and DKIM keys, starts the DNS server with their
 // records, then starts both servers.
-func newFederation(t *testing.T, o federationOptions) *federation {
+func newFederation(t testing.TB, o federationOptions) *federation {
 	t.Helper()
 	f := &federation{t: t, ca: newTestCA(t), x: loopbackNet(t, 3)}
 	f.a = f.newPeer(t, "MOF", "mof.gov.sy", fmt.Sprintf("127.0.%d.2", f.x), o.postgres)
@@ -233,7 +234,7 @@ func newFederation(t *testing.T, o federationOptions) *federation {
 // instance: a stranger's server.
 func (f *federation) otherIP() string { return fmt.Sprintf("127.0.%d.4", f.x) }
 
-func (f *federation) newPeer(t *testing.T, ministry, domain, ip string, postgres bool) *peer {
+func (f *federation) newPeer(t testing.TB, ministry, domain, ip string, postgres bool) *peer {
 	t.Helper()
 	p := &peer{instance: newInstance(t, "smtp: {}\nimap: {}\nhttp: {}\n"), domain: domain, host: "mail." + domain, ip: ip,
 		ministry: ministry, ca: f.ca, users: map[string]string{}}
@@ -341,8 +342,47 @@ func (p *peer) start() {
 }
 
 // stop stops the peer's server (SIGTERM, clean exit).
-func (p *peer) stop(t *testing.T) {
+func (p *peer) stop(t testing.TB) {
 	t.Helper()
 	p.srv.stop(t)
 	p.srv = nil
+}
+
+// metric is the value of a series on the peer's /metrics (the whole
+// series, labels included, e.g. `diwan_delivery_queue_length`); -1 when
+// it is absent.
+func (p *peer) metric(t testing.TB, series string) float64 {
+	t.Helper()
+	code, body := p.srv.get(t, "/metrics")
+	if code != 200 {
+		t.Fatalf("GET /metrics of %s = %d", p.domain, code)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return -1
+}
+
+// drained waits, at most d, until the peer's outbound queue is empty.
+func (p *peer) drained(t testing.TB, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n := p.metric(t, "diwan_delivery_queue_length")
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's outbound queue holds %v recipients after %s", p.domain, n, d)
+		}
+		<-tick.C
+	}
 }

@@ -91,6 +91,11 @@ func testForgedSenderRefused(t *testing.T, f *federation) {
 // B (queued), then A restarts; once B is back, every message is in each
 // recipient's INBOX exactly once.
 func testRestartWithQueuedMail(t *testing.T, f *federation) {
+	logins := []string{"sara@moh.gov.sy", "ali@moh.gov.sy"}
+	before := map[string]uint32{}
+	for _, login := range logins {
+		before[login] = f.b.openMailbox(t, login).count()
+	}
 	f.b.stop(t)
 	var ids []string
 	for i := range 5 {
@@ -104,9 +109,18 @@ func testRestartWithQueuedMail(t *testing.T, f *federation) {
 	f.a.stop(t)
 	f.a.start()
 	f.b.start()
-	for _, login := range []string{"sara@moh.gov.sy", "ali@moh.gov.sy"} {
-		box := f.b.openMailbox(t, login)
-		box.waitFor(ids, fedWait)
+	boxes := map[string]*mailbox{}
+	for _, login := range logins {
+		boxes[login] = f.b.openMailbox(t, login)
+		boxes[login].waitFor(ids, fedWait)
+	}
+	// Nothing more is on its way: each arrived once.
+	f.a.drained(t, fedWait)
+	for _, login := range logins {
+		hs := boxes[login].headers()
+		if n := uint32(len(hs)); n != before[login]+uint32(len(ids)) {
+			t.Errorf("%s holds %d messages, want %d before and %d queued, each once", login, n, before[login], len(ids))
+		}
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 )
 
 // addrOf finds the address a "diwan: <what> on ADDR" line announced.
-func (s *server) addrOf(t *testing.T, what string) string {
+func (s *server) addrOf(t testing.TB, what string) string {
 	t.Helper()
 	re := regexp.MustCompile(`^diwan: ` + regexp.QuoteMeta(what) + ` on (\S+)$`)
 	for _, l := range s.lines {

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 
 // instance is one data directory and configuration file.
 type instance struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	config string
 	env    []string
@@ -44,7 +44,7 @@ type instance struct {
 // newInstance writes a configuration with every listener but HTTP disabled
 // and HTTP on a free loopback port. extra is appended to the YAML; a
 // section it names (http, smtp, imap) replaces the default one.
-func newInstance(t *testing.T, extra string) *instance {
+func newInstance(t testing.TB, extra string) *instance {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := fmt.Sprintf("data_dir: %s\n", dir)
@@ -248,7 +248,7 @@ func (in *instance) serve() *server {
 	return s
 }
 
-func (s *server) get(t *testing.T, path string) (int, string) {
+func (s *server) get(t testing.TB, path string) (int, string) {
 	t.Helper()
 	resp, err := s.client.Get(s.url + path)
 	if err != nil {
@@ -260,7 +260,7 @@ func (s *server) get(t *testing.T, path string) (int, string) {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (s *server) stop(t *testing.T) {
+func (s *server) stop(t testing.TB) {
 	t.Helper()
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
