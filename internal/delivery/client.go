@@ -386,9 +386,13 @@ func (s *Sender) startTLS(ctx context.Context, c *smtp.Client, conn *timedConn, 
 		}
 		return c, nil
 	}
-	if code, err := conn.command("STARTTLS", 220); err != nil {
+	if code, msg, err := conn.command("STARTTLS", 220); err != nil {
+		reply := fmt.Sprintf("TLS required: STARTTLS at %s: %v", name, err)
+		if code != 0 {
+			reply = fmt.Sprintf("TLS required: %s refused STARTTLS: %d %s", name, code, strings.Join(strings.Fields(msg), " "))
+		}
 		if code == 0 || s.o.RequireTLS {
-			return nil, &hopError{reply: fmt.Sprintf("TLS required: STARTTLS at %s: %v", name, err), status: "4.7.4", answered: code != 0}
+			return nil, &hopError{reply: reply, status: "4.7.4", answered: code != 0}
 		}
 		return c, nil // RFC 3207 §4: refused, the session goes on as it was
 	}
@@ -427,18 +431,18 @@ func (c *timedConn) Write(p []byte) (int, error) {
 // command sends one command line and reads its reply an octet at a time,
 // so that nothing after the reply (the TLS handshake) is consumed. code
 // is 0 when no reply was read.
-func (c *timedConn) command(line string, want int) (code int, err error) {
+func (c *timedConn) command(line string, want int) (code int, msg string, err error) {
 	c.Conn.SetDeadline(time.Now().Add(c.timeout))
 	defer c.Conn.SetDeadline(time.Time{})
 	if _, err := io.WriteString(c.Conn, line+"\r\n"); err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	code, _, err = textproto.NewReader(bufio.NewReader(octetReader{c.Conn})).ReadResponse(want)
+	code, msg, err = textproto.NewReader(bufio.NewReader(octetReader{c.Conn})).ReadResponse(want)
 	var te *textproto.Error
 	if err != nil && !errors.As(err, &te) {
 		code = 0
 	}
-	return code, err
+	return code, msg, err
 }
 
 // octetReader reads one octet per call.

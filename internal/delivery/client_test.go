@@ -551,6 +551,8 @@ type scripted struct {
 	addr string
 	ext  []string    // EHLO keywords besides STARTTLS
 	tls  *tls.Config // nil: no STARTTLS
+	// refuseTLS answers STARTTLS with 454 (RFC 3207 §4).
+	refuseTLS bool
 
 	mu    sync.Mutex
 	lines []string
@@ -614,6 +616,10 @@ func (s *scripted) serve(c net.Conn) {
 				tp.PrintfLine("250%s%s", sep, e)
 			}
 		case "STARTTLS":
+			if s.refuseTLS {
+				tp.PrintfLine("454 4.7.0 TLS not available now")
+				continue
+			}
 			tp.PrintfLine("220 2.0.0 ready")
 			c = tls.Server(c, s.tls)
 			tp = textproto.NewConn(c)
@@ -669,4 +675,19 @@ func TestSendRefuses8BitMessageToAServerWithout8BITMIME(t *testing.T) {
 	if got := s.commands(); !slices.Contains(got, fmt.Sprintf("MAIL FROM:<sender@mof.gov.sy> SIZE=%d", len(ascii))) {
 		t.Fatalf("commands = %q; want MAIL without BODY=8BITMIME", got)
 	}
+}
+
+// RFC 3207 §4: a refused STARTTLS fails the hop while TLS is required;
+// otherwise the session goes on in plain text.
+func TestSendHandlesARefusedSTARTTLS(t *testing.T) {
+	ca := newCA(t)
+	s := startScripted(t, "mx.moh.gov.sy", []string{"8BITMIME"}, ca.serverTLS(t, "mx.moh.gov.sy"))
+	s.refuseTLS = true
+	rs, mta := newSender(ca, true).Send(sendCtx(t), []delivery.Hop{s.hop()}, envelope("a@moh.gov.sy"), openMessage(testMessage))
+	wantResults(t, rs, "a@moh.gov.sy temporary 4.7.4 TLS required: mx.moh.gov.sy refused STARTTLS: 454 4.7.0 TLS not available now")
+	if got := s.commands(); slices.ContainsFunc(got, func(l string) bool { return strings.HasPrefix(l, "MAIL") }) || mta != "mx.moh.gov.sy" {
+		t.Fatalf("commands = %q, remote MTA %q; want no MAIL", got, mta)
+	}
+	rs, _ = newSender(ca, false).Send(sendCtx(t), []delivery.Hop{s.hop()}, envelope("a@moh.gov.sy"), openMessage(testMessage))
+	wantResults(t, rs, "a@moh.gov.sy delivered")
 }
