@@ -89,6 +89,9 @@ func (e *hopError) Error() string { return e.reply }
 // needed. Every recipient of env gets a result, in env.To's order;
 // remoteMTA names the host that answered ("" when none did).
 func (s *Sender) Send(ctx context.Context, hops []Hop, env Envelope, open func() (io.ReadCloser, error)) (results []RcptResult, remoteMTA string) {
+	if len(env.To) == 0 {
+		return nil, ""
+	}
 	last := &hopError{reply: "no server to try for the domain", status: "4.4.4"}
 	for _, hop := range hops {
 		if ctx.Err() != nil {
