@@ -457,7 +457,7 @@ func TestSendRefusesAMessageOverTheRemoteSizeWithoutSendingIt(t *testing.T) {
 	opened := 0
 	open := func() (io.ReadCloser, error) { opened++; return openMessage(testMessage)() }
 	rs, mta := newSender(ca, true).Send(sendCtx(t), []delivery.Hop{r.hop()}, envelope("a@moh.gov.sy", "b@moh.gov.sy"), open)
-	want := fmt.Sprintf("permanent 5.3.4 552 5.3.4 message of %d octets is larger than the 100", len(testMessage))
+	want := fmt.Sprintf("permanent 5.3.4 message of %d octets is larger than the 100 mx.moh.gov.sy accepts", len(testMessage))
 	wantResults(t, rs, "a@moh.gov.sy "+want, "b@moh.gov.sy "+want)
 	if mails, _ := r.transactions(); mails != 0 || opened != 0 || mta != "mx.moh.gov.sy" {
 		t.Fatalf("remote saw %d MAIL, message opened %d times, remote MTA %q; want nothing sent", mails, opened, mta)
@@ -472,7 +472,7 @@ func TestSendRefusesAUTF8EnvelopeToAServerWithoutSMTPUTF8(t *testing.T) {
 	env := envelope("مدير@moh.gov.sy")
 	env.From, env.UTF8 = "مرسل@mof.gov.sy", true
 	rs, _ := newSender(ca, true).Send(sendCtx(t), []delivery.Hop{r.hop()}, env, openMessage(testMessage))
-	wantResults(t, rs, "مدير@moh.gov.sy permanent 5.6.7 553 5.6.7")
+	wantResults(t, rs, "مدير@moh.gov.sy permanent 5.6.7 mx.moh.gov.sy does not accept internationalised addresses")
 	if mails, _ := r.transactions(); mails != 0 {
 		t.Fatalf("remote without SMTPUTF8 saw %d MAIL", mails)
 	}
@@ -551,6 +551,8 @@ type scripted struct {
 	addr string
 	ext  []string    // EHLO keywords besides STARTTLS
 	tls  *tls.Config // nil: no STARTTLS
+	// refuseTLS answers STARTTLS with 454 (RFC 3207 §4).
+	refuseTLS bool
 
 	mu    sync.Mutex
 	lines []string
@@ -614,6 +616,10 @@ func (s *scripted) serve(c net.Conn) {
 				tp.PrintfLine("250%s%s", sep, e)
 			}
 		case "STARTTLS":
+			if s.refuseTLS {
+				tp.PrintfLine("454 4.7.0 TLS not available now")
+				continue
+			}
 			tp.PrintfLine("220 2.0.0 ready")
 			c = tls.Server(c, s.tls)
 			tp = textproto.NewConn(c)
@@ -657,7 +663,7 @@ func TestSendRefuses8BitMessageToAServerWithout8BITMIME(t *testing.T) {
 	s := startScripted(t, "mx.moh.gov.sy", []string{"SIZE 100000"}, nil)
 	ca := newCA(t)
 	rs, _ := newSender(ca, false).Send(sendCtx(t), []delivery.Hop{s.hop()}, envelope("a@moh.gov.sy"), openMessage(testMessage))
-	wantResults(t, rs, "a@moh.gov.sy permanent 5.6.3 554 5.6.3")
+	wantResults(t, rs, "a@moh.gov.sy permanent 5.6.3 the message has 8-bit octets and mx.moh.gov.sy does not accept them")
 	if got := s.commands(); !slices.Equal(got, []string{"EHLO mail.mof.gov.sy", "QUIT"}) {
 		t.Fatalf("commands = %q; want EHLO and QUIT only", got)
 	}
@@ -669,4 +675,19 @@ func TestSendRefuses8BitMessageToAServerWithout8BITMIME(t *testing.T) {
 	if got := s.commands(); !slices.Contains(got, fmt.Sprintf("MAIL FROM:<sender@mof.gov.sy> SIZE=%d", len(ascii))) {
 		t.Fatalf("commands = %q; want MAIL without BODY=8BITMIME", got)
 	}
+}
+
+// RFC 3207 §4: a refused STARTTLS fails the hop while TLS is required;
+// otherwise the session goes on in plain text.
+func TestSendHandlesARefusedSTARTTLS(t *testing.T) {
+	ca := newCA(t)
+	s := startScripted(t, "mx.moh.gov.sy", []string{"8BITMIME"}, ca.serverTLS(t, "mx.moh.gov.sy"))
+	s.refuseTLS = true
+	rs, mta := newSender(ca, true).Send(sendCtx(t), []delivery.Hop{s.hop()}, envelope("a@moh.gov.sy"), openMessage(testMessage))
+	wantResults(t, rs, "a@moh.gov.sy temporary 4.7.4 TLS required: mx.moh.gov.sy refused STARTTLS: 454 4.7.0 TLS not available now")
+	if got := s.commands(); slices.ContainsFunc(got, func(l string) bool { return strings.HasPrefix(l, "MAIL") }) || mta != "mx.moh.gov.sy" {
+		t.Fatalf("commands = %q, remote MTA %q; want no MAIL", got, mta)
+	}
+	rs, _ = newSender(ca, false).Send(sendCtx(t), []delivery.Hop{s.hop()}, envelope("a@moh.gov.sy"), openMessage(testMessage))
+	wantResults(t, rs, "a@moh.gov.sy delivered")
 }
