@@ -3,13 +3,16 @@ package app_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net"
 	"net/mail"
 	"net/textproto"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +22,10 @@ import (
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 
+	"diwan.gov.sy/diwan/internal/app"
 	"diwan.gov.sy/diwan/internal/config"
+	"diwan.gov.sy/diwan/internal/delivery"
+	"diwan.gov.sy/diwan/internal/policy"
 )
 
 // remote is a fake national mail server: a go-smtp server on loopback
@@ -334,6 +340,142 @@ func TestDeliveryBouncesOnlyTheRecipientRefused(t *testing.T) {
 			got := rem.messages()
 			if len(got) != 1 || len(got[0].to) != 1 || got[0].to[0] != "omar@moh.gov.sy" {
 				t.Fatalf("remote got %v, want one message for omar@moh.gov.sy", got)
+			}
+		})
+	}
+}
+
+// queueOf opens the node's outbound queue beside it, as an admin command
+// does.
+func (n *node) queueOf(t *testing.T) (*app.Env, *delivery.Queue) {
+	t.Helper()
+	e, err := app.Open(context.Background(), n.cfg, slog.New(slog.DiscardHandler), false, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _, release, err := e.OpenQueue(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { release(); e.Close() })
+	return e, q
+}
+
+// pending counts the queue's pending entries.
+func pending(t *testing.T, q *delivery.Queue) int64 {
+	t.Helper()
+	_, n, err := q.List(context.Background(), delivery.ListOptions{State: delivery.StatePending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Messages queued while the remote refuses stay queued across a stop;
+// started again, the node delivers each of them once.
+func TestDeliveryResumesAfterRestartAndDeliversOnce(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			rem := newRemote(t)
+			rem.set(nil, func() *gosmtp.SMTPError { return reply(421, gosmtp.EnhancedCode{4, 3, 2}, "closing for maintenance") })
+			n := relayNode(t, b, rem, nil)
+			n.sendTo(t, "first", "omar@moh.gov.sy")
+			n.sendTo(t, "second", "huda@moh.gov.sy")
+			until(t, 30*time.Second, "both tried once", func() bool {
+				rem.mu.Lock()
+				defer rem.mu.Unlock()
+				return len(rem.mails) >= 2
+			})
+			if err := n.stop(); err != nil {
+				t.Fatal(err)
+			}
+			rem.set(nil, nil)
+			n = serveNode(t, n.cfg)
+			until(t, 30*time.Second, "both delivered after the restart", func() bool { return len(rem.messages()) >= 2 })
+			_, q := n.queueOf(t)
+			until(t, 10*time.Second, "the queue empty", func() bool { return pending(t, q) == 0 })
+			got := map[string]int{}
+			for _, m := range rem.messages() {
+				got[m.to[0]]++
+			}
+			if len(rem.messages()) != 2 || got["omar@moh.gov.sy"] != 1 || got["huda@moh.gov.sy"] != 1 {
+				t.Fatalf("remote got %v, want each message once", got)
+			}
+		})
+	}
+}
+
+// A deny rule added while a message waits for its retry stops it: the
+// sender gets a bounce naming the rule, and the refusal is audited.
+func TestDeliveryBouncesMessageDeniedWhileQueued(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			rem := newRemote(t)
+			rem.set(nil, func() *gosmtp.SMTPError { return reply(451, gosmtp.EnhancedCode{4, 3, 0}, "busy") })
+			n := relayNode(t, b, rem, nil)
+			n.sendTo(t, "denied", "omar@moh.gov.sy")
+			until(t, 30*time.Second, "tried once", func() bool {
+				rem.mu.Lock()
+				defer rem.mu.Unlock()
+				return len(rem.mails) >= 1
+			})
+			e, _ := n.queueOf(t)
+			ctx := context.Background()
+			since := time.Now().Add(-time.Minute)
+			if _, err := e.Policy.Deny(ctx, "cli:test", "moh.gov.sy", "closed network"); err != nil {
+				t.Fatal(err)
+			}
+			var bs []dsnReport
+			until(t, 30*time.Second, "a bounce in ali's INBOX", func() bool { bs = n.bounces(t); return len(bs) > 0 })
+			h := bs[0].recipients["omar@moh.gov.sy"]
+			if h == nil || !strings.HasPrefix(h.Get("Status"), "5.7.1") || !strings.Contains(h.Get("Diagnostic-Code"), "deny:moh.gov.sy") {
+				t.Fatalf("DSN recipients %v, want omar@moh.gov.sy 5.7.1 naming deny:moh.gov.sy", bs[0].recipients)
+			}
+			until(t, 10*time.Second, "the refusal audited", func() bool {
+				v, err := policy.Summarize(ctx, e.Audit, since, time.Now().Add(time.Minute))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range v.ByDomain {
+					if c.Key == "moh.gov.sy" && c.ByReason[policy.ReasonPolicy] > 0 {
+						return true
+					}
+				}
+				return false
+			})
+		})
+	}
+}
+
+// A message accepted is pushed to the worker, not found by a slow poll:
+// the remote sees MAIL FROM within tens of milliseconds of the 250.
+func TestDeliveryStartsWithinTensOfMillisecondsOfAcceptance(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			rem := newRemote(t)
+			n := relayNode(t, b, rem, nil)
+			const count = 20
+			lat := make([]time.Duration, 0, count)
+			for i := range count {
+				n.sendTo(t, fmt.Sprintf("push%d", i), "omar@moh.gov.sy")
+				accepted := time.Now()
+				var at time.Time
+				until(t, 10*time.Second, "MAIL FROM at the remote", func() bool {
+					rem.mu.Lock()
+					defer rem.mu.Unlock()
+					if len(rem.mails) > i {
+						at = rem.mails[i]
+						return true
+					}
+					return false
+				})
+				lat = append(lat, at.Sub(accepted))
+			}
+			slices.Sort(lat)
+			p50, p90 := lat[count/2], lat[count*9/10]
+			t.Logf("%s: 250 → MAIL FROM at the remote: p50 %s, p90 %s, max %s", b.name, p50, p90, lat[count-1])
+			if p50 > 100*time.Millisecond {
+				t.Fatalf("p50 %s from the 250 to the remote's MAIL FROM, want under 100ms", p50)
 			}
 		})
 	}
