@@ -1,17 +1,13 @@
 package app_test
 
 import (
-	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
-	"net"
-	"net/mail"
-	"net/textproto"
+	"log/slog"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,118 +15,22 @@ import (
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 
+	"diwan.gov.sy/diwan/internal/app"
 	"diwan.gov.sy/diwan/internal/config"
+	"diwan.gov.sy/diwan/internal/delivery"
+	"diwan.gov.sy/diwan/internal/delivery/deliverytest"
+	"diwan.gov.sy/diwan/internal/policy"
 )
-
-// remote is a fake national mail server: a go-smtp server on loopback
-// whose answers the test sets, keeping what it took.
-type remote struct {
-	addr string
-	mu   sync.Mutex
-	// rcpt answers RCPT TO (nil: 250); data answers the end of DATA.
-	rcpt  func(to string) *gosmtp.SMTPError
-	data  func() *gosmtp.SMTPError
-	got   []received
-	mails []time.Time // when each MAIL FROM arrived
-}
-
-type received struct {
-	from string
-	to   []string
-	raw  []byte
-}
-
-func newRemote(t *testing.T) *remote {
-	t.Helper()
-	r := &remote{}
-	s := gosmtp.NewServer(r)
-	s.Domain = "mail.moh.gov.sy"
-	s.AllowInsecureAuth = true
-	s.ReadTimeout, s.WriteTimeout = 30*time.Second, 30*time.Second
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.addr = ln.Addr().String()
-	go s.Serve(ln)
-	t.Cleanup(func() { s.Close() })
-	return r
-}
-
-func (r *remote) set(rcpt func(string) *gosmtp.SMTPError, data func() *gosmtp.SMTPError) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.rcpt, r.data = rcpt, data
-}
-
-func (r *remote) messages() []received {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]received(nil), r.got...)
-}
-
-func (r *remote) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return &remoteSession{r: r}, nil }
-
-type remoteSession struct {
-	r    *remote
-	from string
-	to   []string
-}
-
-func (s *remoteSession) Mail(from string, _ *gosmtp.MailOptions) error {
-	s.r.mu.Lock()
-	s.r.mails = append(s.r.mails, time.Now())
-	s.r.mu.Unlock()
-	s.from = from
-	return nil
-}
-
-func (s *remoteSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
-	s.r.mu.Lock()
-	f := s.r.rcpt
-	s.r.mu.Unlock()
-	if f != nil {
-		if e := f(to); e != nil {
-			return e
-		}
-	}
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *remoteSession) Data(r io.Reader) error {
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.r.mu.Lock()
-	defer s.r.mu.Unlock()
-	if s.r.data != nil {
-		if e := s.r.data(); e != nil {
-			return e
-		}
-	}
-	s.r.got = append(s.r.got, received{from: s.from, to: s.to, raw: raw})
-	return nil
-}
-
-func (s *remoteSession) Reset()        { s.from, s.to = "", nil }
-func (s *remoteSession) Logout() error { return nil }
-
-// reply is a go-smtp reply with an enhanced code.
-func reply(code int, enh gosmtp.EnhancedCode, msg string) *gosmtp.SMTPError {
-	return &gosmtp.SMTPError{Code: code, EnhancedCode: enh, Message: msg}
-}
 
 // relayNode is a node whose mail for moh.gov.sy goes to rem
 // (delivery.transports), retried every second, without TLS (the fake
 // remote has none) and without an inbound listener (the remote shares its
 // address: that would be a loop).
-func relayNode(t *testing.T, b backend, rem *remote, edit func(*config.Config)) *node {
+func relayNode(t *testing.T, b backend, rem *deliverytest.Remote, edit func(*config.Config)) *node {
 	t.Helper()
 	return startNode(t, b, func(cfg *config.Config) {
 		cfg.SMTP.InboundAddr = ""
-		cfg.Delivery.Transports = map[string]string{"moh.gov.sy": rem.addr}
+		cfg.Delivery.Transports = map[string]string{"moh.gov.sy": rem.Addr}
 		cfg.Delivery.RequireTLS = false
 		cfg.Delivery.RetryIntervals = []config.Duration{config.Duration(time.Second)}
 		if edit != nil {
@@ -196,55 +96,12 @@ func (n *node) inboxMessages(t *testing.T, user, password string) [][]byte {
 	return out
 }
 
-// dsnReport is what a bounce says, parsed as RFC 3464 says.
-type dsnReport struct {
-	recipients map[string]textproto.MIMEHeader // by Final-Recipient address
-}
-
-// parseDSN parses raw as a multipart/report; report-type=delivery-status
-// and returns its per-recipient fields.
-func parseDSN(raw []byte) (dsnReport, error) {
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return dsnReport{}, err
-	}
-	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/report" || params["report-type"] != "delivery-status" {
-		return dsnReport{}, fmt.Errorf("content type %q, want multipart/report; report-type=delivery-status", m.Header.Get("Content-Type"))
-	}
-	mr := multipart.NewReader(m.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err != nil {
-			return dsnReport{}, fmt.Errorf("no message/delivery-status part: %v", err)
-		}
-		if ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); ct != "message/delivery-status" {
-			continue
-		}
-		tp := textproto.NewReader(bufio.NewReader(p))
-		if _, err := tp.ReadMIMEHeader(); err != nil { // per-message fields
-			return dsnReport{}, err
-		}
-		rep := dsnReport{recipients: map[string]textproto.MIMEHeader{}}
-		for {
-			h, err := tp.ReadMIMEHeader()
-			if len(h) > 0 {
-				_, addr, _ := strings.Cut(h.Get("Final-Recipient"), ";")
-				rep.recipients[strings.TrimSpace(addr)] = h
-			}
-			if err != nil {
-				return rep, nil
-			}
-		}
-	}
-}
-
 // bounces returns the DSNs in ali's INBOX.
-func (n *node) bounces(t *testing.T) []dsnReport {
+func (n *node) bounces(t *testing.T) []deliverytest.Report {
 	t.Helper()
-	var out []dsnReport
+	var out []deliverytest.Report
 	for _, raw := range n.inboxMessages(t, "ali@mof.gov.sy", aliPassword) {
-		if rep, err := parseDSN(raw); err == nil {
+		if rep, err := deliverytest.ParseDSN(raw); err == nil {
 			out = append(out, rep)
 		} else {
 			t.Logf("not a DSN: %v", err)
@@ -258,24 +115,24 @@ func (n *node) bounces(t *testing.T) []dsnReport {
 func TestDeliveryRetriesAfter451ThenDelivers(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			rem := newRemote(t)
+			rem := deliverytest.NewRemote(t)
 			var tries int
-			rem.set(nil, func() *gosmtp.SMTPError {
+			rem.Set(nil, func() *gosmtp.SMTPError {
 				tries++
 				if tries == 1 {
-					return reply(451, gosmtp.EnhancedCode{4, 3, 0}, "try again later")
+					return deliverytest.Reply(451, gosmtp.EnhancedCode{4, 3, 0}, "try again later")
 				}
 				return nil
 			})
 			n := relayNode(t, b, rem, nil)
 			n.sendTo(t, "retry", "omar@moh.gov.sy")
-			until(t, 30*time.Second, "delivered on the retry", func() bool { return len(rem.messages()) == 1 })
-			got := rem.messages()[0]
-			if got.from != "ali@mof.gov.sy" || len(got.to) != 1 || got.to[0] != "omar@moh.gov.sy" {
-				t.Fatalf("remote got MAIL FROM %q RCPT %v", got.from, got.to)
+			until(t, 30*time.Second, "delivered on the retry", func() bool { return len(rem.Messages()) == 1 })
+			got := rem.Messages()[0]
+			if got.From != "ali@mof.gov.sy" || len(got.To) != 1 || got.To[0] != "omar@moh.gov.sy" {
+				t.Fatalf("remote got MAIL FROM %q RCPT %v", got.From, got.To)
 			}
-			if !bytes.Contains(got.raw, []byte("Subject: retry")) {
-				t.Fatalf("remote got another message:\n%s", got.raw)
+			if !bytes.Contains(got.Raw, []byte("Subject: retry")) {
+				t.Fatalf("remote got another message:\n%s", got.Raw)
 			}
 			if tries != 2 {
 				t.Fatalf("%d DATA transactions, want 2", tries)
@@ -293,19 +150,19 @@ func TestDeliveryRetriesAfter451ThenDelivers(t *testing.T) {
 func TestDeliveryBouncesOn550IntoSendersInbox(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			rem := newRemote(t)
-			rem.set(func(string) *gosmtp.SMTPError {
-				return reply(550, gosmtp.EnhancedCode{5, 1, 1}, "no such user")
+			rem := deliverytest.NewRemote(t)
+			rem.Set(func(string) *gosmtp.SMTPError {
+				return deliverytest.Reply(550, gosmtp.EnhancedCode{5, 1, 1}, "no such user")
 			}, nil)
 			n := relayNode(t, b, rem, nil)
 			n.sendTo(t, "bounce", "nobody@moh.gov.sy")
-			var bs []dsnReport
+			var bs []deliverytest.Report
 			until(t, 30*time.Second, "a bounce in ali's INBOX", func() bool { bs = n.bounces(t); return len(bs) > 0 })
-			h, ok := bs[0].recipients["nobody@moh.gov.sy"]
+			h, ok := bs[0].Recipients["nobody@moh.gov.sy"]
 			if !ok || h.Get("Action") != "failed" || !strings.HasPrefix(h.Get("Status"), "5.1.1") {
-				t.Fatalf("DSN recipients %v, want nobody@moh.gov.sy failed 5.1.1", bs[0].recipients)
+				t.Fatalf("DSN recipients %v, want nobody@moh.gov.sy failed 5.1.1", bs[0].Recipients)
 			}
-			if len(rem.messages()) != 0 {
+			if len(rem.Messages()) != 0 {
 				t.Fatal("the remote took a message it refused")
 			}
 		})
@@ -317,23 +174,149 @@ func TestDeliveryBouncesOn550IntoSendersInbox(t *testing.T) {
 func TestDeliveryBouncesOnlyTheRecipientRefused(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			rem := newRemote(t)
-			rem.set(func(to string) *gosmtp.SMTPError {
+			rem := deliverytest.NewRemote(t)
+			rem.Set(func(to string) *gosmtp.SMTPError {
 				if strings.HasPrefix(to, "gone@") {
-					return reply(550, gosmtp.EnhancedCode{5, 1, 1}, "no such user")
+					return deliverytest.Reply(550, gosmtp.EnhancedCode{5, 1, 1}, "no such user")
 				}
 				return nil
 			}, nil)
 			n := relayNode(t, b, rem, nil)
 			n.sendTo(t, "half", "omar@moh.gov.sy", "gone@moh.gov.sy")
-			var bs []dsnReport
+			var bs []deliverytest.Report
 			until(t, 30*time.Second, "a bounce in ali's INBOX", func() bool { bs = n.bounces(t); return len(bs) > 0 })
-			if len(bs[0].recipients) != 1 || bs[0].recipients["gone@moh.gov.sy"] == nil {
-				t.Fatalf("DSN recipients %v, want only gone@moh.gov.sy", bs[0].recipients)
+			if len(bs[0].Recipients) != 1 || bs[0].Recipients["gone@moh.gov.sy"] == nil {
+				t.Fatalf("DSN recipients %v, want only gone@moh.gov.sy", bs[0].Recipients)
 			}
-			got := rem.messages()
-			if len(got) != 1 || len(got[0].to) != 1 || got[0].to[0] != "omar@moh.gov.sy" {
+			got := rem.Messages()
+			if len(got) != 1 || len(got[0].To) != 1 || got[0].To[0] != "omar@moh.gov.sy" {
 				t.Fatalf("remote got %v, want one message for omar@moh.gov.sy", got)
+			}
+		})
+	}
+}
+
+// queueOf opens the node's outbound queue beside it, as an admin command
+// does.
+func (n *node) queueOf(t *testing.T) (*app.Env, *delivery.Queue) {
+	t.Helper()
+	e, err := app.Open(context.Background(), n.cfg, slog.New(slog.DiscardHandler), false, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _, release, err := e.OpenQueue(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { release(); e.Close() })
+	return e, q
+}
+
+// pending counts the queue's pending entries.
+func pending(t *testing.T, q *delivery.Queue) int64 {
+	t.Helper()
+	_, n, err := q.List(context.Background(), delivery.ListOptions{State: delivery.StatePending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Messages queued while the remote refuses stay queued across a stop;
+// started again, the node delivers each of them once.
+func TestDeliveryResumesAfterRestartAndDeliversOnce(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			rem := deliverytest.NewRemote(t)
+			rem.Set(nil, func() *gosmtp.SMTPError { return deliverytest.Reply(421, gosmtp.EnhancedCode{4, 3, 2}, "closing for maintenance") })
+			n := relayNode(t, b, rem, nil)
+			n.sendTo(t, "first", "omar@moh.gov.sy")
+			n.sendTo(t, "second", "huda@moh.gov.sy")
+			until(t, 30*time.Second, "both tried once", func() bool { return len(rem.Mails()) >= 2 })
+			if err := n.stop(); err != nil {
+				t.Fatal(err)
+			}
+			rem.Set(nil, nil)
+			n = serveNode(t, n.cfg)
+			until(t, 30*time.Second, "both delivered after the restart", func() bool { return len(rem.Messages()) >= 2 })
+			_, q := n.queueOf(t)
+			until(t, 10*time.Second, "the queue empty", func() bool { return pending(t, q) == 0 })
+			got := map[string]int{}
+			for _, m := range rem.Messages() {
+				got[m.To[0]]++
+			}
+			if len(rem.Messages()) != 2 || got["omar@moh.gov.sy"] != 1 || got["huda@moh.gov.sy"] != 1 {
+				t.Fatalf("remote got %v, want each message once", got)
+			}
+		})
+	}
+}
+
+// A deny rule added while a message waits for its retry stops it: the
+// sender gets a bounce naming the rule, and the refusal is audited.
+func TestDeliveryBouncesMessageDeniedWhileQueued(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			rem := deliverytest.NewRemote(t)
+			rem.Set(nil, func() *gosmtp.SMTPError { return deliverytest.Reply(451, gosmtp.EnhancedCode{4, 3, 0}, "busy") })
+			n := relayNode(t, b, rem, nil)
+			n.sendTo(t, "denied", "omar@moh.gov.sy")
+			until(t, 30*time.Second, "tried once", func() bool { return len(rem.Mails()) >= 1 })
+			e, _ := n.queueOf(t)
+			ctx := context.Background()
+			since := time.Now().Add(-time.Minute)
+			if _, err := e.Policy.Deny(ctx, "cli:test", "moh.gov.sy", "closed network"); err != nil {
+				t.Fatal(err)
+			}
+			var bs []deliverytest.Report
+			until(t, 30*time.Second, "a bounce in ali's INBOX", func() bool { bs = n.bounces(t); return len(bs) > 0 })
+			h := bs[0].Recipients["omar@moh.gov.sy"]
+			if h == nil || !strings.HasPrefix(h.Get("Status"), "5.7.1") || !strings.Contains(h.Get("Diagnostic-Code"), "deny:moh.gov.sy") {
+				t.Fatalf("DSN recipients %v, want omar@moh.gov.sy 5.7.1 naming deny:moh.gov.sy", bs[0].Recipients)
+			}
+			until(t, 10*time.Second, "the refusal audited", func() bool {
+				v, err := policy.Summarize(ctx, e.Audit, since, time.Now().Add(time.Minute))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range v.ByDomain {
+					if c.Key == "moh.gov.sy" && c.ByReason[policy.ReasonPolicy] > 0 {
+						return true
+					}
+				}
+				return false
+			})
+		})
+	}
+}
+
+// A message accepted is pushed to the worker, not found by a slow poll:
+// the remote sees MAIL FROM within tens of milliseconds of the 250.
+func TestDeliveryStartsWithinTensOfMillisecondsOfAcceptance(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			rem := deliverytest.NewRemote(t)
+			n := relayNode(t, b, rem, nil)
+			const count = 20
+			lat := make([]time.Duration, 0, count)
+			for i := range count {
+				n.sendTo(t, fmt.Sprintf("push%d", i), "omar@moh.gov.sy")
+				accepted := time.Now()
+				var at time.Time
+				until(t, 10*time.Second, "MAIL FROM at the remote", func() bool {
+					if m := rem.Mails(); len(m) > i {
+						at = m[i]
+						return true
+					}
+					return false
+				})
+				lat = append(lat, at.Sub(accepted))
+			}
+			slices.Sort(lat)
+			p50, p90 := lat[count/2], lat[count*9/10]
+			t.Logf("%s: 250 → MAIL FROM at the remote: p50 %s, p90 %s, max %s", b.name, p50, p90, lat[count-1])
+			if p50 > 100*time.Millisecond {
+				t.Fatalf("p50 %s from the 250 to the remote's MAIL FROM, want under 100ms", p50)
 			}
 		})
 	}

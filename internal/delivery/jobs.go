@@ -150,7 +150,9 @@ func (j *sqliteJobs) retry(ctx context.Context, id int64) error {
 }
 
 func (j *sqliteJobs) start(ctx context.Context) error { return j.client.Start(ctx) }
-func (j *sqliteJobs) stop(ctx context.Context) error  { return stopRiver(ctx, j.client.Stop, j.client.StopAndCancel) }
+func (j *sqliteJobs) stop(ctx context.Context) error {
+	return stopRiver(ctx, j.client.Stop, j.client.StopAndCancel)
+}
 
 // pgJobs is River on PostgreSQL.
 type pgJobs struct {
@@ -186,7 +188,9 @@ func (j *pgJobs) retry(ctx context.Context, id int64) error {
 }
 
 func (j *pgJobs) start(ctx context.Context) error { return j.client.Start(ctx) }
-func (j *pgJobs) stop(ctx context.Context) error  { return stopRiver(ctx, j.client.Stop, j.client.StopAndCancel) }
+func (j *pgJobs) stop(ctx context.Context) error {
+	return stopRiver(ctx, j.client.Stop, j.client.StopAndCancel)
+}
 
 // stopRiver lets running jobs finish for a while, then cancels them (a
 // cancelled send is tried again on the next start).

@@ -59,7 +59,9 @@ func result(state string) string {
 	return "retry"
 }
 
-func (m *metrics) count(state, domain string) { m.deliveries.WithLabelValues(result(state), domain).Inc() }
+func (m *metrics) count(state, domain string) {
+	m.deliveries.WithLabelValues(result(state), domain).Inc()
+}
 
 // Describe and Collect make the queue's length and age a collector that
 // asks the database at each scrape.
