@@ -18,6 +18,8 @@ import (
 	"diwan.gov.sy/diwan/internal/config"
 	"diwan.gov.sy/diwan/internal/httpd"
 	"diwan.gov.sy/diwan/internal/imap"
+	"diwan.gov.sy/diwan/internal/mailauth"
+	"diwan.gov.sy/diwan/internal/resolver"
 	"diwan.gov.sy/diwan/internal/smtp"
 	"diwan.gov.sy/diwan/internal/tlsutil"
 )
@@ -240,6 +242,7 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 		Policy:              pol,
 		Store:               e.Mail,
 		Relay:               relay,
+		Verifier:            newVerifier(cfg, e.Directory),
 		MaxMessageBytes:     cfg.SMTP.MaxMessageBytes,
 		MaxRecipients:       cfg.SMTP.MaxRecipients,
 		RatePerMinute:       cfg.SMTP.RatePerMinute,
@@ -264,6 +267,23 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 		}
 	}
 	return srv, nil
+}
+
+// hostedDomains is what the sender checks ask of the directory.
+type hostedDomains interface {
+	IsHosted(ctx context.Context, domain string) (bool, error)
+}
+
+// newVerifier builds the sender checks of port 25 (SPF, DKIM, DMARC) on
+// the resolver of dns.servers, deciding as policy.inbound_auth says.
+func newVerifier(cfg *config.Config, dir hostedDomains) smtp.SenderVerifier {
+	return mailauth.NewVerifier(mailauth.VerifierOptions{
+		Resolver:         resolver.New(cfg.DNS.Servers),
+		Mode:             cfg.Policy.InboundAuth,
+		Hostname:         cfg.SMTP.Hostname,
+		Hosted:           dir.IsHosted,
+		NationalSuffixes: cfg.Policy.NationalSuffixes,
+	})
 }
 
 // startIMAP binds the IMAP listeners.
