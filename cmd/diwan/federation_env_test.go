@@ -8,6 +8,7 @@ package main
 // that holds their MX, A, SPF, DKIM and DMARC records.
 
 import (
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -166,6 +167,9 @@ func port25Free(x, n int) error {
 	return nil
 }
 
+// benchUserPassword is the password of the users u1 … uN.
+const benchUserPassword = "bench-user-password"
+
 // peer is one Diwan instance of the federation.
 type peer struct {
 	*instance
@@ -179,8 +183,10 @@ type peer struct {
 	srv      *server
 	// submission and imap are where the running server listens.
 	submission, imap string
-	// transports is its delivery.transports.
+	// transports is its delivery.transports; retry its
+	// delivery.retry_intervals.
 	transports map[string]string
+	retry      string
 	dsn        string // PostgreSQL; "" SQLite
 	dns        string // host:port of the DNS server, once it runs
 }
@@ -191,6 +197,10 @@ type federationOptions struct {
 	// transportsToB routes A's mail for moh.gov.sy to B's port 25 by
 	// delivery.transports, and leaves B's MX and address out of the DNS.
 	transportsToB bool
+	// users adds u1 … uN to both domains (password benchUserPassword).
+	users int
+	// retry is delivery.retry_intervals of both ("[1s]" when empty).
+	retry string
 }
 
 // Zone is more dnsmasq options for the federation's DNS server.
@@ -211,8 +221,8 @@ type federation struct {
 func newFederation(t testing.TB, o federationOptions) *federation {
 	t.Helper()
 	f := &federation{t: t, ca: newTestCA(t), x: loopbackNet(t, 3)}
-	f.a = f.newPeer(t, "MOF", "mof.gov.sy", fmt.Sprintf("127.0.%d.2", f.x), o.postgres)
-	f.b = f.newPeer(t, "MOH", "moh.gov.sy", fmt.Sprintf("127.0.%d.3", f.x), o.postgres)
+	f.a = f.newPeer(t, "MOF", "mof.gov.sy", fmt.Sprintf("127.0.%d.2", f.x), o)
+	f.b = f.newPeer(t, "MOH", "moh.gov.sy", fmt.Sprintf("127.0.%d.3", f.x), o)
 	zone := append(f.a.records(), f.b.records()...)
 	if o.transportsToB {
 		f.a.transports = map[string]string{f.b.domain: f.b.ip + ":25"}
@@ -234,11 +244,11 @@ func newFederation(t testing.TB, o federationOptions) *federation {
 // instance: a stranger's server.
 func (f *federation) otherIP() string { return fmt.Sprintf("127.0.%d.4", f.x) }
 
-func (f *federation) newPeer(t testing.TB, ministry, domain, ip string, postgres bool) *peer {
+func (f *federation) newPeer(t testing.TB, ministry, domain, ip string, o federationOptions) *peer {
 	t.Helper()
 	p := &peer{instance: newInstance(t, "smtp: {}\nimap: {}\nhttp: {}\n"), domain: domain, host: "mail." + domain, ip: ip,
-		ministry: ministry, ca: f.ca, users: map[string]string{}}
-	if postgres {
+		ministry: ministry, ca: f.ca, users: map[string]string{}, retry: cmp.Or(o.retry, "[1s]")}
+	if o.postgres {
 		p.dsn = testenv.Postgres(t)
 	}
 	p.writeConfig()
@@ -248,6 +258,11 @@ func (f *federation) newPeer(t testing.TB, ministry, domain, ip string, postgres
 		login, pw := u+"@"+domain, u+" password of "+domain
 		p.ok(pw+"\n", "admin", "user", "add", login, "--name", u, "--ministry", ministry, "--role", "staff", "--password-stdin")
 		p.users[login] = pw
+	}
+	for i := range o.users {
+		login := fmt.Sprintf("u%d@%s", i+1, domain)
+		p.ok(benchUserPassword+"\n", "admin", "user", "add", login, "--name", login, "--ministry", ministry, "--role", "staff", "--password-stdin")
+		p.users[login] = benchUserPassword
 	}
 	p.dkim = dkimRecords(t, p.ok("", "admin", "domain", "dkim", domain))
 	return p
@@ -322,12 +337,11 @@ policy: {inbound_auth: enforce}
 	if p.dns != "" {
 		cfg += fmt.Sprintf("dns: {servers: [%q]}\n", p.dns)
 	}
-	// Retries every second: the tests wait for them.
 	var routes []string
 	for d, to := range p.transports {
 		routes = append(routes, fmt.Sprintf("%q: %q", d, to))
 	}
-	cfg += fmt.Sprintf("delivery: {retry_intervals: [1s], transports: {%s}}\n", strings.Join(routes, ", "))
+	cfg += fmt.Sprintf("delivery: {retry_intervals: %s, transports: {%s}}\n", p.retry, strings.Join(routes, ", "))
 	if err := os.WriteFile(p.config, []byte(cfg), 0o600); err != nil {
 		p.t.Fatal(err)
 	}
