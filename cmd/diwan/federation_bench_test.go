@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,10 +54,13 @@ func BenchmarkFederation(b *testing.B) {
 			b.ReportMetric(float64(local.p50.Milliseconds()), "local-p50-ms")
 		})
 		b.Run("Rate", func(b *testing.B) {
+			cpu := f.cpu(b)
 			local := mailload(b, ml, f.a, f.a, "-e2e-wait", "5m")
+			cpu = f.logCPU(b, "local", cpu, 2000)
 			before := f.benchInboxes(b)
 			remote := mailload(b, ml, f.a, f.b, "-e2e-wait", "5m")
 			lost := f.lost(b, before, remote)
+			f.logCPU(b, "remote", cpu, 2000)
 			b.Logf("e2e msgs/s: local %v, remote %v (%.2f×); lost %d", local["e2e_msgs_per_s"], remote["e2e_msgs_per_s"],
 				num(remote["e2e_msgs_per_s"])/num(local["e2e_msgs_per_s"]), lost)
 			b.ReportMetric(num(local["e2e_msgs_per_s"]), "local-msgs/s")
@@ -254,4 +258,39 @@ func (f *federation) benchInboxes(b *testing.B) int {
 		n += f.b.inboxSize(b, fmt.Sprintf("u%d@%s", i+1, f.b.domain))
 	}
 	return n
+}
+
+// cpu is the CPU time A's and B's processes used so far.
+func (f *federation) cpu(b *testing.B) [2]time.Duration {
+	return [2]time.Duration{processCPU(b, f.a.srv.cmd.Process.Pid), processCPU(b, f.b.srv.cmd.Process.Pid)}
+}
+
+// logCPU logs the CPU A and B used per message since before, and returns
+// the CPU times now.
+func (f *federation) logCPU(b *testing.B, what string, before [2]time.Duration, msgs int) [2]time.Duration {
+	now := f.cpu(b)
+	b.Logf("%s run: CPU per message A %.2f ms, B %.2f ms", what,
+		float64((now[0]-before[0]).Microseconds())/1000/float64(msgs), float64((now[1]-before[1]).Microseconds())/1000/float64(msgs))
+	return now
+}
+
+// processCPU is the user and system time of a process (/proc/PID/stat,
+// in clock ticks of 10 ms).
+func processCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command name (in parentheses): utime and
+	// stime are the 12th and 13th.
+	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
