@@ -125,3 +125,100 @@ func TestAdminQueueListRetryDrop(t *testing.T) {
 		})
 	}
 }
+
+type queueEntry struct {
+	ID            int64   `json:"id"`
+	From          string  `json:"from"`
+	To            string  `json:"to"`
+	Domain        string  `json:"domain"`
+	State         string  `json:"state"`
+	Attempts      int     `json:"attempts"`
+	NextAttemptAt *string `json:"next_attempt_at"`
+	LastError     string  `json:"last_error"`
+}
+
+// metric returns the value of the series line that starts with name (its
+// labels included), or "" when absent.
+func metric(body, name string) string {
+	for _, l := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// GET /api/v1/queue and POST /api/v1/queue/{id}/retry|drop for an
+// administrator; 403 for anyone else, 404 for an unknown id, 409 for one
+// no longer pending. /metrics shows the queue's length and the outcomes
+// of attempts by result and domain.
+func TestQueueAPIAndMetrics(t *testing.T) {
+	for _, dbName := range []string{"sqlite", "postgres"} {
+		t.Run(dbName, func(t *testing.T) {
+			rem := deliverytest.NewRemote(t)
+			rem.Set(nil, func() *smtp.SMTPError { return deliverytest.Reply(451, smtp.EnhancedCode{4, 3, 0}, "busy") })
+			in := relayInstance(t, dbName, rem)
+			in.ok("root password long\n", "admin", "user", "add", "root@mof.gov.sy", "--name", "Root", "--ministry", "MOF", "--role", "admin", "--password-stdin")
+			admin := strings.TrimSpace(in.ok("", "admin", "user", "token", "root@mof.gov.sy"))
+			staff := strings.TrimSpace(in.ok("", "admin", "user", "token", "ali@mof.gov.sy"))
+			s := in.serve()
+			submitTo(t, s.addrOf(t, "smtp submission"), "omar@moh.gov.sy", "queued")
+
+			var list struct {
+				Items []queueEntry `json:"items"`
+				Total int64        `json:"total"`
+			}
+			waitUntil(t, 30*time.Second, "the first attempt recorded", func() bool {
+				s.api(t, "GET", "/api/v1/queue?state=pending", admin, nil, 200, &list)
+				return len(list.Items) == 1 && list.Items[0].Attempts == 1
+			})
+			e := list.Items[0]
+			if e.From != "ali@mof.gov.sy" || e.To != "omar@moh.gov.sy" || e.Domain != "moh.gov.sy" || e.NextAttemptAt == nil ||
+				!strings.Contains(e.LastError, "451") || list.Total != 1 {
+				t.Fatalf("queue: %+v (total %d)", e, list.Total)
+			}
+			_, body := s.get(t, "/metrics")
+			if metric(body, "diwan_delivery_queue_length") != "1" ||
+				metric(body, `diwan_delivery_deliveries_total{domain="moh.gov.sy",result="retry"}`) != "1" ||
+				metric(body, "diwan_delivery_queue_oldest_seconds") == "" {
+				t.Fatalf("/metrics:\n%s", grepLines(body, "diwan_delivery"))
+			}
+
+			s.api(t, "GET", "/api/v1/queue", staff, nil, 403, nil)
+			path := fmt.Sprintf("/api/v1/queue/%d/", e.ID)
+			s.api(t, "POST", path+"retry", staff, nil, 403, nil)
+			var got queueEntry
+			s.api(t, "POST", path+"retry", admin, nil, 200, &got)
+			if got.ID != e.ID || got.State != "pending" {
+				t.Fatalf("retry answered %+v", got)
+			}
+			waitUntil(t, 10*time.Second, "a second attempt after retry", func() bool { return len(rem.Mails()) >= 2 })
+			got = queueEntry{}
+			s.api(t, "POST", path+"drop", admin, nil, 200, &got)
+			if got.State != "failed" || got.NextAttemptAt != nil {
+				t.Fatalf("drop answered %+v", got)
+			}
+			s.api(t, "POST", path+"drop", admin, nil, 409, nil)
+			s.api(t, "POST", path+"retry", admin, nil, 409, nil)
+			s.api(t, "POST", "/api/v1/queue/9999/drop", admin, nil, 404, nil)
+			s.api(t, "GET", "/api/v1/queue?state=lost", admin, nil, 400, nil)
+
+			_, body = s.get(t, "/metrics")
+			if metric(body, "diwan_delivery_queue_length") != "0" ||
+				metric(body, `diwan_delivery_deliveries_total{domain="moh.gov.sy",result="dropped"}`) != "1" ||
+				metric(body, "diwan_delivery_bounces_total") != "1" {
+				t.Fatalf("/metrics after the drop:\n%s", grepLines(body, "diwan_delivery"))
+			}
+		})
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

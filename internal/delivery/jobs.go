@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
 	"gorm.io/gorm"
 
 	"diwan.gov.sy/diwan/internal/db"
@@ -145,8 +146,7 @@ func (j *sqliteJobs) enqueue(ctx context.Context, rows []relayRow) error {
 }
 
 func (j *sqliteJobs) retry(ctx context.Context, id int64) error {
-	_, err := j.client.JobRetry(ctx, id)
-	return err
+	return retryJob(ctx, func(ctx context.Context) (*rivertype.JobRow, error) { return j.client.JobRetry(ctx, id) })
 }
 
 func (j *sqliteJobs) start(ctx context.Context) error { return j.client.Start(ctx) }
@@ -183,8 +183,27 @@ func (j *pgJobs) enqueue(ctx context.Context, rows []relayRow) error {
 }
 
 func (j *pgJobs) retry(ctx context.Context, id int64) error {
-	_, err := j.client.JobRetry(ctx, id)
-	return err
+	return retryJob(ctx, func(ctx context.Context) (*rivertype.JobRow, error) { return j.client.JobRetry(ctx, id) })
+}
+
+// retryJob makes a job available now. River leaves a running job alone,
+// and a job that has just run stays "running" until River's completer
+// records its snooze a moment later: retrying then would be lost, so a
+// running job is retried again until it is not (for a few seconds: a job
+// still running then is sending right now, which is what was asked).
+func retryJob(ctx context.Context, retry func(context.Context) (*rivertype.JobRow, error)) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		row, err := retry(ctx)
+		if err != nil || row.State != rivertype.JobStateRunning || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func (j *pgJobs) start(ctx context.Context) error { return j.client.Start(ctx) }
