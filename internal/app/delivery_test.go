@@ -228,7 +228,9 @@ func TestDeliveryResumesAfterRestartAndDeliversOnce(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			rem := deliverytest.NewRemote(t)
-			rem.Set(nil, func() *gosmtp.SMTPError { return deliverytest.Reply(421, gosmtp.EnhancedCode{4, 3, 2}, "closing for maintenance") })
+			rem.Set(nil, func() *gosmtp.SMTPError {
+				return deliverytest.Reply(421, gosmtp.EnhancedCode{4, 3, 2}, "closing for maintenance")
+			})
 			n := relayNode(t, b, rem, nil)
 			n.sendTo(t, "first", "omar@moh.gov.sy")
 			n.sendTo(t, "second", "huda@moh.gov.sy")
