@@ -149,7 +149,18 @@ func (j *sqliteJobs) retry(ctx context.Context, id int64) error {
 	return retryJob(ctx, func(ctx context.Context) (*rivertype.JobRow, error) { return j.client.JobRetry(ctx, id) })
 }
 
-func (j *sqliteJobs) start(ctx context.Context) error { return j.client.Start(ctx) }
+// start first frees the jobs a killed process left running: on SQLite
+// this process is the only one that works the queue (one node), so none
+// can still be running elsewhere, and they need not wait for River's
+// rescuer (RescueStuckJobsAfter). On PostgreSQL another node may be
+// running them: there they wait for the rescuer.
+func (j *sqliteJobs) start(ctx context.Context) error {
+	res := j.db.Writer().WithContext(ctx).Exec(`UPDATE river_job SET state = 'available' WHERE state = 'running' AND queue = ?`, riverQueue)
+	if res.Error != nil {
+		return fmt.Errorf("free the jobs left running: %w", res.Error)
+	}
+	return j.client.Start(ctx)
+}
 func (j *sqliteJobs) stop(ctx context.Context) error {
 	return stopRiver(ctx, j.client.Stop, j.client.StopAndCancel)
 }
