@@ -228,7 +228,9 @@ func TestDeliveryResumesAfterRestartAndDeliversOnce(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			rem := deliverytest.NewRemote(t)
-			rem.Set(nil, func() *gosmtp.SMTPError { return deliverytest.Reply(421, gosmtp.EnhancedCode{4, 3, 2}, "closing for maintenance") })
+			rem.Set(nil, func() *gosmtp.SMTPError {
+				return deliverytest.Reply(421, gosmtp.EnhancedCode{4, 3, 2}, "closing for maintenance")
+			})
 			n := relayNode(t, b, rem, nil)
 			n.sendTo(t, "first", "omar@moh.gov.sy")
 			n.sendTo(t, "second", "huda@moh.gov.sy")
@@ -317,6 +319,65 @@ func TestDeliveryStartsWithinTensOfMillisecondsOfAcceptance(t *testing.T) {
 			t.Logf("%s: 250 → MAIL FROM at the remote: p50 %s, p90 %s, max %s", b.name, p50, p90, lat[count-1])
 			if p50 > 100*time.Millisecond {
 				t.Fatalf("p50 %s from the 250 to the remote's MAIL FROM, want under 100ms", p50)
+			}
+		})
+	}
+}
+
+// Mail from the null sender <> (itself a bounce or a receipt) is never
+// bounced (RFC 5321 §4.5.5): refused by the remote, it is given up
+// silently, even when it names a local user.
+func TestDeliveryNeverBouncesTheNullSender(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			rem := deliverytest.NewRemote(t)
+			rem.Set(func(string) *gosmtp.SMTPError {
+				return deliverytest.Reply(550, gosmtp.EnhancedCode{5, 1, 1}, "no such user")
+			}, nil)
+			n := relayNode(t, b, rem, nil)
+			e, q := n.queueOf(t)
+			ctx := context.Background()
+			ali, err := e.Directory.UserByLogin(ctx, "ali@mof.gov.sy")
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := "From: MAILER-DAEMON@mof.gov.sy\r\nSubject: receipt\r\n\r\nreceipt\r\n"
+			if err := q.Enqueue(ctx, delivery.Message{UserID: ali.ID, From: "", To: []string{"nobody@moh.gov.sy"}},
+				strings.NewReader(msg), int64(len(msg))); err != nil {
+				t.Fatal(err)
+			}
+			until(t, 30*time.Second, "the entry given up", func() bool {
+				l, _, err := q.List(ctx, delivery.ListOptions{State: delivery.StateFailed})
+				return err == nil && len(l) == 1
+			})
+			// The sender's notice, if one were sent, is delivered before
+			// the entry's state is read back: none may be there now.
+			if msgs := n.inboxMessages(t, "ali@mof.gov.sy", aliPassword); len(msgs) != 0 {
+				t.Fatalf("%d messages in ali's INBOX after a refused <> message, want none", len(msgs))
+			}
+		})
+	}
+}
+
+// A message still waiting after delivery.delay_notice gets its sender one
+// "delayed" notice, however many attempts follow.
+func TestDeliverySendsOneDelayNotice(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			rem := deliverytest.NewRemote(t)
+			rem.Set(nil, func() *gosmtp.SMTPError { return deliverytest.Reply(451, gosmtp.EnhancedCode{4, 4, 1}, "no answer") })
+			n := relayNode(t, b, rem, func(cfg *config.Config) { cfg.Delivery.DelayNotice = config.Duration(time.Second) })
+			n.sendTo(t, "slow", "omar@moh.gov.sy")
+			var bs []deliverytest.Report
+			until(t, 30*time.Second, "a delay notice", func() bool { bs = n.bounces(t); return len(bs) > 0 })
+			h := bs[0].Recipients["omar@moh.gov.sy"]
+			if h == nil || h.Get("Action") != "delayed" || !strings.HasPrefix(h.Get("Status"), "4.") || h.Get("Will-Retry-Until") == "" {
+				t.Fatalf("notice recipients %v, want omar@moh.gov.sy delayed 4.x.x with Will-Retry-Until", bs[0].Recipients)
+			}
+			tries := len(rem.Mails())
+			until(t, 30*time.Second, "two more attempts", func() bool { return len(rem.Mails()) >= tries+2 })
+			if bs := n.bounces(t); len(bs) != 1 {
+				t.Fatalf("%d notices after more attempts, want 1", len(bs))
 			}
 		})
 	}

@@ -87,7 +87,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 
 	var listeners []listener
 	if cfg.HTTP.Addr != "" {
-		srv, err := startHTTP(e, tlsConf, stdout)
+		srv, err := startHTTP(e, tlsConf, stdout, queue)
 		if err != nil {
 			return err
 		}
@@ -187,7 +187,7 @@ func sweepUploads(ctx context.Context, e *Env, interval time.Duration) {
 }
 
 // startHTTP starts the HTTPS server (the API, the operator endpoints).
-func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) {
+func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer, queue httpd.Queue) (listener, error) {
 	cfg, log := e.Config, e.Log
 	var httpTLS *tls.Config
 	if cfg.HTTP.TLS {
@@ -208,6 +208,7 @@ func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) 
 		MetricsToken:    cfg.Metrics.Token,
 		Directory:       e.Directory,
 		Workflow:        e.Workflow,
+		Queue:           queue,
 		BaseURL:         cfg.HTTP.BaseURL,
 	})
 	if err := srv.Listen(); err != nil {

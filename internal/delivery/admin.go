@@ -60,8 +60,7 @@ func (q *Queue) List(ctx context.Context, o ListOptions) ([]Entry, int64, error)
 	}
 	out := make([]Entry, len(rows))
 	for i, r := range rows {
-		out[i] = Entry{ID: r.ID, From: r.MailFrom, To: r.RcptTo, Domain: r.Domain, Size: r.Size, State: r.State,
-			Attempts: r.Attempts, CreatedAt: r.CreatedAt, NextAttemptAt: r.NextAttemptAt, LastError: r.LastError}
+		out[i] = toEntry(r)
 	}
 	return out, total, nil
 }
@@ -154,4 +153,21 @@ func (q *Queue) audit(ctx context.Context, tx *gorm.DB, actor, action string, ro
 		return errors.New("no audit sealer")
 	}
 	return q.eng.o.Audit.Append(ctx, tx, e)
+}
+
+// Get returns one entry, or ErrNotFound.
+func (q *Queue) Get(ctx context.Context, id int64) (Entry, error) {
+	var rows []relayRow
+	if err := q.db.Writer().WithContext(ctx).Where("id = ?", id).Limit(1).Find(&rows).Error; err != nil {
+		return Entry{}, fmt.Errorf("relay queue: read %d: %w", id, err)
+	}
+	if len(rows) == 0 {
+		return Entry{}, ErrNotFound
+	}
+	return toEntry(rows[0]), nil
+}
+
+func toEntry(r relayRow) Entry {
+	return Entry{ID: r.ID, From: r.MailFrom, To: r.RcptTo, Domain: r.Domain, Size: r.Size, State: r.State,
+		Attempts: r.Attempts, CreatedAt: r.CreatedAt, NextAttemptAt: r.NextAttemptAt, LastError: r.LastError}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
 	"gorm.io/gorm"
 
 	"diwan.gov.sy/diwan/internal/db"
@@ -145,11 +146,21 @@ func (j *sqliteJobs) enqueue(ctx context.Context, rows []relayRow) error {
 }
 
 func (j *sqliteJobs) retry(ctx context.Context, id int64) error {
-	_, err := j.client.JobRetry(ctx, id)
-	return err
+	return retryJob(ctx, func(ctx context.Context) (*rivertype.JobRow, error) { return j.client.JobRetry(ctx, id) })
 }
 
-func (j *sqliteJobs) start(ctx context.Context) error { return j.client.Start(ctx) }
+// start first frees the jobs a killed process left running: on SQLite
+// this process is the only one that works the queue (one node), so none
+// can still be running elsewhere, and they need not wait for River's
+// rescuer (RescueStuckJobsAfter). On PostgreSQL another node may be
+// running them: there they wait for the rescuer.
+func (j *sqliteJobs) start(ctx context.Context) error {
+	res := j.db.Writer().WithContext(ctx).Exec(`UPDATE river_job SET state = 'available' WHERE state = 'running' AND queue = ?`, riverQueue)
+	if res.Error != nil {
+		return fmt.Errorf("free the jobs left running: %w", res.Error)
+	}
+	return j.client.Start(ctx)
+}
 func (j *sqliteJobs) stop(ctx context.Context) error {
 	return stopRiver(ctx, j.client.Stop, j.client.StopAndCancel)
 }
@@ -183,8 +194,27 @@ func (j *pgJobs) enqueue(ctx context.Context, rows []relayRow) error {
 }
 
 func (j *pgJobs) retry(ctx context.Context, id int64) error {
-	_, err := j.client.JobRetry(ctx, id)
-	return err
+	return retryJob(ctx, func(ctx context.Context) (*rivertype.JobRow, error) { return j.client.JobRetry(ctx, id) })
+}
+
+// retryJob makes a job available now. River leaves a running job alone,
+// and a job that has just run stays "running" until River's completer
+// records its snooze a moment later: retrying then would be lost, so a
+// running job is retried again until it is not (for a few seconds: a job
+// still running then is sending right now, which is what was asked).
+func retryJob(ctx context.Context, retry func(context.Context) (*rivertype.JobRow, error)) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		row, err := retry(ctx)
+		if err != nil || row.State != rivertype.JobStateRunning || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func (j *pgJobs) start(ctx context.Context) error { return j.client.Start(ctx) }

@@ -47,11 +47,14 @@ func (w *worker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	}
 	delay := e.settle(rows, out, now)
 	notice := e.delayNotice(rows, out, now)
+	// The sender is told before the outcome is recorded: a notice is never
+	// lost to a crash in between (at worst it is sent twice).
+	e.tellSender(ctx, rows, out, notice, now)
 	applied, err := e.record(ctx, rows, out, notice, now, delay)
 	if err != nil {
 		return err
 	}
-	e.afterAttempt(ctx, rows, out, applied, notice, now)
+	e.afterAttempt(ctx, rows, out, applied)
 	for i := range rows {
 		if applied[i] && out[i].state == StatePending {
 			return river.JobSnooze(delay)
@@ -215,10 +218,25 @@ func (e *engine) record(ctx context.Context, rows []relayRow, out []fate, notice
 	return applied, nil
 }
 
-// afterAttempt counts the outcomes, logs them, sends the bounce and the
-// delay notice, and removes the message once no entry needs it.
-func (e *engine) afterAttempt(ctx context.Context, rows []relayRow, out []fate, applied, notice []bool, now time.Time) {
+// tellSender sends the bounce of what failed and the delay notice of
+// what waits past delivery.delay_notice.
+func (e *engine) tellSender(ctx context.Context, rows []relayRow, out []fate, notice []bool, now time.Time) {
 	var failed, delayed []int
+	for i := range rows {
+		if out[i].state == StateFailed {
+			failed = append(failed, i)
+		}
+		if notice[i] {
+			delayed = append(delayed, i)
+		}
+	}
+	e.notify(ctx, rows, out, failed, "failed", now)
+	e.notify(ctx, rows, out, delayed, "delayed", now)
+}
+
+// afterAttempt counts and logs the outcomes recorded, and removes the
+// message once no entry needs it.
+func (e *engine) afterAttempt(ctx context.Context, rows []relayRow, out []fate, applied []bool) {
 	for i, r := range rows {
 		if !applied[i] {
 			continue
@@ -229,15 +247,7 @@ func (e *engine) afterAttempt(ctx context.Context, rows []relayRow, out []fate, 
 		}
 		e.log.Info("delivery: attempt", slog.Int64("id", r.ID), slog.String("to", r.RcptTo), slog.String("state", o.state),
 			slog.String("status", o.status), slog.String("reply", o.reply), slog.String("remote", o.remote))
-		if o.state == StateFailed {
-			failed = append(failed, i)
-		}
-		if notice[i] {
-			delayed = append(delayed, i)
-		}
 	}
-	e.notify(ctx, rows, out, failed, "failed", now)
-	e.notify(ctx, rows, out, delayed, "delayed", now)
 	e.dropBlobWhenDone(ctx, rows[0].BlobKey)
 }
 
