@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
@@ -33,6 +34,9 @@ const (
 	// maxHeaderBytes bounds the header section kept to find From; the SMTP
 	// listener refuses larger header sections before a verifier sees them.
 	maxHeaderBytes = 1 << 20
+	// checkTimeout bounds the DNS queries of one message (up to ten for
+	// SPF, one per DKIM signature, one or two for DMARC).
+	checkTimeout = 30 * time.Second
 )
 
 // VerifierOptions configure a Verifier.
@@ -114,8 +118,12 @@ type results struct {
 
 // Verify checks a message; see Verifier. It reads the message up to the
 // end of its signed parts (the header section at least). An error that
-// does not wrap smtp.ErrSenderCheckUnavailable comes from reading msg.
+// does not wrap smtp.ErrSenderCheckUnavailable comes from reading msg or
+// from Hosted. The DNS queries of one message take at most checkTimeout
+// together; what is not answered by then is a temporary error.
 func (v *Verifier) Verify(ctx context.Context, env smtp.Envelope, msg io.Reader) (smtp.Verdict, error) {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
 	spfc := make(chan spfOutcome, 1)
 	go func() { spfc <- v.checkSPF(ctx, env) }()
 	head := &headerTap{limit: maxHeaderBytes}
@@ -185,7 +193,7 @@ func (v *Verifier) evaluate(ctx context.Context, res *results) error {
 	}
 	hosted, err := v.anyHosted(ctx, res.from)
 	if err != nil {
-		return fmt.Errorf("hosted domain of %q: %w (%w)", res.from.domain, err, smtp.ErrSenderCheckUnavailable)
+		return fmt.Errorf("is the From domain %q hosted: %w", res.from.domain, err)
 	}
 	res.hosted = hosted
 	if res.from.domain == "" {
