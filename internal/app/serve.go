@@ -234,6 +234,7 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 		Store:               e.Mail,
 		Relay:               delivery.NewQueue(e.DB, e.Blob),
 		Verifier:            newVerifier(cfg, e.Directory),
+		Signer:              newSigner(e),
 		MaxMessageBytes:     cfg.SMTP.MaxMessageBytes,
 		MaxRecipients:       cfg.SMTP.MaxRecipients,
 		RatePerMinute:       cfg.SMTP.RatePerMinute,
@@ -276,6 +277,19 @@ func newVerifier(cfg *config.Config, dir hostedDomains) smtp.SenderVerifier {
 		NationalSuffixes: cfg.Policy.NationalSuffixes,
 	})
 }
+
+// DKIMKeys are the hosted domains' DKIM keys, as serve signs with them and
+// `diwan admin domain dkim` shows them.
+func DKIMKeys(e *Env) *mailauth.Keys {
+	return mailauth.NewKeys(e.DB, e.MasterKey, mailauth.KeysOptions{
+		Hosted:          e.Directory.IsHosted,
+		RotationOverlap: e.Config.DKIM.RotationOverlap.Duration(),
+	})
+}
+
+// newSigner DKIM-signs submitted mail with its sender domain's keys,
+// generating a domain's key with its first message.
+func newSigner(e *Env) smtp.Signer { return mailauth.NewSigner(DKIMKeys(e)) }
 
 // startIMAP binds the IMAP listeners.
 func startIMAP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) {
