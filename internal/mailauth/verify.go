@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
@@ -33,6 +34,9 @@ const (
 	// maxHeaderBytes bounds the header section kept to find From; the SMTP
 	// listener refuses larger header sections before a verifier sees them.
 	maxHeaderBytes = 1 << 20
+	// checkTimeout bounds the DNS queries of one message (up to ten for
+	// SPF, one per DKIM signature, one or two for DMARC).
+	checkTimeout = 30 * time.Second
 )
 
 // VerifierOptions configure a Verifier.
@@ -103,35 +107,47 @@ func NewVerifier(o VerifierOptions) *Verifier {
 
 // results is what the checks of one message found.
 type results struct {
-	spf      spfOutcome
-	dkim     []dkimOutcome
-	dkimErr  string       // a DKIM check that could not start: "permerror"
-	from     headerFrom   // the header From
-	dmarc    dmarcOutcome // filled by evaluate
-	hosted   bool         // the From domain is hosted here
-	temporal bool         // some DNS answer was missing
+	spf     spfOutcome
+	dkim    []dkimOutcome
+	dkimErr string       // a DKIM check that could not start: "permerror"
+	from    headerFrom   // the header From
+	dmarc   dmarcOutcome // filled by evaluate
+	hosted  bool         // the From domain is hosted here
+	tempErr bool         // some DNS answer was missing
 }
 
 // Verify checks a message; see Verifier. It reads the message up to the
 // end of its signed parts (the header section at least). An error that
-// does not wrap smtp.ErrSenderCheckUnavailable comes from reading msg.
+// does not wrap smtp.ErrSenderCheckUnavailable comes from reading msg or
+// from Hosted. The DNS queries of one message take at most checkTimeout
+// together; what is not answered by then is a temporary error.
 func (v *Verifier) Verify(ctx context.Context, env smtp.Envelope, msg io.Reader) (smtp.Verdict, error) {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
 	spfc := make(chan spfOutcome, 1)
 	go func() { spfc <- v.checkSPF(ctx, env) }()
-	head := &headerTap{limit: maxHeaderBytes}
-	rd := &readTap{r: io.TeeReader(msg, head)}
+	br := bufio.NewReader(msg)
+	head, err := readHeader(br)
+	if err != nil && !errors.Is(err, errHeaderTooLarge) {
+		return smtp.Verdict{}, fmt.Errorf("read message: %w", err)
+	}
 	var res results
-	res.dkim, res.dkimErr = v.checkDKIM(ctx, rd)
+	rd := &readTap{r: br}
+	if err == nil {
+		res.dkim, res.dkimErr = v.checkDKIM(ctx, io.MultiReader(bytes.NewReader(head), rd))
+	} else {
+		res.dkimErr = "permerror"
+	}
 	res.spf = <-spfc
 	if rd.err != nil {
 		return smtp.Verdict{}, fmt.Errorf("read message: %w", rd.err)
 	}
-	res.from = parseFrom(head.b.Bytes())
+	res.from = parseFrom(head)
 	if err := v.evaluate(ctx, &res); err != nil {
 		return smtp.Verdict{}, err
 	}
 	verdict := v.verdict(&res)
-	if !verdict.Pass && verdict.Enforce && res.temporal {
+	if !verdict.Pass && verdict.Enforce && res.tempErr {
 		// A missing DNS answer might have made it pass: try again later.
 		return smtp.Verdict{}, fmt.Errorf("sender checks of %s: %w", res.from.domain, smtp.ErrSenderCheckUnavailable)
 	}
@@ -179,13 +195,13 @@ type dmarcOutcome struct {
 // evaluate looks up the DMARC record of the From domain and decides DMARC
 // for it, and whether the From domain is hosted here.
 func (v *Verifier) evaluate(ctx context.Context, res *results) error {
-	res.temporal = res.spf.result == "temperror"
+	res.tempErr = res.spf.result == "temperror"
 	for _, d := range res.dkim {
-		res.temporal = res.temporal || d.result == "temperror"
+		res.tempErr = res.tempErr || d.result == "temperror"
 	}
 	hosted, err := v.anyHosted(ctx, res.from)
 	if err != nil {
-		return fmt.Errorf("hosted domain of %q: %w (%w)", res.from.domain, err, smtp.ErrSenderCheckUnavailable)
+		return fmt.Errorf("is the From domain %q hosted: %w", res.from.domain, err)
 	}
 	res.hosted = hosted
 	if res.from.domain == "" {
@@ -205,7 +221,7 @@ func (v *Verifier) evaluate(ctx context.Context, res *results) error {
 	case aligned:
 		res.dmarc = dmarcOutcome{result: "pass", policy: policy}
 	case dmarc.IsTempFail(err):
-		res.dmarc, res.temporal = dmarcOutcome{result: "temperror"}, true
+		res.dmarc, res.tempErr = dmarcOutcome{result: "temperror"}, true
 	case errors.Is(err, dmarc.ErrNoPolicy):
 		res.dmarc = dmarcOutcome{result: "none"}
 	case err != nil:
@@ -448,17 +464,23 @@ func temporary(err error) error {
 	return &c
 }
 
-// headerTap keeps the first limit bytes that pass through it.
-type headerTap struct {
-	b     bytes.Buffer
-	limit int
-}
+var errHeaderTooLarge = errors.New("header section too large")
 
-func (h *headerTap) Write(p []byte) (int, error) {
-	if room := h.limit - h.b.Len(); room > 0 {
-		h.b.Write(p[:min(len(p), room)])
+// readHeader reads the header section of a message, with its blank line
+// (or to the end of a message that is all header), up to maxHeaderBytes.
+func readHeader(br *bufio.Reader) ([]byte, error) {
+	var head []byte
+	for len(head) < maxHeaderBytes {
+		line, err := br.ReadSlice('\n')
+		head = append(head, line...)
+		if string(line) == "\r\n" || string(line) == "\n" || err == io.EOF {
+			return head, nil
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return head, err
+		}
 	}
-	return len(p), nil
+	return head, errHeaderTooLarge
 }
 
 // readTap remembers a read error of the message, which the DKIM library

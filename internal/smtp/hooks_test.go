@@ -74,3 +74,31 @@ func TestSenderVerifierAndSignerPlaces(t *testing.T) {
 		t.Fatalf("relay queue %+v", p)
 	}
 }
+
+// TestInboundDropsForgedAuthenticationResults: Authentication-Results
+// fields that a sender wrote in this server's name (its host name, in any
+// case, after a comment, folded) are deleted from what is stored (RFC 8601
+// §5); those of other servers stay, and the rest is byte for byte.
+func TestInboundDropsForgedAuthenticationResults(t *testing.T) {
+	e := newEnv(t, db.SQLite, func(o *smtp.Options) { o.Verifier = verifier{} })
+	forged := "Authentication-Results: mail.mof.gov.sy; dmarc=pass header.from=mof.gov.sy\r\n" +
+		"Authentication-Results: (trust me) MAIL.MOF.GOV.SY;\r\n\tdkim=pass header.d=mof.gov.sy\r\n" +
+		"Authentication-Results:mail.mof.gov.sy;spf=pass\r\n"
+	kept := "Authentication-Results: mail.moh.gov.sy; spf=pass smtp.mailfrom=a@moh.gov.sy\r\n" +
+		"X-Note: Authentication-Results: mail.mof.gov.sy; dmarc=pass\r\n"
+	msg := message("a@moh.gov.sy", "ali@mof.gov.sy", "ar", "Authentication-Results: mail.mof.gov.sy; in the body")
+	c := e.inbound()
+	c.send("a@moh.gov.sy", []string{"ali@mof.gov.sy"}, forged+kept+msg, 250, "")
+	box := e.inbox("ali@mof.gov.sy")
+	if len(box) != 1 {
+		t.Fatalf("ali has %d messages", len(box))
+	}
+	own := "Authentication-Results: mail.mof.gov.sy; spf=pass smtp.mailfrom=a@moh.gov.sy\r\n"
+	if !strings.HasPrefix(box[0], own) {
+		t.Fatalf("stored message does not start with this server's field: %q", box[0])
+	}
+	_, rest := withoutReceived(t, strings.TrimPrefix(box[0], own))
+	if rest != kept+msg {
+		t.Fatalf("stored below Received:\n%q\nwant\n%q", rest, kept+msg)
+	}
+}

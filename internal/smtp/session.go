@@ -366,6 +366,10 @@ func (s *session) store(ctx context.Context, tx transaction, helo string, msg io
 			// without buffering it.
 			return sp.Reader()
 		}
+		if verify {
+			// Inbound (never relayed: its size is the stored one's).
+			return io.MultiReader(strings.NewReader(prefix), &withoutOwnResults{msg: sp.Reader(), authserv: s.srv.hostname})
+		}
 		return io.MultiReader(strings.NewReader(prefix), sp.Reader())
 	}
 	if len(tx.local) > 0 {
