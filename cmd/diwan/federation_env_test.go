@@ -216,7 +216,8 @@ type federation struct {
 }
 
 // newFederation configures both instances, creates their users (ali@ and
-// sara@ of each domain) and DKIM keys, starts the DNS server with their
+// sara@ of each domain, and clerk@ of its registry at diwan@) and DKIM
+// keys, starts the DNS server with their
 // records, then starts both servers.
 func newFederation(t testing.TB, o federationOptions) *federation {
 	t.Helper()
@@ -259,6 +260,13 @@ func (f *federation) newPeer(t testing.TB, ministry, domain, ip string, o federa
 		p.ok(pw+"\n", "admin", "user", "add", login, "--name", u, "--ministry", ministry, "--role", "staff", "--password-stdin")
 		p.users[login] = pw
 	}
+	// The registry of the ministry, whose clerk may send as its mailbox.
+	p.ok("", "admin", "registry", "add", ministry, "--ministry", ministry, "--name-ar", "ديوان "+ministry,
+		"--name-en", "Registry "+ministry, "--address", "diwan@"+domain)
+	clerk := "clerk@" + domain
+	p.ok(benchUserPassword+"\n", "admin", "user", "add", clerk, "--name", "clerk", "--ministry", ministry, "--role", "clerk", "--password-stdin")
+	p.users[clerk] = benchUserPassword
+	p.ok("", "admin", "member", clerk, "--registry", ministry)
 	for i := range o.users {
 		login := fmt.Sprintf("u%d@%s", i+1, domain)
 		p.ok(benchUserPassword+"\n", "admin", "user", "add", login, "--name", login, "--ministry", ministry, "--role", "staff", "--password-stdin")

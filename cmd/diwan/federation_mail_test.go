@@ -30,6 +30,11 @@ func fedMessage(from, to, id, subject string) string {
 // submit sends msg as login (envelope sender login) to rcpts on the
 // peer's submission listener; the first refusal is returned.
 func (p *peer) submit(login string, rcpts []string, msg string) error {
+	return p.submitAs(login, login, rcpts, msg)
+}
+
+// submitAs is submit with the envelope sender from.
+func (p *peer) submitAs(login, from string, rcpts []string, msg string) error {
 	c, err := smtp.Dial(p.submission)
 	if err != nil {
 		return err
@@ -41,7 +46,7 @@ func (p *peer) submit(login string, rcpts []string, msg string) error {
 	if err := c.Auth(smtp.PlainAuth("", login, p.users[login], "127.0.0.1")); err != nil {
 		return err
 	}
-	return sendOn(c, login, rcpts, msg)
+	return sendOn(c, from, rcpts, msg)
 }
 
 // sendOn runs one mail transaction on c and QUIT.

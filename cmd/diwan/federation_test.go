@@ -29,6 +29,12 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 				testSignedMailArrives(t, f.a, f.b)
 				testSignedMailArrives(t, f.b, f.a)
 			})
+			t.Run("RegistryClerkSendsAsTheRegistry", func(t *testing.T) {
+				testSignedMailArrivesFrom(t, f.a, f.b, "clerk@mof.gov.sy", "diwan@mof.gov.sy")
+				err := f.a.submitAs("ali@mof.gov.sy", "diwan@mof.gov.sy", []string{"sara@moh.gov.sy"},
+					fedMessage("diwan@mof.gov.sy", "sara@moh.gov.sy", "not-a-clerk@mof.gov.sy", "not a clerk"))
+				smtpCode(t, "staff as the registry", err, 550, "5.7.1")
+			})
 			t.Run("ForgedHostedSenderRefusedUnderEnforce", func(t *testing.T) { testForgedSenderRefused(t, f) })
 			t.Run("QueuedMailSurvivesRestartAndArrivesOnce", func(t *testing.T) { testRestartWithQueuedMail(t, f) })
 		})
@@ -40,12 +46,18 @@ func TestFederationBetweenTwoInstances(t *testing.T) {
 // of to with dkim=pass spf=pass dmarc=pass, and a Received field of each
 // hop.
 func testSignedMailArrives(t *testing.T, from, to *peer) {
+	testSignedMailArrivesFrom(t, from, to, "ali@"+from.domain, "ali@"+from.domain)
+}
+
+// testSignedMailArrivesFrom is testSignedMailArrives with login submitting
+// as sender.
+func testSignedMailArrivesFrom(t *testing.T, from, to *peer, login, sender string) {
 	box := to.openMailbox(t, "sara@"+to.domain)
 	before := box.count()
 	id := fmt.Sprintf("signed.%d@%s", time.Now().UnixNano(), from.domain)
-	if err := from.submit("ali@"+from.domain, []string{"sara@" + to.domain},
-		fedMessage("ali@"+from.domain, "sara@"+to.domain, id, "federation")); err != nil {
-		t.Fatalf("submit on %s: %v", from.domain, err)
+	if err := from.submitAs(login, sender, []string{"sara@" + to.domain},
+		fedMessage(sender, "sara@"+to.domain, id, "federation")); err != nil {
+		t.Fatalf("submit on %s as %s: %v", from.domain, sender, err)
 	}
 	box.wait(before+1, fedWait)
 	h, ok := box.headers()[id]
