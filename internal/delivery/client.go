@@ -60,7 +60,9 @@ type Envelope struct {
 	Size int64
 }
 
-// RcptResult is the remote's answer for one recipient.
+// RcptResult is the remote's answer for one recipient. Where the remote
+// gave none (no connection, TLS that is required and missing, a message
+// over its SIZE) Reply is Diwan's own reason, without a reply code.
 type RcptResult struct {
 	To        string
 	Delivered bool
@@ -87,6 +89,9 @@ func (e *hopError) Error() string { return e.reply }
 // needed. Every recipient of env gets a result, in env.To's order;
 // remoteMTA names the host that answered ("" when none did).
 func (s *Sender) Send(ctx context.Context, hops []Hop, env Envelope, open func() (io.ReadCloser, error)) (results []RcptResult, remoteMTA string) {
+	if len(env.To) == 0 {
+		return nil, ""
+	}
 	last := &hopError{reply: "no server to try for the domain", status: "4.4.4"}
 	for _, hop := range hops {
 		if ctx.Err() != nil {
@@ -156,7 +161,7 @@ func (o outcome) list(to []string) []RcptResult {
 // replyText is a reply on one line as the remote said it.
 func replyText(code int, enh smtp.EnhancedCode, msg string) string {
 	msg = strings.Join(strings.Fields(msg), " ")
-	if enh[0] != 0 {
+	if enh[0] > 0 {
 		return fmt.Sprintf("%d %d.%d.%d %s", code, enh[0], enh[1], enh[2], msg)
 	}
 	return fmt.Sprintf("%d %s", code, msg)
@@ -181,7 +186,7 @@ func (s *Sender) attempt(ctx context.Context, hop Hop, env Envelope, open func()
 	}
 	defer done()
 	res := make(outcome, len(env.To))
-	if reply, status := s.refuse(c, env, open); reply != "" {
+	if reply, status := s.refuse(c, hopName(hop), env, open); reply != "" {
 		res.fail(env.To, reply, status, status[0] == '5')
 		c.Quit()
 		return res, nil
@@ -205,23 +210,24 @@ func (s *Sender) attempt(ctx context.Context, hop Hop, env Envelope, open func()
 // refuse checks the transaction against what the remote announced, before
 // anything is sent: its SIZE (RFC 1870), SMTPUTF8 (RFC 6531 §3.4) and
 // 8BITMIME (RFC 6152 §3: without it 8-bit octets may not be sent, and
-// Diwan does not convert). It returns our reply and status, or "".
-func (s *Sender) refuse(c *smtp.Client, env Envelope, open func() (io.ReadCloser, error)) (reply, status string) {
+// Diwan does not convert). It returns our reason (no SMTP reply code:
+// the remote said none) and status, or "".
+func (s *Sender) refuse(c *smtp.Client, name string, env Envelope, open func() (io.ReadCloser, error)) (reason, status string) {
 	if max, ok := c.MaxMessageSize(); ok && max > 0 && env.Size > int64(max) {
-		return fmt.Sprintf("552 5.3.4 message of %d octets is larger than the %d the server accepts", env.Size, max), "5.3.4"
+		return fmt.Sprintf("message of %d octets is larger than the %d %s accepts (SIZE)", env.Size, max, name), "5.3.4"
 	}
 	if ok, _ := c.Extension("SMTPUTF8"); env.UTF8 && !ok {
-		return "553 5.6.7 the server does not accept internationalised addresses (no SMTPUTF8)", "5.6.7"
+		return name + " does not accept internationalised addresses (no SMTPUTF8)", "5.6.7"
 	}
 	if ok, _ := c.Extension("8BITMIME"); ok || env.UTF8 {
 		return "", ""
 	}
 	eight, err := has8Bit(open)
 	if err != nil {
-		return "451 4.3.0 the queued message cannot be read: " + err.Error(), "4.3.0"
+		return "the queued message cannot be read: " + err.Error(), "4.3.0"
 	}
 	if eight {
-		return "554 5.6.3 the message has 8-bit octets and the server does not accept them (no 8BITMIME)", "5.6.3"
+		return "the message has 8-bit octets and " + name + " does not accept them (no 8BITMIME)", "5.6.3"
 	}
 	return "", ""
 }
@@ -277,7 +283,7 @@ func rcpts(c *smtp.Client, to []string, res outcome) (accepted []string, ok bool
 func data(c *smtp.Client, accepted []string, open func() (io.ReadCloser, error), res outcome) bool {
 	rc, err := open()
 	if err != nil {
-		res.fail(accepted, "451 4.3.0 the queued message cannot be read: "+err.Error(), "4.3.0", false)
+		res.fail(accepted, "the queued message cannot be read: "+err.Error(), "4.3.0", false)
 		return true
 	}
 	defer rc.Close()
@@ -386,9 +392,13 @@ func (s *Sender) startTLS(ctx context.Context, c *smtp.Client, conn *timedConn, 
 		}
 		return c, nil
 	}
-	if code, err := conn.command("STARTTLS", 220); err != nil {
+	if code, msg, err := conn.command("STARTTLS", 220); err != nil {
+		reply := fmt.Sprintf("TLS required: STARTTLS at %s: %v", name, err)
+		if code != 0 {
+			reply = fmt.Sprintf("TLS required: %s refused STARTTLS: %d %s", name, code, strings.Join(strings.Fields(msg), " "))
+		}
 		if code == 0 || s.o.RequireTLS {
-			return nil, &hopError{reply: fmt.Sprintf("TLS required: STARTTLS at %s: %v", name, err), status: "4.7.4", answered: code != 0}
+			return nil, &hopError{reply: reply, status: "4.7.4", answered: code != 0}
 		}
 		return c, nil // RFC 3207 §4: refused, the session goes on as it was
 	}
@@ -427,18 +437,18 @@ func (c *timedConn) Write(p []byte) (int, error) {
 // command sends one command line and reads its reply an octet at a time,
 // so that nothing after the reply (the TLS handshake) is consumed. code
 // is 0 when no reply was read.
-func (c *timedConn) command(line string, want int) (code int, err error) {
+func (c *timedConn) command(line string, want int) (code int, msg string, err error) {
 	c.Conn.SetDeadline(time.Now().Add(c.timeout))
 	defer c.Conn.SetDeadline(time.Time{})
 	if _, err := io.WriteString(c.Conn, line+"\r\n"); err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	code, _, err = textproto.NewReader(bufio.NewReader(octetReader{c.Conn})).ReadResponse(want)
+	code, msg, err = textproto.NewReader(bufio.NewReader(octetReader{c.Conn})).ReadResponse(want)
 	var te *textproto.Error
 	if err != nil && !errors.As(err, &te) {
 		code = 0
 	}
-	return code, err
+	return code, msg, err
 }
 
 // octetReader reads one octet per call.
