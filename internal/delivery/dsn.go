@@ -77,6 +77,9 @@ func (d DSN) Build() ([]byte, error) {
 		{"text/rfc822-headers", "Undelivered message headers", "", nil, d.originalHeader()},
 	}
 	for _, p := range parts {
+		if len(p.body) == 0 {
+			continue // no original header to return (RFC 3464 §2: the third part is optional)
+		}
 		if p.enc == "" {
 			p.enc, p.params = headerEncoding(p.body)
 		}
@@ -320,9 +323,12 @@ func isPrintableASCII(s string) bool {
 }
 
 // originalHeader is the original header section with CRLF line endings
-// and without its closing empty line.
+// and without its closing empty line; nil when there is none.
 func (d DSN) originalHeader() []byte {
 	h := bytes.TrimRight(d.OriginalHeader, "\r\n")
+	if len(h) == 0 {
+		return nil
+	}
 	h = bytes.ReplaceAll(h, []byte("\r\n"), []byte("\n"))
 	h = bytes.ReplaceAll(h, []byte("\r"), []byte("\n"))
 	h = bytes.ReplaceAll(h, []byte("\n"), []byte("\r\n"))
