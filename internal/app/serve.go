@@ -198,6 +198,7 @@ func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) 
 		Directory:       e.Directory,
 		Workflow:        e.Workflow,
 		BaseURL:         cfg.HTTP.BaseURL,
+		MailSetup:       mailSetup(cfg),
 	})
 	if err := srv.Listen(); err != nil {
 		return nil, fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
