@@ -59,7 +59,7 @@ func (d DSN) Build() ([]byte, error) {
 	if d.Now.IsZero() {
 		d.Now = time.Now()
 	}
-	d.ReportingMTA, d.To = asciiHost(d.ReportingMTA), asciiDomain(d.To)
+	d.ReportingMTA, d.To = asciiHost(d.ReportingMTA), asciiAddressDomain(d.To)
 	h, err := d.header()
 	if err != nil {
 		return nil, err
@@ -326,10 +326,10 @@ func asciiHost(h string) string {
 	return asciiText(h)
 }
 
-// asciiDomain is addr with its domain in A-labels when its local part is
+// asciiAddressDomain is addr with its domain in A-labels when its local part is
 // ASCII, so that the To field stays 7-bit; a UTF-8 local part leaves it
 // as it is (RFC 6532).
-func asciiDomain(addr string) string {
+func asciiAddressDomain(addr string) string {
 	at := strings.LastIndexByte(addr, '@')
 	if at < 0 || !isPrintableASCII(addr[:at]) {
 		return addr
