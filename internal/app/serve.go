@@ -19,6 +19,7 @@ import (
 	"diwan.gov.sy/diwan/internal/delivery"
 	"diwan.gov.sy/diwan/internal/httpd"
 	"diwan.gov.sy/diwan/internal/imap"
+	"diwan.gov.sy/diwan/internal/mailauth"
 	"diwan.gov.sy/diwan/internal/smtp"
 	"diwan.gov.sy/diwan/internal/tlsutil"
 )
@@ -232,6 +233,7 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 		Policy:              pol,
 		Store:               e.Mail,
 		Relay:               delivery.NewQueue(e.DB, e.Blob),
+		Signer:              newSigner(e),
 		MaxMessageBytes:     cfg.SMTP.MaxMessageBytes,
 		MaxRecipients:       cfg.SMTP.MaxRecipients,
 		RatePerMinute:       cfg.SMTP.RatePerMinute,
@@ -257,6 +259,19 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 	}
 	return srv, nil
 }
+
+// DKIMKeys are the hosted domains' DKIM keys, as serve signs with them and
+// `diwan admin domain dkim` shows them.
+func DKIMKeys(e *Env) *mailauth.Keys {
+	return mailauth.NewKeys(e.DB, e.MasterKey, mailauth.KeysOptions{
+		Hosted:          e.Directory.IsHosted,
+		RotationOverlap: e.Config.DKIM.RotationOverlap.Duration(),
+	})
+}
+
+// newSigner DKIM-signs submitted mail with its sender domain's keys,
+// generating a domain's key with its first message.
+func newSigner(e *Env) smtp.Signer { return mailauth.NewSigner(DKIMKeys(e)) }
 
 // startIMAP binds the IMAP listeners.
 func startIMAP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) {
