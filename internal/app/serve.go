@@ -20,6 +20,7 @@ import (
 	"diwan.gov.sy/diwan/internal/httpd"
 	"diwan.gov.sy/diwan/internal/imap"
 	"diwan.gov.sy/diwan/internal/mailauth"
+	"diwan.gov.sy/diwan/internal/resolver"
 	"diwan.gov.sy/diwan/internal/smtp"
 	"diwan.gov.sy/diwan/internal/tlsutil"
 )
@@ -233,6 +234,7 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 		Policy:              pol,
 		Store:               e.Mail,
 		Relay:               delivery.NewQueue(e.DB, e.Blob),
+		Verifier:            newVerifier(cfg, e.Directory),
 		Signer:              newSigner(e),
 		MaxMessageBytes:     cfg.SMTP.MaxMessageBytes,
 		MaxRecipients:       cfg.SMTP.MaxRecipients,
@@ -258,6 +260,23 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 		}
 	}
 	return srv, nil
+}
+
+// hostedDomains is what the sender checks ask of the directory.
+type hostedDomains interface {
+	IsHosted(ctx context.Context, domain string) (bool, error)
+}
+
+// newVerifier builds the sender checks of port 25 (SPF, DKIM, DMARC) on
+// the resolver of dns.servers, deciding as policy.inbound_auth says.
+func newVerifier(cfg *config.Config, dir hostedDomains) smtp.SenderVerifier {
+	return mailauth.NewVerifier(mailauth.VerifierOptions{
+		Resolver:         resolver.New(cfg.DNS.Servers),
+		Mode:             cfg.Policy.InboundAuth,
+		Hostname:         cfg.SMTP.Hostname,
+		Hosted:           dir.IsHosted,
+		NationalSuffixes: cfg.Policy.NationalSuffixes,
+	})
 }
 
 // DKIMKeys are the hosted domains' DKIM keys, as serve signs with them and

@@ -172,8 +172,10 @@ type Policy struct {
 	// NationalSuffixes are suffix rules: "gov.sy" makes gov.sy and every
 	// subdomain national.
 	NationalSuffixes []string `yaml:"national_suffixes"`
-	// InboundAuth is "enforce" (refuse mail failing SPF/DKIM with DMARC
-	// alignment) or "report" (accept and log only).
+	// InboundAuth is "enforce" (refuse mail failing DMARC, or failing SPF
+	// and DKIM without a DMARC record) or "report" (accept it, with the
+	// results in Authentication-Results). A From of a hosted domain must
+	// pass in both.
 	InboundAuth string `yaml:"inbound_auth"`
 }
 
