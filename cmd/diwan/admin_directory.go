@@ -95,7 +95,7 @@ func domainCmd() *cobra.Command {
 			})
 		},
 	}
-	c.AddCommand(add, list)
+	c.AddCommand(add, list, domainDKIMCmd())
 	return c
 }
 

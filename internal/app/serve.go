@@ -18,6 +18,8 @@ import (
 	"diwan.gov.sy/diwan/internal/config"
 	"diwan.gov.sy/diwan/internal/httpd"
 	"diwan.gov.sy/diwan/internal/imap"
+	"diwan.gov.sy/diwan/internal/mailauth"
+	"diwan.gov.sy/diwan/internal/resolver"
 	"diwan.gov.sy/diwan/internal/smtp"
 	"diwan.gov.sy/diwan/internal/tlsutil"
 )
@@ -242,6 +244,8 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 		Policy:              pol,
 		Store:               e.Mail,
 		Relay:               relay,
+		Verifier:            newVerifier(cfg, e.Directory),
+		Signer:              newSigner(e),
 		MaxMessageBytes:     cfg.SMTP.MaxMessageBytes,
 		MaxRecipients:       cfg.SMTP.MaxRecipients,
 		RatePerMinute:       cfg.SMTP.RatePerMinute,
@@ -267,6 +271,36 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 	}
 	return srv, nil
 }
+
+// hostedDomains is what the sender checks ask of the directory.
+type hostedDomains interface {
+	IsHosted(ctx context.Context, domain string) (bool, error)
+}
+
+// newVerifier builds the sender checks of port 25 (SPF, DKIM, DMARC) on
+// the resolver of dns.servers, deciding as policy.inbound_auth says.
+func newVerifier(cfg *config.Config, dir hostedDomains) smtp.SenderVerifier {
+	return mailauth.NewVerifier(mailauth.VerifierOptions{
+		Resolver:         resolver.New(cfg.DNS.Servers),
+		Mode:             cfg.Policy.InboundAuth,
+		Hostname:         cfg.SMTP.Hostname,
+		Hosted:           dir.IsHosted,
+		NationalSuffixes: cfg.Policy.NationalSuffixes,
+	})
+}
+
+// DKIMKeys are the hosted domains' DKIM keys, as serve signs with them and
+// `diwan admin domain dkim` shows them.
+func DKIMKeys(e *Env) *mailauth.Keys {
+	return mailauth.NewKeys(e.DB, e.MasterKey, mailauth.KeysOptions{
+		Hosted:          e.Directory.IsHosted,
+		RotationOverlap: e.Config.DKIM.RotationOverlap.Duration(),
+	})
+}
+
+// newSigner DKIM-signs submitted mail with its sender domain's keys,
+// generating a domain's key with its first message.
+func newSigner(e *Env) smtp.Signer { return mailauth.NewSigner(DKIMKeys(e)) }
 
 // startIMAP binds the IMAP listeners.
 func startIMAP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) {

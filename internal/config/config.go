@@ -72,6 +72,7 @@ type Config struct {
 	Workflow  Workflow  `yaml:"workflow"`
 	DNS       DNS       `yaml:"dns"`
 	Delivery  Delivery  `yaml:"delivery"`
+	DKIM      DKIM      `yaml:"dkim"`
 	Metrics   Metrics   `yaml:"metrics"`
 	Directory Directory `yaml:"directory"`
 }
@@ -171,8 +172,10 @@ type Policy struct {
 	// NationalSuffixes are suffix rules: "gov.sy" makes gov.sy and every
 	// subdomain national.
 	NationalSuffixes []string `yaml:"national_suffixes"`
-	// InboundAuth is "enforce" (refuse mail failing SPF/DKIM with DMARC
-	// alignment) or "report" (accept and log only).
+	// InboundAuth is "enforce" (refuse mail failing DMARC, or failing SPF
+	// and DKIM without a DMARC record) or "report" (accept it, with the
+	// results in Authentication-Results). A From of a hosted domain must
+	// pass in both.
 	InboundAuth string `yaml:"inbound_auth"`
 }
 
@@ -279,6 +282,15 @@ type Delivery struct {
 	RequireTLS bool `yaml:"require_tls"`
 }
 
+// DKIM is the signing of submitted mail (RFC 6376) with the hosted
+// domains' keys.
+type DKIM struct {
+	// RotationOverlap is how long a key replaced by `diwan admin domain dkim
+	// DOMAIN --rotate` keeps its DNS record valid, so that mail signed with
+	// it just before the rotation still verifies where it arrives.
+	RotationOverlap Duration `yaml:"rotation_overlap"`
+}
+
 // DNS is how Diwan looks up MX, A/AAAA and the TXT records of SPF, DKIM
 // and DMARC.
 type DNS struct {
@@ -366,6 +378,7 @@ func Default() *Config {
 			Transports:     map[string]string{},
 			RequireTLS:     true,
 		},
+		DKIM:    DKIM{RotationOverlap: Duration(168 * time.Hour)},
 		Metrics: Metrics{Allow: []string{"127.0.0.0/8", "::1/128"}},
 	}
 }

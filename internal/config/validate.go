@@ -41,6 +41,7 @@ func (c *Config) Validate() error {
 	v.validateAuth(c)
 	v.validateWorkflow(&c.Workflow)
 	v.validateDelivery(c)
+	v.atLeastDuration("dkim.rotation_overlap", c.DKIM.RotationOverlap, time.Hour)
 	for i, srv := range c.DNS.Servers {
 		if _, _, err := net.SplitHostPort(srv); err != nil {
 			v.add(fmt.Sprintf("dns.servers[%d]", i), "%q is not host:port; give e.g. \"127.0.0.1:53\"", srv)

@@ -118,6 +118,8 @@ func TestValidateNamesTheKeyAndTheFix(t *testing.T) {
 			[]string{"delivery.delay_notice: 200h is not before delivery.max_age 72h"}},
 		{"no delivery workers", func(c *Config) { c.Delivery.Concurrency = 0 },
 			[]string{"delivery.concurrency: 0 is not allowed; use a positive number (default 8)"}},
+		{"dkim overlap too short", func(c *Config) { c.DKIM.RotationOverlap = Duration(time.Minute) },
+			[]string{"dkim.rotation_overlap: 1m is not allowed; use a duration of at least 1h (default 168h)"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -301,9 +301,11 @@ func TestDSNIsSevenBitMIME(t *testing.T) {
 	delayed.Recipients[0].Action, delayed.Recipients[0].RetryUntil = "delayed", dsnNow.Add(time.Hour)
 	utf8Rcpt := bounce()
 	utf8Rcpt.Recipients[0].Recipient = "رنا@moh.gov.sy"
+	idn := bounce()
+	idn.ReportingMTA, idn.To, idn.Recipients[0].RemoteMTA = "بريد.gov.sy", "sami@وزارة.gov.sy", "مخدم.moh.gov.sy."
 	garbled := bounce()
 	garbled.Recipients[0].Diagnostic = "550-5.1.1 first line\r\n550 5.1.1 second\x00 line \xff" + strings.Repeat(" word", 400)
-	for name, d := range map[string]DSN{"failed": bounce(), "delayed": delayed, "utf8": utf8Rcpt, "garbled": garbled} {
+	for name, d := range map[string]DSN{"failed": bounce(), "delayed": delayed, "utf8": utf8Rcpt, "idn": idn, "garbled": garbled} {
 		t.Run(name, func(t *testing.T) {
 			raw, err := d.Build()
 			if err != nil {

@@ -51,8 +51,15 @@ func TestInboundDeliversNationalMail(t *testing.T) {
 			bounce := message("mailer-daemon@moct.gov.sy", "postmaster@mof.gov.sy", "bounce", "undeliverable")
 			c.send("", []string{"postmaster@mof.gov.sy"}, bounce, 250, "")
 			box = e.inbox("admin")
-			if len(box) != 1 || !strings.Contains(box[0], "with ESMTPS id") {
+			if len(box) != 1 {
 				t.Fatalf("postmaster mail to the administrator: %q", box)
+			}
+			// The hop's trace names the client's address and the TLS it used.
+			received, _ = withoutReceived(t, box[0])
+			for _, want := range []string{"from client.test ([127.0.0.1])", "with ESMTPS id", "(TLS 1.3 TLS_"} {
+				if !strings.Contains(received, want) {
+					t.Errorf("Received over STARTTLS %q lacks %q", received, want)
+				}
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"diwan.gov.sy/diwan/internal/delivery"
@@ -38,17 +39,33 @@ type Envelope struct {
 
 // Verdict is a SenderVerifier's answer.
 type Verdict struct {
+	// Pass: the sender is authenticated (DMARC pass, or without a DMARC
+	// record SPF or DKIM pass).
 	Pass bool
-	// Enforce: refuse a message that did not pass (policy.inbound_auth:
-	// enforce); otherwise it is accepted and logged (report).
+	// Enforce: refuse the message when it did not pass (550 5.7.26):
+	// under policy.inbound_auth enforce, and in any mode for a header From
+	// of a domain hosted here; otherwise it is accepted and logged.
 	Enforce bool
-	Rule    string // what failed, for the audit log: "spf:fail", "dmarc:reject"
+	// Rule is the check that failed, for the audit log and the reply:
+	// "dmarc:fail p=reject", "spf:fail+dkim:none".
+	Rule string
+	// Header is the Authentication-Results field (RFC 8601) with its
+	// CRLF, put on top of the stored message whatever the verdict.
+	Header string
+	// From is the header From address checked ("" when the message has
+	// not exactly one).
+	From string
 }
+
+// ErrSenderCheckUnavailable is wrapped by a SenderVerifier's error when
+// DNS could not answer a query the verdict depends on: the message is
+// answered 451 4.4.3 and may come again (RFC 7208 §8.6).
+var ErrSenderCheckUnavailable = errors.New("sender checks unavailable: DNS did not answer")
 
 // SenderVerifier checks inbound mail against its sender's domain: SPF for
 // the client IP and MAIL FROM, DKIM signatures, DMARC alignment with the
-// header From. It reads the whole message; an error is a temporary
-// failure (451).
+// header From. It reads the message (its header section at least); an
+// error is a temporary failure (451).
 type SenderVerifier interface {
 	Verify(ctx context.Context, env Envelope, message io.Reader) (Verdict, error)
 }

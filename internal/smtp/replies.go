@@ -1,6 +1,8 @@
 package smtp
 
 import (
+	"strings"
+
 	gosmtp "github.com/emersion/go-smtp"
 )
 
@@ -44,8 +46,11 @@ var (
 	errLongLine     = reply(554, 5, 6, 0, "Message refused: a line is longer than 998 octets (RFC 5322 §2.1.1)")
 	errHeaderSize   = reply(552, 5, 3, 4, "Message refused: the header section is too large")
 	errHeaderSyntax = reply(554, 5, 6, 0, "Message refused: the header section cannot be parsed")
-	errFromHeader   = reply(550, 5, 7, 1, "The From header must hold exactly one address, one you may send as")
-	errSenderHeader = reply(550, 5, 7, 1, "The Sender header must hold exactly one address, one you may send as")
+	// errAuthUnavailable answers a message whose sender checks met a DNS
+	// failure (RFC 7208 §8.6).
+	errAuthUnavailable = reply(451, 4, 4, 3, "Temporary DNS failure while checking the sender's domain; try again later")
+	errFromHeader      = reply(550, 5, 7, 1, "The From header must hold exactly one address, one you may send as")
+	errSenderHeader    = reply(550, 5, 7, 1, "The Sender header must hold exactly one address, one you may send as")
 )
 
 // replyLine is a one-line reply as written on the wire, for the replies
@@ -79,6 +84,17 @@ func errSenderNotYours(address string) *gosmtp.SMTPError {
 		return reply(550, 5, 7, 1, "The Sender header <"+a+"> is not an address you may send as")
 	}
 	return reply(550, 5, 7, 1, "The Sender header is not an address you may send as")
+}
+
+// errSenderAuth refuses a message that failed the sender checks of
+// policy.inbound_auth: 550 5.7.26, "multiple authentication checks failed"
+// (RFC 7372 §3.3), naming the check ("dmarc:fail p=reject").
+func errSenderAuth(rule string) *gosmtp.SMTPError {
+	const text = "Message refused: the sender's domain does not authenticate it"
+	if r := shown(strings.ReplaceAll(rule, " ", "_")); r != "" {
+		return reply(550, 5, 7, 26, text+" ("+rule+")")
+	}
+	return reply(550, 5, 7, 26, text)
 }
 
 // errDisplayName refuses a display name that shows another address than

@@ -346,7 +346,8 @@ func (s *session) store(ctx context.Context, tx transaction, helo string, msg io
 	}()
 	prefix := ""
 	if verify {
-		if err := s.verify(ctx, tx, helo, sp); err != nil {
+		// The Authentication-Results field goes on top.
+		if prefix, err = s.verify(ctx, tx, helo, sp); err != nil {
 			return err
 		}
 	}
@@ -359,14 +360,7 @@ func (s *session) store(ctx context.Context, tx transaction, helo string, msg io
 		}
 		prefix = sig
 	}
-	withPrefix := func() io.Reader {
-		if prefix == "" {
-			// The spool itself: a file section the blob store can send
-			// without buffering it.
-			return sp.Reader()
-		}
-		return io.MultiReader(strings.NewReader(prefix), sp.Reader())
-	}
+	withPrefix := func() io.Reader { return s.stored(sp, prefix, verify) }
 	if len(tx.local) > 0 {
 		if err := s.srv.o.Store.Deliver(ctx, tx.local, withPrefix()); err != nil {
 			var de *mailstore.DeliveryError
@@ -389,23 +383,51 @@ func (s *session) store(ctx context.Context, tx transaction, helo string, msg io
 	return nil
 }
 
-// verify runs the sender checks of inbound mail (policy.inbound_auth).
-func (s *session) verify(ctx context.Context, tx transaction, helo string, sp *spool.Spool) error {
+// stored is the message as it is stored: the spool with prefix (the DKIM
+// signature, or the Authentication-Results field) on top; on inbound,
+// without the Authentication-Results fields that claim this server.
+func (s *session) stored(sp *spool.Spool, prefix string, verified bool) io.Reader {
+	if prefix == "" {
+		// The spool itself: a file section the blob store can send
+		// without buffering it.
+		return sp.Reader()
+	}
+	if verified {
+		// Inbound (never relayed: no size is declared for it).
+		return io.MultiReader(strings.NewReader(prefix), &withoutOwnResults{msg: sp.Reader(), authserv: s.srv.hostname})
+	}
+	return io.MultiReader(strings.NewReader(prefix), sp.Reader())
+}
+
+// verify runs the sender checks of inbound mail (policy.inbound_auth) and
+// returns the Authentication-Results field to put on top. A failure the
+// verifier enforces is refused 550 5.7.26 (RFC 7372) naming the check,
+// and audited; a DNS failure is a temporary 451 4.4.3.
+func (s *session) verify(ctx context.Context, tx transaction, helo string, sp *spool.Spool) (string, error) {
 	v, err := s.srv.o.Verifier.Verify(ctx, Envelope{Listener: s.door.name, Client: s.client, Helo: helo,
 		From: tx.from, To: tx.rcpts, TLS: s.tls != nil}, sp.Reader())
+	if errors.Is(err, ErrSenderCheckUnavailable) {
+		s.srv.metrics.refused("auth_temporary", "")
+		s.srv.log.Warn("smtp: sender checks unavailable; message deferred", slog.String("client", s.client),
+			slog.String("from", tx.from), slog.Any("err", err))
+		return "", errAuthUnavailable
+	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	if v.Pass || !v.Enforce {
 		if !v.Pass {
 			s.srv.log.Info("smtp: sender authentication failed (report only)", slog.String("client", s.client),
-				slog.String("from", tx.from), slog.String("rule", v.Rule))
+				slog.String("from", tx.from), slog.String("header_from", v.From), slog.String("rule", v.Rule))
 		}
-		return nil
+		return v.Header, nil
 	}
 	_, domain, _ := strings.Cut(tx.from, "@")
-	return s.refuse(refusal{reason: policy.ReasonPolicy, rule: "auth:" + v.Rule, from: tx.from, domain: domain},
-		reply(550, 5, 7, 1, "Message refused: the sender's domain did not authenticate it"))
+	if _, d, err := directory.CanonicalAddress(v.From); err == nil {
+		domain = d // the header From's domain is the one DMARC judged
+	}
+	return "", s.refuse(refusal{reason: policy.ReasonPolicy, rule: v.Rule, from: tx.from, domain: domain, header: v.From},
+		errSenderAuth(v.Rule))
 }
 
 // partial logs the local recipients that did not get a message others got.
