@@ -16,6 +16,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"diwan.gov.sy/diwan/internal/app"
+	"diwan.gov.sy/diwan/internal/blob"
 	"diwan.gov.sy/diwan/internal/config"
 	"diwan.gov.sy/diwan/internal/delivery"
 	"diwan.gov.sy/diwan/internal/delivery/deliverytest"
@@ -292,16 +293,24 @@ func TestDeliveryBouncesMessageDeniedWhileQueued(t *testing.T) {
 	}
 }
 
-// A message accepted is pushed to the worker, not found by a slow poll:
-// the remote sees MAIL FROM within tens of milliseconds of the 250.
+// A message accepted is pushed to the worker, not found by a poll (River
+// polls every 500 ms): the remote sees MAIL FROM within tens of
+// milliseconds of the 250. Each message is sent while no job runs, so
+// that no other job's end wakes the worker for it.
 func TestDeliveryStartsWithinTensOfMillisecondsOfAcceptance(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			rem := deliverytest.NewRemote(t)
 			n := relayNode(t, b, rem, nil)
+			e, _ := n.queueOf(t)
 			const count = 20
 			lat := make([]time.Duration, 0, count)
 			for i := range count {
+				until(t, 10*time.Second, "no job waiting or running", func() bool {
+					var busy int64
+					err := e.DB.Reader().Raw("SELECT COUNT(*) FROM river_job WHERE state IN ('available', 'running')").Scan(&busy).Error
+					return err == nil && busy == 0
+				})
 				n.sendTo(t, fmt.Sprintf("push%d", i), "omar@moh.gov.sy")
 				accepted := time.Now()
 				var at time.Time
@@ -379,6 +388,54 @@ func TestDeliverySendsOneDelayNotice(t *testing.T) {
 			if bs := n.bounces(t); len(bs) != 1 {
 				t.Fatalf("%d notices after more attempts, want 1", len(bs))
 			}
+		})
+	}
+}
+
+// The sweep removes a queued message no entry needs (its recording
+// failed after the blob was stored) and keeps one still pending; a sent
+// message's blob is removed once sent.
+func TestDeliverySweepRemovesOnlyUnneededMessages(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			rem := deliverytest.NewRemote(t)
+			rem.Set(nil, func() *gosmtp.SMTPError { return deliverytest.Reply(451, gosmtp.EnhancedCode{4, 3, 0}, "busy") })
+			n := relayNode(t, b, rem, nil)
+			n.sendTo(t, "kept", "omar@moh.gov.sy")
+			e, q := n.queueOf(t)
+			ctx := context.Background()
+			const orphan = "relay/00/00/00000000000000000000000000000000"
+			if _, err := e.Blob.PutKey(ctx, orphan, strings.NewReader("x"), 1); err != nil {
+				t.Fatal(err)
+			}
+			relayBlobs := func() []string {
+				var keys []string
+				if err := e.Blob.List(ctx, "relay/", func(i blob.Info) error { keys = append(keys, i.Key); return nil }); err != nil {
+					t.Fatal(err)
+				}
+				return keys
+			}
+			if got := relayBlobs(); len(got) != 2 {
+				t.Fatalf("relay blobs before the sweep: %v", got)
+			}
+			removed, err := q.Sweep(ctx, time.Now().Add(time.Minute))
+			if err != nil || removed != 1 {
+				t.Fatalf("sweep removed %d (%v), want the orphan", removed, err)
+			}
+			if got := relayBlobs(); len(got) != 1 || got[0] == orphan {
+				t.Fatalf("relay blobs after the sweep: %v, want the pending message's", got)
+			}
+			rem.Set(nil, nil)
+			l, _, err := q.List(ctx, delivery.ListOptions{})
+			if err != nil || len(l) != 1 {
+				t.Fatal(l, err)
+			}
+			if err := q.Retry(ctx, "cli:test", l[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			until(t, 30*time.Second, "the message sent and its blob removed", func() bool {
+				return len(rem.Messages()) == 1 && len(relayBlobs()) == 0
+			})
 		})
 	}
 }

@@ -210,6 +210,7 @@ func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer, queue httpd.Queue)
 		Workflow:        e.Workflow,
 		Queue:           queue,
 		BaseURL:         cfg.HTTP.BaseURL,
+		MailSetup:       mailSetup(cfg),
 	})
 	if err := srv.Listen(); err != nil {
 		return nil, fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)

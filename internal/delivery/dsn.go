@@ -15,6 +15,7 @@ import (
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
+	"golang.org/x/net/idna"
 )
 
 // DSNRecipient is what a delivery status notification says about one
@@ -58,6 +59,7 @@ func (d DSN) Build() ([]byte, error) {
 	if d.Now.IsZero() {
 		d.Now = time.Now()
 	}
+	d.ReportingMTA, d.To = asciiHost(d.ReportingMTA), asciiAddressDomain(d.To)
 	h, err := d.header()
 	if err != nil {
 		return nil, err
@@ -77,6 +79,9 @@ func (d DSN) Build() ([]byte, error) {
 		{"text/rfc822-headers", "Undelivered message headers", "", nil, d.originalHeader()},
 	}
 	for _, p := range parts {
+		if len(p.body) == 0 {
+			continue // no original header to return (RFC 3464 §2: the third part is optional)
+		}
 		if p.enc == "" {
 			p.enc, p.params = headerEncoding(p.body)
 		}
@@ -203,7 +208,7 @@ func (d DSN) status() []byte {
 func (r DSNRecipient) fields() []string {
 	f := []string{"Final-Recipient", addressType(r.Recipient), "Action", r.Action, "Status", r.status()}
 	if r.RemoteMTA != "" {
-		f = append(f, "Remote-MTA", "dns; "+asciiText(r.RemoteMTA))
+		f = append(f, "Remote-MTA", "dns; "+asciiHost(r.RemoteMTA))
 	}
 	if r.Diagnostic != "" {
 		f = append(f, "Diagnostic-Code", diagnosticCode(r.Diagnostic))
@@ -310,6 +315,31 @@ func asciiText(s string) string {
 	return b.String()
 }
 
+// asciiHost is a host name as DNS has it: an internationalised name in
+// A-labels (RFC 5890), without a trailing dot; what is not a host name is
+// made printable ASCII.
+func asciiHost(h string) string {
+	h = strings.TrimSuffix(h, ".")
+	if a, err := idna.Lookup.ToASCII(h); err == nil {
+		return a
+	}
+	return asciiText(h)
+}
+
+// asciiAddressDomain is addr with its domain in A-labels when its local part is
+// ASCII, so that the To field stays 7-bit; a UTF-8 local part leaves it
+// as it is (RFC 6532).
+func asciiAddressDomain(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 || !isPrintableASCII(addr[:at]) {
+		return addr
+	}
+	if a, err := idna.Lookup.ToASCII(addr[at+1:]); err == nil {
+		return addr[:at+1] + a
+	}
+	return addr
+}
+
 func isPrintableASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] <= 0x20 || s[i] >= 0x7f {
@@ -320,9 +350,12 @@ func isPrintableASCII(s string) bool {
 }
 
 // originalHeader is the original header section with CRLF line endings
-// and without its closing empty line.
+// and without its closing empty line; nil when there is none.
 func (d DSN) originalHeader() []byte {
 	h := bytes.TrimRight(d.OriginalHeader, "\r\n")
+	if len(h) == 0 {
+		return nil
+	}
 	h = bytes.ReplaceAll(h, []byte("\r\n"), []byte("\n"))
 	h = bytes.ReplaceAll(h, []byte("\r"), []byte("\n"))
 	h = bytes.ReplaceAll(h, []byte("\n"), []byte("\r\n"))

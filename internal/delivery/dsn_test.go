@@ -28,6 +28,11 @@ type dsnPart struct {
 // checks the shape RFC 6522 §3 asks of a multipart/report.
 func parseDSN(t *testing.T, raw []byte) (mail.Header, []dsnPart) {
 	t.Helper()
+	return parseDSNParts(t, raw, "text/plain", "message/delivery-status", "text/rfc822-headers")
+}
+
+func parseDSNParts(t *testing.T, raw []byte, want ...string) (mail.Header, []dsnPart) {
+	t.Helper()
 	e, err := gomessage.Read(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatalf("read notification: %v\n%s", err, raw)
@@ -54,7 +59,6 @@ func parseDSN(t *testing.T, raw []byte) (mail.Header, []dsnPart) {
 		}
 		parts = append(parts, dsnPart{typ: pt, params: pp, cte: cte, body: body})
 	}
-	want := []string{"text/plain", "message/delivery-status", "text/rfc822-headers"}
 	if len(parts) != len(want) {
 		t.Fatalf("%d parts, want %d (%v)", len(parts), len(want), want)
 	}
@@ -297,9 +301,11 @@ func TestDSNIsSevenBitMIME(t *testing.T) {
 	delayed.Recipients[0].Action, delayed.Recipients[0].RetryUntil = "delayed", dsnNow.Add(time.Hour)
 	utf8Rcpt := bounce()
 	utf8Rcpt.Recipients[0].Recipient = "رنا@moh.gov.sy"
+	idn := bounce()
+	idn.ReportingMTA, idn.To, idn.Recipients[0].RemoteMTA = "بريد.gov.sy", "sami@وزارة.gov.sy", "مخدم.moh.gov.sy."
 	garbled := bounce()
 	garbled.Recipients[0].Diagnostic = "550-5.1.1 first line\r\n550 5.1.1 second\x00 line \xff" + strings.Repeat(" word", 400)
-	for name, d := range map[string]DSN{"failed": bounce(), "delayed": delayed, "utf8": utf8Rcpt, "garbled": garbled} {
+	for name, d := range map[string]DSN{"failed": bounce(), "delayed": delayed, "utf8": utf8Rcpt, "idn": idn, "garbled": garbled} {
 		t.Run(name, func(t *testing.T) {
 			raw, err := d.Build()
 			if err != nil {
@@ -338,6 +344,22 @@ func TestDSNDiagnosticOfMultiLineReplyAndOwnReason(t *testing.T) {
 	if blocks[2].Has("Remote-MTA") || blocks[2].Has("Last-Attempt-Date") {
 		t.Errorf("fields for a remote that never answered: %v", blocks[2])
 	}
+}
+
+// Without the original header (it could not be read) the notice goes
+// without its third part rather than with an empty one.
+func TestDSNWithoutOriginalHeaderHasTwoParts(t *testing.T) {
+	d := bounce()
+	d.OriginalHeader = []byte("\r\n")
+	raw, err := d.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := parseDSNParts(t, raw, "text/plain", "message/delivery-status")
+	if h.Has("In-Reply-To") {
+		t.Errorf("In-Reply-To without an original header: %q", h.Get("In-Reply-To"))
+	}
+	checkSevenBit(t, raw)
 }
 
 // RFC 3464 §2: no notification to the null sender; nothing it cannot say.

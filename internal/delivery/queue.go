@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,7 +56,9 @@ type Queue struct {
 	jobs  jobs    // nil: record only
 	eng   *engine // nil: record only
 
-	started atomic.Bool
+	started   atomic.Bool
+	stopSweep context.CancelFunc
+	swept     sync.WaitGroup
 }
 
 // NewQueue returns the relay queue on d and b, which records and sends

@@ -123,6 +123,10 @@ func (q *Queue) Start(ctx context.Context) error {
 		return err
 	}
 	q.started.Store(true)
+	sctx, cancel := context.WithCancel(ctx)
+	q.stopSweep = cancel
+	q.swept.Add(1)
+	go func() { defer q.swept.Done(); q.runSweeper(sctx, time.Hour) }()
 	return nil
 }
 
@@ -132,6 +136,8 @@ func (q *Queue) Stop(ctx context.Context) error {
 	if !q.started.Swap(false) {
 		return nil
 	}
+	q.stopSweep()
+	q.swept.Wait()
 	return q.jobs.stop(ctx)
 }
 

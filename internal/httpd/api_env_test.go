@@ -87,7 +87,8 @@ func newAPIEnvOn(t testing.TB, d *db.DB, org bool, logger *slog.Logger) *apiEnv 
 	wcfg.MaxAttachmentBytes, wcfg.MaxLetterBytes = testMaxAttachment, testMaxLetter
 	wf := workflow.New(d, blobs, workflow.Options{Workflow: wcfg, Audit: audit.NewSealer(auditKey), Directory: dir})
 	e := &apiEnv{t: t, db: d, dir: dir, wf: wf, blobs: blobs}
-	e.ts = startTLS(t, Options{Directory: dir, Workflow: wf, BaseURL: "https://diwan.example.gov", Logger: logger}, nil)
+	e.ts = startTLS(t, Options{Directory: dir, Workflow: wf, BaseURL: "https://diwan.example.gov", Logger: logger,
+		MailSetup: testMailSetup}, nil)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", e.ts.logs.String())

@@ -21,6 +21,7 @@ func (s *Server) routes(e *gin.Engine) {
 		return // no JSON API and no web UI without their services
 	}
 	s.uiRoutes(e)
+	s.mailSetupRoutes(e) // mailsetup.go: autoconfig, autodiscover
 	// The JSON API (DESIGN.md §6a). Search, the register book and the
 	// dashboard come with the issue that builds them.
 	v1 := e.Group("/api/v1", checkQuery)
@@ -110,6 +111,7 @@ func (s *Server) uiRoutes(e *gin.Engine) {
 	u.GET("/account", s.getAccount)
 	u.POST("/account/password", s.postAccountPassword)
 	u.POST("/account/language", s.postAccountLanguage)
+	u.GET("/account/mail.mobileconfig", s.mobileconfig) // mailsetup.go
 
 	u.GET("/registers", s.getRegisters)
 }

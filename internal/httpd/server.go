@@ -109,6 +109,10 @@ type Options struct {
 	// is accepted as same-origin behind a proxy, and an https URL makes
 	// cookies Secure even when the server itself speaks plain HTTP.
 	BaseURL string
+	// MailSetup is what mail clients are told (mailsetup.go): the mail
+	// listeners' public host name and ports. Without a Host the set-up
+	// documents answer 404.
+	MailSetup MailSetup
 }
 
 // Server is the HTTP(S) server. Build it with New, add routes with Router,

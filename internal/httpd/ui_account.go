@@ -25,12 +25,18 @@ type accountPage struct {
 	Languages          []string
 	MustChange         bool
 	MinLength          int
+	MailProfile        bool // the Apple mail profile can be downloaded
 }
 
 func (s *Server) accountData(c *gin.Context, p *uiPage) *accountPage {
 	d := &accountPage{Login: p.User.Login, Name: p.User.Name, Where: p.User.Where, Roles: p.User.Roles,
 		Language: p.Lang, Languages: directory.Languages, MustChange: p.User.MustChange,
 		MinLength: s.opts.Directory.MinPasswordLength()}
+	if ok, err := s.hasMailProfile(c.Request.Context(), p.User.Login); err == nil {
+		d.MailProfile = ok
+	} else {
+		s.log.Warn("account page: mail profile", "login", p.User.Login, "err", err)
+	}
 	p.Data = d
 	return d
 }

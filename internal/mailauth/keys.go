@@ -235,8 +235,11 @@ func (k *Keys) ensure(ctx context.Context, actor, canon string, ed25519 bool) ([
 			return rows, nil
 		}
 		err = k.generate(ctx, actor, canon, missing, false)
-		if err == nil || (db.IsUniqueViolation(err) && attempt < 3) {
+		switch {
+		case err == nil || db.IsUniqueViolation(err) && attempt < 3:
 			continue
+		case db.IsUniqueViolation(err):
+			return nil, fmt.Errorf("dkim keys of %s: made by another node at the same time, and not found after: %w", canon, err)
 		}
 		return nil, err
 	}
@@ -262,6 +265,9 @@ func (k *Keys) rotate(ctx context.Context, actor, canon string) error {
 	err = k.generate(ctx, actor, canon, algs, true)
 	if db.IsUniqueViolation(err) {
 		err = k.generate(ctx, actor, canon, algs, true)
+	}
+	if db.IsUniqueViolation(err) {
+		return fmt.Errorf("rotate dkim keys of %s: rotated elsewhere at the same time; run it again: %w", canon, err)
 	}
 	return err
 }

@@ -41,8 +41,17 @@ const (
 type Signer struct {
 	keys *Keys
 
-	mu    sync.Mutex
-	cache map[string]*signEntry // by canonical domain
+	mu      sync.Mutex
+	cache   map[string]*signEntry // by canonical domain
+	loading map[string]*loadLock  // domains whose keys are being read
+}
+
+// loadLock lets one session of a process read (or generate) a domain's
+// keys while the others wait for its result: a new domain's first burst
+// of messages makes one key, not one per message.
+type loadLock struct {
+	mu      sync.Mutex
+	waiters int
 }
 
 // signEntry is a domain's active keys, decrypted, as read at checked.
@@ -60,7 +69,7 @@ type signKey struct {
 
 // NewSigner returns a Signer of k's keys.
 func NewSigner(k *Keys) *Signer {
-	return &Signer{keys: k, cache: make(map[string]*signEntry)}
+	return &Signer{keys: k, cache: make(map[string]*signEntry), loading: make(map[string]*loadLock)}
 }
 
 // Sign reads the whole message and returns its DKIM-Signature fields (one
@@ -82,13 +91,17 @@ func (s *Signer) entry(ctx context.Context, domain string) (*signEntry, error) {
 	if err != nil {
 		return nil, nil // not a domain name: not hosted
 	}
+	if e := s.cached(canon); e != nil {
+		return e, nil
+	}
+	defer s.lockLoad(canon)()
+	if e := s.cached(canon); e != nil { // read meanwhile by another session
+		return e, nil
+	}
 	now := s.keys.clock()
 	s.mu.Lock()
 	old := s.cache[canon]
 	s.mu.Unlock()
-	if old != nil && now.Sub(old.checked) < signRefresh {
-		return old, nil
-	}
 	_, ascii, err := s.keys.domain(ctx, canon)
 	if errors.Is(err, directory.ErrNotHosted) {
 		s.mu.Lock()
@@ -113,6 +126,39 @@ func (s *Signer) entry(ctx context.Context, domain string) (*signEntry, error) {
 	}
 	s.cache[canon] = e
 	return e, nil
+}
+
+// cached returns the domain's keys if they were read less than
+// signRefresh ago.
+func (s *Signer) cached(canon string) *signEntry {
+	s.mu.Lock()
+	e := s.cache[canon]
+	s.mu.Unlock()
+	if e != nil && s.keys.clock().Sub(e.checked) < signRefresh {
+		return e
+	}
+	return nil
+}
+
+// lockLoad takes the domain's load lock and returns its release.
+func (s *Signer) lockLoad(canon string) func() {
+	s.mu.Lock()
+	l := s.loading[canon]
+	if l == nil {
+		l = &loadLock{}
+		s.loading[canon] = l
+	}
+	l.waiters++
+	s.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		s.mu.Lock()
+		if l.waiters--; l.waiters == 0 {
+			delete(s.loading, canon)
+		}
+		s.mu.Unlock()
+	}
 }
 
 // load reads the domain's active keys (generating the first), decrypting

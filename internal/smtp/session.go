@@ -360,18 +360,7 @@ func (s *session) store(ctx context.Context, tx transaction, helo string, msg io
 		}
 		prefix = sig
 	}
-	withPrefix := func() io.Reader {
-		if prefix == "" {
-			// The spool itself: a file section the blob store can send
-			// without buffering it.
-			return sp.Reader()
-		}
-		if verify {
-			// Inbound (never relayed: its size is the stored one's).
-			return io.MultiReader(strings.NewReader(prefix), &withoutOwnResults{msg: sp.Reader(), authserv: s.srv.hostname})
-		}
-		return io.MultiReader(strings.NewReader(prefix), sp.Reader())
-	}
+	withPrefix := func() io.Reader { return s.stored(sp, prefix, verify) }
 	if len(tx.local) > 0 {
 		if err := s.srv.o.Store.Deliver(ctx, tx.local, withPrefix()); err != nil {
 			var de *mailstore.DeliveryError
@@ -392,6 +381,22 @@ func (s *session) store(ctx context.Context, tx transaction, helo string, msg io
 		}
 	}
 	return nil
+}
+
+// stored is the message as it is stored: the spool with prefix (the DKIM
+// signature, or the Authentication-Results field) on top; on inbound,
+// without the Authentication-Results fields that claim this server.
+func (s *session) stored(sp *spool.Spool, prefix string, verified bool) io.Reader {
+	if prefix == "" {
+		// The spool itself: a file section the blob store can send
+		// without buffering it.
+		return sp.Reader()
+	}
+	if verified {
+		// Inbound (never relayed: no size is declared for it).
+		return io.MultiReader(strings.NewReader(prefix), &withoutOwnResults{msg: sp.Reader(), authserv: s.srv.hostname})
+	}
+	return io.MultiReader(strings.NewReader(prefix), sp.Reader())
 }
 
 // verify runs the sender checks of inbound mail (policy.inbound_auth) and
