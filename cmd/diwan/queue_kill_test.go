@@ -21,13 +21,18 @@ import (
 // `diwan serve` is killed with SIGKILL before it was sent: started again,
 // the node sends every acknowledged message (a message whose remote 250
 // came just before the kill, before it was marked sent, may arrive twice).
-// SQLite: a job the kill left running is freed at the next start. (On
-// PostgreSQL, where another node might still be running it, River's
-// rescuer frees it after RescueStuckJobsAfter; the restart test covers
-// PostgreSQL with a clean stop.)
+// A job the kill left running is taken back at the next start (the
+// node's River id is the same across restarts). On SQLite and on
+// PostgreSQL.
 func TestKilledServerSendsEveryAcknowledgedRelayMessage(t *testing.T) {
+	for _, dbName := range []string{"sqlite", "postgres"} {
+		t.Run(dbName, func(t *testing.T) { killWhileRelaying(t, dbName) })
+	}
+}
+
+func killWhileRelaying(t *testing.T, dbName string) {
 	rem := deliverytest.NewRemote(t)
-	in := relayInstance(t, "sqlite", rem)
+	in := relayInstance(t, dbName, rem)
 	s := in.serve()
 	addr := s.addrOf(t, "smtp submission")
 
@@ -73,6 +78,11 @@ func TestKilledServerSendsEveryAcknowledgedRelayMessage(t *testing.T) {
 	s = in.serve()
 	subject := regexp.MustCompile(`(?m)^Subject: relay (\d+)\r?$`)
 	var got map[int64]int
+	defer func() {
+		if t.Failed() {
+			t.Logf("queue after the restart:\n%s", in.ok("", "admin", "queue", "list", "--state", "pending"))
+		}
+	}()
 	waitUntil(t, 60*time.Second, "every acknowledged message at the remote", func() bool {
 		got = map[int64]int{}
 		for _, m := range rem.Messages() {

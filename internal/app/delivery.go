@@ -2,12 +2,15 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -30,6 +33,7 @@ func (e *Env) OpenQueue(ctx context.Context, work bool) (*delivery.Queue, *SelfA
 		DelayNotice: cfg.Delivery.DelayNotice.Duration(),
 		Concurrency: cfg.Delivery.Concurrency,
 		Work:        work,
+		NodeID:      nodeID(cfg.DataDir),
 		Logger:      e.Log,
 	}
 	for _, d := range cfg.Delivery.RetryIntervals {
@@ -175,4 +179,21 @@ func newDelivery(ctx context.Context, e *Env) (*delivery.Queue, *SelfAddrs, func
 		release()
 	}
 	return q, self, stop, nil
+}
+
+// nodeID names this node to River: its host name and its data directory,
+// the same across restarts and different for two nodes on one host.
+func nodeID(dataDir string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	sum := sha256.Sum256([]byte(dataDir))
+	if len(host) > 60 {
+		host = host[:60]
+	}
+	return "diwan-" + host + "-" + hex.EncodeToString(sum[:6])
 }

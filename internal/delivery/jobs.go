@@ -59,6 +59,7 @@ func riverConfig(o Options, w *worker) *river.Config {
 	if w == nil {
 		return c
 	}
+	c.ID = o.NodeID
 	workers := river.NewWorkers()
 	river.AddWorker(workers, w)
 	c.Workers = workers
@@ -263,7 +264,20 @@ func retryJob(ctx context.Context, retry func(context.Context) (*rivertype.JobRo
 	}
 }
 
-func (j *pgJobs) start(ctx context.Context) error { return j.client.Start(ctx) }
+// start first frees the jobs this node was running when it was killed
+// (River's attempted_by ends with this node's id, Options.NodeID): no other
+// node runs them, so they need not wait for River's rescuer
+// (RescueStuckJobsAfter). Jobs of another node that died wait for it.
+func (j *pgJobs) start(ctx context.Context) error {
+	if id := j.client.ID(); id != "" {
+		_, err := j.pool.Exec(ctx, `UPDATE river_job SET state = 'available'
+			WHERE state = 'running' AND queue = $1 AND attempted_by[array_upper(attempted_by, 1)] = $2`, riverQueue, id)
+		if err != nil {
+			return fmt.Errorf("free the jobs left running: %w", err)
+		}
+	}
+	return j.client.Start(ctx)
+}
 func (j *pgJobs) stop(ctx context.Context) error {
 	return stopRiver(ctx, j.client.Stop, j.client.StopAndCancel)
 }

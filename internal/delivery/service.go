@@ -62,6 +62,11 @@ type Options struct {
 	// Work runs the worker once Start is called (serve); without, the
 	// queue records, lists, retries and drops (admin commands).
 	Work bool
+	// NodeID names this node to River, the same across its restarts (and
+	// different from every other node's): a restarted node takes back at
+	// once the jobs it was running when it died. "" lets River choose one
+	// per process.
+	NodeID string
 	// FetchPollInterval overrides how often River looks for due jobs.
 	FetchPollInterval time.Duration
 	Registerer        prometheus.Registerer

@@ -63,7 +63,8 @@ func (w *worker) Work(ctx context.Context, job *river.Job[sendArgs]) error {
 	return nil
 }
 
-// pendingRows loads the job's entries still pending, by id.
+// pendingRows loads the job's entries still pending: its message's, for
+// its domain.
 func (e *engine) pendingRows(ctx context.Context, a sendArgs) ([]relayRow, error) {
 	var rows []relayRow
 	err := e.db.Writer().WithContext(ctx).Where("blob_key = ? AND domain = ? AND state = ?", a.BlobKey, a.Domain, StatePending).
