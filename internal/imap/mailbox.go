@@ -14,7 +14,7 @@ const sep = string(mailstore.Separator)
 
 // mailboxName checks a mailbox name as the client sent it (imapserver has
 // decoded modified UTF-7 already, and refuses invalid modified UTF-7 itself
-// with NO [SERVERBUG]) and returns it with INBOX in canonical case.
+// with NO [CANNOT]) and returns it with INBOX in canonical case.
 //
 // Refused with NO [CANNOT] (RFC 9051 §5.1): control characters, the
 // wildcards * and %, an empty level ("a//b", a leading or trailing "/"),
