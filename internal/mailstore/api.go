@@ -238,7 +238,8 @@ type MessageInfo struct {
 	// HeaderSize is the size of the message header with its blank line:
 	// BODY[HEADER] is the range [0, HeaderSize), BODY[TEXT] the rest.
 	HeaderSize int64
-	// SentDate is the Date header field (zero when missing).
+	// SentDate is the Date header field's date and time as written, in
+	// UTC whatever its zone (see sentClock; zero when missing).
 	SentDate time.Time
 	// BlobKey names the raw message for OpenRaw.
 	BlobKey  string
