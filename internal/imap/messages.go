@@ -35,7 +35,14 @@ func (s *session) Append(mailbox string, r imap.LiteralReader, o *imap.AppendOpt
 		return nil, no(imap.ResponseCodeOverQuota, "Over quota: the message was not stored")
 	}
 	lit := &literal{r: r, left: r.Size()}
-	a, err := st.Append(s.ctx, s.uid(), name, lit, mailstore.AppendOptions{Flags: flags, InternalDate: o.Time})
+	var src io.Reader = lit
+	if o.Binary {
+		src, err = binaryMessage(lit)
+	}
+	var a mailstore.Appended
+	if err == nil {
+		a, err = st.Append(s.ctx, s.uid(), name, src, mailstore.AppendOptions{Flags: flags, InternalDate: o.Time})
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, mailstore.ErrNotFound):
