@@ -328,6 +328,13 @@ type FetchWriter struct {
 	options fetchWriterOptions
 }
 
+// WriteMailboxFlags writes a FLAGS response. A server calls it before the
+// first FETCH response that shows a keyword the client was not told about
+// (RFC 9051 §7.3.5).
+func (cmd *FetchWriter) WriteMailboxFlags(flags []imap.Flag) error {
+	return cmd.conn.writeFlags(flags)
+}
+
 // CreateMessage writes a FETCH response for a message.
 //
 // FetchResponseWriter.Close must be called.
