@@ -391,6 +391,11 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, v *view, mi *mailstore.Mes
 		}
 	}
 
+	if o.Flags || flagsChanged {
+		if err := announceFlags(w, v, mi.Flags); err != nil {
+			return err
+		}
+	}
 	rw := w.CreateMessage(seq)
 	if o.UID {
 		rw.WriteUID(imap.UID(mi.UID))

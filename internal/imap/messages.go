@@ -147,11 +147,16 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, f *imap.S
 	if err != nil {
 		return s.storeError("store", err)
 	}
-	if op != mailstore.FlagsRemove {
-		v.learnFlags(flags)
-	}
 	if f.Silent {
+		if op != mailstore.FlagsRemove {
+			v.learnFlags(flags)
+		}
 		return nil
+	}
+	if op != mailstore.FlagsRemove {
+		if err := announceFlags(w, v, flags); err != nil {
+			return err
+		}
 	}
 	_, isUID := numSet.(imap.UIDSet)
 	for _, u := range ups {

@@ -60,16 +60,20 @@ func (s *session) Select(name string, o *imap.SelectOptions) (_ *imap.SelectData
 			firstUnseen = uint32(i + 1)
 		}
 	}
-	return &imap.SelectData{
+	data := &imap.SelectData{
 		Flags:             flags,
 		PermanentFlags:    perm,
 		NumMessages:       uint32(len(sel.UIDs)),
 		FirstUnseenSeqNum: firstUnseen,
 		UIDNext:           imap.UID(sel.UIDNext),
 		UIDValidity:       sel.UIDValidity,
-		// RFC 9051 §6.3.2: IMAP4rev2 requires a LIST response for the mailbox.
-		List: &imap.ListData{Mailbox: sel.Name, Delim: mailstore.Separator, Attrs: mailboxAttrs(sel.Mailbox)},
-	}, nil
+	}
+	// RFC 9051 §6.3.2: IMAP4rev2 requires a LIST response for the mailbox;
+	// an IMAP4rev1 client (RFC 3501 §6.3.1) does not expect one.
+	if s.conn != nil && s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
+		data.List = &imap.ListData{Mailbox: sel.Name, Delim: mailstore.Separator, Attrs: mailboxAttrs(sel.Mailbox)}
+	}
+	return data, nil
 }
 
 func mailboxAttrs(mb mailstore.Mailbox) []imap.MailboxAttr {

@@ -289,6 +289,26 @@ func (v *view) learnFlags(flags []string) {
 	}
 }
 
+// introduce adds the flags the client was not told about to the known set
+// and returns the whole set when there were any (nil otherwise): the FLAGS
+// response to send before a FETCH that shows them (RFC 9051 §7.3.5).
+func (v *view) introduce(flags []string) []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	added := false
+	for _, f := range flags {
+		if !containsFold(v.known, f) && f != recentFlag {
+			v.known = append(v.known, f)
+			added = true
+		}
+	}
+	if !added {
+		return nil
+	}
+	v.announce = false // told now, not again at the next poll
+	return slices.Clone(v.known)
+}
+
 func containsFold(list []string, s string) bool {
 	for _, x := range list {
 		if strings.EqualFold(x, s) {
@@ -438,4 +458,20 @@ func toFlags(fl []string) []imap.Flag {
 		out[i] = imap.Flag(f)
 	}
 	return out
+}
+
+// recentFlag is \Recent: never a keyword, never in FLAGS's list of what
+// may be set.
+const recentFlag = `\Recent`
+
+// announceFlags sends FLAGS ahead of a FETCH response that shows flags the
+// client does not know yet (keywords set by another session, or by this
+// one's STORE), so that no keyword reaches the client before the FLAGS
+// response that introduces it (RFC 9051 §7.3.5).
+func announceFlags(w *imapserver.FetchWriter, v *view, flags []string) error {
+	known := v.introduce(flags)
+	if known == nil {
+		return nil
+	}
+	return w.WriteMailboxFlags(toFlags(known))
 }
