@@ -158,6 +158,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		MaxConnectionsPerIP:     o.perIP,
 		MaxConnectionsPerUserIP: o.perUserIP,
 		AccountURL:              "https://diwan.example.gov/account",
+		Version:                 "test-1.2",
 		Registerer:              reg,
 		Logger:                  log,
 	})
@@ -207,6 +208,7 @@ type errorLog struct {
 	mu     sync.Mutex
 	msgs   []string
 	logins []map[string]string
+	ids    []map[string]string // "client id" records
 }
 
 // DIWAN_TEST_LOG=1 prints every record of the server, debug included.
@@ -217,11 +219,15 @@ func (h *errorLog) Enabled(_ context.Context, l slog.Level) bool {
 }
 
 func (h *errorLog) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == "login" {
+	if r.Message == "login" || r.Message == "client id" {
 		attrs := map[string]string{"level": r.Level.String()}
 		r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
 		h.mu.Lock()
-		h.logins = append(h.logins, attrs)
+		if r.Message == "login" {
+			h.logins = append(h.logins, attrs)
+		} else {
+			h.ids = append(h.ids, attrs)
+		}
 		h.mu.Unlock()
 	}
 	if verbose {
@@ -251,6 +257,13 @@ func (h *errorLog) loginRecords() []map[string]string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]map[string]string(nil), h.logins...)
+}
+
+// idRecords returns the attributes of the "client id" records so far.
+func (h *errorLog) idRecords() []map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]map[string]string(nil), h.ids...)
 }
 
 func (h *errorLog) messages() []string {

@@ -64,6 +64,8 @@ type session struct {
 	// reads no further command, and Close sends bye, the BYE's text.
 	failures int
 	bye      string
+
+	idLogged bool // the client's ID fields were logged
 }
 
 // maxLoggedUser bounds the login name a log line repeats.
