@@ -270,6 +270,8 @@ type FlagUpdate struct {
 	UID    uint32
 	Flags  []string
 	ModSeq uint64
+	// Changed: this call changed the flags (ModSeq is the call's new one).
+	Changed bool
 }
 
 // Copied is the result of Copy and Move (COPYUID, RFC 4315 §3): SrcUIDs[i]
@@ -528,6 +530,11 @@ type api interface {
 	// keep their flags, are absent from the updates and are returned in
 	// modified, ascending.
 	StoreFlagsUnchangedSince(ctx context.Context, userID, mailboxID int64, uids []uint32, op FlagOp, flags []string, unchangedSince uint64) (updates []FlagUpdate, modified []uint32, err error)
+	// Changed returns UID, flags and MODSEQ of the messages whose MODSEQ
+	// is above since, ascending by UID (QRESYNC, CHANGEDSINCE), from an
+	// index on MODSEQ: its cost follows the number of changes, not the
+	// size of the mailbox.
+	Changed(ctx context.Context, userID, mailboxID int64, since uint64) ([]FlagUpdate, error)
 	// Vanished returns the UIDs expunged from the mailbox (EXPUNGE, MOVE,
 	// RENAME of INBOX) at a MODSEQ above since, ascending, and whether the
 	// list is complete: records are kept Options.ExpungedRetention, and

@@ -1,8 +1,10 @@
 package mailstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,4 +98,36 @@ func (s *Store) pruneExpunged(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("prune expunged uids: %w", err)
 	}
 	return n, nil
+}
+
+// Changed returns the UID, flags and MODSEQ of every message of the
+// mailbox whose MODSEQ is above since, ascending by UID: what a client
+// that knew the mailbox at since must learn (QRESYNC, CHANGEDSINCE). It
+// reads the messages by their MODSEQ index, not the whole mailbox.
+func (s *Store) Changed(ctx context.Context, userID, mailboxID int64, since uint64) ([]FlagUpdate, error) {
+	rows, err := s.db.Reader().WithContext(ctx).Raw(`SELECT uid, modseq, seen, answered, flagged, deleted, draft, keywords
+		FROM mailbox_messages WHERE mailbox_id = ? AND user_id = ? AND modseq > ?`,
+		mailboxID, userID, int64(min(since, 1<<63-1))).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("changes in mailbox %d: %w", mailboxID, err)
+	}
+	defer rows.Close()
+	var out []FlagUpdate
+	for rows.Next() {
+		var u FlagUpdate
+		var f flagSet
+		var kw string
+		var ms int64
+		if err := rows.Scan(&u.UID, &ms, &f.seen, &f.answered, &f.flagged, &f.deleted, &f.draft, &kw); err != nil {
+			return nil, fmt.Errorf("changes in mailbox %d: %w", mailboxID, err)
+		}
+		f.keywords = keywordsFromColumn(kw)
+		u.Flags, u.ModSeq = f.list(), uint64(ms)
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("changes in mailbox %d: %w", mailboxID, err)
+	}
+	slices.SortFunc(out, func(a, b FlagUpdate) int { return cmp.Compare(a.UID, b.UID) })
+	return out, nil
 }

@@ -332,7 +332,7 @@ func readFlagChanges(tx *gorm.DB, mailboxID int64, uids []uint32, op FlagOp, cha
 			k := nf.key()
 			g.uids[k] = append(g.uids[k], uid)
 			g.states[k] = nf
-			out = append(out, FlagUpdate{UID: uid, Flags: nf.list(), ModSeq: uint64(modseq)})
+			out = append(out, FlagUpdate{UID: uid, Flags: nf.list(), ModSeq: uint64(modseq), Changed: true})
 		}
 		r.Close()
 		if err := r.Err(); err != nil {
