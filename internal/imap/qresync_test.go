@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -166,6 +167,56 @@ func TestUIDFetchChangedSinceVanished(t *testing.T) {
 			}
 			if _, st := r.cmd(fmt.Sprintf("FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)", base)); !strings.HasPrefix(st, "BAD") {
 				t.Errorf("FETCH with VANISHED: %s, want BAD", st)
+			}
+		})
+	}
+}
+
+// RFC 7162 §3.2.5.2: once the records of expunged UIDs older than the
+// retention are pruned, a resync from before them reports every UID up to
+// UIDNEXT that no longer exists (within known-uids when given), including
+// ones the client may already have known were gone: it may have missed
+// them.
+func TestQResyncAfterPruningReportsEveryMissingUID(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOptions{backend: b, retention: time.Nanosecond})
+			c := seedInbox(t, e, 6)
+			storeFlags(t, c, imap.UIDSetNum(1), imap.StoreFlagsAdd, imap.FlagDeleted)
+			if err := c.Expunge().Close(); err != nil {
+				t.Fatal(err)
+			}
+			r := e.rawTLS(t)
+			r.login(user1)
+			r.cmd("ENABLE QRESYNC")
+			lines, _ := r.cmd("EXAMINE INBOX")
+			validity, modseq := find(t, lines, reValidity), find(t, lines, reHighest)
+			r.cmd("UNSELECT")
+
+			storeFlags(t, c, imap.UIDSetNum(2, 5), imap.StoreFlagsAdd, imap.FlagDeleted)
+			if err := c.Expunge().Close(); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the expunge records pruned", func() bool {
+				if _, err := e.store.Sweep(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				mb, err := e.store.Mailbox(t.Context(), e.users[user1].ID, "INBOX")
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, complete, err := e.store.Vanished(t.Context(), e.users[user1].ID, mb.ID, modseq)
+				return err == nil && !complete
+			})
+			lines, _ = r.cmd(fmt.Sprintf("EXAMINE INBOX (QRESYNC (%d %d))", validity, modseq))
+			if got := only(lines, "VANISHED"); len(got) != 1 || got[0] != "* VANISHED (EARLIER) 1:2,5" {
+				t.Errorf("after pruning: %q, want VANISHED (EARLIER) 1:2,5", got)
+			}
+			lines, _ = r.cmd(fmt.Sprintf("EXAMINE INBOX (QRESYNC (%d %d 3:6))", validity, modseq))
+			if got := only(lines, "VANISHED"); len(got) != 1 || got[0] != "* VANISHED (EARLIER) 5" {
+				t.Errorf("after pruning, known-uids 3:6: %q", got)
 			}
 		})
 	}
