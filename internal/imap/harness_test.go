@@ -55,6 +55,7 @@ type envOptions struct {
 	perIP       int    // MaxConnectionsPerIP
 	perUserIP   int    // MaxConnectionsPerUserIP
 	serverALPN  []string
+	retention   time.Duration // mailstore.Options.ExpungedRetention
 }
 
 // env is a running IMAP server on 127.0.0.1 with its store and directory,
@@ -130,7 +131,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		users[a] = u
 	}
 
-	store, err := mailstore.New(mailstore.Options{DB: d, Blobs: blobs, Directory: dir, SpoolDir: t.TempDir(), Logger: log})
+	store, err := mailstore.New(mailstore.Options{DB: d, Blobs: blobs, Directory: dir, SpoolDir: t.TempDir(), Logger: log,
+		ExpungedRetention: o.retention})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -160,9 +160,6 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 	if o == nil {
 		o = &imap.ListOptions{}
 	}
-	if o.ReturnStatus != nil && o.ReturnStatus.DeletedStorage {
-		return bad("DELETED-STORAGE is not supported")
-	}
 	mbs, err := s.srv.o.Store.Mailboxes(s.ctx, s.uid())
 	if err != nil {
 		return s.storeError("list", err)
@@ -242,9 +239,6 @@ func hasDescendant(name string, names []string) bool {
 // store's counters, without walking the mailbox.
 func (s *session) Status(name string, o *imap.StatusOptions) (_ *imap.StatusData, err error) {
 	defer s.done(cmdStatus, &err)
-	if o.DeletedStorage {
-		return nil, bad("DELETED-STORAGE is not supported")
-	}
 	name, err = mailboxName(name)
 	if err != nil {
 		return nil, err
@@ -259,15 +253,18 @@ func (s *session) Status(name string, o *imap.StatusOptions) (_ *imap.StatusData
 func (s *session) statusData(st mailstore.Status, o *imap.StatusOptions) *imap.StatusData {
 	var recent uint32
 	limit := s.srv.limit
+	deleted := st.DeletedSize / 1024 // RFC 9208 §4.4: in KiB, like STORAGE
 	return &imap.StatusData{
-		Mailbox:     st.Name,
-		NumMessages: &st.Messages,
-		UIDNext:     imap.UID(st.UIDNext),
-		UIDValidity: st.UIDValidity,
-		NumUnseen:   &st.Unseen,
-		NumDeleted:  &st.Deleted,
-		Size:        &st.Size,
-		AppendLimit: &limit,
-		NumRecent:   &recent,
+		HighestModSeq:  st.HighestModSeq, // RFC 7162 §3.1.6
+		DeletedStorage: &deleted,
+		Mailbox:        st.Name,
+		NumMessages:    &st.Messages,
+		UIDNext:        imap.UID(st.UIDNext),
+		UIDValidity:    st.UIDValidity,
+		NumUnseen:      &st.Unseen,
+		NumDeleted:     &st.Deleted,
+		Size:           &st.Size,
+		AppendLimit:    &limit,
+		NumRecent:      &recent,
 	}
 }

@@ -69,6 +69,11 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 	} else {
 		data.All = uidSet
 	}
+	if len(kept) > 0 && hasModSeqKey(c) {
+		if data.ModSeq, err = s.searchModSeq(v, kept); err != nil {
+			return nil, err
+		}
+	}
 	return data, nil
 }
 
@@ -139,6 +144,7 @@ func criteria(v *view, c *imap.SearchCriteria) *mailstore.Criteria {
 		Larger:     c.Larger,
 		Smaller:    c.Smaller,
 	}
+	modSeqCriteria(c, out)
 	for _, set := range c.SeqNum {
 		out.UID = append(out.UID, v.ranges(set))
 	}

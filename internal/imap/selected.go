@@ -67,6 +67,8 @@ func (s *session) Select(name string, o *imap.SelectOptions) (_ *imap.SelectData
 		FirstUnseenSeqNum: firstUnseen,
 		UIDNext:           imap.UID(sel.UIDNext),
 		UIDValidity:       sel.UIDValidity,
+		// RFC 7162 §3.1.2.1: every SELECT and EXAMINE answers it.
+		HighestModSeq: sel.HighestModSeq,
 	}
 	// RFC 9051 §6.3.2: IMAP4rev2 requires a LIST response for the mailbox;
 	// an IMAP4rev1 client (RFC 3501 §6.3.1) does not expect one.

@@ -117,7 +117,11 @@ var capabilities = imap.CapSet{
 	imap.CapUnauthenticate:   {},
 	imap.CapAppendLimit:      {},
 	imap.CapUTF8Accept:       {},
-	imap.CapID:               {},
+	imap.CapID:               {}, // id.go
+	imap.CapCondStore:        {}, // condstore.go
+	imap.CapQResync:          {}, // qresync.go
+	imap.CapQuota:            {}, // quota.go
+	"QUOTA=RES-STORAGE":      {},
 }
 
 // Server is the IMAP server. Build it with New, bind with Listen, run with

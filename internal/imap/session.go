@@ -36,6 +36,9 @@ type Store interface {
 	Copy(ctx context.Context, userID, mailboxID int64, uids []uint32, dest string) (mailstore.Copied, error)
 	Move(ctx context.Context, userID, mailboxID int64, uids []uint32, dest string) (mailstore.Copied, error)
 	Expunge(ctx context.Context, userID, mailboxID int64, uids []uint32) ([]uint32, error)
+	StoreFlagsUnchangedSince(ctx context.Context, userID, mailboxID int64, uids []uint32, op mailstore.FlagOp, flags []string, unchangedSince uint64) ([]mailstore.FlagUpdate, []uint32, error)
+	Changed(ctx context.Context, userID, mailboxID int64, since uint64) ([]mailstore.FlagUpdate, error)
+	Vanished(ctx context.Context, userID, mailboxID int64, since uint64) ([]uint32, bool, error)
 	Usage(ctx context.Context, userID int64) (mailstore.Usage, error)
 	Feed() mailstore.Feed
 }
@@ -81,6 +84,7 @@ var (
 	_ imapserver.SessionAppendLimit    = (*session)(nil)
 	_ imapserver.SessionNamespace      = (*session)(nil)
 	_ imapserver.SessionMove           = (*session)(nil)
+	_ imapserver.SessionQuota          = (*session)(nil)
 	_ imapserver.Session               = (*session)(nil)
 )
 

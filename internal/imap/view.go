@@ -27,9 +27,11 @@ import (
 // The feed calls onEvent on the publisher's goroutine; everything else runs
 // on the session's. mu guards the pending state and uids.
 type view struct {
-	mailboxID int64
-	name      string
-	readOnly  bool
+	mailboxID   int64
+	name        string
+	readOnly    bool
+	uidValidity uint32 // as SELECT read them (QRESYNC)
+	uidNext     uint32
 
 	mu       sync.Mutex
 	uids     []uint32 // the client's view
@@ -37,6 +39,7 @@ type view struct {
 	newUIDs  []uint32 // appended, not yet announced; ascending, all > uids
 	expunged map[uint32]struct{}
 	flags    map[uint32][]string // latest flags not yet reported
+	modSeqs  map[uint32]uint64   // their MODSEQ (CONDSTORE)
 	deleted  bool                // the mailbox is gone
 	notify   chan struct{}       // one token: something is pending
 
@@ -65,6 +68,7 @@ func newView(origin any) *view {
 		origin:   origin,
 		expunged: make(map[uint32]struct{}),
 		flags:    make(map[uint32][]string),
+		modSeqs:  make(map[uint32]uint64),
 		notify:   make(chan struct{}, 1),
 		loading:  true,
 	}
@@ -79,6 +83,7 @@ func (v *view) start(sel *mailstore.Selected, readOnly bool) {
 	v.mailboxID = sel.ID
 	v.name = sel.Name
 	v.readOnly = readOnly
+	v.uidValidity, v.uidNext = sel.UIDValidity, sel.UIDNext
 	v.uids = sel.UIDs
 	v.seen = sel.HighestModSeq
 	v.known = slices.Clone(sel.Flags)
@@ -149,6 +154,7 @@ func (v *view) apply(ev mailstore.Event) {
 				continue
 			}
 			v.flags[uid] = ev.Flags[i]
+			v.modSeqs[uid] = ev.ModSeq
 		}
 		if mine {
 			return
@@ -206,10 +212,12 @@ func (v *view) forgetOwn(uids []uint32) []uint32 {
 func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	v.mu.Lock()
 	var expSeqs []uint32
+	var expUIDs imap.UIDSet
 	if allowExpunge && len(v.expunged) > 0 {
 		for i := len(v.uids) - 1; i >= 0; i-- {
 			if _, ok := v.expunged[v.uids[i]]; ok {
 				expSeqs = append(expSeqs, uint32(i+1))
+				expUIDs.AddNum(imap.UID(v.uids[i]))
 				v.uids = slices.Delete(v.uids, i, i+1)
 			}
 		}
@@ -222,9 +230,10 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		exists = len(v.uids)
 	}
 	type flagUpdate struct {
-		seq   uint32
-		uid   uint32
-		flags []string
+		seq    uint32
+		uid    uint32
+		flags  []string
+		modSeq uint64
 	}
 	var updates []flagUpdate
 	var newFlags []string
@@ -236,7 +245,7 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		if !ok {
 			continue
 		}
-		updates = append(updates, flagUpdate{uint32(i + 1), uid, fl})
+		updates = append(updates, flagUpdate{uint32(i + 1), uid, fl, v.modSeqs[uid]})
 		for _, f := range fl {
 			if !containsFold(v.known, f) && !containsFold(newFlags, f) {
 				newFlags = append(newFlags, f)
@@ -244,6 +253,7 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		}
 	}
 	clear(v.flags)
+	clear(v.modSeqs)
 	if len(newFlags) > 0 {
 		v.known = append(v.known, newFlags...)
 	}
@@ -252,10 +262,12 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	known := slices.Clone(v.known)
 	v.mu.Unlock()
 
-	for _, seq := range expSeqs {
-		if err := w.WriteExpunge(seq); err != nil {
-			return err
-		}
+	var condStore, qresync bool
+	if len(expSeqs) > 0 || len(updates) > 0 {
+		condStore, qresync = v.modes()
+	}
+	if err := writeExpunges(w, expSeqs, expUIDs, qresync); err != nil {
+		return err
 	}
 	if exists >= 0 {
 		if err := w.WriteNumMessages(uint32(exists)); err != nil {
@@ -269,7 +281,7 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	}
 	slices.SortFunc(updates, func(a, b flagUpdate) int { return int(a.seq) - int(b.seq) })
 	for _, u := range updates {
-		if err := w.WriteMessageFlags(u.seq, imap.UID(u.uid), toFlags(u.flags)); err != nil {
+		if err := writeFlagUpdate(w, u.seq, u.uid, u.flags, u.modSeq, condStore); err != nil {
 			return err
 		}
 	}

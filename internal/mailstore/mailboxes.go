@@ -545,6 +545,9 @@ func (s *Store) renameInbox(ctx context.Context, userID int64, newName string) e
 		if err := tx.Exec("DELETE FROM mailbox_messages WHERE mailbox_id = ?", inbox.ID).Error; err != nil {
 			return err
 		}
+		if err := s.recordExpunged(tx, inbox.ID, uids, in.HighestModseq); err != nil {
+			return err
+		}
 		if err := tx.Exec("UPDATE mailboxes SET uid_next = ?, messages = ?, size = ?, keywords = ? WHERE id = ?",
 			in.UIDNext, in.Messages, in.Size, in.Keywords, dst.ID).Error; err != nil {
 			return err

@@ -17,17 +17,21 @@ import (
 func status(tx *gorm.DB, userID int64, r mailboxRow) (Status, error) {
 	st := Status{Mailbox: r.mailbox(), Messages: uint32(r.Messages), Size: r.Size}
 	var counts struct {
-		Unseen  int64 `gorm:"column:unseen"`
-		Deleted int64 `gorm:"column:deleted"`
+		Unseen      int64 `gorm:"column:unseen"`
+		Deleted     int64 `gorm:"column:deleted"`
+		DeletedSize int64 `gorm:"column:deleted_size"`
 	}
+	// The \Deleted messages are few and have an index of their own: their
+	// sizes cost no more than their count.
 	err := tx.Raw(`SELECT
 		(SELECT count(*) FROM mailbox_messages WHERE mailbox_id = ? AND NOT seen) AS unseen,
-		(SELECT count(*) FROM mailbox_messages WHERE mailbox_id = ? AND deleted) AS deleted`,
+		d.n AS deleted, d.size AS deleted_size
+		FROM (SELECT count(*) AS n, COALESCE(sum(size), 0) AS size FROM mailbox_messages WHERE mailbox_id = ? AND deleted) d`,
 		r.ID, r.ID).Scan(&counts).Error
 	if err != nil {
 		return st, err
 	}
-	st.Unseen, st.Deleted = uint32(counts.Unseen), uint32(counts.Deleted)
+	st.Unseen, st.Deleted, st.DeletedSize = uint32(counts.Unseen), uint32(counts.Deleted), counts.DeletedSize
 	return st, nil
 }
 
@@ -162,6 +166,10 @@ func (s *Store) fetch(ctx context.Context, userID, mailboxID int64, uids []uint3
 	batch := make([]*MessageInfo, 0, fetchBatch)
 	for _, b := range batches(uids, fetchBatch) {
 		cond, args := uidCond(b)
+		if o.ChangedSince > 0 {
+			cond += " AND mm.modseq > ?"
+			args = append(args, int64(o.ChangedSince))
+		}
 		rows, err := g.Raw(`SELECT `+cols+` FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
 			WHERE mm.mailbox_id = ? AND mm.user_id = ? AND `+cond+` ORDER BY mm.uid`,
 			append([]any{mailboxID, userID}, args...)...).Rows()

@@ -191,6 +191,9 @@ func (b *sqlBuilder) criteriaTop(c *Criteria, nested bool) string {
 	if c.Larger > 0 {
 		and = append(and, "mm.size > "+b.arg(c.Larger))
 	}
+	if c.ModSeq > 0 {
+		and = append(and, "mm.modseq >= "+b.arg(int64(c.ModSeq)))
+	}
 	if c.Smaller > 0 {
 		and = append(and, "mm.size < "+b.arg(c.Smaller))
 	}
