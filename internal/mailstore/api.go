@@ -185,6 +185,9 @@ type Mailbox struct {
 	UIDValidity   uint32
 	UIDNext       uint32
 	HighestModSeq uint64
+	// FirstRecentUID is the lowest UID no session has taken as \Recent
+	// yet (ClaimRecent): the messages from it on are recent.
+	FirstRecentUID uint32
 }
 
 // Status is what STATUS reports (RFC 9051 §6.3.11), read without walking
@@ -469,6 +472,13 @@ type api interface {
 	// (RFC 9051 §6.3.6). An existing new name is ErrExists; a name under
 	// itself is ErrProtected.
 	RenameMailbox(ctx context.Context, userID int64, oldName, newName string) error
+	// ClaimRecent takes the \Recent flag of the messages with UIDs in
+	// [FirstRecentUID, upto) for the caller and returns the old
+	// FirstRecentUID; a message's flag is taken once, by one caller, on
+	// every node.
+	ClaimRecent(ctx context.Context, userID, mailboxID int64, upto uint32) (from uint32, err error)
+	// CountRecent counts the messages from FirstRecentUID on.
+	CountRecent(ctx context.Context, userID, mailboxID int64) (uint32, error)
 	// SetSubscribed subscribes or unsubscribes an existing mailbox.
 	SetSubscribed(ctx context.Context, userID int64, name string, subscribed bool) error
 

@@ -190,19 +190,21 @@ type mailboxRow struct {
 	Messages      int64  `gorm:"column:messages"`
 	Size          int64  `gorm:"column:size"`
 	Keywords      string `gorm:"column:keywords"`
+	FirstRecent   int64  `gorm:"column:first_recent_uid"`
 }
 
-const mailboxCols = "id, name, special_use, subscribed, uid_validity, uid_next, highest_modseq, messages, size, keywords"
+const mailboxCols = "id, name, special_use, subscribed, uid_validity, uid_next, highest_modseq, messages, size, keywords, first_recent_uid"
 
 func (r mailboxRow) mailbox() Mailbox {
 	return Mailbox{
-		ID:            r.ID,
-		Name:          r.Name,
-		SpecialUse:    r.SpecialUse,
-		Subscribed:    r.Subscribed,
-		UIDValidity:   uint32(r.UIDValidity),
-		UIDNext:       uint32(r.UIDNext),
-		HighestModSeq: uint64(r.HighestModseq),
+		ID:             r.ID,
+		Name:           r.Name,
+		SpecialUse:     r.SpecialUse,
+		Subscribed:     r.Subscribed,
+		UIDValidity:    uint32(r.UIDValidity),
+		UIDNext:        uint32(r.UIDNext),
+		HighestModSeq:  uint64(r.HighestModseq),
+		FirstRecentUID: uint32(r.FirstRecent),
 	}
 }
 
