@@ -412,7 +412,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, v *view, mi *mailstore.Mes
 		rw.WriteUID(imap.UID(mi.UID))
 	}
 	if o.Flags || flagsChanged {
-		rw.WriteFlags(toFlags(mi.Flags))
+		rw.WriteFlags(toFlags(v.withRecent(mi.UID, mi.Flags)))
 	}
 	if o.ModSeq || cs {
 		rw.WriteModSeq(mi.ModSeq)

@@ -69,6 +69,9 @@ type env struct {
 	implicit  string // implicit-TLS listener
 	clientTLS *tls.Config
 	users     map[string]directory.User
+	db        *db.DB
+	blobs     mailstore.Blobs
+	serverTLS *tls.Config
 	errors    *errorLog
 	metrics   *prometheus.Registry
 	cancel    context.CancelFunc
@@ -176,6 +179,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		starttls: plain.String(), implicit: implicit.String(),
 		clientTLS: &tls.Config{InsecureSkipVerify: true},
 		users:     users, errors: errs, metrics: reg, served: make(chan error, 1),
+		db:        d, blobs: blobs, serverTLS: serverTLS,
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
@@ -447,4 +451,29 @@ func (r *raw) login(user string) {
 	if _, st := r.cmd(fmt.Sprintf("LOGIN %s %q", user, password)); !strings.HasPrefix(st, "OK") {
 		r.t.Fatalf("LOGIN: %s", st)
 	}
+}
+
+// secondNode starts another IMAP server with its own mail store on the
+// same database and blob store, as a second node of a cluster does, and
+// returns its implicit-TLS address.
+func (e *env) secondNode(t testing.TB) string {
+	t.Helper()
+	store, err := mailstore.New(mailstore.Options{DB: e.db, Blobs: e.blobs, Directory: e.dir, SpoolDir: t.TempDir(), Logger: slog.New(e.errors)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := dimap.New(dimap.Options{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS, Store: store, Directory: e.dir,
+		ShutdownTimeout: 5 * time.Second, Logger: slog.New(e.errors)})
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-served
+	})
+	_, implicit := srv.Addrs()
+	return implicit.String()
 }

@@ -252,6 +252,9 @@ func (s *session) Status(name string, o *imap.StatusOptions) (_ *imap.StatusData
 
 func (s *session) statusData(st mailstore.Status, o *imap.StatusOptions) *imap.StatusData {
 	var recent uint32
+	if o != nil && o.NumRecent {
+		recent = s.statusRecent(st.ID)
+	}
 	limit := s.srv.limit
 	deleted := st.DeletedSize / 1024 // RFC 9208 §4.4: in KiB, like STORAGE
 	return &imap.StatusData{

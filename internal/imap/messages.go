@@ -156,6 +156,9 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, f *imap.S
 			return err
 		}
 	}
+	for i := range ups {
+		ups[i].Flags = v.withRecent(ups[i].UID, ups[i].Flags) // RFC 3501 §2.3.2
+	}
 	_, isUID := numSet.(imap.UIDSet)
 	if err := s.writeStoreResults(w, v, ups, f.Silent, isUID); err != nil {
 		return err

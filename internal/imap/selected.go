@@ -46,6 +46,11 @@ func (s *session) Select(name string, o *imap.SelectOptions) (_ *imap.SelectData
 		}
 	}
 	v.start(&sel, readOnly)
+	recent, err := s.selectRecent(v, &sel, readOnly)
+	if err != nil {
+		v.cancel()
+		return nil, err
+	}
 	s.sel.Store(v)
 
 	flags := toFlags(sel.Flags)
@@ -67,6 +72,7 @@ func (s *session) Select(name string, o *imap.SelectOptions) (_ *imap.SelectData
 		FirstUnseenSeqNum: firstUnseen,
 		UIDNext:           imap.UID(sel.UIDNext),
 		UIDValidity:       sel.UIDValidity,
+		NumRecent:         recent,
 		// RFC 7162 §3.1.2.1: every SELECT and EXAMINE answers it.
 		HighestModSeq: sel.HighestModSeq,
 	}
@@ -125,6 +131,9 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if v == nil {
 		return nil
 	}
+	if err := s.claimNew(v); err != nil {
+		return err
+	}
 	return v.poll(w, allowExpunge)
 }
 
@@ -141,6 +150,9 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) (err er
 		return nil
 	}
 	for {
+		if err := s.claimNew(v); err != nil {
+			return err
+		}
 		if err := v.poll(w, true); err != nil {
 			return err
 		}

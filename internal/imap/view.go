@@ -59,6 +59,12 @@ type view struct {
 	// saved is the SEARCHRES result (RFC 5182), as UIDs.
 	saved []uint32
 
+	// recent are the UID ranges [lo, hi) whose \Recent flag this session
+	// shows (recent.go); claimed is the UID up to which it has taken
+	// them (a read-write session only).
+	recent  [][2]uint32
+	claimed uint32
+
 	origin any // the session: its own flag changes and expunges it reports itself
 	cancel func()
 }
@@ -273,6 +279,11 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		if err := w.WriteNumMessages(uint32(exists)); err != nil {
 			return err
 		}
+		// RFC 3501 §7.3.2 (IMAP4rev1 only; imapserver drops it for
+		// IMAP4rev2 clients).
+		if err := w.WriteNumRecent(v.recentCount()); err != nil {
+			return err
+		}
 	}
 	if announce {
 		if err := w.WriteMailboxFlags(toFlags(known)); err != nil {
@@ -281,7 +292,7 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	}
 	slices.SortFunc(updates, func(a, b flagUpdate) int { return int(a.seq) - int(b.seq) })
 	for _, u := range updates {
-		if err := writeFlagUpdate(w, u.seq, u.uid, u.flags, u.modSeq, condStore); err != nil {
+		if err := writeFlagUpdate(w, u.seq, u.uid, v.withRecent(u.uid, u.flags), u.modSeq, condStore); err != nil {
 			return err
 		}
 	}
