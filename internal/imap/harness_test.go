@@ -179,7 +179,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		starttls: plain.String(), implicit: implicit.String(),
 		clientTLS: &tls.Config{InsecureSkipVerify: true},
 		users:     users, errors: errs, metrics: reg, served: make(chan error, 1),
-		db:        d, blobs: blobs, serverTLS: serverTLS,
+		db: d, blobs: blobs, serverTLS: serverTLS,
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
