@@ -284,6 +284,11 @@ type ListWriter struct {
 	lsub    bool
 }
 
+// LSUB reports whether the command is LSUB (RFC 3501 §6.3.9), whose
+// answer differs from LIST (SUBSCRIBED)'s: a parent of a subscribed
+// mailbox that the pattern's "%" stops at is returned as \Noselect.
+func (w *ListWriter) LSUB() bool { return w.lsub }
+
 // WriteList writes a single LIST response for a mailbox.
 func (w *ListWriter) WriteList(data *imap.ListData) error {
 	if w.lsub {
