@@ -479,8 +479,11 @@ type api interface {
 	ClaimRecent(ctx context.Context, userID, mailboxID int64, upto uint32) (from uint32, err error)
 	// CountRecent counts the messages from FirstRecentUID on.
 	CountRecent(ctx context.Context, userID, mailboxID int64) (uint32, error)
-	// SetSubscribed subscribes or unsubscribes an existing mailbox.
+	// SetSubscribed subscribes or unsubscribes a name, a mailbox or not;
+	// DeleteMailbox keeps a mailbox's subscription (RFC 3501 §6.3.6).
 	SetSubscribed(ctx context.Context, userID int64, name string, subscribed bool) error
+	// Subscriptions returns the subscribed names that are not mailboxes.
+	Subscriptions(ctx context.Context, userID int64) ([]string, error)
 
 	// Status reads a mailbox's counters by name.
 	Status(ctx context.Context, userID int64, name string) (Status, error)
