@@ -26,6 +26,7 @@ type Store interface {
 	DeleteMailbox(ctx context.Context, userID int64, name string) error
 	RenameMailbox(ctx context.Context, userID int64, oldName, newName string) error
 	SetSubscribed(ctx context.Context, userID int64, name string, subscribed bool) error
+	Subscriptions(ctx context.Context, userID int64) ([]string, error)
 	ClaimRecent(ctx context.Context, userID, mailboxID int64, upto uint32) (uint32, error)
 	CountRecent(ctx context.Context, userID, mailboxID int64) (uint32, error)
 	Status(ctx context.Context, userID int64, name string) (mailstore.Status, error)
