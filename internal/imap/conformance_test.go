@@ -67,7 +67,7 @@ func TestIMAPInvalidModifiedUTF7IsNoMatchAndPlainNo(t *testing.T) {
 // RFC 3501 §7.4.2, imaptest "fetch-envelope": ENVELOPE keeps RFC 5322
 // group syntax, a group being a start marker (NIL NIL "name" NIL), its
 // members and an end marker (NIL NIL NIL NIL); an empty group is the two
-// markers.
+// markers; an obsolete source route is the address's adl.
 func TestIMAPEnvelopeKeepsGroupSyntax(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, e *env) {
@@ -82,6 +82,12 @@ func TestIMAPEnvelopeKeepsGroupSyntax(t *testing.T) {
 			`((NIL NIL "group" NIL) (NIL NIL NIL NIL) (NIL NIL "group2" NIL) (NIL NIL NIL NIL)) NIL`
 		if st[:2] != "OK" || len(untagged) != 1 || !strings.Contains(untagged[0], want) {
 			t.Fatalf("FETCH ENVELOPE: %q %s\nwant it to contain %s", untagged, st, want)
+		}
+		appendMsg(t, c, "INBOX", crlf("From: <@route:user@domain>\nDate: Thu, 15 Feb 2007 01:02:03 +0200\n\nbody\n"), nil)
+		r.cmd("NOOP")
+		untagged, _ = r.cmd("FETCH 2 ENVELOPE")
+		if want := `((NIL "@route" "user" "domain"))`; len(untagged) != 1 || !strings.Contains(untagged[0], want) {
+			t.Fatalf("FETCH ENVELOPE of a routed address: %q, want %s", untagged, want)
 		}
 	})
 }

@@ -722,7 +722,7 @@ func toAddresses(l []message.Address) []imap.Address {
 	}
 	out := make([]imap.Address, len(l))
 	for i, a := range l {
-		out[i] = imap.Address{Name: a.Name, Mailbox: a.Mailbox, Host: a.Host}
+		out[i] = imap.Address{Name: a.Name, Mailbox: a.Mailbox, Host: a.Host, Route: a.Route}
 	}
 	return out
 }

@@ -97,25 +97,53 @@ func parseMailboxes(v string) []Address {
 	list, err := mail.ParseAddressList(v)
 	if err != nil {
 		list = nil
+		var out []Address
 		for piece := range strings.SplitSeq(v, ",") {
-			a, err := mail.ParseAddress(piece)
+			route, rest := cutRoute(piece)
+			a, err := mail.ParseAddress(rest)
 			if err != nil {
-				a, err = mail.ParseAddress(tightAddress(stripComments(piece)))
+				a, err = mail.ParseAddress(tightAddress(stripComments(rest)))
 			}
 			if err == nil {
-				list = append(list, a)
+				out = append(out, toAddress(a, route)...)
 			}
 		}
+		return out
 	}
 	var out []Address
 	for _, a := range list {
-		mbox, host, ok := strings.Cut(a.Address, "@")
-		if !ok || mbox == "" {
-			continue
-		}
-		out = append(out, Address{Name: clean(a.Name), Mailbox: clean(mbox), Host: clean(host)})
+		out = append(out, toAddress(a, "")...)
 	}
 	return out
+}
+
+// toAddress is a parsed mailbox as ENVELOPE holds it; none without a
+// local part.
+func toAddress(a *mail.Address, route string) []Address {
+	mbox, host, ok := strings.Cut(a.Address, "@")
+	if !ok || mbox == "" {
+		return nil
+	}
+	return []Address{{Name: clean(a.Name), Mailbox: clean(mbox), Host: clean(host), Route: clean(route)}}
+}
+
+// cutRoute takes an obsolete source route out of an angle address
+// ("<@relay.example:user@domain>", RFC 5322 §4.4 obs-route), which
+// net/mail does not read, and returns it ("@relay.example") with the rest.
+func cutRoute(s string) (route, rest string) {
+	i := strings.Index(s, "<")
+	if i < 0 {
+		return "", s
+	}
+	after := strings.TrimLeft(s[i+1:], " \t")
+	if !strings.HasPrefix(after, "@") {
+		return "", s
+	}
+	j := strings.Index(after, ":")
+	if j < 0 || strings.ContainsAny(after[:j], "<>\"") {
+		return "", s
+	}
+	return strings.TrimSpace(after[:j]), s[:i+1] + after[j+1:]
 }
 
 // stripComments drops the comments (RFC 5322 §3.2.2) outside quoted strings.
