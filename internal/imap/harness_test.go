@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -332,13 +333,25 @@ func appendMsg(t testing.TB, c *imapclient.Client, mailbox, raw string, o *imap.
 }
 
 // fetch runs FETCH and collects the answers.
+//
+// The session that selects a mailbox after messages arrive owns their
+// \Recent flag (recent_test.go tests it): fetch leaves \Recent out of the
+// flags it returns, for the tests of everything else.
 func fetch(t testing.TB, c *imapclient.Client, set imap.NumSet, o *imap.FetchOptions) []*imapclient.FetchMessageBuffer {
 	t.Helper()
 	msgs, err := c.Fetch(set, o).Collect()
 	if err != nil {
 		t.Fatalf("FETCH %v: %v", set, err)
 	}
+	for _, m := range msgs {
+		m.Flags = withoutRecent(m.Flags)
+	}
 	return msgs
+}
+
+// withoutRecent returns flags without \Recent.
+func withoutRecent(flags []imap.Flag) []imap.Flag {
+	return slices.DeleteFunc(slices.Clone(flags), func(f imap.Flag) bool { return strings.EqualFold(string(f), `\Recent`) })
 }
 
 // imapCode returns the response code of an *imap.Error, "" otherwise.

@@ -3,6 +3,8 @@ package imap
 import (
 	"slices"
 
+	"github.com/emersion/go-imap/v2"
+
 	"diwan.gov.sy/diwan/internal/mailstore"
 )
 
@@ -17,6 +19,14 @@ import (
 // selectRecent sets up the view's recent messages at SELECT or EXAMINE
 // and returns how many the client has.
 func (s *session) selectRecent(v *view, sel *mailstore.Selected, readOnly bool) (uint32, error) {
+	if s.conn != nil && s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
+		// RFC 9051 dropped \Recent: such a session neither takes nor
+		// shows it.
+		v.mu.Lock()
+		v.rev2 = true
+		v.mu.Unlock()
+		return 0, nil
+	}
 	from := sel.FirstRecentUID
 	if !readOnly {
 		var err error
@@ -38,7 +48,7 @@ func (s *session) selectRecent(v *view, sel *mailstore.Selected, readOnly bool) 
 func (s *session) claimNew(v *view) error {
 	v.mu.Lock()
 	top := uint32(0)
-	if n := len(v.newUIDs); n > 0 && !v.readOnly && v.newUIDs[n-1] >= v.claimed {
+	if n := len(v.newUIDs); n > 0 && !v.readOnly && !v.rev2 && v.newUIDs[n-1] >= v.claimed {
 		top = v.newUIDs[n-1] + 1
 	}
 	v.mu.Unlock()

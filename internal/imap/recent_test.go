@@ -94,3 +94,26 @@ func TestIMAPRecentIsTakenOnceAcrossNodes(t *testing.T) {
 		}
 	})
 }
+
+// RFC 9051 Appendix E: a client that enabled IMAP4rev2 neither takes nor
+// sees \Recent; the messages stay recent for the next IMAP4rev1 session.
+func TestIMAPRecentIsNotTakenByIMAP4rev2Clients(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	c := e.login(t, user1)
+	appendMsg(t, c, "INBOX", simpleMsg("one", "a@mof.gov.sy", user1, "x"), nil)
+	a := e.rawTLS(t)
+	a.login(user1)
+	a.cmd("ENABLE IMAP4rev2")
+	if lines, _ := a.cmd("SELECT INBOX"); strings.Contains(strings.Join(lines, "\n"), "RECENT") {
+		t.Fatalf("SELECT of an IMAP4rev2 client: %q", lines)
+	}
+	if lines, _ := a.cmd("FETCH 1 (FLAGS)"); !has(lines, "* 1 FETCH (FLAGS ())") {
+		t.Fatalf("FETCH FLAGS of an IMAP4rev2 client: %q", lines)
+	}
+	b := e.rawTLS(t)
+	b.login(user1)
+	if lines, _ := b.cmd("SELECT INBOX"); !has(lines, "* 1 RECENT") {
+		t.Fatalf("SELECT of an IMAP4rev1 client after it: %q, want * 1 RECENT", lines)
+	}
+}

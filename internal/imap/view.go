@@ -64,6 +64,7 @@ type view struct {
 	// them (a read-write session only).
 	recent  [][2]uint32
 	claimed uint32
+	rev2    bool // IMAP4rev2 enabled: no \Recent at all (RFC 9051 dropped it)
 
 	origin any // the session: its own flag changes and expunges it reports itself
 	cancel func()
