@@ -400,6 +400,11 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, v *view, mi *mailstore.Mes
 		}
 	}
 
+	if o.Flags || flagsChanged {
+		if err := announceFlags(w, v, mi.Flags); err != nil {
+			return err
+		}
+	}
 	rw := w.CreateMessage(seq)
 	// RFC 7162 §3.2: with CONDSTORE enabled, an implicit \Seen is
 	// reported with UID and MODSEQ.
@@ -408,7 +413,7 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, v *view, mi *mailstore.Mes
 		rw.WriteUID(imap.UID(mi.UID))
 	}
 	if o.Flags || flagsChanged {
-		rw.WriteFlags(toFlags(mi.Flags))
+		rw.WriteFlags(toFlags(v.withRecent(mi.UID, mi.Flags)))
 	}
 	if o.ModSeq || cs {
 		rw.WriteModSeq(mi.ModSeq)

@@ -69,6 +69,9 @@ type env struct {
 	implicit  string // implicit-TLS listener
 	clientTLS *tls.Config
 	users     map[string]directory.User
+	db        *db.DB
+	blobs     mailstore.Blobs
+	serverTLS *tls.Config
 	errors    *errorLog
 	metrics   *prometheus.Registry
 	cancel    context.CancelFunc
@@ -160,6 +163,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		MaxConnectionsPerIP:     o.perIP,
 		MaxConnectionsPerUserIP: o.perUserIP,
 		AccountURL:              "https://diwan.example.gov/account",
+		Version:                 "test-1.2",
 		Registerer:              reg,
 		Logger:                  log,
 	})
@@ -175,6 +179,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		starttls: plain.String(), implicit: implicit.String(),
 		clientTLS: &tls.Config{InsecureSkipVerify: true},
 		users:     users, errors: errs, metrics: reg, served: make(chan error, 1),
+		db: d, blobs: blobs, serverTLS: serverTLS,
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
@@ -209,6 +214,7 @@ type errorLog struct {
 	mu     sync.Mutex
 	msgs   []string
 	logins []map[string]string
+	ids    []map[string]string // "client id" records
 }
 
 // DIWAN_TEST_LOG=1 prints every record of the server, debug included.
@@ -219,11 +225,15 @@ func (h *errorLog) Enabled(_ context.Context, l slog.Level) bool {
 }
 
 func (h *errorLog) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == "login" {
+	if r.Message == "login" || r.Message == "client id" {
 		attrs := map[string]string{"level": r.Level.String()}
 		r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
 		h.mu.Lock()
-		h.logins = append(h.logins, attrs)
+		if r.Message == "login" {
+			h.logins = append(h.logins, attrs)
+		} else {
+			h.ids = append(h.ids, attrs)
+		}
 		h.mu.Unlock()
 	}
 	if verbose {
@@ -253,6 +263,13 @@ func (h *errorLog) loginRecords() []map[string]string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]map[string]string(nil), h.logins...)
+}
+
+// idRecords returns the attributes of the "client id" records so far.
+func (h *errorLog) idRecords() []map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]map[string]string(nil), h.ids...)
 }
 
 func (h *errorLog) messages() []string {
@@ -434,4 +451,29 @@ func (r *raw) login(user string) {
 	if _, st := r.cmd(fmt.Sprintf("LOGIN %s %q", user, password)); !strings.HasPrefix(st, "OK") {
 		r.t.Fatalf("LOGIN: %s", st)
 	}
+}
+
+// secondNode starts another IMAP server with its own mail store on the
+// same database and blob store, as a second node of a cluster does, and
+// returns its implicit-TLS address.
+func (e *env) secondNode(t testing.TB) string {
+	t.Helper()
+	store, err := mailstore.New(mailstore.Options{DB: e.db, Blobs: e.blobs, Directory: e.dir, SpoolDir: t.TempDir(), Logger: slog.New(e.errors)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := dimap.New(dimap.Options{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS, Store: store, Directory: e.dir,
+		ShutdownTimeout: 5 * time.Second, Logger: slog.New(e.errors)})
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-served
+	})
+	_, implicit := srv.Addrs()
+	return implicit.String()
 }

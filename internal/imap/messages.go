@@ -35,7 +35,14 @@ func (s *session) Append(mailbox string, r imap.LiteralReader, o *imap.AppendOpt
 		return nil, no(imap.ResponseCodeOverQuota, "Over quota: the message was not stored")
 	}
 	lit := &literal{r: r, left: r.Size()}
-	a, err := st.Append(s.ctx, s.uid(), name, lit, mailstore.AppendOptions{Flags: flags, InternalDate: o.Time})
+	var src io.Reader = lit
+	if o.Binary {
+		src, err = binaryMessage(lit)
+	}
+	var a mailstore.Appended
+	if err == nil {
+		a, err = st.Append(s.ctx, s.uid(), name, src, mailstore.AppendOptions{Flags: flags, InternalDate: o.Time})
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, mailstore.ErrNotFound):
@@ -140,8 +147,17 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, f *imap.S
 	if err != nil {
 		return s.storeError("store", err)
 	}
+	// A new keyword is introduced by FLAGS before the FETCH that shows
+	// it (RFC 9051 §7.3.5); .SILENT shows none, the next poll tells.
 	if op != mailstore.FlagsRemove {
-		v.learnFlags(flags)
+		if f.Silent {
+			v.learnFlags(flags)
+		} else if err := announceFlags(w, v, flags); err != nil {
+			return err
+		}
+	}
+	for i := range ups {
+		ups[i].Flags = v.withRecent(ups[i].UID, ups[i].Flags) // RFC 3501 §2.3.2
 	}
 	_, isUID := numSet.(imap.UIDSet)
 	if err := s.writeStoreResults(w, v, ups, f.Silent, isUID); err != nil {

@@ -97,6 +97,7 @@ const (
 	cmdAppend      = "APPEND"
 	cmdIdle        = "IDLE"
 	cmdNamespace   = "NAMESPACE"
+	cmdID          = "ID"
 	cmdUnauth      = "UNAUTHENTICATE"
 	cmdExpunge     = "EXPUNGE"
 	cmdUIDExpunge  = "UID EXPUNGE"

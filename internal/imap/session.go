@@ -26,6 +26,9 @@ type Store interface {
 	DeleteMailbox(ctx context.Context, userID int64, name string) error
 	RenameMailbox(ctx context.Context, userID int64, oldName, newName string) error
 	SetSubscribed(ctx context.Context, userID int64, name string, subscribed bool) error
+	Subscriptions(ctx context.Context, userID int64) ([]string, error)
+	ClaimRecent(ctx context.Context, userID, mailboxID int64, upto uint32) (uint32, error)
+	CountRecent(ctx context.Context, userID, mailboxID int64) (uint32, error)
 	Status(ctx context.Context, userID int64, name string) (mailstore.Status, error)
 	Select(ctx context.Context, userID int64, name string) (mailstore.Selected, error)
 	Append(ctx context.Context, userID int64, mailbox string, raw io.Reader, o mailstore.AppendOptions) (mailstore.Appended, error)
@@ -67,6 +70,8 @@ type session struct {
 	// reads no further command, and Close sends bye, the BYE's text.
 	failures int
 	bye      string
+
+	idLogged bool // the client's ID fields were logged
 }
 
 // maxLoggedUser bounds the login name a log line repeats.

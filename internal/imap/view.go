@@ -59,6 +59,12 @@ type view struct {
 	// saved is the SEARCHRES result (RFC 5182), as UIDs.
 	saved []uint32
 
+	// recent are the UID ranges [lo, hi) whose \Recent flag this session
+	// shows (recent.go); claimed is the UID up to which it has taken
+	// them (a read-write session only).
+	recent  [][2]uint32
+	claimed uint32
+
 	origin any // the session: its own flag changes and expunges it reports itself
 	cancel func()
 }
@@ -273,6 +279,11 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		if err := w.WriteNumMessages(uint32(exists)); err != nil {
 			return err
 		}
+		// RFC 3501 §7.3.2 (IMAP4rev1 only; imapserver drops it for
+		// IMAP4rev2 clients).
+		if err := w.WriteNumRecent(v.recentCount()); err != nil {
+			return err
+		}
 	}
 	if announce {
 		if err := w.WriteMailboxFlags(toFlags(known)); err != nil {
@@ -281,7 +292,7 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	}
 	slices.SortFunc(updates, func(a, b flagUpdate) int { return int(a.seq) - int(b.seq) })
 	for _, u := range updates {
-		if err := writeFlagUpdate(w, u.seq, u.uid, u.flags, u.modSeq, condStore); err != nil {
+		if err := writeFlagUpdate(w, u.seq, u.uid, v.withRecent(u.uid, u.flags), u.modSeq, condStore); err != nil {
 			return err
 		}
 	}
@@ -299,6 +310,26 @@ func (v *view) learnFlags(flags []string) {
 			v.announce = true
 		}
 	}
+}
+
+// introduce adds the flags the client was not told about to the known set
+// and returns the whole set when there were any (nil otherwise): the FLAGS
+// response to send before a FETCH that shows them (RFC 9051 §7.3.5).
+func (v *view) introduce(flags []string) []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	added := false
+	for _, f := range flags {
+		if !containsFold(v.known, f) && f != recentFlag {
+			v.known = append(v.known, f)
+			added = true
+		}
+	}
+	if !added {
+		return nil
+	}
+	v.announce = false // told now, not again at the next poll
+	return slices.Clone(v.known)
 }
 
 func containsFold(list []string, s string) bool {
@@ -450,4 +481,20 @@ func toFlags(fl []string) []imap.Flag {
 		out[i] = imap.Flag(f)
 	}
 	return out
+}
+
+// recentFlag is \Recent: never a keyword, never in FLAGS's list of what
+// may be set.
+const recentFlag = `\Recent`
+
+// announceFlags sends FLAGS ahead of a FETCH response that shows flags the
+// client does not know yet (keywords set by another session, or by this
+// one's STORE), so that no keyword reaches the client before the FLAGS
+// response that introduces it (RFC 9051 §7.3.5).
+func announceFlags(w *imapserver.FetchWriter, v *view, flags []string) error {
+	known := v.introduce(flags)
+	if known == nil {
+		return nil
+	}
+	return w.WriteMailboxFlags(toFlags(known))
 }

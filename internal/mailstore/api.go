@@ -185,6 +185,9 @@ type Mailbox struct {
 	UIDValidity   uint32
 	UIDNext       uint32
 	HighestModSeq uint64
+	// FirstRecentUID is the lowest UID no session has taken as \Recent
+	// yet (ClaimRecent): the messages from it on are recent.
+	FirstRecentUID uint32
 }
 
 // Status is what STATUS reports (RFC 9051 §6.3.11), read without walking
@@ -252,7 +255,8 @@ type MessageInfo struct {
 	// HeaderSize is the size of the message header with its blank line:
 	// BODY[HEADER] is the range [0, HeaderSize), BODY[TEXT] the rest.
 	HeaderSize int64
-	// SentDate is the Date header field (zero when missing).
+	// SentDate is the Date header field's date and time as written, in
+	// UTC whatever its zone (see sentClock; zero when missing).
 	SentDate time.Time
 	// BlobKey names the raw message for OpenRaw.
 	BlobKey  string
@@ -472,8 +476,18 @@ type api interface {
 	// (RFC 9051 §6.3.6). An existing new name is ErrExists; a name under
 	// itself is ErrProtected.
 	RenameMailbox(ctx context.Context, userID int64, oldName, newName string) error
-	// SetSubscribed subscribes or unsubscribes an existing mailbox.
+	// ClaimRecent takes the \Recent flag of the messages with UIDs in
+	// [FirstRecentUID, upto) for the caller and returns the old
+	// FirstRecentUID; a message's flag is taken once, by one caller, on
+	// every node.
+	ClaimRecent(ctx context.Context, userID, mailboxID int64, upto uint32) (from uint32, err error)
+	// CountRecent counts the messages from FirstRecentUID on.
+	CountRecent(ctx context.Context, userID, mailboxID int64) (uint32, error)
+	// SetSubscribed subscribes or unsubscribes a name, a mailbox or not;
+	// DeleteMailbox keeps a mailbox's subscription (RFC 3501 §6.3.6).
 	SetSubscribed(ctx context.Context, userID int64, name string, subscribed bool) error
+	// Subscriptions returns the subscribed names that are not mailboxes.
+	Subscriptions(ctx context.Context, userID int64) ([]string, error)
 
 	// Status reads a mailbox's counters by name.
 	Status(ctx context.Context, userID int64, name string) (Status, error)

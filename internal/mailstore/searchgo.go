@@ -65,8 +65,8 @@ func (s *Store) match(r *searchRow, c *Criteria) bool {
 	}
 	if !c.Since.IsZero() && r.internal < day(c.Since) ||
 		!c.Before.IsZero() && r.internal >= day(c.Before) ||
-		!c.SentSince.IsZero() && r.sent < day(c.SentSince) ||
-		!c.SentBefore.IsZero() && r.sent >= day(c.SentBefore) {
+		!c.SentSince.IsZero() && r.sent < sentDay(c.SentSince) ||
+		!c.SentBefore.IsZero() && r.sent >= sentDay(c.SentBefore) {
 		return false
 	}
 	for _, h := range c.Header {

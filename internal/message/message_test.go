@@ -57,7 +57,9 @@ func TestParseEnvelopeDecodesArabicAndDefaults(t *testing.T) {
 	if !slices.Equal(env.Sender, env.From) || !slices.Equal(env.ReplyTo, env.From) {
 		t.Errorf("sender %+v reply-to %+v", env.Sender, env.ReplyTo)
 	}
-	if len(env.To) != 2 || env.To[1].Name != "X Y" || len(env.Cc) != 0 {
+	// RFC 3501 §7.4.2: an empty group is its two markers, not NIL.
+	emptyGroup := []message.Address{{Mailbox: "undisclosed-recipients"}, {}}
+	if len(env.To) != 2 || env.To[1].Name != "X Y" || !slices.Equal(env.Cc, emptyGroup) {
 		t.Errorf("to %+v cc %+v", env.To, env.Cc)
 	}
 	if env.MessageID != "abc@moct.gov.sy" || !slices.Equal(env.InReplyTo, []string{"prev@moct.gov.sy"}) {

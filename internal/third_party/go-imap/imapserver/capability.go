@@ -45,6 +45,8 @@ func (c *Conn) availableCaps() []imap.Cap {
 			imap.CapLiteralMinus,
 		}...)
 	}
+	// ID (RFC 2971) works in every state.
+	addAvailableCaps(&caps, available, []imap.Cap{imap.CapID})
 	if c.canStartTLS() {
 		caps = append(caps, imap.CapStartTLS)
 	}

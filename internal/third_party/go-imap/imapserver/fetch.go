@@ -339,6 +339,13 @@ type FetchWriter struct {
 	options fetchWriterOptions
 }
 
+// WriteMailboxFlags writes a FLAGS response. A server calls it before the
+// first FETCH response that shows a keyword the client was not told about
+// (RFC 9051 §7.3.5).
+func (cmd *FetchWriter) WriteMailboxFlags(flags []imap.Flag) error {
+	return cmd.conn.writeFlags(flags)
+}
+
 // CreateMessage writes a FETCH response for a message.
 //
 // FetchResponseWriter.Close must be called.
@@ -448,7 +455,12 @@ func (w *FetchResponseWriter) WriteBinarySection(section *imap.FetchItemBinarySe
 
 	enc.Atom("BINARY").Special('[')
 	writeSectionPart(enc, section.Part)
-	enc.Special(']').SP()
+	enc.Special(']')
+	if partial := section.Partial; partial != nil {
+		// RFC 3516 §4.2: the response names the origin octet.
+		enc.Special('<').Number(uint32(partial.Offset)).Special('>')
+	}
+	enc.SP()
 	enc.Special('~') // indicates literal8
 	return w.enc.Literal(size)
 }
