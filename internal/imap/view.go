@@ -65,6 +65,10 @@ type view struct {
 	recent  [][2]uint32
 	claimed uint32
 
+	// modSeqTold: the client was told HIGHESTMODSEQ with CONDSTORE
+	// enabled (condstore.go).
+	modSeqTold bool
+
 	origin any // the session: its own flag changes and expunges it reports itself
 	cancel func()
 }
