@@ -184,3 +184,36 @@ func (s *session) fetchChangedSince(w *imapserver.FetchWriter, v *view, set imap
 	}
 	return s.changedOnly(v, uids, o.ChangedSince)
 }
+
+// announceHighestModSeq sends OK [HIGHESTMODSEQ n] after the first
+// CONDSTORE enabling command of a session whose mailbox was selected
+// before CONDSTORE was enabled (RFC 7162 §3.1): n is the highest MODSEQ
+// the client has been told of, the view's.
+func (s *session) announceHighestModSeq(w *imapserver.UpdateWriter, v *view) error {
+	if v.modSeqTold || !s.condStore() {
+		return nil
+	}
+	v.modSeqTold = true
+	v.mu.Lock()
+	seen := v.seen
+	v.mu.Unlock()
+	return w.WriteHighestModSeq(seen)
+}
+
+// modSeqOf picks the messages whose MODSEQ a SEARCH with the MODSEQ key
+// reports (RFC 7162 §3.1.5, and RFC 4731 with §3.1.10 of RFC 7162 for
+// ESEARCH): all of them, unless only MIN and/or MAX were asked, then
+// those.
+func modSeqOf(found []uint32, o *imap.SearchOptions) []uint32 {
+	if o == nil || o.ReturnAll || o.ReturnCount || (!o.ReturnMin && !o.ReturnMax) {
+		return found
+	}
+	var out []uint32
+	if o.ReturnMin {
+		out = append(out, found[0])
+	}
+	if o.ReturnMax && (len(out) == 0 || found[len(found)-1] != out[0]) {
+		out = append(out, found[len(found)-1])
+	}
+	return out
+}

@@ -69,7 +69,8 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.F
 		defer s.out.flush()
 	}
 	l := &batchLoader{s: s, ctx: s.ctx, userID: s.uid(), mailboxID: v.mailboxID, rest: uids,
-		o: mailstore.FetchOptions{Envelope: o.Envelope, Structure: needsStructure(o)}}
+		o: mailstore.FetchOptions{Envelope: o.Envelope, Structure: needsStructure(o),
+			MailboxOnly: !o.Envelope && o.BodyStructure == nil && len(o.BodySection)+len(o.BinarySection)+len(o.BinarySectionSize) == 0}}
 	defer l.close()
 	for {
 		b, ok := l.next()

@@ -48,7 +48,7 @@ func (s *session) ResyncSelected(w *imapserver.FetchWriter, q *imap.SelectQResyn
 		}
 		rw := w.CreateMessage(seq)
 		rw.WriteUID(imap.UID(u.UID))
-		rw.WriteFlags(toFlags(u.Flags))
+		rw.WriteFlags(toFlags(v.withRecent(u.UID, u.Flags)))
 		rw.WriteModSeq(u.ModSeq)
 		if err := rw.Close(); err != nil {
 			return err

@@ -70,7 +70,7 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 		data.All = uidSet
 	}
 	if len(kept) > 0 && hasModSeqKey(c) {
-		if data.ModSeq, err = s.searchModSeq(v, kept); err != nil {
+		if data.ModSeq, err = s.searchModSeq(v, modSeqOf(kept, o)); err != nil {
 			return nil, err
 		}
 	}

@@ -46,6 +46,7 @@ func (s *session) Select(name string, o *imap.SelectOptions) (_ *imap.SelectData
 		}
 	}
 	v.start(&sel, readOnly)
+	v.modSeqTold = s.condStore()
 	recent, err := s.selectRecent(v, &sel, readOnly)
 	if err != nil {
 		v.cancel()
@@ -132,6 +133,9 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		return nil
 	}
 	if err := s.claimNew(v); err != nil {
+		return err
+	}
+	if err := s.announceHighestModSeq(w, v); err != nil {
 		return err
 	}
 	return v.poll(w, allowExpunge)

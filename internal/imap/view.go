@@ -66,6 +66,10 @@ type view struct {
 	claimed uint32
 	rev2    bool // IMAP4rev2 enabled: no \Recent at all (RFC 9051 dropped it)
 
+	// modSeqTold: the client was told HIGHESTMODSEQ with CONDSTORE
+	// enabled (condstore.go).
+	modSeqTold bool
+
 	origin any // the session: its own flag changes and expunges it reports itself
 	cancel func()
 }

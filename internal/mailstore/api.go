@@ -236,6 +236,10 @@ type Appended struct {
 type FetchOptions struct {
 	Envelope  bool // MessageInfo.Envelope
 	Structure bool // MessageInfo.Body (BODYSTRUCTURE, and byte ranges of parts)
+	// MailboxOnly reads only what the mailbox keeps of each message (UID,
+	// MODSEQ, flags, internal date, size): HeaderSize, SentDate and
+	// BlobKey stay zero. For FETCH of those items alone.
+	MailboxOnly bool
 	// ChangedSince skips the messages whose MODSEQ is not above it
 	// (CHANGEDSINCE, RFC 7162 §3.1.4); 0: none skipped.
 	ChangedSince uint64

@@ -103,10 +103,11 @@ func (s *Store) pruneExpunged(ctx context.Context) (int64, error) {
 // Changed returns the UID, flags and MODSEQ of every message of the
 // mailbox whose MODSEQ is above since, ascending by UID: what a client
 // that knew the mailbox at since must learn (QRESYNC, CHANGEDSINCE). It
-// reads the messages by their MODSEQ index, not the whole mailbox.
+// reads the messages by their MODSEQ index, not the whole mailbox (the
+// index is partial, WHERE modseq > 0: the query says so to use it).
 func (s *Store) Changed(ctx context.Context, userID, mailboxID int64, since uint64) ([]FlagUpdate, error) {
 	rows, err := s.db.Reader().WithContext(ctx).Raw(`SELECT uid, modseq, seen, answered, flagged, deleted, draft, keywords
-		FROM mailbox_messages WHERE mailbox_id = ? AND user_id = ? AND modseq > ?`,
+		FROM mailbox_messages WHERE mailbox_id = ? AND user_id = ? AND modseq > ? AND modseq > 0`,
 		mailboxID, userID, int64(min(since, 1<<63-1))).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("changes in mailbox %d: %w", mailboxID, err)

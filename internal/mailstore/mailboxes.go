@@ -544,7 +544,7 @@ func (s *Store) renameInbox(ctx context.Context, userID int64, newName string) e
 			return err
 		}
 		in := rows[0]
-		uids, err := mailboxUIDs(tx, userID, inbox.ID)
+		uids, err := mailboxUIDs(tx, inbox.ID)
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,9 @@ ALTER TABLE mailboxes ADD COLUMN expunged_floor INTEGER NOT NULL DEFAULT 0;
 UPDATE mailboxes SET expunged_floor = highest_modseq;
 
 -- CHANGEDSINCE and QRESYNC read the messages changed since a MODSEQ
--- without walking the mailbox.
-CREATE INDEX mailbox_messages_modseq ON mailbox_messages (mailbox_id, modseq);
+-- without walking the mailbox. Partial (every MODSEQ is above 0), so that
+-- only a query that says "modseq > 0" can use it: without statistics
+-- SQLite's planner took it for the counts of SELECT and STATUS (mailbox_id
+-- = ? AND NOT seen) in place of their own partial indexes.
+CREATE INDEX mailbox_messages_modseq ON mailbox_messages (mailbox_id, modseq) WHERE modseq > 0;
 

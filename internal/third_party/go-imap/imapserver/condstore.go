@@ -189,3 +189,10 @@ func searchHasModSeq(c *imap.SearchCriteria) bool {
 	}
 	return false
 }
+
+// WriteHighestModSeq writes an untagged OK [HIGHESTMODSEQ n], as the
+// first CONDSTORE enabling command in the selected state answers it
+// (RFC 7162 section 3.1).
+func (w *UpdateWriter) WriteHighestModSeq(modSeq uint64) error {
+	return w.conn.writeHighestModSeq(modSeq)
+}
