@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -349,10 +348,6 @@ func fetch(t testing.TB, c *imapclient.Client, set imap.NumSet, o *imap.FetchOpt
 	return msgs
 }
 
-// withoutRecent returns flags without \Recent.
-func withoutRecent(flags []imap.Flag) []imap.Flag {
-	return slices.DeleteFunc(slices.Clone(flags), func(f imap.Flag) bool { return strings.EqualFold(string(f), `\Recent`) })
-}
 
 // imapCode returns the response code of an *imap.Error, "" otherwise.
 func imapCode(err error) imap.ResponseCode {
