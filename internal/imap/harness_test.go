@@ -348,7 +348,6 @@ func fetch(t testing.TB, c *imapclient.Client, set imap.NumSet, o *imap.FetchOpt
 	return msgs
 }
 
-
 // imapCode returns the response code of an *imap.Error, "" otherwise.
 func imapCode(err error) imap.ResponseCode {
 	if e, ok := err.(*imap.Error); ok {
