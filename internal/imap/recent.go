@@ -28,12 +28,15 @@ func (s *session) selectRecent(v *view, sel *mailstore.Selected, readOnly bool) 
 		return 0, nil
 	}
 	from := sel.FirstRecentUID
-	if !readOnly {
+	// Nothing arrived since the last claim (the common case): no write.
+	if !readOnly && from < sel.UIDNext {
 		var err error
 		from, err = s.srv.o.Store.ClaimRecent(s.ctx, s.uid(), sel.ID, sel.UIDNext)
 		if err != nil {
 			return 0, s.storeError("select", err)
 		}
+	}
+	if !readOnly {
 		v.mu.Lock()
 		v.claimed = sel.UIDNext
 		v.mu.Unlock()
