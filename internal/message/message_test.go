@@ -264,6 +264,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n--b--")
 	f.Add("Content-Type: message/rfc822\r\n\r\nContent-Type: multipart/a; boundary=q\r\n\r\n--q\r\n--q--\r\n")
 	f.Add("\r\n\r\n")
+	f.Add("To: g: a@b, <@r:c@d>;, (x) \"q:\" <e (c)@ (c) f>, h:;\r\nCc: i: j@k\r\n\r\n")
 	f.Fuzz(func(t *testing.T, raw string) {
 		p, err := message.Parse(strings.NewReader(raw))
 		if err != nil {
