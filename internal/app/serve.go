@@ -306,6 +306,7 @@ func startIMAP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) 
 		MaxConnectionsPerIP:     cfg.IMAP.MaxConnectionsPerIP,
 		MaxConnectionsPerUserIP: cfg.IMAP.MaxConnectionsPerUserIP,
 		AccountURL:              accountURL(cfg),
+		Version:                 Version,
 		Registerer:              e.Metrics,
 		Logger:                  e.Log,
 	})
