@@ -18,7 +18,7 @@ import (
 
 func adminCmd() *cobra.Command {
 	c := group("admin", "administer ministries, domains, users and the audit log")
-	c.AddCommand(ministryCmd(), domainCmd(), userCmd(), registryCmd(), departmentCmd(), memberCmd(), aliasCmd(), policyCmd(), auditCmd())
+	c.AddCommand(ministryCmd(), domainCmd(), userCmd(), registryCmd(), departmentCmd(), memberCmd(), aliasCmd(), policyCmd(), auditCmd(), queueCmd())
 	return c
 }
 

@@ -111,8 +111,7 @@ func startNode(t *testing.T, b backend, edit func(*config.Config)) *node {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{cfg: cfg, log: &logBuffer{}}
-	log := slog.New(slog.NewTextHandler(n.log, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(slog.DiscardHandler)
 	ctx := context.Background()
 
 	e, err := app.Open(ctx, cfg, log, true, io.Discard)
@@ -135,7 +134,16 @@ func startNode(t *testing.T, b backend, edit func(*config.Config)) *node {
 		}
 	}
 	e.Close()
+	return serveNode(t, cfg)
+}
 
+// serveNode serves the node of cfg (set up before) until the test ends or
+// its stop is called.
+func serveNode(t *testing.T, cfg *config.Config) *node {
+	t.Helper()
+	n := &node{cfg: cfg, log: &logBuffer{}}
+	log := slog.New(slog.NewTextHandler(n.log, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx := context.Background()
 	sctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)

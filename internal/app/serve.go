@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"diwan.gov.sy/diwan/internal/config"
-	"diwan.gov.sy/diwan/internal/delivery"
 	"diwan.gov.sy/diwan/internal/httpd"
 	"diwan.gov.sy/diwan/internal/imap"
 	"diwan.gov.sy/diwan/internal/mailauth"
@@ -80,19 +79,26 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 	go func() { defer wg.Done(); e.Directory.RunRefusals(bg) }()
 	defer func() { stopBG(); wg.Wait() }()
 
+	queue, self, stopQueue, err := newDelivery(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer stopQueue()
+
 	var listeners []listener
 	if cfg.HTTP.Addr != "" {
-		srv, err := startHTTP(e, tlsConf, stdout)
+		srv, err := startHTTP(e, tlsConf, stdout, queue)
 		if err != nil {
 			return err
 		}
 		listeners = append(listeners, srv)
 	}
 	if cfg.SMTP.InboundAddr != "" || cfg.SMTP.SubmissionAddr != "" || cfg.SMTP.SubmissionsAddr != "" {
-		srv, err := startSMTP(bg, &wg, e, tlsConf, stdout)
+		srv, err := startSMTP(bg, &wg, e, tlsConf, stdout, queue)
 		if err != nil {
 			return err
 		}
+		self.Set(srv.Addrs()[smtp.Inbound])
 		listeners = append(listeners, srv)
 	}
 	if cfg.IMAP.Addr != "" || cfg.IMAP.TLSAddr != "" {
@@ -103,6 +109,9 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 		listeners = append(listeners, srv)
 	}
 
+	if err := queue.Start(bg); err != nil {
+		return fmt.Errorf("delivery: %w", err)
+	}
 	log.Info("ready", slog.Duration("startup", time.Since(started)))
 	fmt.Fprintf(stdout, "diwan: ready in %s\n", time.Since(started).Round(time.Millisecond))
 
@@ -178,7 +187,7 @@ func sweepUploads(ctx context.Context, e *Env, interval time.Duration) {
 }
 
 // startHTTP starts the HTTPS server (the API, the operator endpoints).
-func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) {
+func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer, queue httpd.Queue) (listener, error) {
 	cfg, log := e.Config, e.Log
 	var httpTLS *tls.Config
 	if cfg.HTTP.TLS {
@@ -199,6 +208,7 @@ func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) 
 		MetricsToken:    cfg.Metrics.Token,
 		Directory:       e.Directory,
 		Workflow:        e.Workflow,
+		Queue:           queue,
 		BaseURL:         cfg.HTTP.BaseURL,
 		MailSetup:       mailSetup(cfg),
 	})
@@ -216,7 +226,7 @@ func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) 
 
 // startSMTP binds the SMTP listeners; the policy's refusal counter runs in
 // wg until bg ends.
-func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) {
+func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Config, stdout io.Writer, relay smtp.RelayQueue) (*smtp.Server, error) {
 	cfg := e.Config
 	pol := e.Policy
 	// Refusals are counted into one audit event per client and reason
@@ -233,7 +243,7 @@ func startSMTP(bg context.Context, wg *sync.WaitGroup, e *Env, tlsConf *tls.Conf
 		Directory:           e.Directory,
 		Policy:              pol,
 		Store:               e.Mail,
-		Relay:               delivery.NewQueue(e.DB, e.Blob),
+		Relay:               relay,
 		Verifier:            newVerifier(cfg, e.Directory),
 		Signer:              newSigner(e),
 		MaxMessageBytes:     cfg.SMTP.MaxMessageBytes,

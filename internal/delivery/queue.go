@@ -3,6 +3,14 @@
 // per recipient) with the message in the blob store (keys "relay/…"),
 // until a worker sends it. internal/smtp records into it through its
 // RelayQueue interface; internal/app wires the two.
+//
+// Each message's recipients of one destination domain are one River job
+// (jobs.go), inserted in the transaction that records the rows, so that a
+// message accepted is never without the job that sends it. The worker
+// (worker.go) routes and sends through route.go and client.go, marks each
+// recipient sent, retried or failed, and bounces what failed to the
+// sender's INBOX (bounce.go). It never sends to a domain the national
+// policy refuses at the time of sending.
 package delivery
 
 import (
@@ -13,6 +21,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -37,17 +47,32 @@ type QueueBlobs interface {
 }
 
 // Queue is the relay queue in the database (relay_queue) and the blob
-// store (keys "relay/…"), until the delivery worker takes its entries.
+// store (keys "relay/…"). Built by NewQueue it only records; built by New
+// it also inserts the jobs that send, and runs them once started.
 type Queue struct {
 	db    *db.DB
 	blobs QueueBlobs
 	now   func() time.Time
+	jobs  jobs    // nil: record only
+	eng   *engine // nil: record only
+
+	started   atomic.Bool
+	stopSweep context.CancelFunc
+	swept     sync.WaitGroup
 }
 
-// NewQueue returns the relay queue on d and b.
+// NewQueue returns the relay queue on d and b, which records and sends
+// nothing (no jobs).
 func NewQueue(d *db.DB, b QueueBlobs) *Queue {
 	return &Queue{db: d, blobs: b, now: time.Now}
 }
+
+// States of a relay_queue entry.
+const (
+	StatePending = "pending" // waiting to be sent (or retried)
+	StateSent    = "sent"    // a remote server took it
+	StateFailed  = "failed"  // given up: bounced to the sender (or dropped)
+)
 
 type relayRow struct {
 	ID            int64 `gorm:"primaryKey"`
@@ -63,13 +88,19 @@ type relayRow struct {
 	Attempts      int
 	NextAttemptAt time.Time
 	LastError     string
+	JobID         *int64
+	LastAttemptAt *time.Time
+	RemoteMTA     string `gorm:"column:remote_mta"`
+	Status        string
+	DelayNotified bool
+	DoneAt        *time.Time
 }
 
 func (relayRow) TableName() string { return "relay_queue" }
 
 // Enqueue stores the message under a new key and, in one transaction, an
-// entry per recipient. A blob whose transaction failed stays unreferenced;
-// the delivery worker's sweep removes those.
+// entry per recipient and (when the queue sends) one job per destination
+// domain. A blob whose transaction failed stays unreferenced.
 func (q *Queue) Enqueue(ctx context.Context, m Message, raw io.Reader, size int64) error {
 	if len(m.To) == 0 {
 		return errors.New("relay queue: no recipients")
@@ -86,16 +117,37 @@ func (q *Queue) Enqueue(ctx context.Context, m Message, raw io.Reader, size int6
 	for i, to := range m.To {
 		_, domain, _ := strings.Cut(to, "@")
 		rows[i] = relayRow{CreatedAt: now, MailFrom: m.From, RcptTo: to, Domain: domain, BlobKey: key, Size: size,
-			Smtputf8: m.UTF8, State: "pending", NextAttemptAt: now}
+			Smtputf8: m.UTF8, State: StatePending, NextAttemptAt: now}
 		if m.UserID != 0 {
 			rows[i].UserID = &m.UserID
 		}
 	}
-	err := q.db.Transaction(ctx, func(tx *gorm.DB) error { return tx.Create(&rows).Error })
+	var err error
+	if q.jobs != nil {
+		err = q.jobs.enqueue(ctx, rows)
+	} else {
+		err = q.db.Transaction(ctx, func(tx *gorm.DB) error { return tx.Create(&rows).Error })
+	}
 	if err != nil {
 		return fmt.Errorf("relay queue: record %d recipient(s): %w", len(rows), err)
 	}
 	return nil
+}
+
+// byDomain groups rows (in order) by destination domain.
+func byDomain(rows []relayRow) [][]int {
+	var groups [][]int
+	at := map[string]int{}
+	for i, r := range rows {
+		g, ok := at[r.Domain]
+		if !ok {
+			g = len(groups)
+			at[r.Domain] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
 }
 
 // QueuedRelay is one pending entry of the relay queue.
@@ -117,7 +169,7 @@ func (q *Queue) Pending(ctx context.Context, limit int) ([]QueuedRelay, error) {
 		limit = 1000
 	}
 	var rows []relayRow
-	err := q.db.Writer().WithContext(ctx).Where("state = ?", "pending").Order("next_attempt_at, id").Limit(limit).Find(&rows).Error
+	err := q.db.Writer().WithContext(ctx).Where("state = ?", StatePending).Order("next_attempt_at, id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("relay queue: list: %w", err)
 	}

@@ -113,6 +113,13 @@ var apiOps = []apiOp{
 		Status: 200, Response: "ReferralList", Errors: errsList},
 	{Method: "GET", Path: "/referrals/{id}", Tag: "referrals", Summary: "One referral", Status: 200, Response: "Referral", Errors: errsRead},
 	{Method: "POST", Path: "/referrals/{id}/{action}", Tag: "referrals", Summary: "A transition of the referral; answers the referral as it now stands", Body: "ReferralTransition", Status: 200, Response: "Referral", Errors: errsChange},
+
+	{Method: "GET", Path: "/queue", Tag: "queue", Summary: "The outbound queue to other national servers, one item per recipient, oldest first (administrators)",
+		Query: []apiParam{qQueueState, qPage, qPerPage}, Status: 200, Response: "QueueEntryList", Errors: []int{400, 401, 403, 503}},
+	{Method: "POST", Path: "/queue/{id}/retry", Tag: "queue", Summary: "Try a pending recipient again now (administrators); answers the entry",
+		Status: 200, Response: "QueueEntry", Errors: []int{401, 403, 404, 409, 503}},
+	{Method: "POST", Path: "/queue/{id}/drop", Tag: "queue", Summary: "Give a pending recipient up and bounce it to its sender (administrators); answers the entry",
+		Status: 200, Response: "QueueEntry", Errors: []int{401, 403, 404, 409, 503}},
 }
 
 // apiSchemas are the named schemas, each derived from a Go type. Request
@@ -128,6 +135,7 @@ var apiSchemas = []struct {
 	{"Session", sessionResponse{}, false},
 	{"PasswordChange", passwordRequest{}, true},
 	{"User", userDTO{}, false},
+	{"QueueEntry", queueEntryDTO{}, false},
 	{"DirectoryUser", directoryUserDTO{}, false},
 	{"NewUser", newUserRequest{}, true},
 	{"NewUserResult", newUserResponse{}, false},
@@ -161,7 +169,7 @@ var apiSchemas = []struct {
 
 // apiLists are the list envelopes {"items": [...], "total": N}, by the
 // schema of their items.
-var apiLists = []string{"Ministry", "Registry", "Department", "DirectoryUser", "Entry", "Referral"}
+var apiLists = []string{"Ministry", "Registry", "Department", "DirectoryUser", "Entry", "Referral", "QueueEntry"}
 
 // openAPIJSON is the document, built once.
 var openAPIJSON = mustBuildOpenAPI()
@@ -212,7 +220,7 @@ func buildOpenAPI() obj {
 		"security": []obj{{"session": []string{}}, {"token": []string{}}},
 		"tags": []obj{
 			{"name": "meta"}, {"name": "session"}, {"name": "organisation"},
-			{"name": "correspondence"}, {"name": "entries"}, {"name": "referrals"},
+			{"name": "correspondence"}, {"name": "entries"}, {"name": "referrals"}, {"name": "queue"},
 		},
 		"paths": paths,
 		"components": obj{

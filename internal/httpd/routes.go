@@ -70,6 +70,11 @@ func (s *Server) routes(e *gin.Engine) {
 	a.GET("/referrals", s.listReferrals)
 	a.GET("/referrals/:id", s.getReferral)
 	a.POST("/referrals/:id/:action", s.actOnReferral)
+
+	// The outbound queue (administrators).
+	a.GET("/queue", s.listQueue)
+	a.POST("/queue/:id/retry", s.actOnQueue(Queue.Retry))
+	a.POST("/queue/:id/drop", s.actOnQueue(Queue.Drop))
 }
 
 // uiRoutes registers the web UI (DESIGN.md §3a): server-rendered pages on

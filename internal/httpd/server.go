@@ -102,6 +102,9 @@ type Options struct {
 	Directory *directory.Service
 	// Workflow is the correspondence engine.
 	Workflow *workflow.Service
+	// Queue is the outbound queue administrators list, retry and drop
+	// (GET /api/v1/queue); nil answers those routes 503.
+	Queue Queue
 	// BaseURL is the absolute URL users reach (http.base_url): its origin
 	// is accepted as same-origin behind a proxy, and an https URL makes
 	// cookies Secure even when the server itself speaks plain HTTP.
