@@ -199,6 +199,8 @@ func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) 
 		MetricsToken:    cfg.Metrics.Token,
 		Directory:       e.Directory,
 		Workflow:        e.Workflow,
+		Policy:          e.Policy,
+		Audit:           e.Audit,
 		BaseURL:         cfg.HTTP.BaseURL,
 		MailSetup:       mailSetup(cfg),
 	})

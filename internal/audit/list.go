@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -94,3 +95,6 @@ func (r *eventRow) record() (Record, error) {
 	}
 	return rec, nil
 }
+
+// ErrForbidden: the caller may not read the audit log.
+var ErrForbidden = errors.New("only an administrator may read the audit log")

@@ -106,3 +106,6 @@ func (s *Service) Principal(ctx context.Context, userID int64) (Principal, error
 	}
 	return p, nil
 }
+
+// HasRole reports whether the principal holds the role.
+func (p Principal) HasRole(role string) bool { return slices.Contains(p.Roles, role) }

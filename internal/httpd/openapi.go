@@ -61,8 +61,9 @@ var (
 	errsChange = []int{400, 401, 403, 404, 409, 422}
 )
 
-// apiOps lists every operation of /api/v1.
-var apiOps = []apiOp{
+// apiOps lists every operation of /api/v1; those of administration are
+// in openapi_admin.go.
+var apiOps = append([]apiOp{
 	{Method: "GET", Path: "/openapi.json", Tag: "meta", Summary: "This OpenAPI document", Status: 200, Response: "object", Public: true},
 
 	{Method: "POST", Path: "/session", Tag: "session", Summary: "Log in: sets the diwan_session cookie; answers who is logged in and the CSRF token",
@@ -113,7 +114,7 @@ var apiOps = []apiOp{
 		Status: 200, Response: "ReferralList", Errors: errsList},
 	{Method: "GET", Path: "/referrals/{id}", Tag: "referrals", Summary: "One referral", Status: 200, Response: "Referral", Errors: errsRead},
 	{Method: "POST", Path: "/referrals/{id}/{action}", Tag: "referrals", Summary: "A transition of the referral; answers the referral as it now stands", Body: "ReferralTransition", Status: 200, Response: "Referral", Errors: errsChange},
-}
+}, adminOps...)
 
 // apiSchemas are the named schemas, each derived from a Go type. Request
 // schemas refuse unknown properties, as the handlers do.
@@ -157,11 +158,17 @@ var apiSchemas = []struct {
 	{"Transition", transitionRequest{}, true},
 	{"Referral", referralDTO{}, false},
 	{"ReferralTransition", referralActionRequest{}, true},
+	{"PolicyRule", ruleDTO{}, false},
+	{"NewPolicyRule", newRuleRequest{}, true},
+	{"PolicyTest", policyTestDTO{}, false},
+	{"SMTPReply", replyDTO{}, false},
+	{"Violations", violationsDTO{}, false},
+	{"ViolationCount", violationCountDTO{}, false},
 }
 
 // apiLists are the list envelopes {"items": [...], "total": N}, by the
 // schema of their items.
-var apiLists = []string{"Ministry", "Registry", "Department", "DirectoryUser", "Entry", "Referral"}
+var apiLists = []string{"Ministry", "Registry", "Department", "DirectoryUser", "Entry", "Referral", "PolicyRule"}
 
 // openAPIJSON is the document, built once.
 var openAPIJSON = mustBuildOpenAPI()
@@ -452,6 +459,10 @@ func (g schemaGen) schema(t reflect.Type) obj {
 		return obj{"type": "integer"}
 	case t.Kind() == reflect.Slice:
 		return obj{"type": "array", "items": g.schema(t.Elem())}
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		return obj{"type": "object", "additionalProperties": g.schema(t.Elem())}
+	case t.Kind() == reflect.Interface:
+		return obj{} // any JSON value
 	case t.Kind() == reflect.Struct:
 		return g.structSchema(t, false)
 	}

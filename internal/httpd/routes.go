@@ -52,6 +52,13 @@ func (s *Server) routes(e *gin.Engine) {
 	a.GET("/users/:address/membership", s.getMembership)
 	a.PATCH("/users/:address/membership", s.updateMembership)
 
+	// Administration (api_policy.go, api_audit.go, api_admin.go).
+	a.GET("/policy/rules", s.listPolicyRules)
+	a.POST("/policy/rules", s.addPolicyRule)
+	a.DELETE("/policy/rules/:pattern", s.removePolicyRule)
+	a.GET("/policy/test", s.testPolicy)
+	a.GET("/policy/violations", s.listViolations)
+
 	// Correspondence and its attachments.
 	a.POST("/correspondence", s.createCorrespondence)
 	a.GET("/correspondence/:id", s.getCorrespondence)

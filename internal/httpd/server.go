@@ -25,7 +25,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/policy"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
 
@@ -102,6 +104,10 @@ type Options struct {
 	Directory *directory.Service
 	// Workflow is the correspondence engine.
 	Workflow *workflow.Service
+	// Policy is the national-mail policy; Audit the audit log, read by
+	// administrators and counted for violations.
+	Policy *policy.Service
+	Audit  *audit.Log
 	// BaseURL is the absolute URL users reach (http.base_url): its origin
 	// is accepted as same-origin behind a proxy, and an https URL makes
 	// cookies Secure even when the server itself speaks plain HTTP.

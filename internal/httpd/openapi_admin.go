@@ -1,0 +1,19 @@
+package httpd
+
+// adminOps are the operations of administration (DESIGN.md §6a): the
+// national-mail policy, the audit log, domains, aliases. Each service
+// refuses whoever may not administer it (403).
+var adminOps = []apiOp{
+	{Method: "GET", Path: "/policy/rules", Tag: "policy", Summary: "The national-mail rules, by pattern (administrators); policy.national_suffixes and hosted domains are not rules",
+		Query: []apiParam{qPage, qPerPage}, Status: 200, Response: "PolicyRuleList", Errors: []int{400, 401, 403}},
+	{Method: "POST", Path: "/policy/rules", Tag: "policy", Summary: "Add an allow or deny rule: gov.sy names that exact domain, .gov.sy it and every subdomain (administrators). " +
+		"A pattern that has a rule is 409 exists; a deny rule that covers hosted domains is 409 confirm_required naming them, made only with confirm: true",
+		Body: "NewPolicyRule", Status: 201, Response: "PolicyRule", Errors: []int{400, 401, 403, 409}},
+	{Method: "DELETE", Path: "/policy/rules/{pattern}", Tag: "policy", Summary: "Remove the rule of a pattern (administrators)", Status: 204, Errors: []int{400, 401, 403, 404}},
+	{Method: "GET", Path: "/policy/test", Tag: "policy", Summary: "How the policy decides an address or a domain: the decision, the rule that made it, and the SMTP replies (administrators)",
+		Query: []apiParam{{Name: "address", Type: "string", Description: "an address (ali@mof.gov.sy) or a domain"}}, Status: 200, Response: "PolicyTest", Errors: []int{400, 401, 403}},
+	{Method: "GET", Path: "/policy/violations", Tag: "policy", Summary: "Refusals (policy, relay attempts, spoofing, SMTP logins) counted per user, domain or day (UTC), most first; days oldest first (administrators)",
+		Query: []apiParam{{Name: "since", Type: "string", Description: "a time (RFC 3339), a date (YYYY-MM-DD) or how far back (24h, 7d); default 24h"},
+			{Name: "by", Type: "string", Enum: []string{"user", "domain", "day"}}, qPage, qPerPage},
+		Status: 200, Response: "Violations", Errors: []int{400, 401, 403}},
+}
