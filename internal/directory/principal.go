@@ -109,3 +109,7 @@ func (s *Service) Principal(ctx context.Context, userID int64) (Principal, error
 
 // HasRole reports whether the principal holds the role.
 func (p Principal) HasRole(role string) bool { return slices.Contains(p.Roles, role) }
+
+// MayReadAudit reports whether the principal may read and verify the
+// audit log (audit.Reader): administrators of the whole instance.
+func (p Principal) MayReadAudit() bool { return !p.Disabled && p.HasRole(RoleAdmin) }

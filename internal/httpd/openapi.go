@@ -164,6 +164,10 @@ var apiSchemas = []struct {
 	{"SMTPReply", replyDTO{}, false},
 	{"Violations", violationsDTO{}, false},
 	{"ViolationCount", violationCountDTO{}, false},
+	{"AuditEvent", auditEventDTO{}, false},
+	{"AuditPage", auditPageDTO{}, false},
+	{"AuditBreak", auditBreakDTO{}, false},
+	{"AuditVerification", auditVerifyDTO{}, false},
 }
 
 // apiLists are the list envelopes {"items": [...], "total": N}, by the

@@ -16,4 +16,15 @@ var adminOps = []apiOp{
 		Query: []apiParam{{Name: "since", Type: "string", Description: "a time (RFC 3339), a date (YYYY-MM-DD) or how far back (24h, 7d); default 24h"},
 			{Name: "by", Type: "string", Enum: []string{"user", "domain", "day"}}, qPage, qPerPage},
 		Status: 200, Response: "Violations", Errors: []int{400, 401, 403}},
+
+	{Method: "GET", Path: "/audit", Tag: "audit", Summary: "The audit log, newest first (administrators); a page at a time by keyset: next_cursor, absent on the last page, is the cursor of the next",
+		Query: []apiParam{{Name: "actor", Type: "string", Description: "exact: user:ali@mof.gov.sy, cli:root, smtp:203.0.113.5"},
+			{Name: "action", Type: "string", Description: "exact: policy.deny, user.add, policy.refused"},
+			{Name: "object", Type: "string", Description: "exact: user:ali@mof.gov.sy, policy:.gov.sy, domain:mof.gov.sy"},
+			{Name: "since", Type: "string", Description: "at or after this time (RFC 3339) or date (YYYY-MM-DD)"},
+			{Name: "until", Type: "string", Description: "before this time (RFC 3339) or date (YYYY-MM-DD)"},
+			{Name: "cursor", Type: "string", Description: "the next_cursor of the page before"}, qPerPage},
+		Status: 200, Response: "AuditPage", Errors: []int{400, 401, 403}},
+	{Method: "POST", Path: "/audit/verify", Tag: "audit", Summary: "Walk the audit chain, as diwan admin audit verify does: ok with the events linked and waiting, or the first broken link (administrators)",
+		Status: 200, Response: "AuditVerification", Errors: []int{401, 403}},
 }

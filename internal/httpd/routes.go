@@ -58,6 +58,8 @@ func (s *Server) routes(e *gin.Engine) {
 	a.DELETE("/policy/rules/:pattern", s.removePolicyRule)
 	a.GET("/policy/test", s.testPolicy)
 	a.GET("/policy/violations", s.listViolations)
+	a.GET("/audit", s.listAudit)
+	a.POST("/audit/verify", s.verifyAudit)
 
 	// Correspondence and its attachments.
 	a.POST("/correspondence", s.createCorrespondence)
