@@ -201,6 +201,7 @@ func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) 
 		Workflow:        e.Workflow,
 		Policy:          e.Policy,
 		Audit:           e.Audit,
+		DKIM:            DKIMKeys(e),
 		BaseURL:         cfg.HTTP.BaseURL,
 		MailSetup:       mailSetup(cfg),
 	})

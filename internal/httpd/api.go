@@ -14,6 +14,7 @@ import (
 	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/directory"
 	"diwan.gov.sy/diwan/internal/input"
+	"diwan.gov.sy/diwan/internal/mailauth"
 	"diwan.gov.sy/diwan/internal/policy"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
@@ -181,9 +182,11 @@ func (s *Server) coreError(c *gin.Context, doing string, err error) {
 	case errors.Is(err, workflow.ErrCredentialStale):
 		// Twice in a row: the organisation keeps changing under the call.
 		WriteError(c, http.StatusConflict, "conflict", "the organisation changed while the request ran; try again", "")
-	case errors.Is(err, workflow.ErrNotFound), errors.Is(err, directory.ErrNotFound), errors.Is(err, policy.ErrNotFound):
+	case errors.Is(err, workflow.ErrNotFound), errors.Is(err, directory.ErrNotFound), errors.Is(err, policy.ErrNotFound),
+		errors.Is(err, directory.ErrNotHosted):
 		WriteError(c, http.StatusNotFound, "not_found", "not found", "")
-	case errors.Is(err, workflow.ErrForbidden), errors.Is(err, policy.ErrForbidden), errors.Is(err, audit.ErrForbidden):
+	case errors.Is(err, workflow.ErrForbidden), errors.Is(err, policy.ErrForbidden), errors.Is(err, audit.ErrForbidden),
+		errors.Is(err, directory.ErrForbidden), errors.Is(err, mailauth.ErrForbidden):
 		WriteError(c, http.StatusForbidden, "forbidden", err.Error(), "")
 	case errors.Is(err, policy.ErrExists):
 		WriteError(c, http.StatusConflict, "exists", err.Error(), "pattern")

@@ -21,6 +21,7 @@ import (
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/db/dbtest"
 	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/mailauth"
 	"diwan.gov.sy/diwan/internal/policy"
 	"diwan.gov.sy/diwan/internal/testenv"
 	"diwan.gov.sy/diwan/internal/workflow"
@@ -96,7 +97,8 @@ func newAPIEnvOn(t testing.TB, d *db.DB, org bool, logger *slog.Logger) *apiEnv 
 	}
 	log := audit.Open(d, audit.Options{Keys: auditKey, Heads: []audit.HeadStore{audit.HeadFile(filepath.Join(t.TempDir(), "audit-head"))}})
 	e := &apiEnv{t: t, db: d, dir: dir, wf: wf, pol: pol, log: log, blobs: blobs}
-	e.ts = startTLS(t, Options{Directory: dir, Workflow: wf, Policy: pol, Audit: log, BaseURL: "https://diwan.example.gov", Logger: logger,
+	e.ts = startTLS(t, Options{Directory: dir, Workflow: wf, Policy: pol, Audit: log,
+		DKIM: mailauth.NewKeys(d, auditKey, mailauth.KeysOptions{Hosted: dir.IsHosted}), BaseURL: "https://diwan.example.gov", Logger: logger,
 		MailSetup: testMailSetup}, nil)
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -27,6 +27,7 @@ import (
 
 	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/mailauth"
 	"diwan.gov.sy/diwan/internal/policy"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
@@ -108,6 +109,8 @@ type Options struct {
 	// administrators and counted for violations.
 	Policy *policy.Service
 	Audit  *audit.Log
+	// DKIM makes and shows the hosted domains' DKIM keys.
+	DKIM *mailauth.Keys
 	// BaseURL is the absolute URL users reach (http.base_url): its origin
 	// is accepted as same-origin behind a proxy, and an https URL makes
 	// cookies Secure even when the server itself speaks plain HTTP.
