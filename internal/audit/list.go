@@ -59,7 +59,8 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Record, error) {
 	}
 	if f.After != nil {
 		t := f.After.Time.UTC()
-		cond("(created_at < ? OR (created_at = ? AND id < ?))", t, t, f.After.ID)
+		// The bound on created_at alone lets the index range start there.
+		cond("created_at <= ? AND (created_at < ? OR id < ?)", t, t, f.After.ID)
 	}
 	if f.TargetPrefix != "" {
 		// substr, not LIKE: SQLite's LIKE ignores ASCII case.
