@@ -213,7 +213,22 @@ func userCmd() *cobra.Command {
 			})
 		},
 	}
-	c.AddCommand(add, list, passwd, disable, unlock, userQuotaCmd(), userTokenCmd())
+	setRoles := &cobra.Command{
+		Use:   "roles ADDRESS R[,R…]",
+		Short: "replace a user's roles: admin, clerk, head, staff",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withEnv(cmd, func(ctx context.Context, e *app.Env, actor string) error {
+				rs, err := e.Directory.SetRoles(ctx, actor, args[0], splitList(args[1]))
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "roles of %s: %s\n", args[0], strings.Join(rs, ","))
+				return nil
+			})
+		},
+	}
+	c.AddCommand(add, list, passwd, disable, unlock, setRoles, userQuotaCmd(), userTokenCmd())
 	return c
 }
 

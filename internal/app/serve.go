@@ -209,6 +209,9 @@ func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer, queue httpd.Queue)
 		Directory:       e.Directory,
 		Workflow:        e.Workflow,
 		Queue:           queue,
+		Policy:          e.Policy,
+		Audit:           e.Audit,
+		DKIM:            DKIMKeys(e),
 		BaseURL:         cfg.HTTP.BaseURL,
 		MailSetup:       mailSetup(cfg),
 	})
@@ -316,6 +319,7 @@ func startIMAP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) 
 		MaxConnectionsPerIP:     cfg.IMAP.MaxConnectionsPerIP,
 		MaxConnectionsPerUserIP: cfg.IMAP.MaxConnectionsPerUserIP,
 		AccountURL:              accountURL(cfg),
+		Version:                 Version,
 		Registerer:              e.Metrics,
 		Logger:                  e.Log,
 	})

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,9 +20,19 @@ type Filter struct {
 	Actor        string    // exact
 	Action       string    // exact
 	TargetPrefix string    // target starts with this, case-sensitive
+	Target       string    // exact
 	Since        time.Time // created at or after
 	Until        time.Time // created before
 	Limit        int       // at most this many; 0 means 100, capped at 1000
+	// After is a keyset cursor: only events listed after it, newest
+	// first (those older than it, or of its time with a smaller id).
+	After *Cursor
+}
+
+// Cursor is the place of an event in the newest-first order of List.
+type Cursor struct {
+	Time time.Time
+	ID   int64
 }
 
 // Record is a stored event.
@@ -42,6 +53,14 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Record, error) {
 	}
 	if f.Action != "" {
 		cond("action = ?", f.Action)
+	}
+	if f.Target != "" {
+		cond("target = ?", f.Target)
+	}
+	if f.After != nil {
+		t := f.After.Time.UTC()
+		// The bound on created_at alone lets the index range start there.
+		cond("created_at <= ? AND (created_at < ? OR id < ?)", t, t, f.After.ID)
 	}
 	if f.TargetPrefix != "" {
 		// substr, not LIKE: SQLite's LIKE ignores ASCII case.
@@ -93,4 +112,51 @@ func (r *eventRow) record() (Record, error) {
 		}
 	}
 	return rec, nil
+}
+
+// ErrForbidden: the caller may not read the audit log.
+var ErrForbidden = errors.New("only an administrator may read or verify the audit log")
+
+// Reader is who asks to read or verify the log through the API or the web
+// UI; directory.Principal satisfies it (the directory says who may).
+type Reader interface {
+	MayReadAudit() bool
+}
+
+// Page is one page of Search: the events, and the cursor of the next page
+// (nil after the last).
+type Page struct {
+	Records []Record
+	Next    *Cursor
+}
+
+// Search lists the events that match f, newest first, for a reader who may
+// read the log: f.Limit of them (at most 1000) and the cursor of the next
+// page. Each page costs one indexed query whatever the log's size: no
+// count of every match.
+func (l *Log) Search(ctx context.Context, who Reader, f Filter) (Page, error) {
+	if who == nil || !who.MayReadAudit() {
+		return Page{}, ErrForbidden
+	}
+	limit := min(max(f.Limit, 1), maxListLimit)
+	f.Limit = limit + 1 // one more: is there a next page?
+	recs, err := l.List(ctx, f)
+	if err != nil {
+		return Page{}, err
+	}
+	p := Page{Records: recs}
+	if len(recs) > limit {
+		p.Records = recs[:limit]
+		last := recs[limit-1]
+		p.Next = &Cursor{Time: last.Time, ID: last.ID}
+	}
+	return p, nil
+}
+
+// VerifyAs is Verify for a reader who may read the log.
+func (l *Log) VerifyAs(ctx context.Context, who Reader) (Report, error) {
+	if who == nil || !who.MayReadAudit() {
+		return Report{}, ErrForbidden
+	}
+	return l.Verify(ctx)
 }

@@ -106,3 +106,10 @@ func (s *Service) Principal(ctx context.Context, userID int64) (Principal, error
 	}
 	return p, nil
 }
+
+// HasRole reports whether the principal holds the role.
+func (p Principal) HasRole(role string) bool { return slices.Contains(p.Roles, role) }
+
+// MayReadAudit reports whether the principal may read and verify the
+// audit log (audit.Reader): administrators of the whole instance.
+func (p Principal) MayReadAudit() bool { return !p.Disabled && p.HasRole(RoleAdmin) }

@@ -11,8 +11,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/directory"
 	"diwan.gov.sy/diwan/internal/input"
+	"diwan.gov.sy/diwan/internal/mailauth"
+	"diwan.gov.sy/diwan/internal/policy"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
 
@@ -153,6 +156,7 @@ func (s *Server) coreError(c *gin.Context, doing string, err error) {
 		ie *input.Error
 		te *workflow.TransitionError
 		se *workflow.StaleError
+		ce *policy.ConfirmError
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -161,6 +165,8 @@ func (s *Server) coreError(c *gin.Context, doing string, err error) {
 			return
 		}
 		WriteError(c, http.StatusBadRequest, "invalid_input", ie.Message, ie.Field)
+	case errors.As(err, &ce):
+		WriteError(c, http.StatusConflict, "confirm_required", ce.Error(), "confirm")
 	case errors.As(err, &se):
 		WriteError(c, http.StatusConflict, "stale_version", se.Error()+"; reload it and try again", "version")
 	case errors.Is(err, workflow.ErrStaleVersion):
@@ -176,10 +182,14 @@ func (s *Server) coreError(c *gin.Context, doing string, err error) {
 	case errors.Is(err, workflow.ErrCredentialStale):
 		// Twice in a row: the organisation keeps changing under the call.
 		WriteError(c, http.StatusConflict, "conflict", "the organisation changed while the request ran; try again", "")
-	case errors.Is(err, workflow.ErrNotFound), errors.Is(err, directory.ErrNotFound):
+	case errors.Is(err, workflow.ErrNotFound), errors.Is(err, directory.ErrNotFound), errors.Is(err, policy.ErrNotFound),
+		errors.Is(err, directory.ErrNotHosted):
 		WriteError(c, http.StatusNotFound, "not_found", "not found", "")
-	case errors.Is(err, workflow.ErrForbidden):
+	case errors.Is(err, workflow.ErrForbidden), errors.Is(err, policy.ErrForbidden), errors.Is(err, audit.ErrForbidden),
+		errors.Is(err, directory.ErrForbidden), errors.Is(err, mailauth.ErrForbidden):
 		WriteError(c, http.StatusForbidden, "forbidden", err.Error(), "")
+	case errors.Is(err, policy.ErrExists):
+		WriteError(c, http.StatusConflict, "exists", err.Error(), "pattern")
 	case errors.Is(err, workflow.ErrExists), errors.Is(err, directory.ErrExists):
 		WriteError(c, http.StatusConflict, "exists", err.Error(), "")
 	case errors.Is(err, workflow.ErrTooLarge):

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,6 +21,8 @@ import (
 	"diwan.gov.sy/diwan/internal/db"
 	"diwan.gov.sy/diwan/internal/db/dbtest"
 	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/mailauth"
+	"diwan.gov.sy/diwan/internal/policy"
 	"diwan.gov.sy/diwan/internal/testenv"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
@@ -59,6 +62,8 @@ type apiEnv struct {
 	db    *db.DB
 	dir   *directory.Service
 	wf    *workflow.Service
+	pol   *policy.Service
+	log   *audit.Log
 	blobs *blob.FS
 }
 
@@ -86,8 +91,14 @@ func newAPIEnvOn(t testing.TB, d *db.DB, org bool, logger *slog.Logger) *apiEnv 
 	wcfg := config.Default().Workflow
 	wcfg.MaxAttachmentBytes, wcfg.MaxLetterBytes = testMaxAttachment, testMaxLetter
 	wf := workflow.New(d, blobs, workflow.Options{Workflow: wcfg, Audit: audit.NewSealer(auditKey), Directory: dir})
-	e := &apiEnv{t: t, db: d, dir: dir, wf: wf, blobs: blobs}
-	e.ts = startTLS(t, Options{Directory: dir, Workflow: wf, BaseURL: "https://diwan.example.gov", Logger: logger,
+	pol, err := policy.New(d, policy.Options{NationalSuffixes: []string{"gov.sy"}, Hosted: dir, Audit: audit.NewSealer(auditKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := audit.Open(d, audit.Options{Keys: auditKey, Heads: []audit.HeadStore{audit.HeadFile(filepath.Join(t.TempDir(), "audit-head"))}})
+	e := &apiEnv{t: t, db: d, dir: dir, wf: wf, pol: pol, log: log, blobs: blobs}
+	e.ts = startTLS(t, Options{Directory: dir, Workflow: wf, Policy: pol, Audit: log,
+		DKIM: mailauth.NewKeys(d, auditKey, mailauth.KeysOptions{Hosted: dir.IsHosted}), BaseURL: "https://diwan.example.gov", Logger: logger,
 		MailSetup: testMailSetup}, nil)
 	t.Cleanup(func() {
 		if t.Failed() {

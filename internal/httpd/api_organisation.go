@@ -1,12 +1,14 @@
 package httpd
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/input"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
 
@@ -268,6 +270,8 @@ type userPatch struct {
 	QuotaBytes         *int64  `json:"quota_bytes"`
 	// Unlock lifts a lockout, as "diwan admin user unlock" does.
 	Unlock bool `json:"unlock"`
+	// Roles replaces the user's roles, as "diwan admin user roles" does.
+	Roles []string `json:"roles"`
 }
 
 // adminUserDTO is a user as an administrator sees it: with the lock.
@@ -395,12 +399,35 @@ func (s *Server) updateUser(c *gin.Context) {
 			return
 		}
 	}
+	if req.Roles != nil && !s.setRoles(c, login, req.Roles) {
+		return
+	}
 	u, err := s.opts.Directory.UserByLogin(ctx, login)
 	if err != nil {
 		s.coreError(c, "read user", err)
 		return
 	}
 	c.JSON(http.StatusOK, adminUserDTO(u))
+}
+
+// setRoles replaces a user's roles as the caller; false when the answer
+// is written.
+func (s *Server) setRoles(c *gin.Context, login string, roles []string) bool {
+	caller, ok := s.caller(c)
+	if !ok {
+		return false
+	}
+	if _, err := s.opts.Directory.SetRolesAs(c.Request.Context(), caller, login, roles); err != nil {
+		// The directory names the command line's --role; the JSON field
+		// is roles.
+		var ie *input.Error
+		if errors.As(err, &ie) && ie.Field == "role" {
+			err = &input.Error{Field: "roles", Message: ie.Message, Unprocessable: ie.Unprocessable}
+		}
+		s.coreError(c, "set roles", err)
+		return false
+	}
+	return true
 }
 
 func (s *Server) getMembership(c *gin.Context) {

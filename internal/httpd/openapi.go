@@ -61,8 +61,9 @@ var (
 	errsChange = []int{400, 401, 403, 404, 409, 422}
 )
 
-// apiOps lists every operation of /api/v1.
-var apiOps = []apiOp{
+// apiOps lists every operation of /api/v1; those of administration are
+// in openapi_admin.go.
+var apiOps = append([]apiOp{
 	{Method: "GET", Path: "/openapi.json", Tag: "meta", Summary: "This OpenAPI document", Status: 200, Response: "object", Public: true},
 
 	{Method: "POST", Path: "/session", Tag: "session", Summary: "Log in: sets the diwan_session cookie; answers who is logged in and the CSRF token",
@@ -76,6 +77,7 @@ var apiOps = []apiOp{
 	{Method: "GET", Path: "/ministries", Tag: "organisation", Summary: "List ministries", Query: []apiParam{qPage, qPerPage}, Status: 200, Response: "MinistryList", Errors: errsList},
 	{Method: "POST", Path: "/ministries", Tag: "organisation", Summary: "Add a ministry (administrators)", Body: "NewMinistry", Status: 201, Response: "Ministry", Errors: []int{400, 401, 403, 409}},
 	{Method: "GET", Path: "/ministries/{code}", Tag: "organisation", Summary: "One ministry", Status: 200, Response: "Ministry", Errors: errsRead},
+	{Method: "PATCH", Path: "/ministries/{code}", Tag: "organisation", Summary: "Rename a ministry (administrators)", Body: "MinistryPatch", Status: 200, Response: "Ministry", Errors: []int{400, 401, 403, 404}},
 	{Method: "GET", Path: "/registries", Tag: "organisation", Summary: "List registries", Query: []apiParam{qMinistr, qPage, qPerPage}, Status: 200, Response: "RegistryList", Errors: errsList},
 	{Method: "POST", Path: "/registries", Tag: "organisation", Summary: "Add a registry (administrators)", Body: "NewRegistry", Status: 201, Response: "Registry", Errors: []int{400, 401, 403, 409}},
 	{Method: "GET", Path: "/registries/{code}", Tag: "organisation", Summary: "One registry", Status: 200, Response: "Registry", Errors: errsRead},
@@ -88,7 +90,7 @@ var apiOps = []apiOp{
 		Query: []apiParam{{Name: "q", Type: "string", Description: "part of the address or the name"}, qPage, qPerPage}, Status: 200, Response: "DirectoryUserList", Errors: errsList},
 	{Method: "POST", Path: "/users", Tag: "organisation", Summary: "Add a user (administrators); without a password one is generated and answered once", Body: "NewUser", Status: 201, Response: "NewUserResult", Errors: []int{400, 401, 403, 409}},
 	{Method: "GET", Path: "/users/{address}", Tag: "organisation", Summary: "One user, as GET /users shows them; 404 for a user the caller may not see", Status: 200, Response: "DirectoryUser", Errors: errsRead},
-	{Method: "PATCH", Path: "/users/{address}", Tag: "organisation", Summary: "Disable or enable a user, set a password or the mail quota (administrators)", Body: "UserPatch", Status: 200, Response: "User", Errors: []int{400, 401, 403, 404}},
+	{Method: "PATCH", Path: "/users/{address}", Tag: "organisation", Summary: "Disable or enable a user, set a password, the mail quota or the roles (administrators)", Body: "UserPatch", Status: 200, Response: "User", Errors: []int{400, 401, 403, 404}},
 	{Method: "GET", Path: "/users/{address}/membership", Tag: "organisation", Summary: "Where a user works and their clearance (the user and administrators)", Status: 200, Response: "Membership", Errors: errsRead},
 	{Method: "PATCH", Path: "/users/{address}/membership", Tag: "organisation", Summary: "Change where a user works and their clearance (administrators)", Body: "MembershipPatch", Status: 200, Response: "Membership", Errors: []int{400, 401, 403, 404}},
 
@@ -120,7 +122,7 @@ var apiOps = []apiOp{
 		Status: 200, Response: "QueueEntry", Errors: []int{401, 403, 404, 409, 503}},
 	{Method: "POST", Path: "/queue/{id}/drop", Tag: "queue", Summary: "Give a pending recipient up and bounce it to its sender (administrators); answers the entry",
 		Status: 200, Response: "QueueEntry", Errors: []int{401, 403, 404, 409, 503}},
-}
+}, adminOps...)
 
 // apiSchemas are the named schemas, each derived from a Go type. Request
 // schemas refuse unknown properties, as the handlers do.
@@ -165,11 +167,28 @@ var apiSchemas = []struct {
 	{"Transition", transitionRequest{}, true},
 	{"Referral", referralDTO{}, false},
 	{"ReferralTransition", referralActionRequest{}, true},
+	{"PolicyRule", ruleDTO{}, false},
+	{"NewPolicyRule", newRuleRequest{}, true},
+	{"PolicyTest", policyTestDTO{}, false},
+	{"SMTPReply", replyDTO{}, false},
+	{"Violations", violationsDTO{}, false},
+	{"ViolationCount", violationCountDTO{}, false},
+	{"Domain", domainDTO{}, false},
+	{"NewDomain", newDomainRequest{}, true},
+	{"DKIMRecord", dkimRecordDTO{}, false},
+	{"DKIM", dkimDTO{}, false},
+	{"Alias", aliasDTO{}, false},
+	{"NewAlias", newAliasRequest{}, true},
+	{"MinistryPatch", ministryPatch{}, true},
+	{"AuditEvent", auditEventDTO{}, false},
+	{"AuditPage", auditPageDTO{}, false},
+	{"AuditBreak", auditBreakDTO{}, false},
+	{"AuditVerification", auditVerifyDTO{}, false},
 }
 
 // apiLists are the list envelopes {"items": [...], "total": N}, by the
 // schema of their items.
-var apiLists = []string{"Ministry", "Registry", "Department", "DirectoryUser", "Entry", "Referral", "QueueEntry"}
+var apiLists = []string{"Ministry", "Registry", "Department", "DirectoryUser", "Entry", "Referral", "QueueEntry", "PolicyRule", "Domain", "Alias"}
 
 // openAPIJSON is the document, built once.
 var openAPIJSON = mustBuildOpenAPI()
@@ -460,6 +479,10 @@ func (g schemaGen) schema(t reflect.Type) obj {
 		return obj{"type": "integer"}
 	case t.Kind() == reflect.Slice:
 		return obj{"type": "array", "items": g.schema(t.Elem())}
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		return obj{"type": "object", "additionalProperties": g.schema(t.Elem())}
+	case t.Kind() == reflect.Interface:
+		return obj{} // any JSON value
 	case t.Kind() == reflect.Struct:
 		return g.structSchema(t, false)
 	}

@@ -37,6 +37,7 @@ func (s *Server) routes(e *gin.Engine) {
 	a.GET("/ministries", s.listMinistries)
 	a.POST("/ministries", s.addMinistry)
 	a.GET("/ministries/:code", s.getMinistry)
+	a.PATCH("/ministries/:code", s.updateMinistry)
 	a.GET("/registries", s.listRegistries)
 	a.POST("/registries", s.addRegistry)
 	a.GET("/registries/:code", s.getRegistry)
@@ -51,6 +52,21 @@ func (s *Server) routes(e *gin.Engine) {
 	a.PATCH("/users/:address", s.updateUser)
 	a.GET("/users/:address/membership", s.getMembership)
 	a.PATCH("/users/:address/membership", s.updateMembership)
+
+	// Administration (api_policy.go, api_audit.go, api_admin.go).
+	a.GET("/policy/rules", s.listPolicyRules)
+	a.POST("/policy/rules", s.addPolicyRule)
+	a.DELETE("/policy/rules/:pattern", s.removePolicyRule)
+	a.GET("/policy/test", s.testPolicy)
+	a.GET("/policy/violations", s.listViolations)
+	a.GET("/audit", s.listAudit)
+	a.POST("/audit/verify", s.verifyAudit)
+	a.GET("/domains", s.listDomains)
+	a.POST("/domains", s.addDomain)
+	a.GET("/domains/:domain/dkim", s.domainDKIM)
+	a.GET("/aliases", s.listAliases)
+	a.POST("/aliases", s.addAlias)
+	a.DELETE("/aliases/:address", s.removeAlias)
 
 	// Correspondence and its attachments.
 	a.POST("/correspondence", s.createCorrespondence)

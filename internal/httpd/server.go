@@ -25,7 +25,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"diwan.gov.sy/diwan/internal/audit"
 	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/mailauth"
+	"diwan.gov.sy/diwan/internal/policy"
 	"diwan.gov.sy/diwan/internal/workflow"
 )
 
@@ -105,6 +108,12 @@ type Options struct {
 	// Queue is the outbound queue administrators list, retry and drop
 	// (GET /api/v1/queue); nil answers those routes 503.
 	Queue Queue
+	// Policy is the national-mail policy; Audit the audit log, read by
+	// administrators and counted for violations.
+	Policy *policy.Service
+	Audit  *audit.Log
+	// DKIM makes and shows the hosted domains' DKIM keys.
+	DKIM *mailauth.Keys
 	// BaseURL is the absolute URL users reach (http.base_url): its origin
 	// is accepted as same-origin behind a proxy, and an https URL makes
 	// cookies Secure even when the server itself speaks plain HTTP.

@@ -36,8 +36,16 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.F
 		return err
 	}
 	uids, err := v.resolve(numSet, true)
-	if err != nil || len(uids) == 0 {
+	if err != nil {
 		return err
+	}
+	if o.ChangedSince > 0 {
+		if uids, err = s.fetchChangedSince(w, v, numSet, uids, o); err != nil {
+			return err
+		}
+	}
+	if len(uids) == 0 {
+		return nil
 	}
 	if _, isUID := numSet.(imap.UIDSet); isUID {
 		o.UID = true
@@ -61,7 +69,8 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.F
 		defer s.out.flush()
 	}
 	l := &batchLoader{s: s, ctx: s.ctx, userID: s.uid(), mailboxID: v.mailboxID, rest: uids,
-		o: mailstore.FetchOptions{Envelope: o.Envelope, Structure: needsStructure(o)}}
+		o: mailstore.FetchOptions{Envelope: o.Envelope, Structure: needsStructure(o),
+			MailboxOnly: !o.Envelope && o.BodyStructure == nil && len(o.BodySection)+len(o.BinarySection)+len(o.BinarySectionSize) == 0}}
 	defer l.close()
 	for {
 		b, ok := l.next()
@@ -359,14 +368,14 @@ func (s *session) markSeen(v *view, infos []*mailstore.MessageInfo, on bool) (ma
 		return nil, s.storeError("set \\Seen", err)
 	}
 	changed := make(map[uint32]bool, len(ups))
-	byUID := make(map[uint32][]string, len(ups))
+	byUID := make(map[uint32]mailstore.FlagUpdate, len(ups))
 	for _, u := range ups {
 		changed[u.UID] = true
-		byUID[u.UID] = u.Flags
+		byUID[u.UID] = u
 	}
 	for _, mi := range infos {
-		if fl, ok := byUID[mi.UID]; ok {
-			mi.Flags = fl
+		if u, ok := byUID[mi.UID]; ok {
+			mi.Flags, mi.ModSeq = u.Flags, u.ModSeq
 		}
 	}
 	return changed, nil
@@ -391,12 +400,23 @@ func (s *session) fetchOne(w *imapserver.FetchWriter, v *view, mi *mailstore.Mes
 		}
 	}
 
+	if o.Flags || flagsChanged {
+		if err := announceFlags(w, v, mi.Flags); err != nil {
+			return err
+		}
+	}
 	rw := w.CreateMessage(seq)
-	if o.UID {
+	// RFC 7162 §3.2: with CONDSTORE enabled, an implicit \Seen is
+	// reported with UID and MODSEQ.
+	cs := flagsChanged && s.condStore()
+	if o.UID || cs {
 		rw.WriteUID(imap.UID(mi.UID))
 	}
 	if o.Flags || flagsChanged {
-		rw.WriteFlags(toFlags(mi.Flags))
+		rw.WriteFlags(toFlags(v.withRecent(mi.UID, mi.Flags)))
+	}
+	if o.ModSeq || cs {
+		rw.WriteModSeq(mi.ModSeq)
 	}
 	if o.InternalDate {
 		rw.WriteInternalDate(mi.InternalDate)
@@ -703,7 +723,7 @@ func toAddresses(l []message.Address) []imap.Address {
 	}
 	out := make([]imap.Address, len(l))
 	for i, a := range l {
-		out[i] = imap.Address{Name: a.Name, Mailbox: a.Mailbox, Host: a.Host}
+		out[i] = imap.Address{Name: a.Name, Mailbox: a.Mailbox, Host: a.Host, Route: a.Route}
 	}
 	return out
 }

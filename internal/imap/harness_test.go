@@ -55,6 +55,7 @@ type envOptions struct {
 	perIP       int    // MaxConnectionsPerIP
 	perUserIP   int    // MaxConnectionsPerUserIP
 	serverALPN  []string
+	retention   time.Duration // mailstore.Options.ExpungedRetention
 }
 
 // env is a running IMAP server on 127.0.0.1 with its store and directory,
@@ -68,6 +69,9 @@ type env struct {
 	implicit  string // implicit-TLS listener
 	clientTLS *tls.Config
 	users     map[string]directory.User
+	db        *db.DB
+	blobs     mailstore.Blobs
+	serverTLS *tls.Config
 	errors    *errorLog
 	metrics   *prometheus.Registry
 	cancel    context.CancelFunc
@@ -130,7 +134,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		users[a] = u
 	}
 
-	store, err := mailstore.New(mailstore.Options{DB: d, Blobs: blobs, Directory: dir, SpoolDir: t.TempDir(), Logger: log})
+	store, err := mailstore.New(mailstore.Options{DB: d, Blobs: blobs, Directory: dir, SpoolDir: t.TempDir(), Logger: log,
+		ExpungedRetention: o.retention})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +163,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		MaxConnectionsPerIP:     o.perIP,
 		MaxConnectionsPerUserIP: o.perUserIP,
 		AccountURL:              "https://diwan.example.gov/account",
+		Version:                 "test-1.2",
 		Registerer:              reg,
 		Logger:                  log,
 	})
@@ -173,6 +179,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		starttls: plain.String(), implicit: implicit.String(),
 		clientTLS: &tls.Config{InsecureSkipVerify: true},
 		users:     users, errors: errs, metrics: reg, served: make(chan error, 1),
+		db: d, blobs: blobs, serverTLS: serverTLS,
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
@@ -207,6 +214,7 @@ type errorLog struct {
 	mu     sync.Mutex
 	msgs   []string
 	logins []map[string]string
+	ids    []map[string]string // "client id" records
 }
 
 // DIWAN_TEST_LOG=1 prints every record of the server, debug included.
@@ -217,11 +225,15 @@ func (h *errorLog) Enabled(_ context.Context, l slog.Level) bool {
 }
 
 func (h *errorLog) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == "login" {
+	if r.Message == "login" || r.Message == "client id" {
 		attrs := map[string]string{"level": r.Level.String()}
 		r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
 		h.mu.Lock()
-		h.logins = append(h.logins, attrs)
+		if r.Message == "login" {
+			h.logins = append(h.logins, attrs)
+		} else {
+			h.ids = append(h.ids, attrs)
+		}
 		h.mu.Unlock()
 	}
 	if verbose {
@@ -251,6 +263,13 @@ func (h *errorLog) loginRecords() []map[string]string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]map[string]string(nil), h.logins...)
+}
+
+// idRecords returns the attributes of the "client id" records so far.
+func (h *errorLog) idRecords() []map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]map[string]string(nil), h.ids...)
 }
 
 func (h *errorLog) messages() []string {
@@ -313,11 +332,18 @@ func appendMsg(t testing.TB, c *imapclient.Client, mailbox, raw string, o *imap.
 }
 
 // fetch runs FETCH and collects the answers.
+//
+// The session that selects a mailbox after messages arrive owns their
+// \Recent flag (recent_test.go tests it): fetch leaves \Recent out of the
+// flags it returns, for the tests of everything else.
 func fetch(t testing.TB, c *imapclient.Client, set imap.NumSet, o *imap.FetchOptions) []*imapclient.FetchMessageBuffer {
 	t.Helper()
 	msgs, err := c.Fetch(set, o).Collect()
 	if err != nil {
 		t.Fatalf("FETCH %v: %v", set, err)
+	}
+	for _, m := range msgs {
+		m.Flags = withoutRecent(m.Flags)
 	}
 	return msgs
 }
@@ -432,4 +458,29 @@ func (r *raw) login(user string) {
 	if _, st := r.cmd(fmt.Sprintf("LOGIN %s %q", user, password)); !strings.HasPrefix(st, "OK") {
 		r.t.Fatalf("LOGIN: %s", st)
 	}
+}
+
+// secondNode starts another IMAP server with its own mail store on the
+// same database and blob store, as a second node of a cluster does, and
+// returns its implicit-TLS address.
+func (e *env) secondNode(t testing.TB) string {
+	t.Helper()
+	store, err := mailstore.New(mailstore.Options{DB: e.db, Blobs: e.blobs, Directory: e.dir, SpoolDir: t.TempDir(), Logger: slog.New(e.errors)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := dimap.New(dimap.Options{TLSAddr: "127.0.0.1:0", TLS: e.serverTLS, Store: store, Directory: e.dir,
+		ShutdownTimeout: 5 * time.Second, Logger: slog.New(e.errors)})
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-served
+	})
+	_, implicit := srv.Addrs()
+	return implicit.String()
 }

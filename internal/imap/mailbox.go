@@ -5,7 +5,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"diwan.gov.sy/diwan/internal/mailstore"
 )
@@ -14,7 +13,7 @@ const sep = string(mailstore.Separator)
 
 // mailboxName checks a mailbox name as the client sent it (imapserver has
 // decoded modified UTF-7 already, and refuses invalid modified UTF-7 itself
-// with NO [SERVERBUG]) and returns it with INBOX in canonical case.
+// with NO [CANNOT]) and returns it with INBOX in canonical case.
 //
 // Refused with NO [CANNOT] (RFC 9051 §5.1): control characters, the
 // wildcards * and %, an empty level ("a//b", a leading or trailing "/"),
@@ -147,104 +146,10 @@ func (s *session) subscribe(name string, on bool) error {
 	return s.storeError("subscribe", s.srv.o.Store.SetSubscribed(s.ctx, s.uid(), name, on))
 }
 
-// List answers LIST and LSUB (RFC 9051 §6.3.9, LIST-EXTENDED RFC 5258,
-// LIST-STATUS RFC 5819, SPECIAL-USE RFC 6154, CHILDREN RFC 3348). Every
-// LIST shows \HasChildren or \HasNoChildren and the special-use attribute,
-// whether or not RETURN asked for them: clients expect them in a plain LIST.
-func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, o *imap.ListOptions) (err error) {
-	defer s.done(cmdList, &err)
-	if len(patterns) == 0 {
-		// RFC 9051 §6.3.9: LIST "" "" asks for the delimiter.
-		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: mailstore.Separator})
-	}
-	if o == nil {
-		o = &imap.ListOptions{}
-	}
-	if o.ReturnStatus != nil && o.ReturnStatus.DeletedStorage {
-		return bad("DELETED-STORAGE is not supported")
-	}
-	mbs, err := s.srv.o.Store.Mailboxes(s.ctx, s.uid())
-	if err != nil {
-		return s.storeError("list", err)
-	}
-	ref = canonInbox(ref)
-	for i := range patterns {
-		patterns[i] = canonInbox(patterns[i])
-	}
-	var subscribed []string
-	if o.SelectRecursiveMatch {
-		for _, mb := range mbs {
-			if mb.Subscribed {
-				subscribed = append(subscribed, mb.Name)
-			}
-		}
-	}
-	for _, mb := range mbs {
-		if !matchAny(mb.Name, ref, patterns) {
-			continue
-		}
-		subChild := o.SelectRecursiveMatch && hasDescendant(mb.Name, subscribed)
-		if o.SelectSubscribed && !mb.Subscribed && !subChild {
-			continue
-		}
-		if o.SelectSpecialUse && mb.SpecialUse == "" {
-			continue
-		}
-		data := &imap.ListData{Mailbox: mb.Name, Delim: mailstore.Separator}
-		if mb.HasChildren {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
-		} else {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
-		}
-		if mb.Subscribed && (o.SelectSubscribed || o.ReturnSubscribed) {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
-		}
-		if mb.SpecialUse != "" {
-			data.Attrs = append(data.Attrs, imap.MailboxAttr(mb.SpecialUse))
-		}
-		if subChild {
-			data.ChildInfo = &imap.ListDataChildInfo{Subscribed: true}
-		}
-		if o.ReturnStatus != nil {
-			st, err := s.srv.o.Store.Status(s.ctx, s.uid(), mb.Name)
-			if err == nil {
-				data.Status = s.statusData(st, o.ReturnStatus)
-			}
-			// A mailbox deleted meanwhile is listed without STATUS.
-		}
-		if err := w.WriteList(data); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func matchAny(name, ref string, patterns []string) bool {
-	for _, p := range patterns {
-		if imapserver.MatchList(name, mailstore.Separator, ref, p) {
-			return true
-		}
-	}
-	return false
-}
-
-func hasDescendant(name string, names []string) bool {
-	prefix := name + sep
-	for _, n := range names {
-		if strings.HasPrefix(n, prefix) {
-			return true
-		}
-	}
-	return false
-}
-
 // Status answers STATUS (RFC 9051 §6.3.11, STATUS=SIZE RFC 8438) from the
 // store's counters, without walking the mailbox.
 func (s *session) Status(name string, o *imap.StatusOptions) (_ *imap.StatusData, err error) {
 	defer s.done(cmdStatus, &err)
-	if o.DeletedStorage {
-		return nil, bad("DELETED-STORAGE is not supported")
-	}
 	name, err = mailboxName(name)
 	if err != nil {
 		return nil, err
@@ -258,16 +163,22 @@ func (s *session) Status(name string, o *imap.StatusOptions) (_ *imap.StatusData
 
 func (s *session) statusData(st mailstore.Status, o *imap.StatusOptions) *imap.StatusData {
 	var recent uint32
+	if o != nil && o.NumRecent {
+		recent = s.statusRecent(st.ID)
+	}
 	limit := s.srv.limit
+	deleted := st.DeletedSize / 1024 // RFC 9208 §4.4: in KiB, like STORAGE
 	return &imap.StatusData{
-		Mailbox:     st.Name,
-		NumMessages: &st.Messages,
-		UIDNext:     imap.UID(st.UIDNext),
-		UIDValidity: st.UIDValidity,
-		NumUnseen:   &st.Unseen,
-		NumDeleted:  &st.Deleted,
-		Size:        &st.Size,
-		AppendLimit: &limit,
-		NumRecent:   &recent,
+		HighestModSeq:  st.HighestModSeq, // RFC 7162 §3.1.6
+		DeletedStorage: &deleted,
+		Mailbox:        st.Name,
+		NumMessages:    &st.Messages,
+		UIDNext:        imap.UID(st.UIDNext),
+		UIDValidity:    st.UIDValidity,
+		NumUnseen:      &st.Unseen,
+		NumDeleted:     &st.Deleted,
+		Size:           &st.Size,
+		AppendLimit:    &limit,
+		NumRecent:      &recent,
 	}
 }

@@ -35,7 +35,14 @@ func (s *session) Append(mailbox string, r imap.LiteralReader, o *imap.AppendOpt
 		return nil, no(imap.ResponseCodeOverQuota, "Over quota: the message was not stored")
 	}
 	lit := &literal{r: r, left: r.Size()}
-	a, err := st.Append(s.ctx, s.uid(), name, lit, mailstore.AppendOptions{Flags: flags, InternalDate: o.Time})
+	var src io.Reader = lit
+	if o.Binary {
+		src, err = binaryMessage(lit)
+	}
+	var a mailstore.Appended
+	if err == nil {
+		a, err = st.Append(s.ctx, s.uid(), name, src, mailstore.AppendOptions{Flags: flags, InternalDate: o.Time})
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, mailstore.ErrNotFound):
@@ -109,7 +116,7 @@ func clientFlags(in []imap.Flag) ([]string, error) {
 // Store changes flags (STORE, RFC 9051 §6.4.6): FLAGS, +FLAGS, -FLAGS and
 // their .SILENT forms. Without .SILENT every message of the set gets a
 // FETCH with its flags (and its UID for UID STORE, RFC 9051 §6.4.9).
-func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, f *imap.StoreFlags, _ *imap.StoreOptions) (err error) {
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, f *imap.StoreFlags, o *imap.StoreOptions) (err error) {
 	defer s.done(byKind(numKind(numSet), cmdStore, cmdUIDStore), &err)
 	v, err := s.selected()
 	if err != nil {
@@ -136,30 +143,28 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, f *imap.S
 	case imap.StoreFlagsDel:
 		op = mailstore.FlagsRemove
 	}
-	ups, err := s.srv.o.Store.StoreFlags(s.ctx, s.uid(), v.mailboxID, uids, op, flags)
+	ups, modified, err := s.storeFlags(v, uids, op, flags, o)
 	if err != nil {
 		return s.storeError("store", err)
 	}
+	// A new keyword is introduced by FLAGS before the FETCH that shows
+	// it (RFC 9051 §7.3.5); .SILENT shows none, the next poll tells.
 	if op != mailstore.FlagsRemove {
-		v.learnFlags(flags)
-	}
-	if f.Silent {
-		return nil
-	}
-	_, isUID := numSet.(imap.UIDSet)
-	for _, u := range ups {
-		seq := v.seqOf(u.UID)
-		if seq == 0 {
-			continue
-		}
-		rw := w.CreateMessage(seq)
-		if isUID {
-			rw.WriteUID(imap.UID(u.UID))
-		}
-		rw.WriteFlags(toFlags(u.Flags))
-		if err := rw.Close(); err != nil {
+		if f.Silent {
+			v.learnFlags(flags)
+		} else if err := announceFlags(w, v, flags); err != nil {
 			return err
 		}
+	}
+	for i := range ups {
+		ups[i].Flags = v.withRecent(ups[i].UID, ups[i].Flags) // RFC 3501 §2.3.2
+	}
+	_, isUID := numSet.(imap.UIDSet)
+	if err := s.writeStoreResults(w, v, ups, f.Silent, isUID); err != nil {
+		return err
+	}
+	if len(modified) > 0 {
+		return modifiedError(v, modified, isUID)
 	}
 	return nil
 }
@@ -237,12 +242,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if err := w.WriteCopyData(copyData(c)); err != nil {
 		return err
 	}
-	for _, seq := range v.forgetOwn(c.SrcUIDs) {
-		if err := w.WriteExpunge(seq); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.reportExpunged(w, v, c.SrcUIDs)
 }
 
 // Expunge removes the messages marked \Deleted (EXPUNGE, RFC 9051 §6.4.3),
@@ -280,12 +280,7 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) (err e
 	if err != nil {
 		return s.storeError("expunge", err)
 	}
-	for _, seq := range v.forgetOwn(gone) {
-		if err := w.WriteExpunge(seq); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.reportExpunged(w, v, gone)
 }
 
 // isClose tells CLOSE's expunge from EXPUNGE's: imapserver gives CLOSE an

@@ -97,6 +97,7 @@ const (
 	cmdAppend      = "APPEND"
 	cmdIdle        = "IDLE"
 	cmdNamespace   = "NAMESPACE"
+	cmdID          = "ID"
 	cmdUnauth      = "UNAUTHENTICATE"
 	cmdExpunge     = "EXPUNGE"
 	cmdUIDExpunge  = "UID EXPUNGE"
@@ -132,8 +133,8 @@ func numKind(set imap.NumSet) imapserver.NumKind {
 func result(err error) string {
 	var ie *imap.Error
 	switch {
-	case err == nil:
-		return "ok"
+	case err == nil, errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeOK:
+		return "ok" // OK [MODIFIED …] of a conditional STORE
 	case errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeBad:
 		return "bad"
 	}

@@ -69,6 +69,11 @@ func (s *session) Search(kind imapserver.NumKind, c *imap.SearchCriteria, o *ima
 	} else {
 		data.All = uidSet
 	}
+	if len(kept) > 0 && hasModSeqKey(c) {
+		if data.ModSeq, err = s.searchModSeq(v, modSeqOf(kept, o)); err != nil {
+			return nil, err
+		}
+	}
 	return data, nil
 }
 
@@ -139,6 +144,7 @@ func criteria(v *view, c *imap.SearchCriteria) *mailstore.Criteria {
 		Larger:     c.Larger,
 		Smaller:    c.Smaller,
 	}
+	modSeqCriteria(c, out)
 	for _, set := range c.SeqNum {
 		out.UID = append(out.UID, v.ranges(set))
 	}
@@ -148,17 +154,24 @@ func criteria(v *view, c *imap.SearchCriteria) *mailstore.Criteria {
 	for _, h := range c.Header {
 		out.Header = append(out.Header, mailstore.HeaderMatch{Key: h.Key, Value: h.Value})
 	}
+	// \Recent is the session's (recent.go): its UIDs, as a UID criterion.
 	for _, f := range c.Flag {
-		if strings.EqualFold(string(f), `\Recent`) {
-			// RFC 9051 dropped \Recent; no message here is recent.
-			out.UID = append(out.UID, nothing)
+		if strings.EqualFold(string(f), recentFlag) {
+			if r := v.recentRanges(); len(r) > 0 {
+				out.UID = append(out.UID, r)
+			} else {
+				out.UID = append(out.UID, nothing)
+			}
 			continue
 		}
 		out.Flag = append(out.Flag, canonFlag(string(f)))
 	}
 	for _, f := range c.NotFlag {
-		if strings.EqualFold(string(f), `\Recent`) {
-			continue // every message is not recent
+		if strings.EqualFold(string(f), recentFlag) {
+			if r := v.recentRanges(); len(r) > 0 {
+				out.Not = append(out.Not, mailstore.Criteria{UID: [][]mailstore.UIDRange{r}})
+			}
+			continue
 		}
 		out.NotFlag = append(out.NotFlag, canonFlag(string(f)))
 	}

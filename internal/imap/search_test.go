@@ -61,7 +61,9 @@ func TestSearch(t *testing.T) {
 			{"DELETED", imap.SearchCriteria{Flag: []imap.Flag{imap.FlagDeleted}}, []uint32{4}},
 			{"KEYWORD any case", imap.SearchCriteria{Flag: []imap.Flag{"$REGISTERED"}}, []uint32{3, 5}},
 			{"UNKEYWORD", imap.SearchCriteria{NotFlag: []imap.Flag{"$Registered"}}, []uint32{1, 2, 4}},
-			{"RECENT matches nothing", imap.SearchCriteria{Flag: []imap.Flag{"\\Recent"}}, nil},
+			// The session selected the mailbox after the messages came: it
+			// owns their \Recent flag (RFC 3501 §2.3.2).
+			{"RECENT", imap.SearchCriteria{Flag: []imap.Flag{"\\Recent"}}, []uint32{1, 2, 3, 4, 5}},
 			{"UID set", imap.SearchCriteria{UID: []imap.UIDSet{{{Start: 2, Stop: 3}, {Start: 5, Stop: 0}}}}, []uint32{2, 3, 5}},
 			{"sequence set", imap.SearchCriteria{SeqNum: []imap.SeqSet{{{Start: 4, Stop: 0}}}}, []uint32{4, 5}},
 			{"sequence beyond the end", imap.SearchCriteria{SeqNum: []imap.SeqSet{imap.SeqSetNum(9)}}, nil},

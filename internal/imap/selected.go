@@ -46,6 +46,12 @@ func (s *session) Select(name string, o *imap.SelectOptions) (_ *imap.SelectData
 		}
 	}
 	v.start(&sel, readOnly)
+	v.modSeqTold = s.condStore()
+	recent, err := s.selectRecent(v, &sel, readOnly)
+	if err != nil {
+		v.cancel()
+		return nil, err
+	}
 	s.sel.Store(v)
 
 	flags := toFlags(sel.Flags)
@@ -60,16 +66,23 @@ func (s *session) Select(name string, o *imap.SelectOptions) (_ *imap.SelectData
 			firstUnseen = uint32(i + 1)
 		}
 	}
-	return &imap.SelectData{
+	data := &imap.SelectData{
 		Flags:             flags,
 		PermanentFlags:    perm,
 		NumMessages:       uint32(len(sel.UIDs)),
 		FirstUnseenSeqNum: firstUnseen,
 		UIDNext:           imap.UID(sel.UIDNext),
 		UIDValidity:       sel.UIDValidity,
-		// RFC 9051 §6.3.2: IMAP4rev2 requires a LIST response for the mailbox.
-		List: &imap.ListData{Mailbox: sel.Name, Delim: mailstore.Separator, Attrs: mailboxAttrs(sel.Mailbox)},
-	}, nil
+		NumRecent:         recent,
+		// RFC 7162 §3.1.2.1: every SELECT and EXAMINE answers it.
+		HighestModSeq: sel.HighestModSeq,
+	}
+	// RFC 9051 §6.3.2: IMAP4rev2 requires a LIST response for the mailbox;
+	// an IMAP4rev1 client (RFC 3501 §6.3.1) does not expect one.
+	if s.conn != nil && s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
+		data.List = &imap.ListData{Mailbox: sel.Name, Delim: mailstore.Separator, Attrs: mailboxAttrs(sel.Mailbox)}
+	}
+	return data, nil
 }
 
 func mailboxAttrs(mb mailstore.Mailbox) []imap.MailboxAttr {
@@ -119,6 +132,12 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if v == nil {
 		return nil
 	}
+	if err := s.claimNew(v); err != nil {
+		return err
+	}
+	if err := s.announceHighestModSeq(w, v); err != nil {
+		return err
+	}
 	return v.poll(w, allowExpunge)
 }
 
@@ -135,6 +154,9 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) (err er
 		return nil
 	}
 	for {
+		if err := s.claimNew(v); err != nil {
+			return err
+		}
 		if err := v.poll(w, true); err != nil {
 			return err
 		}

@@ -75,6 +75,9 @@ type Options struct {
 	// (http.base_url + "/account"): a login refused because the password
 	// must change names it. "" names the web interface without an address.
 	AccountURL string
+	// Version is what ID (RFC 2971) answers beside the name "Diwan";
+	// "" answers the name alone.
+	Version string
 	// Registerer receives the IMAP metrics (diwan_imap_*); nil: none.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -114,6 +117,11 @@ var capabilities = imap.CapSet{
 	imap.CapUnauthenticate:   {},
 	imap.CapAppendLimit:      {},
 	imap.CapUTF8Accept:       {},
+	imap.CapID:               {}, // id.go
+	imap.CapCondStore:        {}, // condstore.go
+	imap.CapQResync:          {}, // qresync.go
+	imap.CapQuota:            {}, // quota.go
+	"QUOTA=RES-STORAGE":      {},
 }
 
 // Server is the IMAP server. Build it with New, bind with Listen, run with

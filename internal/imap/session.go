@@ -26,6 +26,9 @@ type Store interface {
 	DeleteMailbox(ctx context.Context, userID int64, name string) error
 	RenameMailbox(ctx context.Context, userID int64, oldName, newName string) error
 	SetSubscribed(ctx context.Context, userID int64, name string, subscribed bool) error
+	Subscriptions(ctx context.Context, userID int64) ([]string, error)
+	ClaimRecent(ctx context.Context, userID, mailboxID int64, upto uint32) (uint32, error)
+	CountRecent(ctx context.Context, userID, mailboxID int64) (uint32, error)
 	Status(ctx context.Context, userID int64, name string) (mailstore.Status, error)
 	Select(ctx context.Context, userID int64, name string) (mailstore.Selected, error)
 	Append(ctx context.Context, userID int64, mailbox string, raw io.Reader, o mailstore.AppendOptions) (mailstore.Appended, error)
@@ -36,6 +39,9 @@ type Store interface {
 	Copy(ctx context.Context, userID, mailboxID int64, uids []uint32, dest string) (mailstore.Copied, error)
 	Move(ctx context.Context, userID, mailboxID int64, uids []uint32, dest string) (mailstore.Copied, error)
 	Expunge(ctx context.Context, userID, mailboxID int64, uids []uint32) ([]uint32, error)
+	StoreFlagsUnchangedSince(ctx context.Context, userID, mailboxID int64, uids []uint32, op mailstore.FlagOp, flags []string, unchangedSince uint64) ([]mailstore.FlagUpdate, []uint32, error)
+	Changed(ctx context.Context, userID, mailboxID int64, since uint64) ([]mailstore.FlagUpdate, error)
+	Vanished(ctx context.Context, userID, mailboxID int64, since uint64) ([]uint32, bool, error)
 	Usage(ctx context.Context, userID int64) (mailstore.Usage, error)
 	Feed() mailstore.Feed
 }
@@ -64,6 +70,8 @@ type session struct {
 	// reads no further command, and Close sends bye, the BYE's text.
 	failures int
 	bye      string
+
+	idLogged bool // the client's ID fields were logged
 }
 
 // maxLoggedUser bounds the login name a log line repeats.
@@ -79,6 +87,7 @@ var (
 	_ imapserver.SessionAppendLimit    = (*session)(nil)
 	_ imapserver.SessionNamespace      = (*session)(nil)
 	_ imapserver.SessionMove           = (*session)(nil)
+	_ imapserver.SessionQuota          = (*session)(nil)
 	_ imapserver.Session               = (*session)(nil)
 )
 

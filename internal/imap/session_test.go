@@ -36,13 +36,13 @@ func TestCapabilitiesAfterLogin(t *testing.T) {
 		imap.CapMove, imap.CapESearch, imap.CapSearchRes, imap.CapListExtended, imap.CapListStatus,
 		imap.CapStatusSize, imap.CapSpecialUse, imap.CapCreateSpecialUse, imap.CapChildren,
 		imap.CapBinary, imap.CapUnselect, imap.CapUnauthenticate, imap.CapUTF8Accept,
-		"APPENDLIMIT=1048576",
+		"APPENDLIMIT=1048576", imap.CapCondStore, imap.CapQResync, imap.CapQuota, "QUOTA=RES-STORAGE",
 	} {
 		if !caps.Has(want) {
 			t.Errorf("capability %s missing; have %v", want, caps)
 		}
 	}
-	for _, never := range []imap.Cap{imap.CapLiteralPlus, imap.CapCondStore, imap.CapQResync, imap.CapSort, imap.CapQuota} {
+	for _, never := range []imap.Cap{imap.CapLiteralPlus, imap.CapSort, imap.CapQuotaSet} {
 		if caps.Has(never) {
 			t.Errorf("capability %s advertised", never)
 		}

@@ -27,9 +27,11 @@ import (
 // The feed calls onEvent on the publisher's goroutine; everything else runs
 // on the session's. mu guards the pending state and uids.
 type view struct {
-	mailboxID int64
-	name      string
-	readOnly  bool
+	mailboxID   int64
+	name        string
+	readOnly    bool
+	uidValidity uint32 // as SELECT read them (QRESYNC)
+	uidNext     uint32
 
 	mu       sync.Mutex
 	uids     []uint32 // the client's view
@@ -37,6 +39,7 @@ type view struct {
 	newUIDs  []uint32 // appended, not yet announced; ascending, all > uids
 	expunged map[uint32]struct{}
 	flags    map[uint32][]string // latest flags not yet reported
+	modSeqs  map[uint32]uint64   // their MODSEQ (CONDSTORE)
 	deleted  bool                // the mailbox is gone
 	notify   chan struct{}       // one token: something is pending
 
@@ -56,6 +59,17 @@ type view struct {
 	// saved is the SEARCHRES result (RFC 5182), as UIDs.
 	saved []uint32
 
+	// recent are the UID ranges [lo, hi) whose \Recent flag this session
+	// shows (recent.go); claimed is the UID up to which it has taken
+	// them (a read-write session only).
+	recent  [][2]uint32
+	claimed uint32
+	rev2    bool // IMAP4rev2 enabled: no \Recent at all (RFC 9051 dropped it)
+
+	// modSeqTold: the client was told HIGHESTMODSEQ with CONDSTORE
+	// enabled (condstore.go).
+	modSeqTold bool
+
 	origin any // the session: its own flag changes and expunges it reports itself
 	cancel func()
 }
@@ -65,6 +79,7 @@ func newView(origin any) *view {
 		origin:   origin,
 		expunged: make(map[uint32]struct{}),
 		flags:    make(map[uint32][]string),
+		modSeqs:  make(map[uint32]uint64),
 		notify:   make(chan struct{}, 1),
 		loading:  true,
 	}
@@ -79,6 +94,7 @@ func (v *view) start(sel *mailstore.Selected, readOnly bool) {
 	v.mailboxID = sel.ID
 	v.name = sel.Name
 	v.readOnly = readOnly
+	v.uidValidity, v.uidNext = sel.UIDValidity, sel.UIDNext
 	v.uids = sel.UIDs
 	v.seen = sel.HighestModSeq
 	v.known = slices.Clone(sel.Flags)
@@ -149,6 +165,7 @@ func (v *view) apply(ev mailstore.Event) {
 				continue
 			}
 			v.flags[uid] = ev.Flags[i]
+			v.modSeqs[uid] = ev.ModSeq
 		}
 		if mine {
 			return
@@ -206,10 +223,12 @@ func (v *view) forgetOwn(uids []uint32) []uint32 {
 func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	v.mu.Lock()
 	var expSeqs []uint32
+	var expUIDs imap.UIDSet
 	if allowExpunge && len(v.expunged) > 0 {
 		for i := len(v.uids) - 1; i >= 0; i-- {
 			if _, ok := v.expunged[v.uids[i]]; ok {
 				expSeqs = append(expSeqs, uint32(i+1))
+				expUIDs.AddNum(imap.UID(v.uids[i]))
 				v.uids = slices.Delete(v.uids, i, i+1)
 			}
 		}
@@ -222,9 +241,10 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		exists = len(v.uids)
 	}
 	type flagUpdate struct {
-		seq   uint32
-		uid   uint32
-		flags []string
+		seq    uint32
+		uid    uint32
+		flags  []string
+		modSeq uint64
 	}
 	var updates []flagUpdate
 	var newFlags []string
@@ -236,7 +256,7 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		if !ok {
 			continue
 		}
-		updates = append(updates, flagUpdate{uint32(i + 1), uid, fl})
+		updates = append(updates, flagUpdate{uint32(i + 1), uid, fl, v.modSeqs[uid]})
 		for _, f := range fl {
 			if !containsFold(v.known, f) && !containsFold(newFlags, f) {
 				newFlags = append(newFlags, f)
@@ -244,6 +264,7 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		}
 	}
 	clear(v.flags)
+	clear(v.modSeqs)
 	if len(newFlags) > 0 {
 		v.known = append(v.known, newFlags...)
 	}
@@ -252,13 +273,20 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	known := slices.Clone(v.known)
 	v.mu.Unlock()
 
-	for _, seq := range expSeqs {
-		if err := w.WriteExpunge(seq); err != nil {
-			return err
-		}
+	var condStore, qresync bool
+	if len(expSeqs) > 0 || len(updates) > 0 {
+		condStore, qresync = v.modes()
+	}
+	if err := writeExpunges(w, expSeqs, expUIDs, qresync); err != nil {
+		return err
 	}
 	if exists >= 0 {
 		if err := w.WriteNumMessages(uint32(exists)); err != nil {
+			return err
+		}
+		// RFC 3501 §7.3.2 (IMAP4rev1 only; imapserver drops it for
+		// IMAP4rev2 clients).
+		if err := w.WriteNumRecent(v.recentCount()); err != nil {
 			return err
 		}
 	}
@@ -269,7 +297,7 @@ func (v *view) poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	}
 	slices.SortFunc(updates, func(a, b flagUpdate) int { return int(a.seq) - int(b.seq) })
 	for _, u := range updates {
-		if err := w.WriteMessageFlags(u.seq, imap.UID(u.uid), toFlags(u.flags)); err != nil {
+		if err := writeFlagUpdate(w, u.seq, u.uid, v.withRecent(u.uid, u.flags), u.modSeq, condStore); err != nil {
 			return err
 		}
 	}
@@ -287,6 +315,26 @@ func (v *view) learnFlags(flags []string) {
 			v.announce = true
 		}
 	}
+}
+
+// introduce adds the flags the client was not told about to the known set
+// and returns the whole set when there were any (nil otherwise): the FLAGS
+// response to send before a FETCH that shows them (RFC 9051 §7.3.5).
+func (v *view) introduce(flags []string) []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	added := false
+	for _, f := range flags {
+		if !containsFold(v.known, f) && f != recentFlag {
+			v.known = append(v.known, f)
+			added = true
+		}
+	}
+	if !added {
+		return nil
+	}
+	v.announce = false // told now, not again at the next poll
+	return slices.Clone(v.known)
 }
 
 func containsFold(list []string, s string) bool {
@@ -438,4 +486,20 @@ func toFlags(fl []string) []imap.Flag {
 		out[i] = imap.Flag(f)
 	}
 	return out
+}
+
+// recentFlag is \Recent: never a keyword, never in FLAGS's list of what
+// may be set.
+const recentFlag = `\Recent`
+
+// announceFlags sends FLAGS ahead of a FETCH response that shows flags the
+// client does not know yet (keywords set by another session, or by this
+// one's STORE), so that no keyword reaches the client before the FLAGS
+// response that introduces it (RFC 9051 §7.3.5).
+func announceFlags(w *imapserver.FetchWriter, v *view, flags []string) error {
+	known := v.introduce(flags)
+	if known == nil {
+		return nil
+	}
+	return w.WriteMailboxFlags(toFlags(known))
 }

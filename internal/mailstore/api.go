@@ -161,6 +161,10 @@ type Options struct {
 	// PutTimeout bounds storing one blob; 0 means 10 minutes. It must be
 	// at most half of SweepGrace (New refuses otherwise).
 	PutTimeout time.Duration
+	// ExpungedRetention is how long the UIDs of expunged messages are kept
+	// with their MODSEQ for QRESYNC (Vanished); Sweep prunes older ones.
+	// 0 means DefaultExpungedRetention.
+	ExpungedRetention time.Duration
 	// Location is where SEARCH SINCE/BEFORE/ON dates are counted
 	// (time_zone); nil means UTC.
 	Location *time.Location
@@ -181,6 +185,9 @@ type Mailbox struct {
 	UIDValidity   uint32
 	UIDNext       uint32
 	HighestModSeq uint64
+	// FirstRecentUID is the lowest UID no session has taken as \Recent
+	// yet (ClaimRecent): the messages from it on are recent.
+	FirstRecentUID uint32
 }
 
 // Status is what STATUS reports (RFC 9051 §6.3.11), read without walking
@@ -191,6 +198,9 @@ type Status struct {
 	Unseen   uint32
 	Deleted  uint32
 	Size     int64 // sum of the messages' sizes (STATUS=SIZE)
+	// DeletedSize is the sum of the sizes of the messages marked \Deleted
+	// (STATUS DELETED-STORAGE, RFC 9208 §4.4).
+	DeletedSize int64
 }
 
 // Selected is what SELECT needs (RFC 9051 §6.3.2): the status, the UIDs of
@@ -226,6 +236,13 @@ type Appended struct {
 type FetchOptions struct {
 	Envelope  bool // MessageInfo.Envelope
 	Structure bool // MessageInfo.Body (BODYSTRUCTURE, and byte ranges of parts)
+	// MailboxOnly reads only what the mailbox keeps of each message (UID,
+	// MODSEQ, flags, internal date, size): HeaderSize, SentDate and
+	// BlobKey stay zero. For FETCH of those items alone.
+	MailboxOnly bool
+	// ChangedSince skips the messages whose MODSEQ is not above it
+	// (CHANGEDSINCE, RFC 7162 §3.1.4); 0: none skipped.
+	ChangedSince uint64
 }
 
 // MessageInfo is one message as Fetch returns it.
@@ -238,7 +255,8 @@ type MessageInfo struct {
 	// HeaderSize is the size of the message header with its blank line:
 	// BODY[HEADER] is the range [0, HeaderSize), BODY[TEXT] the rest.
 	HeaderSize int64
-	// SentDate is the Date header field (zero when missing).
+	// SentDate is the Date header field's date and time as written, in
+	// UTC whatever its zone (see sentClock; zero when missing).
 	SentDate time.Time
 	// BlobKey names the raw message for OpenRaw.
 	BlobKey  string
@@ -260,6 +278,8 @@ type FlagUpdate struct {
 	UID    uint32
 	Flags  []string
 	ModSeq uint64
+	// Changed: this call changed the flags (ModSeq is the call's new one).
+	Changed bool
 }
 
 // Copied is the result of Copy and Move (COPYUID, RFC 4315 §3): SrcUIDs[i]
@@ -311,6 +331,8 @@ type Criteria struct {
 
 	Larger  int64 // size > Larger (0: unset)
 	Smaller int64 // size < Smaller (0: unset)
+
+	ModSeq uint64 // MODSEQ >= ModSeq (RFC 7162 §3.1.5; 0: unset)
 
 	Not []Criteria    // none of them matches
 	Or  [][2]Criteria // at least one of each pair matches
@@ -454,8 +476,18 @@ type api interface {
 	// (RFC 9051 §6.3.6). An existing new name is ErrExists; a name under
 	// itself is ErrProtected.
 	RenameMailbox(ctx context.Context, userID int64, oldName, newName string) error
-	// SetSubscribed subscribes or unsubscribes an existing mailbox.
+	// ClaimRecent takes the \Recent flag of the messages with UIDs in
+	// [FirstRecentUID, upto) for the caller and returns the old
+	// FirstRecentUID; a message's flag is taken once, by one caller, on
+	// every node.
+	ClaimRecent(ctx context.Context, userID, mailboxID int64, upto uint32) (from uint32, err error)
+	// CountRecent counts the messages from FirstRecentUID on.
+	CountRecent(ctx context.Context, userID, mailboxID int64) (uint32, error)
+	// SetSubscribed subscribes or unsubscribes a name, a mailbox or not;
+	// DeleteMailbox keeps a mailbox's subscription (RFC 3501 §6.3.6).
 	SetSubscribed(ctx context.Context, userID int64, name string, subscribed bool) error
+	// Subscriptions returns the subscribed names that are not mailboxes.
+	Subscriptions(ctx context.Context, userID int64) ([]string, error)
 
 	// Status reads a mailbox's counters by name.
 	Status(ctx context.Context, userID int64, name string) (Status, error)
@@ -511,6 +543,22 @@ type api interface {
 	// mailbox's flags in use.
 	StoreFlags(ctx context.Context, userID, mailboxID int64, uids []uint32, op FlagOp, flags []string) ([]FlagUpdate, error)
 
+	// StoreFlagsUnchangedSince is StoreFlags for STORE (UNCHANGEDSINCE n)
+	// (RFC 7162 §3.1.3): messages whose MODSEQ is above unchangedSince
+	// keep their flags, are absent from the updates and are returned in
+	// modified, ascending.
+	StoreFlagsUnchangedSince(ctx context.Context, userID, mailboxID int64, uids []uint32, op FlagOp, flags []string, unchangedSince uint64) (updates []FlagUpdate, modified []uint32, err error)
+	// Changed returns UID, flags and MODSEQ of the messages whose MODSEQ
+	// is above since, ascending by UID (QRESYNC, CHANGEDSINCE), from an
+	// index on MODSEQ: its cost follows the number of changes, not the
+	// size of the mailbox.
+	Changed(ctx context.Context, userID, mailboxID int64, since uint64) ([]FlagUpdate, error)
+	// Vanished returns the UIDs expunged from the mailbox (EXPUNGE, MOVE,
+	// RENAME of INBOX) at a MODSEQ above since, ascending, and whether the
+	// list is complete: records are kept Options.ExpungedRetention, and
+	// when since is older than the oldest kept, UIDs may be missing.
+	Vanished(ctx context.Context, userID, mailboxID int64, since uint64) (uids []uint32, complete bool, err error)
+
 	// Copy copies uids into the mailbox named dest (COPY, RFC 9051 §6.4.7)
 	// with their flags and internal dates, new UIDs in the same order.
 	// Checks the quota. Publishes EventAppend on dest. A missing dest is
@@ -531,7 +579,9 @@ type api interface {
 	Usage(ctx context.Context, userID int64) (Usage, error)
 
 	// Sweep deletes the blobs (and rows) of messages that no mailbox has
-	// referenced for Options.SweepGrace, and returns how many. Safe to run
+	// referenced for Options.SweepGrace, and returns how many. It also
+	// prunes the records of expunged UIDs older than
+	// Options.ExpungedRetention. Safe to run
 	// beside deliveries of the same content and on several nodes at once.
 	Sweep(ctx context.Context) (int, error)
 	// RunSweeper calls Sweep every interval until ctx is done, logging

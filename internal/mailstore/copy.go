@@ -158,6 +158,9 @@ func (s *Store) copyTx(tx *gorm.DB, j copyJob) (Copied, []Event, error) {
 		if srcBox, err = removeMoved(tx, j, srcBox, res.SrcUIDs, size); err != nil {
 			return Copied{}, nil, err
 		}
+		if err := s.recordExpunged(tx, j.srcID, res.SrcUIDs, srcBox.HighestModseq); err != nil {
+			return Copied{}, nil, err
+		}
 	} else {
 		counts := map[int64]int64{}
 		for _, r := range src {
@@ -347,6 +350,9 @@ func (s *Store) Expunge(ctx context.Context, userID, mailboxID int64, uids []uin
 			return errRollback
 		}
 		slices.Sort(gone)
+		if err := s.recordExpunged(tx, mailboxID, gone, mb.HighestModseq); err != nil {
+			return err
+		}
 		if err := tx.Exec("UPDATE mailboxes SET messages = messages - ?, size = size - ? WHERE id = ?",
 			len(gone), size, mailboxID).Error; err != nil {
 			return err

@@ -185,7 +185,7 @@ func (s *Store) upsertArgs(in *incoming, refs int64) []any {
 	p := in.parsed
 	var sent any
 	if d := p.Envelope.Date; !d.IsZero() {
-		sent = d.Unix()
+		sent = sentClock(d)
 	}
 	return []any{in.key, in.sp.Size(), p.Body.BodyStart, sent, in.env, in.body,
 		p.Search.Subject, p.Search.From, p.Search.To, p.Search.Cc, p.Search.Bcc, p.Search.Header, p.Search.Text,

@@ -190,23 +190,38 @@ var systemFlags = []string{FlagAnswered, FlagDeleted, FlagDraft, FlagFlagged, Fl
 // StoreFlags changes the flags of uids (STORE, RFC 9051 §6.4.6) and returns
 // the new state of each message present.
 func (s *Store) StoreFlags(ctx context.Context, userID, mailboxID int64, uids []uint32, op FlagOp, flags []string) ([]FlagUpdate, error) {
+	out, _, err := s.storeFlags(ctx, userID, mailboxID, uids, op, flags, -1)
+	return out, err
+}
+
+// StoreFlagsUnchangedSince is StoreFlags with the condition of STORE
+// (UNCHANGEDSINCE n) (RFC 7162 §3.1.3): a message whose MODSEQ is above
+// unchangedSince keeps its flags, is left out of the updates, and its UID
+// is returned in modified (ascending).
+func (s *Store) StoreFlagsUnchangedSince(ctx context.Context, userID, mailboxID int64, uids []uint32, op FlagOp, flags []string, unchangedSince uint64) (_ []FlagUpdate, modified []uint32, _ error) {
+	return s.storeFlags(ctx, userID, mailboxID, uids, op, flags, int64(min(unchangedSince, 1<<63-1)))
+}
+
+// storeFlags is StoreFlags; unchangedSince -1 is no condition.
+func (s *Store) storeFlags(ctx context.Context, userID, mailboxID int64, uids []uint32, op FlagOp, flags []string, unchangedSince int64) ([]FlagUpdate, []uint32, error) {
 	change, err := parseFlags(flags)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	uids = sortedUIDs(uids)
 	if err := s.checkMailbox(ctx, userID, mailboxID); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(uids) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	unlock := s.lock(userID)
 	defer unlock()
 	var out []FlagUpdate
+	var modified []uint32
 	var ev Event
 	err = s.tx(ctx, func(tx *gorm.DB) error {
-		out, ev = nil, Event{}
+		out, modified, ev = nil, nil, Event{}
 		var rows []mailboxRow
 		if err := tx.Raw("UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? AND user_id = ? RETURNING "+mailboxCols,
 			mailboxID, userID).Scan(&rows).Error; err != nil {
@@ -228,7 +243,7 @@ func (s *Store) StoreFlags(ctx context.Context, userID, mailboxID int64, uids []
 		}
 		var groups flagGroups
 		var err error
-		out, groups, err = readFlagChanges(tx, mailboxID, uids, op, change, modseq)
+		out, modified, groups, err = readFlagChanges(tx, mailboxID, uids, op, change, modseq, unchangedSince)
 		if err != nil {
 			return err
 		}
@@ -253,12 +268,12 @@ func (s *Store) StoreFlags(ctx context.Context, userID, mailboxID int64, uids []
 		return nil
 	})
 	if err != nil && !errors.Is(err, errRollback) {
-		return nil, fmt.Errorf("store flags in mailbox %d: %w", mailboxID, err)
+		return nil, nil, fmt.Errorf("store flags in mailbox %d: %w", mailboxID, err)
 	}
 	if err == nil {
 		s.publish(ctx, ev)
 	}
-	return out, nil
+	return out, modified, nil
 }
 
 // inSorted reports whether x is in the ascending slice b.
@@ -277,9 +292,12 @@ type flagGroups struct {
 // readFlagChanges reads the flags of uids (ascending) in the mailbox and
 // works out the change op makes: every message's flags after it (with
 // the MODSEQ of the change, or its own when they stay as they were), and
-// the groups of those that change.
-func readFlagChanges(tx *gorm.DB, mailboxID int64, uids []uint32, op FlagOp, change flagSet, modseq int64) ([]FlagUpdate, flagGroups, error) {
+// the groups of those that change. Messages whose MODSEQ is above
+// unchangedSince (unless it is -1) are left as they are and returned in
+// modified.
+func readFlagChanges(tx *gorm.DB, mailboxID int64, uids []uint32, op FlagOp, change flagSet, modseq, unchangedSince int64) ([]FlagUpdate, []uint32, flagGroups, error) {
 	var out []FlagUpdate
+	var modified []uint32
 	g := flagGroups{uids: map[string][]uint32{}, states: map[string]flagSet{}}
 	for _, b := range batches(uids, 500) {
 		cond, args := uidCond(b)
@@ -287,7 +305,7 @@ func readFlagChanges(tx *gorm.DB, mailboxID int64, uids []uint32, op FlagOp, cha
 			FROM mailbox_messages mm WHERE mm.mailbox_id = ? AND `+cond+` ORDER BY mm.uid`,
 			append([]any{mailboxID}, args...)...).Rows()
 		if err != nil {
-			return nil, g, err
+			return nil, nil, g, err
 		}
 		for r.Next() {
 			var uid uint32
@@ -296,9 +314,13 @@ func readFlagChanges(tx *gorm.DB, mailboxID int64, uids []uint32, op FlagOp, cha
 			var kw string
 			if err := r.Scan(&uid, &ms, &f.seen, &f.answered, &f.flagged, &f.deleted, &f.draft, &kw); err != nil {
 				r.Close()
-				return nil, g, err
+				return nil, nil, g, err
 			}
 			if len(b) > 1 && !inSorted(b, uid) {
+				continue
+			}
+			if unchangedSince >= 0 && ms > unchangedSince {
+				modified = append(modified, uid)
 				continue
 			}
 			f.keywords = keywordsFromColumn(kw)
@@ -310,14 +332,14 @@ func readFlagChanges(tx *gorm.DB, mailboxID int64, uids []uint32, op FlagOp, cha
 			k := nf.key()
 			g.uids[k] = append(g.uids[k], uid)
 			g.states[k] = nf
-			out = append(out, FlagUpdate{UID: uid, Flags: nf.list(), ModSeq: uint64(modseq)})
+			out = append(out, FlagUpdate{UID: uid, Flags: nf.list(), ModSeq: uint64(modseq), Changed: true})
 		}
 		r.Close()
 		if err := r.Err(); err != nil {
-			return nil, g, err
+			return nil, nil, g, err
 		}
 	}
-	return out, g, nil
+	return out, modified, g, nil
 }
 
 // write sets the new flags and MODSEQ of each group, in key order.

@@ -161,8 +161,13 @@ func (s *Store) ensureUsers(ctx context.Context, userIDs []int64) (map[int64]int
 // insertMailbox creates one mailbox; an existing name is ErrExists (and
 // leaves the transaction usable).
 func (s *Store) insertMailbox(tx *gorm.DB, userID int64, name, specialUse string, subscribed bool) (Mailbox, error) {
+	kept, err := takeSubscription(tx, userID, name)
+	if err != nil {
+		return Mailbox{}, err
+	}
+	subscribed = subscribed || kept
 	var ids []int64
-	err := tx.Raw(`INSERT INTO mailboxes (user_id, name, special_use, subscribed, created_at)
+	err = tx.Raw(`INSERT INTO mailboxes (user_id, name, special_use, subscribed, created_at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, name) DO NOTHING RETURNING id`,
 		userID, name, specialUse, subscribed, s.now()).Scan(&ids).Error
 	if err != nil {
@@ -190,19 +195,21 @@ type mailboxRow struct {
 	Messages      int64  `gorm:"column:messages"`
 	Size          int64  `gorm:"column:size"`
 	Keywords      string `gorm:"column:keywords"`
+	FirstRecent   int64  `gorm:"column:first_recent_uid"`
 }
 
-const mailboxCols = "id, name, special_use, subscribed, uid_validity, uid_next, highest_modseq, messages, size, keywords"
+const mailboxCols = "id, name, special_use, subscribed, uid_validity, uid_next, highest_modseq, messages, size, keywords, first_recent_uid"
 
 func (r mailboxRow) mailbox() Mailbox {
 	return Mailbox{
-		ID:            r.ID,
-		Name:          r.Name,
-		SpecialUse:    r.SpecialUse,
-		Subscribed:    r.Subscribed,
-		UIDValidity:   uint32(r.UIDValidity),
-		UIDNext:       uint32(r.UIDNext),
-		HighestModSeq: uint64(r.HighestModseq),
+		ID:             r.ID,
+		Name:           r.Name,
+		SpecialUse:     r.SpecialUse,
+		Subscribed:     r.Subscribed,
+		UIDValidity:    uint32(r.UIDValidity),
+		UIDNext:        uint32(r.UIDNext),
+		HighestModSeq:  uint64(r.HighestModseq),
+		FirstRecentUID: uint32(r.FirstRecent),
 	}
 }
 
@@ -354,6 +361,11 @@ func (s *Store) DeleteMailbox(ctx context.Context, userID int64, name string) er
 		}
 		if err := tx.Exec("DELETE FROM mailboxes WHERE id = ?", mb.ID).Error; err != nil {
 			return err
+		}
+		if r.Subscribed {
+			if err := keepSubscription(tx, userID, r.Name); err != nil {
+				return err
+			}
 		}
 		if err := addUsage(tx, userID, -r.Size, 0, false); err != nil {
 			return err
@@ -532,7 +544,7 @@ func (s *Store) renameInbox(ctx context.Context, userID int64, newName string) e
 			return err
 		}
 		in := rows[0]
-		uids, err := mailboxUIDs(tx, userID, inbox.ID)
+		uids, err := mailboxUIDs(tx, inbox.ID)
 		if err != nil {
 			return err
 		}
@@ -543,6 +555,9 @@ func (s *Store) renameInbox(ctx context.Context, userID int64, newName string) e
 			return err
 		}
 		if err := tx.Exec("DELETE FROM mailbox_messages WHERE mailbox_id = ?", inbox.ID).Error; err != nil {
+			return err
+		}
+		if err := s.recordExpunged(tx, inbox.ID, uids, in.HighestModseq); err != nil {
 			return err
 		}
 		if err := tx.Exec("UPDATE mailboxes SET uid_next = ?, messages = ?, size = ?, keywords = ? WHERE id = ?",
@@ -560,22 +575,6 @@ func (s *Store) renameInbox(ctx context.Context, userID int64, newName string) e
 	}
 	if len(ev.UIDs) > 0 {
 		s.publish(ctx, ev)
-	}
-	return nil
-}
-
-// SetSubscribed subscribes or unsubscribes an existing mailbox.
-func (s *Store) SetSubscribed(ctx context.Context, userID int64, name string, subscribed bool) error {
-	name, err := CanonicalName(name)
-	if err != nil {
-		return err
-	}
-	res := s.db.Writer().WithContext(ctx).Exec("UPDATE mailboxes SET subscribed = ? WHERE user_id = ? AND name = ?", subscribed, userID, name)
-	if res.Error != nil {
-		return fmt.Errorf("subscribe %q: %w", name, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("mailbox %q: %w", name, ErrNotFound)
 	}
 	return nil
 }

@@ -76,6 +76,22 @@ func (b *sqlBuilder) day(t time.Time) int64 {
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, b.loc).Unix()
 }
 
+// sentClock is how messages.sent_date keeps the Date field: its date and
+// time as written, its zone dropped, counted as if it were UTC. RFC 3501
+// §6.4.4 compares SENTBEFORE, SENTON and SENTSINCE with "the date as
+// written", disregarding time and time zone: a message dated
+// "Sun, 25 Mar 2007 23:00:00 +0200" was sent on 25-Mar-2007, wherever the
+// server is. (Rows written before this rule hold the true instant: they
+// are off by at most the Date field's zone.)
+func sentClock(d time.Time) int64 {
+	return time.Date(d.Year(), d.Month(), d.Day(), d.Hour(), d.Minute(), d.Second(), 0, time.UTC).Unix()
+}
+
+// sentDay is midnight of t's calendar date on sentClock's scale.
+func sentDay(t time.Time) int64 {
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC).Unix()
+}
+
 // like is a LIKE pattern matching text that contains the folded s.
 func like(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
@@ -136,11 +152,11 @@ func (b *sqlBuilder) criteriaTop(c *Criteria, nested bool) string {
 	// Messages without a Date field are dated by their internal date.
 	if !c.SentSince.IsZero() {
 		b.join = true
-		and = append(and, "COALESCE(m.sent_date, mm.internal_date) >= "+b.arg(b.day(c.SentSince)))
+		and = append(and, "COALESCE(m.sent_date, mm.internal_date) >= "+b.arg(sentDay(c.SentSince)))
 	}
 	if !c.SentBefore.IsZero() {
 		b.join = true
-		and = append(and, "COALESCE(m.sent_date, mm.internal_date) < "+b.arg(b.day(c.SentBefore)))
+		and = append(and, "COALESCE(m.sent_date, mm.internal_date) < "+b.arg(sentDay(c.SentBefore)))
 	}
 	for _, h := range c.Header {
 		key := strings.ToLower(strings.TrimSpace(h.Key))
@@ -174,6 +190,9 @@ func (b *sqlBuilder) criteriaTop(c *Criteria, nested bool) string {
 	}
 	if c.Larger > 0 {
 		and = append(and, "mm.size > "+b.arg(c.Larger))
+	}
+	if c.ModSeq > 0 {
+		and = append(and, "mm.modseq >= "+b.arg(int64(c.ModSeq)))
 	}
 	if c.Smaller > 0 {
 		and = append(and, "mm.size < "+b.arg(c.Smaller))

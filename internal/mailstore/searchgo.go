@@ -12,6 +12,7 @@ import (
 // searchRow is what the Go evaluation of a search looks at.
 type searchRow struct {
 	uid      uint32
+	modseq   int64
 	flags    flagSet
 	internal int64
 	sent     int64 // the Date field, or the internal date
@@ -24,7 +25,7 @@ type searchRow struct {
 // criteria that SQL cannot express exactly (HEADER of a field without a
 // column of its own). It reads every message of the mailbox.
 func (s *Store) searchGo(ctx context.Context, userID, mailboxID int64, c *Criteria) ([]uint32, error) {
-	rows, err := s.db.Reader().WithContext(ctx).Raw(`SELECT mm.uid, mm.seen, mm.answered, mm.flagged, mm.deleted, mm.draft,
+	rows, err := s.db.Reader().WithContext(ctx).Raw(`SELECT mm.uid, mm.modseq, mm.seen, mm.answered, mm.flagged, mm.deleted, mm.draft,
 			mm.keywords, mm.internal_date, COALESCE(m.sent_date, mm.internal_date), mm.size, m.search_subject, m.search_from,
 			m.search_to, m.search_cc, m.search_bcc, m.search_header, m.search_text
 		FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id
@@ -37,7 +38,7 @@ func (s *Store) searchGo(ctx context.Context, userID, mailboxID int64, c *Criter
 	for rows.Next() {
 		var r searchRow
 		var kw string
-		if err := rows.Scan(&r.uid, &r.flags.seen, &r.flags.answered, &r.flags.flagged, &r.flags.deleted, &r.flags.draft,
+		if err := rows.Scan(&r.uid, &r.modseq, &r.flags.seen, &r.flags.answered, &r.flags.flagged, &r.flags.deleted, &r.flags.draft,
 			&kw, &r.internal, &r.sent, &r.size, &r.subject, &r.from, &r.to, &r.cc, &r.bcc, &r.header, &r.text); err != nil {
 			return nil, fmt.Errorf("search mailbox %d: %w", mailboxID, err)
 		}
@@ -64,8 +65,8 @@ func (s *Store) match(r *searchRow, c *Criteria) bool {
 	}
 	if !c.Since.IsZero() && r.internal < day(c.Since) ||
 		!c.Before.IsZero() && r.internal >= day(c.Before) ||
-		!c.SentSince.IsZero() && r.sent < day(c.SentSince) ||
-		!c.SentBefore.IsZero() && r.sent >= day(c.SentBefore) {
+		!c.SentSince.IsZero() && r.sent < sentDay(c.SentSince) ||
+		!c.SentBefore.IsZero() && r.sent >= sentDay(c.SentBefore) {
 		return false
 	}
 	for _, h := range c.Header {
@@ -95,6 +96,9 @@ func (s *Store) match(r *searchRow, c *Criteria) bool {
 		}
 	}
 	if c.Larger > 0 && r.size <= c.Larger || c.Smaller > 0 && r.size >= c.Smaller {
+		return false
+	}
+	if c.ModSeq > 0 && r.modseq < int64(c.ModSeq) {
 		return false
 	}
 	for i := range c.Not {

@@ -33,6 +33,7 @@ type Store struct {
 	memSpool    int64
 	spoolDir    string
 	grace       time.Duration
+	retention   time.Duration // of expunge records (condstore.go)
 	putTimeout  time.Duration
 	tombstoneMx time.Duration // how long a delivery waits for a sweep of its content
 
@@ -69,6 +70,7 @@ func New(o Options) (*Store, error) {
 		memSpool:    o.MemorySpool,
 		spoolDir:    o.SpoolDir,
 		grace:       o.SweepGrace,
+		retention:   o.ExpungedRetention,
 		putTimeout:  o.PutTimeout,
 		tombstoneMx: 30 * time.Second,
 	}
@@ -95,6 +97,9 @@ func New(o Options) (*Store, error) {
 	}
 	if s.grace <= 0 {
 		s.grace = time.Hour
+	}
+	if s.retention <= 0 {
+		s.retention = DefaultExpungedRetention
 	}
 	if s.putTimeout <= 0 {
 		s.putTimeout = 10 * time.Minute

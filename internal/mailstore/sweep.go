@@ -53,6 +53,9 @@ const sweepBatch = 100
 // than SweepGrace, and finishes deletions an earlier sweep left half done.
 // It returns how many messages it removed.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
+	if _, err := s.pruneExpunged(ctx); err != nil {
+		return 0, err
+	}
 	g := s.db.Writer().WithContext(ctx)
 	done := 0
 	// Deletions interrupted by a crash or a blob store error.

@@ -53,31 +53,13 @@ func text(mh mail.Header, key string) string {
 	return v
 }
 
-// addressList parses an address field; when the whole list does not parse,
-// each comma-separated piece is tried on its own.
+// addressList parses an address field, groups included (address.go).
 func addressList(mh mail.Header, key string) []Address {
 	v := mh.Get(key)
 	if strings.TrimSpace(v) == "" {
 		return nil
 	}
-	list, err := mail.ParseAddressList(v)
-	if err != nil {
-		list = nil
-		for piece := range strings.SplitSeq(v, ",") {
-			if a, err := mail.ParseAddress(piece); err == nil {
-				list = append(list, a)
-			}
-		}
-	}
-	var out []Address
-	for _, a := range list {
-		mbox, host, ok := strings.Cut(a.Address, "@")
-		if !ok || mbox == "" {
-			continue
-		}
-		out = append(out, Address{Name: clean(a.Name), Mailbox: clean(mbox), Host: clean(host)})
-	}
-	return out
+	return parseAddressField(v)
 }
 
 // clean makes a header value safe to store: valid UTF-8, no NUL and no
@@ -113,12 +95,17 @@ func searchFields(h textproto.Header) Search {
 		}
 		return Fold(strings.Join(parts, ", "))
 	}
+	// Address fields also hold their mailboxes as parsed, so that a
+	// mailbox written with comments inside is found by its address.
+	addrs := func(key string) string {
+		return field(key) + Fold(addressText(addressList(mh, key)))
+	}
 	s := Search{
 		Subject: field("Subject"),
-		From:    field("From"),
-		To:      field("To"),
-		Cc:      field("Cc"),
-		Bcc:     field("Bcc"),
+		From:    addrs("From"),
+		To:      addrs("To"),
+		Cc:      addrs("Cc"),
+		Bcc:     addrs("Bcc"),
 	}
 	var b strings.Builder
 	fs := h.Fields()

@@ -23,6 +23,9 @@ type Address struct {
 	Name    string `json:"n,omitempty"`
 	Mailbox string `json:"m,omitempty"`
 	Host    string `json:"h,omitempty"`
+	// Route is an obsolete source route ("@relay.example", RFC 5322
+	// §4.4), kept for ENVELOPE's adl.
+	Route string `json:"r,omitempty"`
 }
 
 // Addr is "mailbox@host", or "" for a group marker.

@@ -57,7 +57,9 @@ func TestParseEnvelopeDecodesArabicAndDefaults(t *testing.T) {
 	if !slices.Equal(env.Sender, env.From) || !slices.Equal(env.ReplyTo, env.From) {
 		t.Errorf("sender %+v reply-to %+v", env.Sender, env.ReplyTo)
 	}
-	if len(env.To) != 2 || env.To[1].Name != "X Y" || len(env.Cc) != 0 {
+	// RFC 3501 §7.4.2: an empty group is its two markers, not NIL.
+	emptyGroup := []message.Address{{Mailbox: "undisclosed-recipients"}, {}}
+	if len(env.To) != 2 || env.To[1].Name != "X Y" || !slices.Equal(env.Cc, emptyGroup) {
 		t.Errorf("to %+v cc %+v", env.To, env.Cc)
 	}
 	if env.MessageID != "abc@moct.gov.sy" || !slices.Equal(env.InReplyTo, []string{"prev@moct.gov.sy"}) {
@@ -262,6 +264,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n--b--")
 	f.Add("Content-Type: message/rfc822\r\n\r\nContent-Type: multipart/a; boundary=q\r\n\r\n--q\r\n--q--\r\n")
 	f.Add("\r\n\r\n")
+	f.Add("To: g: a@b, <@r:c@d>;, (x) \"q:\" <e (c)@ (c) f>, h:;\r\nCc: i: j@k\r\n\r\n")
 	f.Fuzz(func(t *testing.T, raw string) {
 		p, err := message.Parse(strings.NewReader(raw))
 		if err != nil {

@@ -132,6 +132,9 @@ type Violations struct {
 	Total        int
 	ByUser       []Count // most refusals first
 	ByDomain     []Count // most refusals first
+	// ByDay counts per day (Key "2026-12-07", days in UTC), oldest first,
+	// the days without refusals left out.
+	ByDay []Count
 	// Truncated is set when more than MaxSummarised events matched: the
 	// counts cover the newest ones.
 	Truncated bool
@@ -147,7 +150,7 @@ const MaxSummarised = 1_000_000
 // "smtp:" actor) under ReasonAuth.
 func Summarize(ctx context.Context, l EventLister, since, until time.Time) (Violations, error) {
 	v := Violations{Since: since.UTC(), Until: until.UTC()}
-	users, byDomain := map[string]*Count{}, map[string]*Count{}
+	users, byDomain, byDay := map[string]*Count{}, map[string]*Count{}, map[string]*Count{}
 	add := func(m map[string]*Count, key, reason string, n int) {
 		if key == "" {
 			return
@@ -189,6 +192,7 @@ func Summarize(ctx context.Context, l EventLister, since, until time.Time) (Viol
 			n++
 			v.Total += count
 			add(users, who, reason, count)
+			add(byDay, r.Time.UTC().Format(time.DateOnly), reason, count)
 			if domains == nil {
 				add(byDomain, domain, reason, count)
 			}
@@ -202,6 +206,8 @@ func Summarize(ctx context.Context, l EventLister, since, until time.Time) (Viol
 		}
 	}
 	v.ByUser, v.ByDomain = sorted(users), sorted(byDomain)
+	v.ByDay = sorted(byDay)
+	slices.SortFunc(v.ByDay, func(a, b Count) int { return strings.Compare(a.Key, b.Key) })
 	return v, nil
 }
 

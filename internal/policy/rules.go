@@ -116,16 +116,18 @@ func (s *Service) NationalSuffixes() []string {
 // pattern (a deny becomes an allow). The change is the audit event
 // "policy.allow" and applies in every process within seconds.
 func (s *Service) Allow(ctx context.Context, actor, pattern, note string) (Rule, error) {
-	return s.set(ctx, actor, Allow, pattern, note)
+	return s.set(ctx, actor, Allow, pattern, note, true)
 }
 
 // Deny sets a deny rule for the pattern, replacing a rule of the same
 // pattern ("policy.deny").
 func (s *Service) Deny(ctx context.Context, actor, pattern, note string) (Rule, error) {
-	return s.set(ctx, actor, Deny, pattern, note)
+	return s.set(ctx, actor, Deny, pattern, note, true)
 }
 
-func (s *Service) set(ctx context.Context, actor, action, pattern, note string) (Rule, error) {
+// set writes the rule of the pattern; a rule of that pattern is replaced
+// when replace is set, else ErrExists.
+func (s *Service) set(ctx context.Context, actor, action, pattern, note string, replace bool) (Rule, error) {
 	p, err := CanonicalPattern(pattern)
 	if err != nil {
 		return Rule{}, err
@@ -142,6 +144,9 @@ func (s *Service) set(ctx context.Context, actor, action, pattern, note string) 
 			return err
 		}
 		details := map[string]any{"note": note}
+		if len(old) > 0 && !replace {
+			return fmt.Errorf("policy rule %s (%s): %w", p, old[0].Action, ErrExists)
+		}
 		if len(old) > 0 {
 			details["previous"] = old[0].Action
 			row.ID = old[0].ID
@@ -156,6 +161,9 @@ func (s *Service) set(ctx context.Context, actor, action, pattern, note string) 
 		}
 		return s.audit.Append(ctx, tx, audit.Event{Actor: actor, Action: "policy." + action, Target: "policy:" + p, Details: details})
 	})
+	if errors.Is(err, ErrExists) {
+		return Rule{}, err
+	}
 	if err != nil {
 		return Rule{}, fmt.Errorf("policy %s %s: %w", action, p, err)
 	}

@@ -396,7 +396,7 @@ func (s *session) stored(sp *spool.Spool, prefix string, verified bool) io.Reade
 		// Inbound (never relayed: no size is declared for it).
 		return io.MultiReader(strings.NewReader(prefix), &withoutOwnResults{msg: sp.Reader(), authserv: s.srv.hostname})
 	}
-	return io.MultiReader(strings.NewReader(prefix), sp.Reader())
+	return sp.ReaderWithPrefix(prefix)
 }
 
 // verify runs the sender checks of inbound mail (policy.inbound_auth) and

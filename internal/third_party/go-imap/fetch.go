@@ -21,6 +21,7 @@ type FetchOptions struct {
 	ModSeq            bool                          // requires CONDSTORE
 
 	ChangedSince uint64 // requires CONDSTORE
+	Vanished     bool   // requires QRESYNC, UID FETCH with ChangedSince
 }
 
 // FetchItemBodyStructure contains FETCH options for the body structure.
@@ -100,6 +101,9 @@ type Address struct {
 	Name    string
 	Mailbox string
 	Host    string
+	// Route is the obsolete source route ("@relay.example:", RFC 5322
+	// §4.4), the "adl" of RFC 3501 §7.4.2; "" when there is none.
+	Route string
 }
 
 // Addr returns the e-mail address in the form "foo@example.org".

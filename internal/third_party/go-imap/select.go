@@ -3,7 +3,24 @@ package imap
 // SelectOptions contains options for the SELECT or EXAMINE command.
 type SelectOptions struct {
 	ReadOnly  bool
-	CondStore bool // requires CONDSTORE
+	CondStore bool           // requires CONDSTORE
+	QResync   *SelectQResync // requires QRESYNC
+}
+
+// SelectQResync is the QRESYNC parameter of SELECT and EXAMINE
+// (RFC 7162 section 3.2.5): what the client knew of the mailbox.
+type SelectQResync struct {
+	UIDValidity uint32
+	ModSeq      uint64
+	KnownUIDs   UIDSet    // nil: every UID
+	SeqMatch    *SeqMatch // optional
+}
+
+// SeqMatch pairs message sequence numbers with the UIDs the client knew
+// them by (RFC 7162 section 3.2.5, seq-match-data).
+type SeqMatch struct {
+	SeqNums SeqSet
+	UIDs    UIDSet
 }
 
 // SelectData is the data returned by a SELECT command.

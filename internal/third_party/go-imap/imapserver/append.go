@@ -47,7 +47,8 @@ func (c *Conn) handleAppend(tag string, dec *imapwire.Decoder) error {
 	options.Time = t
 
 	var dataExt string
-	if !dec.Special('~') && dec.Atom(&dataExt) { // ignore literal8 prefix if any for BINARY
+	options.Binary = dec.Special('~') // literal8 (BINARY, RFC 3516 §4.4)
+	if !options.Binary && dec.Atom(&dataExt) {
 		switch strings.ToUpper(dataExt) {
 		case "UTF8":
 			// '~' is the literal8 prefix

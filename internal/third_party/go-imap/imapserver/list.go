@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,8 +10,16 @@ import (
 	"github.com/emersion/go-imap/v2/internal/utf7"
 )
 
+// errNoMatch is the outcome of a LIST whose every pattern is invalid
+// modified UTF-7: such a pattern matches no mailbox name, so the command
+// lists nothing and succeeds, as for any pattern that matches nothing.
+var errNoMatch = errors.New("no pattern can match")
+
 func (c *Conn) handleList(dec *imapwire.Decoder) error {
 	ref, pattern, options, err := readListCmd(dec)
+	if errors.Is(err, errNoMatch) {
+		return c.checkState(imap.ConnStateAuthenticated)
+	}
 	if err != nil {
 		return err
 	}
@@ -32,7 +41,8 @@ func (c *Conn) handleLSub(dec *imapwire.Decoder) error {
 		return dec.Err()
 	}
 	pattern, err := readListMailbox(dec)
-	if err != nil {
+	invalid := errors.Is(err, errInvalidPattern)
+	if err != nil && !invalid {
 		return err
 	}
 	if !dec.ExpectCRLF() {
@@ -41,6 +51,9 @@ func (c *Conn) handleLSub(dec *imapwire.Decoder) error {
 
 	if err := c.checkState(imap.ConnStateAuthenticated); err != nil {
 		return err
+	}
+	if invalid {
+		return nil // matches nothing (see errNoMatch)
 	}
 
 	options := &imap.ListOptions{SelectSubscribed: true}
@@ -153,8 +166,13 @@ func readListCmd(dec *imapwire.Decoder) (ref string, patterns []string, options 
 		return "", nil, nil, dec.Err()
 	}
 
+	invalid := false
 	hasPatterns, err := dec.List(func() error {
 		pattern, err := readListMailbox(dec)
+		if errors.Is(err, errInvalidPattern) {
+			invalid = true
+			return nil
+		}
 		if err == nil && pattern != "" {
 			patterns = append(patterns, pattern)
 		}
@@ -162,11 +180,13 @@ func readListCmd(dec *imapwire.Decoder) (ref string, patterns []string, options 
 	})
 	if err != nil {
 		return "", nil, nil, err
-	} else if hasPatterns && len(patterns) == 0 {
+	} else if hasPatterns && len(patterns) == 0 && !invalid {
 		return "", nil, nil, newClientBugError("LIST-EXTENDED requires a non-empty parenthesized pattern list")
 	} else if !hasPatterns {
 		pattern, err := readListMailbox(dec)
-		if err != nil {
+		if errors.Is(err, errInvalidPattern) {
+			invalid = true
+		} else if err != nil {
 			return "", nil, nil, err
 		}
 		if pattern != "" {
@@ -195,6 +215,9 @@ func readListCmd(dec *imapwire.Decoder) (ref string, patterns []string, options 
 	if options.SelectRecursiveMatch && !options.SelectSubscribed {
 		return "", nil, nil, newClientBugError("The LIST RECURSIVEMATCH select option requires SUBSCRIBED")
 	}
+	if invalid && len(patterns) == 0 {
+		return "", nil, nil, errNoMatch
+	}
 
 	return ref, patterns, options, nil
 }
@@ -206,8 +229,15 @@ func readListMailbox(dec *imapwire.Decoder) (string, error) {
 			return "", dec.Err()
 		}
 	}
-	return utf7.Decode(mailbox)
+	name, err := utf7.Decode(mailbox)
+	if err != nil {
+		return "", errInvalidPattern
+	}
+	return name, nil
 }
+
+// errInvalidPattern is a LIST pattern in invalid modified UTF-7.
+var errInvalidPattern = errors.New("pattern is not valid modified UTF-7")
 
 func isListChar(ch byte) bool {
 	switch ch {
@@ -253,6 +283,11 @@ type ListWriter struct {
 	options *imap.ListOptions
 	lsub    bool
 }
+
+// LSUB reports whether the command is LSUB (RFC 3501 §6.3.9), whose
+// answer differs from LIST (SUBSCRIBED)'s: a parent of a subscribed
+// mailbox that the pattern's "%" stops at is returned as \Noselect.
+func (w *ListWriter) LSUB() bool { return w.lsub }
 
 // WriteList writes a single LIST response for a mailbox.
 func (w *ListWriter) WriteList(data *imap.ListData) error {

@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/internal/imapwire"
@@ -9,11 +10,23 @@ import (
 
 func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) error {
 	var mailbox string
-	if !dec.ExpectSP() || !dec.ExpectMailbox(&mailbox) || !dec.ExpectCRLF() {
+	if !dec.ExpectSP() || !dec.ExpectMailbox(&mailbox) {
+		return dec.Err()
+	}
+	options := imap.SelectOptions{ReadOnly: readOnly}
+	if dec.SP() {
+		if err := dec.ExpectList(func() error { return readSelectParam(dec, &options) }); err != nil {
+			return err
+		}
+	}
+	if !dec.ExpectCRLF() {
 		return dec.Err()
 	}
 
 	if err := c.checkState(imap.ConnStateAuthenticated); err != nil {
+		return err
+	}
+	if err := c.enableSelectParams(&options); err != nil {
 		return err
 	}
 
@@ -32,7 +45,6 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 		}
 	}
 
-	options := imap.SelectOptions{ReadOnly: readOnly}
 	data, err := c.session.Select(mailbox, &options)
 	if err != nil {
 		return err
@@ -57,6 +69,11 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 	if err := c.writeUIDNext(data.UIDNext); err != nil {
 		return err
 	}
+	if data.HighestModSeq != 0 {
+		if err := c.writeHighestModSeq(data.HighestModSeq); err != nil {
+			return err
+		}
+	}
 	if err := c.writeFlags(data.Flags); err != nil {
 		return err
 	}
@@ -70,6 +87,11 @@ func (c *Conn) handleSelect(tag string, dec *imapwire.Decoder, readOnly bool) er
 	}
 
 	c.state = imap.ConnStateSelected
+	if session, ok := c.session.(SessionQResync); ok && options.QResync != nil {
+		if err := session.ResyncSelected(&FetchWriter{conn: c}, options.QResync); err != nil {
+			return err
+		}
+	}
 	// TODO: forbid write commands in read-only mode
 
 	var (
@@ -171,4 +193,98 @@ func (c *Conn) writePermanentFlags(flags []imap.Flag) error {
 	}).Special(']')
 	enc.SP().Text("Permanent flags")
 	return enc.CRLF()
+}
+
+func (c *Conn) writeHighestModSeq(modSeq uint64) error {
+	enc := newResponseEncoder(c)
+	defer enc.end()
+	enc.Atom("*").SP().Atom("OK").SP()
+	enc.Special('[').Atom("HIGHESTMODSEQ").SP().ModSeq(modSeq).Special(']')
+	enc.SP().Text("Highest")
+	return enc.CRLF()
+}
+
+// readSelectParam reads one select-param (RFC 7162 section 3.1.8 and 3.2.5).
+func readSelectParam(dec *imapwire.Decoder, options *imap.SelectOptions) error {
+	var name string
+	if !dec.ExpectAtom(&name) {
+		return dec.Err()
+	}
+	switch strings.ToUpper(name) {
+	case "CONDSTORE":
+		options.CondStore = true
+	case "QRESYNC":
+		var q imap.SelectQResync
+		if !dec.ExpectSP() {
+			return dec.Err()
+		}
+		err := dec.ExpectList(func() error { return readQResync(dec, &q) })
+		if err != nil {
+			return err
+		}
+		if q.UIDValidity == 0 || q.ModSeq == 0 {
+			return newClientBugError("QRESYNC needs a UIDVALIDITY and a MODSEQ")
+		}
+		options.QResync = &q
+	default:
+		return newClientBugError("Unknown SELECT parameter")
+	}
+	return nil
+}
+
+// readQResync reads the inside of QRESYNC's list: uidvalidity SP
+// mod-sequence-value [SP known-uids] [SP seq-match-data].
+func readQResync(dec *imapwire.Decoder, q *imap.SelectQResync) error {
+	if q.UIDValidity != 0 {
+		return newClientBugError("Malformed QRESYNC parameter")
+	}
+	if !dec.ExpectNumber(&q.UIDValidity) || !dec.ExpectSP() || !dec.ExpectModSeq(&q.ModSeq) {
+		return dec.Err()
+	}
+	if !dec.SP() {
+		return nil
+	}
+	if !dec.Special('(') {
+		if !dec.ExpectUIDSet(&q.KnownUIDs) {
+			return dec.Err()
+		}
+		if !dec.SP() {
+			return nil
+		}
+		if !dec.ExpectSpecial('(') {
+			return dec.Err()
+		}
+	}
+	var seqs imap.NumSet
+	m := &imap.SeqMatch{}
+	if !dec.ExpectNumSet(imapwire.NumKindSeq, &seqs) || !dec.ExpectSP() || !dec.ExpectUIDSet(&m.UIDs) || !dec.ExpectSpecial(')') {
+		return dec.Err()
+	}
+	m.SeqNums = seqs.(imap.SeqSet)
+	q.SeqMatch = m
+	return nil
+}
+
+// enableSelectParams checks SELECT's parameters against what the client
+// enabled: QRESYNC needs ENABLE QRESYNC (RFC 7162 section 3.2.5), and
+// CONDSTORE enables CONDSTORE (section 3.1).
+func (c *Conn) enableSelectParams(options *imap.SelectOptions) error {
+	if options.QResync != nil && !c.EnabledCaps().Has(imap.CapQResync) {
+		return newClientBugError("QRESYNC must be enabled first")
+	}
+	if options.CondStore {
+		c.enableCondStore()
+	}
+	return nil
+}
+
+// enableCondStore records a CONDSTORE enabling command (RFC 7162 section
+// 3.1), when the server advertises CONDSTORE.
+func (c *Conn) enableCondStore() {
+	if !c.server.options.caps().Has(imap.CapCondStore) {
+		return
+	}
+	c.mutex.Lock()
+	c.enabled[imap.CapCondStore] = struct{}{}
+	c.mutex.Unlock()
 }

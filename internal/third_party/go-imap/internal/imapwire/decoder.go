@@ -578,7 +578,15 @@ func (dec *Decoder) ExpectMailbox(ptr *string) bool {
 		return true
 	}
 	name, err := utf7.Decode(name)
-	if err == nil {
+	if err != nil {
+		// A name the client cannot have meant: a plain NO, not a
+		// server bug (RFC 3501 §5.1.3).
+		err = &imap.Error{
+			Type: imap.StatusResponseTypeNo,
+			Code: imap.ResponseCodeCannot,
+			Text: "Mailbox name is not valid modified UTF-7",
+		}
+	} else {
 		*ptr = name
 	}
 	return dec.returnErr(err)
