@@ -10,6 +10,16 @@ package main
 // database; DIWAN_BENCH_RETRY sets delivery.retry_intervals of both
 // (default "[30s]"); DIWAN_BENCH_OUTAGE the time B is stopped (2m).
 // Figures are logged and reported as benchmark metrics.
+//
+// As measured on a shared 2-core machine (load average 5 to 15 from other
+// work), 2,000 × 10 KiB, SQLite / PostgreSQL: p50 from A's 250 to the
+// EXISTS on B 7.6 / 10.9 ms (local mail is in the INBOX before its 250);
+// end-to-end rate to B 57–80 / 72–81 msgs/s against 214–296 / 141–171
+// locally (0.19–0.31× / 0.47–0.51×), 0 lost; CPU per message to B: A
+// 7.8–8.9 / 5.8–6.4 ms, B 4.7–5.5 / 4.6–5.0 ms, against A 3.8 / 4.0 ms
+// locally. B stopped 2 minutes mid-run: every message arrived once, the
+// last 15.5 / 12.8 s after B was back with retry_intervals [30s], 4 min
+// 12 s with the default schedule (SQLite).
 
 import (
 	"bufio"
