@@ -212,6 +212,9 @@ func (s *Store) fetch(ctx context.Context, userID, mailboxID int64, uids []uint3
 	if !slices.IsSorted(uids) {
 		uids = sortedUIDs(uids)
 	}
+	if o.FlagsOnly && len(uids) > 0 {
+		return s.fetchFlags(ctx, userID, mailboxID, uids, o, fn)
+	}
 	cols := `mm.uid, mm.modseq, mm.seen, mm.answered, mm.flagged, mm.deleted, mm.draft, mm.keywords,
 		mm.internal_date, mm.size, m.header_size, m.sent_date, m.blob_key`
 	from := "mailbox_messages mm JOIN messages m ON m.id = mm.message_id"
