@@ -46,15 +46,16 @@ func cacheKey(r mailboxRow) uidCacheKey {
 	return uidCacheKey{r.UIDValidity, r.UIDNext, r.Messages}
 }
 
-// get returns a copy of the kept list of r as it is in the row, if any.
-func (c *uidCache) get(r mailboxRow) ([]uint32, bool) {
+// get returns the kept list of r, if any (never to be changed), and
+// whether it is the list of r as it is in the row.
+func (c *uidCache) get(r mailboxRow) (uidCacheEntry, bool, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[r.ID]
-	if !ok || e.key != cacheKey(r) {
-		return nil, false
+	if !ok || e.key.uidValidity != r.UIDValidity {
+		return e, false, false
 	}
-	return slices.Clone(e.uids), true
+	return e, true, e.key == cacheKey(r)
 }
 
 // put keeps a copy of uids as the list of r, dropping other lists while
@@ -84,10 +85,26 @@ func (c *uidCache) put(r mailboxRow, uids []uint32) {
 }
 
 // selectUIDs is mailboxUIDs for SELECT: the kept list when r's counters
-// say it is still the mailbox's.
+// say it is still the mailbox's. When messages only arrived since (as many
+// UIDs from the kept uid_next on as messages more: none was removed), the
+// kept list and the new UIDs: on 100,000 messages (BenchmarkMailbox100k)
+// a SELECT after new mail takes what a SELECT of an unchanged mailbox
+// does.
 func (s *Store) selectUIDs(tx *gorm.DB, r mailboxRow) ([]uint32, error) {
-	if uids, ok := s.uidLists.get(r); ok {
-		return uids, nil
+	e, found, exact := s.uidLists.get(r)
+	if exact {
+		return slices.Clone(e.uids), nil
+	}
+	if found && r.UIDNext > e.key.uidNext && r.Messages > e.key.messages {
+		added, err := mailboxUIDsFrom(tx, r.ID, uint32(e.key.uidNext))
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(added)) == r.Messages-e.key.messages {
+			uids := append(slices.Clip(e.uids), added...) // a new array
+			s.uidLists.put(r, uids)
+			return uids, nil
+		}
 	}
 	uids, err := mailboxUIDs(tx, r.ID)
 	if err == nil && len(uids) == int(r.Messages) {

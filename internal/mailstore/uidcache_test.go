@@ -8,8 +8,9 @@ import (
 )
 
 // SELECT of a large mailbox reuses the UID list it read last while the
-// mailbox's messages are the same (flag changes included), and reads it
-// again after each append, copy, move and expunge.
+// mailbox's messages are the same (flag changes included), adds the new
+// ones when messages only arrived, and reads it again after each move and
+// expunge.
 func TestSelectOfALargeMailboxFollowsEveryChange(t *testing.T) {
 	each(t, 1, func(t *testing.T, e *env) {
 		u := e.users[0]
@@ -55,6 +56,16 @@ func TestSelectOfALargeMailboxFollowsEveryChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		check("after COPY")
+		// More messages than the kept list, yet one of its messages gone.
+		if _, err := e.s.StoreFlags(e.ctx, u, box, []uint32{8}, mailstore.FlagsAdd, []string{`\Deleted`}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.Expunge(e.ctx, u, box, []uint32{8}); err != nil {
+			t.Fatal(err)
+		}
+		e.appendMsg(t, u, "INBOX", msg("later", "body"))
+		e.appendMsg(t, u, "INBOX", msg("last", "body"))
+		check("after UID EXPUNGE and two APPENDs")
 		if _, err := e.s.Expunge(e.ctx, u, box, nil); err != nil {
 			t.Fatal(err)
 		}
