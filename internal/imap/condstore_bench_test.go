@@ -52,9 +52,9 @@ func seed100k(b *testing.B, e *env, n int) int64 {
 //
 //	go test -run '^$' -bench BenchmarkMailbox100k -benchtime 20x ./internal/imap/
 //
-// SELECT, UID FETCH 1:* (UID FLAGS), and a QRESYNC resynchronisation
+// SELECT, UID FETCH 1:* (UID FLAGS), a QRESYNC resynchronisation
 // (SELECT … (QRESYNC (uidvalidity modseq))) after another session changed
-// the flags of 100 messages.
+// the flags of 100 messages, and SELECT after a new message arrived.
 func BenchmarkMailbox100k(b *testing.B) {
 	n := 100000
 	if _, err := fmt.Sscan(os.Getenv("DIWAN_IMAP_BENCH_N"), &n); err != nil {
@@ -104,6 +104,20 @@ func BenchmarkMailbox100k(b *testing.B) {
 			b.StopTimer()
 			r.cmd("UNSELECT")
 			b.StartTimer()
+		}
+	})
+	b.Run("SELECT_after_a_new_message", func(b *testing.B) {
+		u := e.users[user1].ID
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			raw := simpleMsg(fmt.Sprintf("new %d", i), "Sara <sara@mof.gov.sy>", user1, "body text\r\n")
+			if _, err := e.store.Append(b.Context(), u, "INBOX", strings.NewReader(raw), mailstore.AppendOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

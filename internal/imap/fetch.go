@@ -22,6 +22,10 @@ import (
 // implicit \Seen of a batch is one store call.
 const fetchBatch = 256
 
+// flagsBatch is fetchBatch for a FETCH of UID, FLAGS and MODSEQ alone,
+// whose metadata is small (the store reads it as a few packed rows).
+const flagsBatch = 4096
+
 // bufferBinary is the largest part BINARY decodes in memory; larger ones
 // are decoded twice (once to learn the size, once to send).
 const bufferBinary = 1 << 20
@@ -68,9 +72,12 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.F
 		s.out.gather()
 		defer s.out.flush()
 	}
-	l := &batchLoader{s: s, ctx: s.ctx, userID: s.uid(), mailboxID: v.mailboxID, rest: uids,
-		o: mailstore.FetchOptions{Envelope: o.Envelope, Structure: needsStructure(o),
+	l := &batchLoader{s: s, ctx: s.ctx, userID: s.uid(), mailboxID: v.mailboxID, rest: uids, size: fetchBatch,
+		o: mailstore.FetchOptions{Envelope: o.Envelope, Structure: needsStructure(o), FlagsOnly: flagsOnly(o),
 			MailboxOnly: !o.Envelope && o.BodyStructure == nil && len(o.BodySection)+len(o.BinarySection)+len(o.BinarySectionSize) == 0}}
+	if l.o.FlagsOnly {
+		l.size = flagsBatch
+	}
 	defer l.close()
 	for {
 		b, ok := l.next()
@@ -84,7 +91,12 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, o *imap.F
 		if err != nil {
 			return err
 		}
-		if err := s.writeBatch(w, v, b.infos, o, changed); err != nil {
+		if l.o.FlagsOnly {
+			err = s.writeFlagsBatch(w, v, b.infos, o)
+		} else {
+			err = s.writeBatch(w, v, b.infos, o, changed)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -100,6 +112,7 @@ type batchLoader struct {
 	mailboxID int64
 	o         mailstore.FetchOptions
 	rest      []uint32
+	size      int              // UIDs per batch
 	pending   chan loadedBatch // the load under way, nil if none
 }
 
@@ -129,7 +142,7 @@ func (l *batchLoader) next() (loadedBatch, bool) {
 }
 
 func (l *batchLoader) take() []uint32 {
-	batch := l.rest[:min(fetchBatch, len(l.rest))]
+	batch := l.rest[:min(l.size, len(l.rest))]
 	l.rest = l.rest[len(batch):]
 	return batch
 }

@@ -240,6 +240,10 @@ type FetchOptions struct {
 	// MODSEQ, flags, internal date, size): HeaderSize, SentDate and
 	// BlobKey stay zero. For FETCH of those items alone.
 	MailboxOnly bool
+	// FlagsOnly reads UID, MODSEQ and flags alone, all else zero; the
+	// Flags lists may be shared between messages (read them, never
+	// change them). For FETCH of UID, FLAGS and MODSEQ.
+	FlagsOnly bool
 	// ChangedSince skips the messages whose MODSEQ is not above it
 	// (CHANGEDSINCE, RFC 7162 §3.1.4); 0: none skipped.
 	ChangedSince uint64

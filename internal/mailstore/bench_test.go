@@ -94,6 +94,22 @@ func BenchmarkSelect10k(b *testing.B) {
 	}
 }
 
+// BenchmarkUIDs10k reads the UID list of a 10,000-message mailbox (what
+// SELECT reads when it has not kept the list).
+func BenchmarkUIDs10k(b *testing.B) {
+	for _, driver := range dbtest.Drivers {
+		b.Run(driver, func(b *testing.B) {
+			e := newEnv(b, driver, "fs", 1)
+			box := fill(b, e, e.users[0], 10000)
+			for b.Loop() {
+				if uids, err := e.s.UIDs(e.ctx, e.users[0], box); err != nil || len(uids) != 10000 {
+					b.Fatal(len(uids), err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkFetchEnvelope10k is UID FETCH 1:* (FLAGS ENVELOPE) over 10,000
 // messages.
 func BenchmarkFetchEnvelope10k(b *testing.B) {

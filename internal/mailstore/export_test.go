@@ -11,3 +11,10 @@ func (s *Store) SearchInGo(ctx context.Context, userID, mailboxID int64, c *Crit
 // Grouped is how many writes have committed in a transaction shared with
 // other writes.
 func (s *Store) Grouped() int64 { return s.grouped.Load() }
+
+// UIDListsKept is how many mailboxes' UID lists the store keeps for SELECT.
+func (s *Store) UIDListsKept() int {
+	s.uidLists.mu.Lock()
+	defer s.uidLists.mu.Unlock()
+	return len(s.uidLists.entries)
+}

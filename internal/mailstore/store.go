@@ -44,6 +44,10 @@ type Store struct {
 	// queue on the user's usage row anyway, see lockUser.)
 	stripes [64]sync.Mutex
 
+	// uidLists are the UID lists of large mailboxes SELECT read
+	// (uidcache.go).
+	uidLists uidCache
+
 	// Group commit of deliveries and appends (group.go).
 	group      sync.Mutex
 	queue      []*write

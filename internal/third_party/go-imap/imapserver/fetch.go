@@ -355,12 +355,32 @@ func (cmd *FetchWriter) CreateMessage(seqNum uint32) *FetchResponseWriter {
 	return &FetchResponseWriter{enc: enc, options: cmd.options}
 }
 
+// CreateMessages writes several FETCH responses with one encoder and one
+// flush at the end, instead of a flush per message. fn calls next for
+// each message and closes the FetchResponseWriter it gets before calling
+// next again; it writes no other response meanwhile.
+func (cmd *FetchWriter) CreateMessages(fn func(next func(seqNum uint32) *FetchResponseWriter) error) error {
+	enc := newResponseEncoder(cmd.conn)
+	defer enc.end()
+	w := &FetchResponseWriter{options: cmd.options, batched: true}
+	err := fn(func(seqNum uint32) *FetchResponseWriter {
+		w.enc, w.hasItem = enc, false
+		enc.Atom("*").SP().Number(seqNum).SP().Atom("FETCH").SP().Special('(')
+		return w
+	})
+	if flushErr := cmd.conn.bw.Flush(); err == nil {
+		err = flushErr
+	}
+	return err
+}
+
 // FetchResponseWriter writes a single FETCH response for a message.
 type FetchResponseWriter struct {
 	enc     *responseEncoder
 	options fetchWriterOptions
 
 	hasItem bool
+	batched bool // from CreateMessages: Close neither flushes nor ends enc
 }
 
 func (w *FetchResponseWriter) writeItemSep() {
@@ -522,6 +542,11 @@ func (w *FetchResponseWriter) writeBodyStructure(bs imap.BodyStructure, extended
 func (w *FetchResponseWriter) Close() error {
 	if w.enc == nil {
 		return fmt.Errorf("imapserver: FetchResponseWriter already closed")
+	}
+	if w.batched {
+		err := w.enc.Special(')').LineEnd()
+		w.enc = nil
+		return err
 	}
 	err := w.enc.Special(')').CRLF()
 	w.enc.end()

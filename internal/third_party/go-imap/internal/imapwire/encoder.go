@@ -63,6 +63,14 @@ func (enc *Encoder) writeString(s string) *Encoder {
 	return enc
 }
 
+// LineEnd writes a "\r\n" sequence without flushing the buffered writer,
+// and returns the first error of the line: for a server writing many
+// responses before one flush.
+func (enc *Encoder) LineEnd() error {
+	enc.writeString("\r\n")
+	return enc.err
+}
+
 // CRLF writes a "\r\n" sequence and flushes the buffered writer.
 func (enc *Encoder) CRLF() error {
 	enc.writeString("\r\n")
