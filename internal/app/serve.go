@@ -191,7 +191,10 @@ func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer, queue httpd.Queue)
 	cfg, log := e.Config, e.Log
 	var httpTLS *tls.Config
 	if cfg.HTTP.TLS {
-		httpTLS = tlsConf
+		// A copy of its own: net/http writes HTTP/2 into the config it
+		// serves (http2ConfigureServer) while the mail listeners' TLS
+		// handshakes read theirs.
+		httpTLS = tlsConf.Clone()
 	}
 	srv := httpd.New(httpd.Options{
 		Addr: cfg.HTTP.Addr,
