@@ -130,4 +130,6 @@ func (s *Server) uiRoutes(e *gin.Engine) {
 	u.GET("/account/mail.mobileconfig", s.mobileconfig) // mailsetup.go
 
 	u.GET("/registers", s.getRegisters)
+
+	s.adminRoutes(u) // ui_admin.go: /admin/…
 }

@@ -148,6 +148,9 @@ type uiPage struct {
 	Error         string            // a translated message of failure, above the page
 	Errors        map[string]string // form field → translated message, next to the field
 	Data          any               // the page's own data
+	// AdminSection is the page of the administration this is (its
+	// adminSections name), "" outside it.
+	AdminSection string
 
 	loc   *i18n.Localizer
 	plain map[string]string // ui.plain of the page's language
@@ -319,6 +322,7 @@ func (s *Server) uiNav(c *gin.Context, u *uiUser) []navItem {
 		}
 		nav = append(nav, counted(navItem{Href: href, Label: "nav.overdue", Alert: true}, counts.Overdue))
 	}
+	add("/admin/", "nav.admin", 0, u.administers())
 	add("/account", "nav.account", 0, true)
 	return nav
 }

@@ -231,6 +231,8 @@ func (s *Server) home(c *gin.Context) {
 		redirect(c, "/registers")
 	case u.HasRole("head"), u.HasRole("staff"):
 		redirect(c, "/referrals")
+	case u.HasRole("admin"), u.HasRole("ministry_admin"):
+		redirect(c, "/admin/")
 	default:
 		redirect(c, "/account")
 	}
