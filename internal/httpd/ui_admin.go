@@ -60,6 +60,18 @@ func (s *Server) adminRoutes(u *gin.RouterGroup) {
 	a := u.Group("/admin", s.uiAdmin)
 	a.GET("/", s.adminHome)
 	// The pages (ui_admin_*.go), in the order of adminSections.
+	a.GET("/ministries", s.ministriesPage)
+	a.POST("/ministries", s.adminAddMinistry)
+	a.POST("/ministries/:code", s.adminRenameMinistry)
+	a.GET("/registries", s.registriesPage)
+	a.POST("/registries", s.adminAddRegistry)
+	a.POST("/registries/:code", s.adminUpdateRegistry)
+	a.GET("/departments", s.departmentsPage)
+	a.POST("/departments", s.adminAddDepartment)
+	a.POST("/departments/:ministry/:code", s.adminUpdateDepartment)
+	a.GET("/domains", s.domainsPage)
+	a.POST("/domains", s.adminAddDomain)
+	a.GET("/domains/:domain", s.domainPage)
 }
 
 // uiAdmin lets through only users who administer something; for the
