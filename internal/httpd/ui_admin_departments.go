@@ -24,7 +24,8 @@ var departmentFields = []string{"code", "name_ar", "name_en", "parent", "head"}
 // deptNode is a department in the tree, with the texts its line shows.
 type deptNode struct {
 	Code, Name string
-	HeadText   string // "" without a head
+	Head       string // the head's login, "" without one
+	HeadLabel  string
 	EditHref   string
 	EditLabel  string
 	Children   []deptNode
@@ -128,7 +129,7 @@ func (p *uiPage) deptTree(all []workflow.Department, ministry string) []deptNode
 				EditHref:  "/admin/departments?" + url.Values{"ministry": {ministry}, "edit": {d.Code}}.Encode(),
 				EditLabel: p.T("admin.departments.edit_one", "Code", d.Code)}
 			if d.Head != "" {
-				n.HeadText = p.T("admin.departments.head_is", "Head", d.Head)
+				n.Head, n.HeadLabel = d.Head, p.T("admin.departments.head_is")
 			}
 			n.Children = build(d.Code)
 			out = append(out, n)

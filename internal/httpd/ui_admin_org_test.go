@@ -172,8 +172,8 @@ func TestAdminOrganisationFormsWithoutCSRFTokenAreRefused(t *testing.T) {
 	})
 }
 
-// year is this year in the server's time zone (UTC in the tests).
-func year() string { return fmt.Sprint(time.Now().UTC().Year()) }
+// year is this year in time_zone, where register years are counted.
+func (e *apiEnv) year() string { return fmt.Sprint(time.Now().In(e.wf.Location()).Year()) }
 
 // An administrator sees each registry's numbering template and the first
 // numbers of the year it gives, adds a registry with its own template and
@@ -182,7 +182,7 @@ func year() string { return fmt.Sprint(time.Now().UTC().Year()) }
 func TestAdminRegistriesPageShowsTemplatesWithExampleNumbers(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
 		e := newAPIEnv(t, driver, true)
-		ctx, y := context.Background(), year()
+		ctx, y := context.Background(), e.year()
 		b := e.uiLogin(adminLogin)
 		resp, body := b.get("/admin/registries?ministry=MOF")
 		wantPage(t, resp, body, http.StatusOK, `<tr id="registry-MOF">`, html.EscapeString(workflow.DefaultTemplate),
@@ -267,7 +267,7 @@ func TestAdminDepartmentsPageShowsTheTreeAndRefusesACycle(t *testing.T) {
 		b := e.uiLogin(adminLogin)
 		resp, body := b.get("/admin/departments?ministry=MOF")
 		wantPage(t, resp, body, http.StatusOK, `<li id="dept-BUDGET">`, `<li id="dept-LEGAL">`, "الشؤون القانونية",
-			orgText(t, "ar", "admin.departments.head_is", "Head", mofHead), `<input type="hidden" name="ministry" value="MOF">`)
+			orgText(t, "ar", "admin.departments.head_is")+` <span dir="ltr">`+mofHead+`</span>`, `<input type="hidden" name="ministry" value="MOF">`)
 
 		add := url.Values{"ministry": {"MOF"}, "code": {"CONTRACTS"}, "name_ar": {"العقود"}, "name_en": {"Contracts"}, "parent": {"LEGAL"}}
 		for _, bad := range []struct{ field, value, msg string }{
