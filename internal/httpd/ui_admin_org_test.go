@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"diwan.gov.sy/diwan/internal/directory"
 	"diwan.gov.sy/diwan/internal/workflow"
 	"diwan.gov.sy/diwan/web"
 )
@@ -392,4 +393,26 @@ func TestAdminRegistriesPageRefusesInEnglishWithTheEnginesReason(t *testing.T) {
 		"address": {"diwan@mof.gov.sy"}, "template": {"{registry}/{seq}"}})
 	wantPage(t, resp, body, http.StatusUnprocessableEntity, `<html lang="en" dir="ltr">`,
 		orgText(t, "en", "admin.registries.error.template"), html.EscapeString("{dir} is required"))
+}
+
+// Names typed by administrators are text on every page: in the tree, in
+// the tables and in the choices of the forms' selects.
+func TestAdminOrganisationPagesWriteNamesAsText(t *testing.T) {
+	e := newAPIEnv(t, "sqlite", true)
+	ctx, op := context.Background(), workflow.OperatorActor(operator)
+	hostile := `"><img src=x onerror=alert(1)>`
+	e.ok(e.wf.AddDepartment(ctx, op, workflow.Department{Code: "XSS", Ministry: "MOF", NameAR: "قسم" + hostile, NameEN: "Dept" + hostile, Parent: "LEGAL"}))
+	e.ok(e.dir.AddMinistry(ctx, operator, directory.Ministry{Code: "XSS", NameAR: "وزارة" + hostile, NameEN: "Ministry" + hostile}))
+	b := e.uiLogin(adminLogin)
+	for _, path := range []string{"/admin/departments?ministry=MOF", "/admin/departments?ministry=MOF&edit=LEGAL",
+		"/admin/ministries", "/admin/registries", "/admin/domains"} {
+		for _, lang := range []string{"ar", "en"} {
+			b.lang = lang
+			resp, body := b.get(path)
+			wantPage(t, resp, body, http.StatusOK, html.EscapeString(hostile))
+			if strings.Contains(body, "<img") {
+				t.Errorf("%s?lang=%s writes the name as markup:\n%s", path, lang, body)
+			}
+		}
+	}
 }
