@@ -60,6 +60,13 @@ func (s *Server) adminRoutes(u *gin.RouterGroup) {
 	a := u.Group("/admin", s.uiAdmin)
 	a.GET("/", s.adminHome)
 	// The pages (ui_admin_*.go), in the order of adminSections.
+	a.GET("/users", s.adminUsers)
+	a.POST("/users", s.adminAddUser)
+	a.GET("/users/:address", s.adminUser)
+	a.POST("/users/:address/:action", s.adminUserAction)
+	a.GET("/aliases", s.adminAliases)
+	a.POST("/aliases", s.adminAddAlias)
+	a.POST("/aliases/remove", s.adminRemoveAlias)
 }
 
 // uiAdmin lets through only users who administer something; for the
