@@ -107,7 +107,9 @@ func TestMinistryAdminAdministersItsOwnMinistryOnly(t *testing.T) {
 			}, [4]outcome{allowed, allowed, notFound, forbidden}},
 			{"UnlockAs", func(p directory.Principal, _ int) error { return s.UnlockAs(ctx, p, "sara@mof.gov.sy") },
 				[4]outcome{allowed, allowed, notFound, forbidden}},
-			{"SetQuotaAs", func(p directory.Principal, i int) error { return s.SetQuotaAs(ctx, p, "sara@mof.gov.sy", int64(i+1)<<20) },
+			{"SetQuotaAs", func(p directory.Principal, i int) error {
+				return s.SetQuotaAs(ctx, p, "sara@mof.gov.sy", int64(i+1)<<20)
+			},
 				[4]outcome{allowed, allowed, notFound, forbidden}},
 			{"SetRolesAs", func(p directory.Principal, _ int) error {
 				return second(s.SetRolesAs(ctx, p, "sara@mof.gov.sy", []string{"clerk", "ministry_admin"}))
