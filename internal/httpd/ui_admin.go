@@ -72,6 +72,13 @@ func (s *Server) adminRoutes(u *gin.RouterGroup) {
 	a.GET("/domains", s.domainsPage)
 	a.POST("/domains", s.adminAddDomain)
 	a.GET("/domains/:domain", s.domainPage)
+	a.GET("/users", s.adminUsers)
+	a.POST("/users", s.adminAddUser)
+	a.GET("/users/:address", s.adminUser)
+	a.POST("/users/:address/:action", s.adminUserAction)
+	a.GET("/aliases", s.adminAliases)
+	a.POST("/aliases", s.adminAddAlias)
+	a.POST("/aliases/remove", s.adminRemoveAlias)
 }
 
 // uiAdmin lets through only users who administer something; for the
