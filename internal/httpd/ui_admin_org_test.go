@@ -416,3 +416,54 @@ func TestAdminOrganisationPagesWriteNamesAsText(t *testing.T) {
 		}
 	}
 }
+
+// A ministry administrator of MOF organises MOF's registries and
+// departments on the pages; another ministry's, the ministries and the
+// hosted domains are not found to them (the services refuse), and nothing
+// changes.
+func TestMinistryAdminOnOrganisationPagesReachesItsOwnMinistryOnly(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		e.addMinistryAdmin()
+		ctx := context.Background()
+		b := e.uiLogin(mofAdmin)
+		resp, body := b.get("/admin/departments")
+		wantPage(t, resp, body, http.StatusOK, `<li id="dept-LEGAL">`, `<input type="hidden" name="ministry" value="MOF">`)
+		resp, body = b.post("/admin/departments", url.Values{"ministry": {"MOF"}, "code": {"HR"}, "name_ar": {"الموارد البشرية"}, "name_en": {"HR"}, "parent": {"LEGAL"}})
+		wantRedirect(t, resp, body, "/admin/departments?done=added&ministry=MOF")
+		resp, body = b.post("/admin/registries/MOF", url.Values{"name_ar": {"ديوان المالية"}, "name_en": {"Finance"},
+			"address": {"diwan@mof.gov.sy"}, "template": {"{dir}-{year}-{seq}"}})
+		wantRedirect(t, resp, body, "/admin/registries?done=updated&ministry=MOF")
+
+		for _, f := range []struct {
+			path string
+			form url.Values
+		}{
+			{"/admin/ministries", url.Values{"code": {"MOH"}, "name_ar": {"وزارة الصحة"}, "name_en": {"Health"}}},
+			{"/admin/ministries/MOF", url.Values{"name_ar": {"وزارتي"}, "name_en": {"Mine"}}},
+			{"/admin/registries", url.Values{"code": {"MOCT2"}, "ministry": {"MOCT"}, "name_ar": {"ديوان"}, "name_en": {"R"}, "address": {"r2@moct.gov.sy"}}},
+			{"/admin/registries/MOCT", url.Values{"name_ar": {"ديوان"}, "name_en": {"R"}, "address": {"diwan@moct.gov.sy"}, "template": {"{dir}{year}{seq}"}}},
+			{"/admin/departments", url.Values{"ministry": {"MOCT"}, "code": {"HR"}, "name_ar": {"الموارد"}, "name_en": {"HR"}}},
+			{"/admin/domains", url.Values{"domain": {"moh.gov.sy"}, "ministry": {"MOF"}}},
+		} {
+			resp, body = b.post(f.path, f.form)
+			wantPage(t, resp, body, http.StatusNotFound, orgText(t, "ar", "error.not_found.title"))
+		}
+		for _, path := range []string{"/admin/domains", "/admin/domains/mof.gov.sy"} {
+			resp, body = b.get(path)
+			wantPage(t, resp, body, http.StatusNotFound)
+		}
+		if got := e.ministryCodes(); got != "MOCT=Ministry MOCT,MOF=Ministry MOF" {
+			t.Errorf("ministries: %s", got)
+		}
+		if rs, _ := e.wf.Registries(ctx, "MOCT"); len(rs) != 1 || rs[0].Template != workflow.DefaultTemplate {
+			t.Errorf("MOCT's registries: %+v", rs)
+		}
+		if ds, _ := e.wf.Departments(ctx, workflow.OperatorActor(operator), "MOCT"); len(ds) != 0 {
+			t.Errorf("MOCT's departments: %+v", ds)
+		}
+		if ok, _ := e.dir.IsHosted(ctx, "moh.gov.sy"); ok {
+			t.Error("a ministry administrator hosted moh.gov.sy")
+		}
+	})
+}
