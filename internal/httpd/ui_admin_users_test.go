@@ -2,10 +2,13 @@ package httpd
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"diwan.gov.sy/diwan/internal/directory"
 )
 
 // TestAdminUsersPageCreatesAndChangesUsers: an administrator searches the
@@ -183,6 +186,35 @@ func TestMinistryAdminPagesShowItsOwnMinistryOnly(t *testing.T) {
 		}
 		if as, _ := e.dir.Aliases(ctx); len(as) != 2 {
 			t.Errorf("aliases: %+v", as)
+		}
+	})
+}
+
+// TestAdminUsersPageSearchesAndPages: the users page shows 50 users a
+// page with links to the next and previous pages, keeping the search.
+func TestAdminUsersPageSearchesAndPages(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		for i := range 55 {
+			e.ok(e.dir.AddUser(context.Background(), operator, directory.NewUser{Address: fmt.Sprintf("p%02d@mof.gov.sy", i),
+				Name: fmt.Sprintf("Page %02d", i), Roles: []string{"staff"}, Password: testPassword}))
+		}
+		b := e.uiLogin(adminLogin)
+		rows := func(body string) int { return strings.Count(body, `<td><a href="/admin/users/`) }
+		resp, body := b.get("/admin/users")
+		wantPage(t, resp, body, http.StatusOK, `id="users-next"`, `href="/admin/users?page=2"`)
+		if n := rows(body); n != 50 {
+			t.Errorf("page 1 lists %d users, want 50", n)
+		}
+		resp, body = b.get("/admin/users?page=2")
+		wantPage(t, resp, body, http.StatusOK, `id="users-prev"`)
+		if n := rows(body); n != 61-50 || strings.Contains(body, `id="users-next"`) {
+			t.Errorf("page 2 lists %d users, want 11, and no next page", n)
+		}
+		resp, body = b.get("/admin/users?q=P0")
+		wantPage(t, resp, body, http.StatusOK, `value="P0"`, "p09@mof.gov.sy")
+		if n := rows(body); n != 10 || strings.Contains(body, `id="users-next"`) {
+			t.Errorf("the search P0 lists %d users, want 10 on one page", n)
 		}
 	})
 }
