@@ -60,6 +60,11 @@ func (s *Server) adminRoutes(u *gin.RouterGroup) {
 	a := u.Group("/admin", s.uiAdmin)
 	a.GET("/", s.adminHome)
 	// The pages (ui_admin_*.go), in the order of adminSections.
+	a.GET("/policy", s.getPolicy)
+	a.POST("/policy/rules", s.postPolicyRule)
+	a.POST("/policy/rules/remove", s.postPolicyRemove)
+	a.GET("/violations", s.getViolations)
+	a.GET("/violations.csv", s.violationsCSV)
 }
 
 // uiAdmin lets through only users who administer something; for the

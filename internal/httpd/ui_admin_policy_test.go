@@ -1,0 +1,185 @@
+package httpd
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"diwan.gov.sy/diwan/internal/directory"
+	"diwan.gov.sy/diwan/internal/policy"
+)
+
+// policyAdminLogin is an administrator of the policy pages' tests: the
+// bootstrap administrator must change its password before any page.
+const policyAdminLogin = "policy.admin@mof.gov.sy"
+
+// policyAdmin adds an administrator and logs them in to the web UI.
+func (e *apiEnv) policyAdmin() *uiClient {
+	e.t.Helper()
+	e.ok(e.dir.AddUser(context.Background(), operator, directory.NewUser{Address: policyAdminLogin, Name: "مدير السياسة",
+		Roles: []string{"admin"}, Password: testPassword}))
+	return e.uiLogin(policyAdminLogin)
+}
+
+// rulesNow lists the policy's rules by pattern, straight from the service.
+func (e *apiEnv) rulesNow() map[string]policy.Rule {
+	e.t.Helper()
+	rules, err := e.pol.Rules(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]policy.Rule{}
+	for _, r := range rules {
+		out[r.Pattern] = r
+	}
+	return out
+}
+
+// An administrator adds a deny rule with a note on the policy page, sees
+// it in the table (who set it, the note) and removes it; both changes are
+// audited with the administrator as actor.
+func TestPolicyPageAddsAndRemovesARule(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		b := e.policyAdmin()
+		resp, body := b.get("/admin/policy")
+		wantPage(t, resp, body, http.StatusOK, `id="no-rules"`, `aria-current="page">سياسة البريد الوطني`, `<code dir="ltr">.gov.sy</code>`)
+
+		resp, body = b.post("/admin/policy/rules", url.Values{"pattern": {".Example.SY"}, "action": {"deny"}, "note": {"ليس وطنياً"}})
+		wantRedirect(t, resp, body, "/admin/policy?done=added&pattern=.example.sy")
+		resp, body = b.get("/admin/policy?done=added&pattern=.example.sy")
+		wantPage(t, resp, body, http.StatusOK, `role="status">القاعدة .example.sy نافذة.`, `<code dir="ltr">.example.sy</code>`,
+			"ليس وطنياً", `<span dir="ltr">user:`+policyAdminLogin+`</span>`, `class="badge rule-deny"`)
+		if r := e.rulesNow()[".example.sy"]; r.Action != policy.Deny || r.CreatedBy != "user:"+policyAdminLogin {
+			t.Fatalf("rule made: %+v", r)
+		}
+
+		resp, body = b.post("/admin/policy/rules/remove", url.Values{"pattern": {".example.sy"}})
+		wantRedirect(t, resp, body, "/admin/policy?done=removed&pattern=.example.sy")
+		if rules := e.rulesNow(); len(rules) != 0 {
+			t.Errorf("rules after removal: %+v", rules)
+		}
+		for _, action := range []string{"policy.deny", "policy.remove"} {
+			if ev := e.eventsOf(action); len(ev) != 1 || ev[0].Actor != "user:"+policyAdminLogin {
+				t.Errorf("%s events: %+v", action, ev)
+			}
+		}
+	})
+}
+
+// Bad input on the policy page is said next to its field, the form
+// refilled, and changes nothing: an invalid pattern, a pattern that has a
+// rule already, no action, a note too long, removing a rule that does not
+// exist, a POST without the CSRF token.
+func TestPolicyPageRefusesBadInputChangingNothing(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		if _, err := e.pol.Deny(context.Background(), operator, "evil.example", "old"); err != nil {
+			t.Fatal(err)
+		}
+		b := e.policyAdmin()
+		b.get("/admin/policy")
+		resp, body := b.post("/admin/policy/rules", url.Values{"pattern": {"bad..name"}, "action": {"deny"}, "note": {"ملاحظة"}})
+		wantPage(t, resp, body, http.StatusUnprocessableEntity, `id="pattern-error"`, "هذا ليس نمطاً صحيحاً",
+			`value="bad..name" aria-describedby="pattern-hint pattern-error" aria-invalid="true"`, `value="ملاحظة"`)
+		resp, body = b.post("/admin/policy/rules", url.Values{"pattern": {"EVIL.example"}, "action": {"allow"}})
+		wantPage(t, resp, body, http.StatusConflict, `id="pattern-error"`, "توجد قاعدة لهذا النمط", `id="action-allow" value="allow" checked`)
+		resp, body = b.post("/admin/policy/rules", url.Values{"pattern": {"new.example"}, "action": {"block"}})
+		wantPage(t, resp, body, http.StatusUnprocessableEntity, `id="action-error"`)
+		resp, body = b.post("/admin/policy/rules", url.Values{"pattern": {"new.example"}, "action": {"deny"}, "note": {strings.Repeat("ن", 501)}})
+		wantPage(t, resp, body, http.StatusUnprocessableEntity, `id="note-error"`)
+
+		resp, body = b.post("/admin/policy/rules/remove", url.Values{"pattern": {"nothere.example"}})
+		wantPage(t, resp, body, http.StatusNotFound, `role="alert">لا توجد قاعدة للنمط nothere.example: لم يُحذف شيء.`, `id="policy-rules"`)
+		b.lang = "en"
+		resp, body = b.post("/admin/policy/rules/remove", url.Values{"pattern": {"nothere.example"}})
+		wantPage(t, resp, body, http.StatusNotFound, `There is no rule for the pattern nothere.example: nothing was removed.`)
+		resp, body = b.post("/admin/policy/rules/remove", url.Values{"pattern": {"bad..name"}})
+		wantPage(t, resp, body, http.StatusUnprocessableEntity, `bad..name is not a valid pattern`)
+		b.lang = ""
+
+		resp, body = b.post("/admin/policy/rules", url.Values{"pattern": {"csrf.example"}, "action": {"allow"}, "csrf_token": {""}})
+		wantPage(t, resp, body, http.StatusForbidden)
+		resp, body = b.post("/admin/policy/rules/remove", url.Values{"pattern": {"evil.example"}, "csrf_token": {"forged"}})
+		wantPage(t, resp, body, http.StatusForbidden)
+
+		if rules := e.rulesNow(); len(rules) != 1 || rules["evil.example"].Action != policy.Deny || rules["evil.example"].Note != "old" {
+			t.Errorf("rules after refused changes: %+v", rules)
+		}
+		if n := len(e.eventsOf("policy.allow")) + len(e.eventsOf("policy.remove")); n != 0 {
+			t.Errorf("%d change events after refused changes", n)
+		}
+	})
+}
+
+// A deny rule that covers hosted domains is not made at once: the page
+// says which hosted domains it covers and offers to send it again with
+// confirm=1, which makes it.
+func TestPolicyPageLockOutRuleNeedsConfirmationNamingWhatItCovers(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		b := e.policyAdmin()
+		b.get("/admin/policy")
+		resp, body := b.post("/admin/policy/rules", url.Values{"pattern": {".GOV.sy"}, "action": {"deny"}, "note": {"إغلاق"}})
+		wantPage(t, resp, body, http.StatusConflict, `id="confirm"`, "قاعدة المنع .gov.sy تشمل هذه النطاقات المستضافة",
+			`<li><span dir="ltr">moct.gov.sy</span></li>`, `<li><span dir="ltr">mof.gov.sy</span></li>`,
+			`name="confirm" value="1"`, `name="pattern" value=".GOV.sy"`, `name="action" value="deny"`, `name="note" value="إغلاق"`)
+		if rules := e.rulesNow(); len(rules) != 0 || len(e.eventsOf("policy.deny")) != 0 {
+			t.Fatalf("an unconfirmed lock-out rule was made: %+v", rules)
+		}
+		resp, body = b.post("/admin/policy/rules", url.Values{"pattern": {".GOV.sy"}, "action": {"deny"}, "note": {"إغلاق"}, "confirm": {"1"}})
+		wantRedirect(t, resp, body, "/admin/policy?done=added&pattern=.gov.sy")
+		if r := e.rulesNow()[".gov.sy"]; r.Action != policy.Deny || r.Note != "إغلاق" {
+			t.Errorf("confirmed rule: %+v", r)
+		}
+	})
+}
+
+// The "test an address" box shows, for mail to and from the address,
+// whether it is national or refused and the rule that decided; an address
+// that is not valid is said next to the field.
+func TestPolicyPageTestsAnAddressNamingTheRule(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		if _, err := e.pol.Deny(context.Background(), operator, ".partner.example", ""); err != nil {
+			t.Fatal(err)
+		}
+		b := e.policyAdmin()
+		resp, body := b.get("/admin/policy?address=" + url.QueryEscape("ali@mof.gov.sy"))
+		wantPage(t, resp, body, http.StatusOK, `id="test-result"`, `<code dir="ltr">mof.gov.sy</code>`, `value="ali@mof.gov.sy"`,
+			`مستضاف هنا (mof.gov.sy) <code dir="ltr" class="rule">hosted:mof.gov.sy</code>`, `<span class="badge national">وطني</span>`)
+		b.lang = "en"
+		resp, body = b.get("/admin/policy?address=" + url.QueryEscape("x@mail.partner.example"))
+		wantPage(t, resp, body, http.StatusOK, `the deny rule .partner.example <code dir="ltr" class="rule">deny:.partner.example</code>`,
+			`<span class="badge refused">Refused</span>`, `<code dir="ltr">550 5.7.1`)
+		if strings.Contains(body, "badge national") {
+			t.Error("a denied address is shown national one way")
+		}
+		resp, body = b.get("/admin/policy?address=" + url.QueryEscape("x@bad..name"))
+		wantPage(t, resp, body, http.StatusUnprocessableEntity, `id="address-error"`, `aria-invalid="true"`)
+		resp, body = b.get("/admin/policy?address=")
+		wantPage(t, resp, body, http.StatusUnprocessableEntity, "Write an address or a domain to test.")
+		if strings.Contains(body, `id="test-result"`) {
+			t.Error("an empty address was tested")
+		}
+	})
+}
+
+// The policy pages do not exist for a user who does not administer the
+// policy, whatever they send.
+func TestPolicyPagesAreNotFoundForOthers(t *testing.T) {
+	e := newAPIEnv(t, "sqlite", true)
+	b := e.uiLogin(mofClerk)
+	for _, path := range []string{"/admin/policy", "/admin/policy?address=a@b.example", "/admin/violations", "/admin/violations.csv"} {
+		resp, body := b.get(path)
+		wantPage(t, resp, body, http.StatusNotFound)
+	}
+	b.get("/account")
+	resp, body := b.post("/admin/policy/rules", url.Values{"pattern": {"x.example"}, "action": {"allow"}})
+	wantPage(t, resp, body, http.StatusNotFound)
+	if len(e.rulesNow()) != 0 {
+		t.Error("a clerk made a rule")
+	}
+}
