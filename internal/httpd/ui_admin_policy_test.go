@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -37,6 +38,25 @@ func (e *apiEnv) rulesNow() map[string]policy.Rule {
 	return out
 }
 
+var messageID = regexp.MustCompile(`admin\.(policy|violations)\.[a-z_.-]+`)
+
+// wantTranslated fails the test when the page shows a message ID of the
+// policy pages in place of its text.
+func wantTranslated(t testing.TB, body string) {
+	t.Helper()
+	if id := messageID.FindString(body); id != "" {
+		t.Errorf("the page shows the message ID %s, not its text", id)
+	}
+}
+
+// wantPolicyPage is wantPage on a page of the policy or its violations,
+// every text translated.
+func wantPolicyPage(t testing.TB, resp *http.Response, body string, status int, snippets ...string) {
+	t.Helper()
+	wantPage(t, resp, body, status, snippets...)
+	wantTranslated(t, body)
+}
+
 // An administrator adds a deny rule with a note on the policy page, sees
 // it in the table (who set it, the note) and removes it; both changes are
 // audited with the administrator as actor.
@@ -45,12 +65,12 @@ func TestPolicyPageAddsAndRemovesARule(t *testing.T) {
 		e := newAPIEnv(t, driver, true)
 		b := e.policyAdmin()
 		resp, body := b.get("/admin/policy")
-		wantPage(t, resp, body, http.StatusOK, `id="no-rules"`, `aria-current="page">سياسة البريد الوطني`, `<code dir="ltr">.gov.sy</code>`)
+		wantPolicyPage(t, resp, body, http.StatusOK, `id="no-rules"`, `aria-current="page">سياسة البريد الوطني`, `<code dir="ltr">.gov.sy</code>`)
 
 		resp, body = b.post("/admin/policy/rules", url.Values{"pattern": {".Example.SY"}, "action": {"deny"}, "note": {"ليس وطنياً"}})
 		wantRedirect(t, resp, body, "/admin/policy?done=added&pattern=.example.sy")
 		resp, body = b.get("/admin/policy?done=added&pattern=.example.sy")
-		wantPage(t, resp, body, http.StatusOK, `role="status">القاعدة .example.sy نافذة.`, `<code dir="ltr">.example.sy</code>`,
+		wantPolicyPage(t, resp, body, http.StatusOK, `role="status">القاعدة .example.sy نافذة.`, `<code dir="ltr">.example.sy</code>`,
 			"ليس وطنياً", `<span dir="ltr">user:`+policyAdminLogin+`</span>`, `class="badge rule-deny"`)
 		if r := e.rulesNow()[".example.sy"]; r.Action != policy.Deny || r.CreatedBy != "user:"+policyAdminLogin {
 			t.Fatalf("rule made: %+v", r)
@@ -82,28 +102,28 @@ func TestPolicyPageRefusesBadInputChangingNothing(t *testing.T) {
 		b := e.policyAdmin()
 		b.get("/admin/policy")
 		resp, body := b.post("/admin/policy/rules", url.Values{"pattern": {"bad..name"}, "action": {"deny"}, "note": {"ملاحظة"}})
-		wantPage(t, resp, body, http.StatusUnprocessableEntity, `id="pattern-error"`, "هذا ليس نمطاً صحيحاً",
+		wantPolicyPage(t, resp, body, http.StatusUnprocessableEntity, `id="pattern-error"`, "هذا ليس نمطاً صحيحاً",
 			`value="bad..name" aria-describedby="pattern-hint pattern-error" aria-invalid="true"`, `value="ملاحظة"`)
 		resp, body = b.post("/admin/policy/rules", url.Values{"pattern": {"EVIL.example"}, "action": {"allow"}})
-		wantPage(t, resp, body, http.StatusConflict, `id="pattern-error"`, "توجد قاعدة لهذا النمط", `id="action-allow" value="allow" checked`)
+		wantPolicyPage(t, resp, body, http.StatusConflict, `id="pattern-error"`, "توجد قاعدة لهذا النمط", `id="action-allow" value="allow" checked`)
 		resp, body = b.post("/admin/policy/rules", url.Values{"pattern": {"new.example"}, "action": {"block"}})
-		wantPage(t, resp, body, http.StatusUnprocessableEntity, `id="action-error"`)
+		wantPolicyPage(t, resp, body, http.StatusUnprocessableEntity, `id="action-error"`)
 		resp, body = b.post("/admin/policy/rules", url.Values{"pattern": {"new.example"}, "action": {"deny"}, "note": {strings.Repeat("ن", 501)}})
-		wantPage(t, resp, body, http.StatusUnprocessableEntity, `id="note-error"`)
+		wantPolicyPage(t, resp, body, http.StatusUnprocessableEntity, `id="note-error"`)
 
 		resp, body = b.post("/admin/policy/rules/remove", url.Values{"pattern": {"nothere.example"}})
-		wantPage(t, resp, body, http.StatusNotFound, `role="alert">لا توجد قاعدة للنمط nothere.example: لم يُحذف شيء.`, `id="policy-rules"`)
+		wantPolicyPage(t, resp, body, http.StatusNotFound, `role="alert">لا توجد قاعدة للنمط nothere.example: لم يُحذف شيء.`, `id="policy-rules"`)
 		b.lang = "en"
 		resp, body = b.post("/admin/policy/rules/remove", url.Values{"pattern": {"nothere.example"}})
-		wantPage(t, resp, body, http.StatusNotFound, `There is no rule for the pattern nothere.example: nothing was removed.`)
+		wantPolicyPage(t, resp, body, http.StatusNotFound, `There is no rule for the pattern nothere.example: nothing was removed.`)
 		resp, body = b.post("/admin/policy/rules/remove", url.Values{"pattern": {"bad..name"}})
-		wantPage(t, resp, body, http.StatusUnprocessableEntity, `bad..name is not a valid pattern`)
+		wantPolicyPage(t, resp, body, http.StatusUnprocessableEntity, `bad..name is not a valid pattern`)
 		b.lang = ""
 
 		resp, body = b.post("/admin/policy/rules", url.Values{"pattern": {"csrf.example"}, "action": {"allow"}, "csrf_token": {""}})
-		wantPage(t, resp, body, http.StatusForbidden)
+		wantPolicyPage(t, resp, body, http.StatusForbidden)
 		resp, body = b.post("/admin/policy/rules/remove", url.Values{"pattern": {"evil.example"}, "csrf_token": {"forged"}})
-		wantPage(t, resp, body, http.StatusForbidden)
+		wantPolicyPage(t, resp, body, http.StatusForbidden)
 
 		if rules := e.rulesNow(); len(rules) != 1 || rules["evil.example"].Action != policy.Deny || rules["evil.example"].Note != "old" {
 			t.Errorf("rules after refused changes: %+v", rules)
@@ -123,12 +143,16 @@ func TestPolicyPageLockOutRuleNeedsConfirmationNamingWhatItCovers(t *testing.T) 
 		b := e.policyAdmin()
 		b.get("/admin/policy")
 		resp, body := b.post("/admin/policy/rules", url.Values{"pattern": {".GOV.sy"}, "action": {"deny"}, "note": {"إغلاق"}})
-		wantPage(t, resp, body, http.StatusConflict, `id="confirm"`, "قاعدة المنع .gov.sy تشمل هذه النطاقات المستضافة",
+		wantPolicyPage(t, resp, body, http.StatusConflict, `id="confirm"`, "قاعدة المنع .gov.sy تشمل هذه النطاقات المستضافة",
 			`<li><span dir="ltr">moct.gov.sy</span></li>`, `<li><span dir="ltr">mof.gov.sy</span></li>`,
 			`name="confirm" value="1"`, `name="pattern" value=".GOV.sy"`, `name="action" value="deny"`, `name="note" value="إغلاق"`)
 		if rules := e.rulesNow(); len(rules) != 0 || len(e.eventsOf("policy.deny")) != 0 {
 			t.Fatalf("an unconfirmed lock-out rule was made: %+v", rules)
 		}
+		b.lang = "en"
+		resp, body = b.post("/admin/policy/rules", url.Values{"pattern": {"mof.gov.sy"}, "action": {"deny"}})
+		wantPolicyPage(t, resp, body, http.StatusConflict, "The deny rule mof.gov.sy covers these hosted domains", "Deny mof.gov.sy all the same")
+		b.lang = ""
 		resp, body = b.post("/admin/policy/rules", url.Values{"pattern": {".GOV.sy"}, "action": {"deny"}, "note": {"إغلاق"}, "confirm": {"1"}})
 		wantRedirect(t, resp, body, "/admin/policy?done=added&pattern=.gov.sy")
 		if r := e.rulesNow()[".gov.sy"]; r.Action != policy.Deny || r.Note != "إغلاق" {
@@ -148,19 +172,19 @@ func TestPolicyPageTestsAnAddressNamingTheRule(t *testing.T) {
 		}
 		b := e.policyAdmin()
 		resp, body := b.get("/admin/policy?address=" + url.QueryEscape("ali@mof.gov.sy"))
-		wantPage(t, resp, body, http.StatusOK, `id="test-result"`, `<code dir="ltr">mof.gov.sy</code>`, `value="ali@mof.gov.sy"`,
+		wantPolicyPage(t, resp, body, http.StatusOK, `id="test-result"`, `<code dir="ltr">mof.gov.sy</code>`, `value="ali@mof.gov.sy"`,
 			`مستضاف هنا (mof.gov.sy) <code dir="ltr" class="rule">hosted:mof.gov.sy</code>`, `<span class="badge national">وطني</span>`)
 		b.lang = "en"
 		resp, body = b.get("/admin/policy?address=" + url.QueryEscape("x@mail.partner.example"))
-		wantPage(t, resp, body, http.StatusOK, `the deny rule .partner.example <code dir="ltr" class="rule">deny:.partner.example</code>`,
+		wantPolicyPage(t, resp, body, http.StatusOK, `the deny rule .partner.example <code dir="ltr" class="rule">deny:.partner.example</code>`,
 			`<span class="badge refused">Refused</span>`, `<code dir="ltr">550 5.7.1`)
 		if strings.Contains(body, "badge national") {
 			t.Error("a denied address is shown national one way")
 		}
 		resp, body = b.get("/admin/policy?address=" + url.QueryEscape("x@bad..name"))
-		wantPage(t, resp, body, http.StatusUnprocessableEntity, `id="address-error"`, `aria-invalid="true"`)
+		wantPolicyPage(t, resp, body, http.StatusUnprocessableEntity, `id="address-error"`, `aria-invalid="true"`)
 		resp, body = b.get("/admin/policy?address=")
-		wantPage(t, resp, body, http.StatusUnprocessableEntity, "Write an address or a domain to test.")
+		wantPolicyPage(t, resp, body, http.StatusUnprocessableEntity, "Write an address or a domain to test.")
 		if strings.Contains(body, `id="test-result"`) {
 			t.Error("an empty address was tested")
 		}
@@ -174,11 +198,11 @@ func TestPolicyPagesAreNotFoundForOthers(t *testing.T) {
 	b := e.uiLogin(mofClerk)
 	for _, path := range []string{"/admin/policy", "/admin/policy?address=a@b.example", "/admin/violations", "/admin/violations.csv"} {
 		resp, body := b.get(path)
-		wantPage(t, resp, body, http.StatusNotFound)
+		wantPolicyPage(t, resp, body, http.StatusNotFound)
 	}
 	b.get("/account")
 	resp, body := b.post("/admin/policy/rules", url.Values{"pattern": {"x.example"}, "action": {"allow"}})
-	wantPage(t, resp, body, http.StatusNotFound)
+	wantPolicyPage(t, resp, body, http.StatusNotFound)
 	if len(e.rulesNow()) != 0 {
 		t.Error("a clerk made a rule")
 	}

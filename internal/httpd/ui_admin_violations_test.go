@@ -64,7 +64,7 @@ func TestViolationsDashboardChartsRefusalsAndLeadsToTheirEvents(t *testing.T) {
 
 		b := e.policyAdmin()
 		resp, body := b.get("/admin/violations")
-		wantPage(t, resp, body, http.StatusOK, `id="refusals-per-day"`, `<title id="refusals-per-day-title">حالات الرفض في كل يوم خلال آخر 30 يوماً</title>`,
+		wantPolicyPage(t, resp, body, http.StatusOK, `id="refusals-per-day"`, `<title id="refusals-per-day-title">حالات الرفض في كل يوم خلال آخر 30 يوماً</title>`,
 			`(بالتوقيت العالمي): 4.`, `aria-label="`+today+`: 4 حالة رفض"`)
 		page := html.UnescapeString(body)
 		for _, link := range []string{
@@ -88,7 +88,7 @@ func TestViolationsDashboardChartsRefusalsAndLeadsToTheirEvents(t *testing.T) {
 		}
 		b.lang = "en"
 		resp, body = b.get("/admin/violations")
-		wantPage(t, resp, body, http.StatusOK, `aria-label="`+today+`: 4 refusals"`, "Refusals from ")
+		wantPolicyPage(t, resp, body, http.StatusOK, `aria-label="`+today+`: 4 refusals"`, "Refusals from ")
 		en := dashboardChart(t, body)
 		if last, first := en.Links[violationsDays-1].Rect, en.Links[0].Rect; last.X <= first.X {
 			t.Errorf("in English today's bar (x=%d) is not right of the oldest (x=%d)", last.X, first.X)
@@ -151,8 +151,8 @@ func TestViolationsCSVExportIsExcelReadyAndDefusesFormulas(t *testing.T) {
 			t.Errorf("by user: %q", rows)
 		}
 		resp, body := b.get("/admin/violations.csv?by=ministry")
-		wantPage(t, resp, body, http.StatusBadRequest, `"field":"by"`)
+		wantPolicyPage(t, resp, body, http.StatusBadRequest, `"field":"by"`)
 		resp, body = b.get("/admin/violations.csv?since=yesterday")
-		wantPage(t, resp, body, http.StatusBadRequest, `"field":"since"`)
+		wantPolicyPage(t, resp, body, http.StatusBadRequest, `"field":"since"`)
 	})
 }
