@@ -94,8 +94,10 @@ func (s *Server) getPolicy(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if k := c.Query("done"); policyDone[k] {
-		p.Flash = p.T("admin.policy.done."+k, "Pattern", c.Query("pattern"))
+	// The flash names a pattern only in its canonical form: a link cannot
+	// make the page say anything else.
+	if pattern, err := policy.CanonicalPattern(c.Query("pattern")); err == nil && policyDone[c.Query("done")] {
+		p.Flash = p.T("admin.policy.done."+c.Query("done"), "Pattern", pattern)
 	}
 	status := http.StatusOK
 	if _, asked := c.GetQuery("address"); asked {
@@ -206,7 +208,8 @@ func (s *Server) postPolicyRemove(c *gin.Context) {
 	pattern := strings.TrimSpace(c.PostForm("pattern"))
 	err := s.opts.Policy.RemoveRule(c.Request.Context(), principalOf(c).Principal, pattern)
 	if err == nil {
-		redirect(c, "/admin/policy?done=removed&pattern="+url.QueryEscape(pattern))
+		canon, _ := policy.CanonicalPattern(pattern) // removed, so valid
+		redirect(c, "/admin/policy?done=removed&pattern="+url.QueryEscape(canon))
 		return
 	}
 	if errors.Is(err, policy.ErrForbidden) {

@@ -76,7 +76,12 @@ func TestPolicyPageAddsAndRemovesARule(t *testing.T) {
 			t.Fatalf("rule made: %+v", r)
 		}
 
-		resp, body = b.post("/admin/policy/rules/remove", url.Values{"pattern": {".example.sy"}})
+		resp, body = b.get("/admin/policy?done=added&pattern=" + url.QueryEscape("any text <b>"))
+		wantPolicyPage(t, resp, body, http.StatusOK)
+		if strings.Contains(body, `class="flash"`) {
+			t.Error("the page flashes a pattern that is not one")
+		}
+		resp, body = b.post("/admin/policy/rules/remove", url.Values{"pattern": {".EXAMPLE.sy"}})
 		wantRedirect(t, resp, body, "/admin/policy?done=removed&pattern=.example.sy")
 		if rules := e.rulesNow(); len(rules) != 0 {
 			t.Errorf("rules after removal: %+v", rules)
