@@ -162,8 +162,8 @@ func dayChart(p *uiPage, first time.Time, byDay []policy.Count) barChart {
 
 // violationsCSV writes the counts of ?since= (as the API reads it) by
 // ?by=user|domain|day as CSV: UTF-8 with a byte-order mark, so that
-// spreadsheets read Arabic right, a header row, and every cell that a
-// spreadsheet would take for a formula defused.
+// spreadsheets read Arabic right; lines ended by CRLF; a header row; and
+// every cell that a spreadsheet would take for a formula defused.
 func (s *Server) violationsCSV(c *gin.Context) {
 	by := c.DefaultQuery("by", "user")
 	if by == "" {
@@ -186,6 +186,7 @@ func (s *Server) violationsCSV(c *gin.Context) {
 	var b strings.Builder
 	b.WriteString("\ufeff")
 	w := csv.NewWriter(&b)
+	w.UseCRLF = true // RFC 4180, as spreadsheets write it
 	_ = w.Write(append([]string{by, "total"}, refusalReasons...))
 	for _, n := range counts {
 		row := []string{csvCell(n.Key), strconv.Itoa(n.Total)}

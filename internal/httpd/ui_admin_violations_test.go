@@ -111,6 +111,9 @@ func readCSV(t *testing.T, b *uiClient, path string) [][]string {
 	if !ok {
 		t.Errorf("%s: no byte-order mark", path)
 	}
+	if !strings.HasSuffix(rest, "\r\n") || strings.Count(rest, "\n") != strings.Count(rest, "\r\n") {
+		t.Errorf("%s: lines not ended by CRLF: %q", path, rest)
+	}
 	rows, err := csv.NewReader(strings.NewReader(rest)).ReadAll()
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", path, err, body)
@@ -118,7 +121,7 @@ func readCSV(t *testing.T, b *uiClient, path string) [][]string {
 	return rows
 }
 
-// The export is CSV in UTF-8 with a byte-order mark, as an attachment,
+// The export is CSV in UTF-8 with a byte-order mark and CRLF, as an attachment,
 // grouped as ?by= says over ?since=; a cell a spreadsheet would run as a
 // formula is made text; a bad ?by= or ?since= is refused.
 func TestViolationsCSVExportIsExcelReadyAndDefusesFormulas(t *testing.T) {
