@@ -197,18 +197,31 @@ func TestPolicyPageTestsAnAddressNamingTheRule(t *testing.T) {
 }
 
 // The policy pages do not exist for a user who does not administer the
-// policy, whatever they send.
-func TestPolicyPagesAreNotFoundForOthers(t *testing.T) {
-	e := newAPIEnv(t, "sqlite", true)
-	b := e.uiLogin(mofClerk)
-	for _, path := range []string{"/admin/policy", "/admin/policy?address=a@b.example", "/admin/violations", "/admin/violations.csv"} {
-		resp, body := b.get(path)
-		wantPolicyPage(t, resp, body, http.StatusNotFound)
-	}
-	b.get("/account")
-	resp, body := b.post("/admin/policy/rules", url.Values{"pattern": {"x.example"}, "action": {"allow"}})
-	wantPolicyPage(t, resp, body, http.StatusNotFound)
-	if len(e.rulesNow()) != 0 {
-		t.Error("a clerk made a rule")
-	}
+// national policy, whatever they send: a clerk, whom the administration
+// does not let in, and a ministry administrator, whom it lets in but the
+// policy service refuses.
+func TestPolicyPagesAreNotFoundForWhoDoesNotAdministerThePolicy(t *testing.T) {
+	eachDriver(t, func(t *testing.T, driver string) {
+		e := newAPIEnv(t, driver, true)
+		if _, err := e.pol.Deny(context.Background(), operator, "evil.example", ""); err != nil {
+			t.Fatal(err)
+		}
+		e.ok(e.dir.AddUser(context.Background(), operator, directory.NewUser{Address: "ministry.admin@mof.gov.sy", Name: "مدير الوزارة",
+			Roles: []string{directory.RoleMinistryAdmin}, Password: testPassword}))
+		for _, login := range []string{mofClerk, "ministry.admin@mof.gov.sy"} {
+			b := e.uiLogin(login)
+			for _, path := range []string{"/admin/policy", "/admin/policy?address=a@b.example", "/admin/violations", "/admin/violations.csv?by=domain"} {
+				resp, body := b.get(path)
+				wantPage(t, resp, body, http.StatusNotFound)
+			}
+			b.get("/account")
+			resp, body := b.post("/admin/policy/rules", url.Values{"pattern": {"x.example"}, "action": {"allow"}})
+			wantPage(t, resp, body, http.StatusNotFound)
+			resp, body = b.post("/admin/policy/rules/remove", url.Values{"pattern": {"evil.example"}})
+			wantPage(t, resp, body, http.StatusNotFound)
+		}
+		if rules := e.rulesNow(); len(rules) != 1 || rules["evil.example"].Action != policy.Deny {
+			t.Errorf("rules after others' attempts: %+v", rules)
+		}
+	})
 }
