@@ -79,6 +79,11 @@ func (s *Server) adminRoutes(u *gin.RouterGroup) {
 	a.GET("/aliases", s.adminAliases)
 	a.POST("/aliases", s.adminAddAlias)
 	a.POST("/aliases/remove", s.adminRemoveAlias)
+	a.GET("/policy", s.getPolicy)
+	a.POST("/policy/rules", s.postPolicyRule)
+	a.POST("/policy/rules/remove", s.postPolicyRemove)
+	a.GET("/violations", s.getViolations)
+	a.GET("/violations.csv", s.violationsCSV)
 }
 
 // uiAdmin lets through only users who administer something; for the

@@ -143,7 +143,8 @@ func (in *instance) build() error {
 
 // writeConfig writes a configuration on the data directory: SQLite, the
 // filesystem blob store, the self-signed TLS pair, HTTPS on a free loopback
-// port and every other listener off.
+// port, SMTP submission on a loopback port of the system's choosing (the
+// server announces it: submissionAddr) and every other listener off.
 func (in *instance) writeConfig() error {
 	port, err := testenv.FreePort()
 	if err != nil {
@@ -152,7 +153,7 @@ func (in *instance) writeConfig() error {
 	in.base = fmt.Sprintf("https://127.0.0.1:%d", port)
 	cfg := fmt.Sprintf(`data_dir: %s
 http: {addr: "127.0.0.1:%d", base_url: %q}
-smtp: {hostname: mail.mof.gov.sy, inbound_addr: "", submission_addr: "", submissions_addr: ""}
+smtp: {hostname: mail.mof.gov.sy, inbound_addr: "", submission_addr: "127.0.0.1:0", submissions_addr: ""}
 imap: {addr: "", tls_addr: ""}
 log: {level: warn}
 `, filepath.Join(in.dir, "data"), port, in.base)
