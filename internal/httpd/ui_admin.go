@@ -60,6 +60,12 @@ func (s *Server) adminRoutes(u *gin.RouterGroup) {
 	a := u.Group("/admin", s.uiAdmin)
 	a.GET("/", s.adminHome)
 	// The pages (ui_admin_*.go), in the order of adminSections.
+	a.GET("/status", s.statusPage)
+	a.GET("/audit", s.auditPage)
+	a.POST("/audit/verify", s.verifyAuditForm)
+	a.GET("/queue", s.queuePage)
+	a.POST("/queue/:id/retry", s.actOnQueueForm("retry", Queue.Retry))
+	a.POST("/queue/:id/drop", s.actOnQueueForm("drop", Queue.Drop))
 }
 
 // uiAdmin lets through only users who administer something; for the
