@@ -18,9 +18,9 @@ import (
 )
 
 var (
-	servingLine = regexp.MustCompile(`^diwan: serving https://(\S+) `)
-	imapsLine   = regexp.MustCompile(`^diwan: imap \(TLS\) on (\S+)$`)
-	csrfField   = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
+	statusServingLine = regexp.MustCompile(`^diwan: serving https://(\S+) `)
+	statusIMAPSLine   = regexp.MustCompile(`^diwan: imap \(TLS\) on (\S+)$`)
+	statusCSRFField   = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
 )
 
 const statusAdminPassword = "status admin password"
@@ -45,17 +45,17 @@ func TestStatusPageShowsTheAddressesServeBound(t *testing.T) {
 			})
 			var web, imaps string
 			for _, l := range n.lines {
-				if m := servingLine.FindStringSubmatch(l); m != nil {
+				if m := statusServingLine.FindStringSubmatch(l); m != nil {
 					web = m[1]
 				}
-				if m := imapsLine.FindStringSubmatch(l); m != nil {
+				if m := statusIMAPSLine.FindStringSubmatch(l); m != nil {
 					imaps = m[1]
 				}
 			}
 			if web == "" || imaps == "" || n.submission == "" || n.inbound == "" || n.imap == "" {
 				t.Fatalf("serve announced no address for a listener:\n%s", strings.Join(n.lines, "\n"))
 			}
-			page := statusPage(t, "https://"+web)
+			page := readStatusPage(t, "https://"+web)
 			for role, addr := range map[string]string{"https": web, "imaps": imaps, "imap": n.imap,
 				"smtp_submission": n.submission, "smtp_inbound": n.inbound} {
 				row := regexp.MustCompile(`(?s)<tr id="listener-` + role + `">.*?</tr>`).FindString(page)
@@ -86,9 +86,9 @@ func TestStatusPageShowsTheAddressesServeBound(t *testing.T) {
 	}
 }
 
-// statusPage logs in as root@mof.gov.sy through the login form and reads
+// readStatusPage logs in as root@mof.gov.sy through the login form and reads
 // /admin/status in English.
-func statusPage(t *testing.T, base string) string {
+func readStatusPage(t *testing.T, base string) string {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // the self-signed pair of data_dir
@@ -104,7 +104,7 @@ func statusPage(t *testing.T, base string) string {
 		}
 		return string(b)
 	}
-	m := csrfField.FindStringSubmatch(read(c.Get(base + "/login")))
+	m := statusCSRFField.FindStringSubmatch(read(c.Get(base + "/login")))
 	if m == nil {
 		t.Fatal("the login page has no csrf_token")
 	}

@@ -82,7 +82,7 @@ func (s *Server) auditPage(c *gin.Context) {
 // verifyAuditForm verifies the chain and shows the answer above the
 // newest events.
 func (s *Server) verifyAuditForm(c *gin.Context) {
-	who, ok := s.uiCaller(c)
+	who, ok := s.callerForPage(c)
 	if !ok {
 		return
 	}
@@ -101,7 +101,7 @@ func (s *Server) showAudit(c *gin.Context, v *auditVerifyView) {
 	p := s.newAdminPage(c, "audit")
 	d := &auditPageData{Verify: v, Zone: p.zone.String()}
 	p.Data = d
-	who, ok := s.uiCaller(c)
+	who, ok := s.callerForPage(c)
 	if !ok {
 		return
 	}
@@ -148,10 +148,10 @@ func readAuditFilter(p *uiPage, q url.Values, form *auditFilterForm) (audit.Filt
 		}
 	}
 	var ok bool
-	if f.Since, ok = parseUITime(form.Since); !ok {
+	if f.Since, ok = parseAuditTime(form.Since); !ok {
 		p.SetFieldError("since", "admin.audit.error.time")
 	}
-	if f.Until, ok = parseUITime(form.Until); !ok {
+	if f.Until, ok = parseAuditTime(form.Until); !ok {
 		p.SetFieldError("until", "admin.audit.error.time")
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) && p.FieldError("until") == "" && p.FieldError("since") == "" {
@@ -168,9 +168,9 @@ func readAuditFilter(p *uiPage, q url.Values, form *auditFilterForm) (audit.Filt
 	return f, len(p.Errors) == 0 && p.Error == ""
 }
 
-// parseUITime reads a time of the filter: "" (none), RFC 3339, or a date
+// parseAuditTime reads a time of the filter: "" (none), RFC 3339, or a date
 // YYYY-MM-DD (its midnight UTC).
-func parseUITime(v string) (time.Time, bool) {
+func parseAuditTime(v string) (time.Time, bool) {
 	if v == "" {
 		return time.Time{}, true
 	}
@@ -205,15 +205,15 @@ func newAuditEventView(p *uiPage, r audit.Record) auditEventView {
 		ISO: r.Time.UTC().Format(time.RFC3339Nano), Actor: r.Actor, Action: r.Action, Object: r.Target,
 		Seq: r.Seq, Hash: r.Hash, PrevHash: r.PrevHash}
 	for k, x := range r.Details {
-		v.Details = append(v.Details, auditDetail{Key: k, Value: detailText(x)})
+		v.Details = append(v.Details, auditDetail{Key: k, Value: auditDetailText(x)})
 	}
 	slices.SortFunc(v.Details, func(a, b auditDetail) int { return strings.Compare(a.Key, b.Key) })
 	return v
 }
 
-// detailText is a detail's value as text: a string as it is, anything
+// auditDetailText is a detail's value as text: a string as it is, anything
 // else as JSON.
-func detailText(x any) string {
+func auditDetailText(x any) string {
 	if s, ok := x.(string); ok {
 		return s
 	}
@@ -224,9 +224,9 @@ func detailText(x any) string {
 	return string(b)
 }
 
-// uiCaller is the logged-in user as the services judge them, read afresh
+// callerForPage is the logged-in user as the services judge them, read afresh
 // (roles changed a moment ago count); false: it answered the request.
-func (s *Server) uiCaller(c *gin.Context) (directory.Principal, bool) {
+func (s *Server) callerForPage(c *gin.Context) (directory.Principal, bool) {
 	p, err := s.opts.Directory.Principal(c.Request.Context(), principalOf(c).UserID)
 	if err != nil {
 		s.uiAuditFail(c, "read the caller", err)

@@ -65,7 +65,7 @@ func TestAdminAuditPageFiltersAndPagesNewestFirst(t *testing.T) {
 		if len(second) != 5 || auditNextURL.MatchString(body) {
 			t.Fatalf("second page: %d events (next link %v), want the last 5", len(second), auditNextURL.MatchString(body))
 		}
-		if a, z := atoi(t, first[len(first)-1]), atoi(t, second[0]); z >= a {
+		if a, z := auditEventID(t, first[len(first)-1]), auditEventID(t, second[0]); z >= a {
 			t.Errorf("second page starts at event %d after %d: not newest first", z, a)
 		}
 
@@ -91,7 +91,7 @@ func TestAdminAuditPageFiltersAndPagesNewestFirst(t *testing.T) {
 	})
 }
 
-func atoi(t *testing.T, s string) int64 {
+func auditEventID(t *testing.T, s string) int64 {
 	t.Helper()
 	var n int64
 	if _, err := fmt.Sscan(s, &n); err != nil {
@@ -164,6 +164,6 @@ func TestAdminAuditVerifyShowsTheAnswerAndTheFirstBrokenLink(t *testing.T) {
 		if strings.Contains(body, "verify-answer") {
 			t.Error("a CSRF-less verification was answered")
 		}
-		wantNoAdminPage(t, e, "/admin/audit", "/admin/audit/verify")
+		wantNoSuchAdminPage(t, e, "/admin/audit", "/admin/audit/verify")
 	})
 }

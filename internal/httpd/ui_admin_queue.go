@@ -43,11 +43,11 @@ type queuePageData struct {
 // queueDone are the flashes of /admin/queue?done=KEY&id=N.
 var queueDone = map[string]bool{"retry": true, "drop": true}
 
-// instanceAdmin is the caller when they administer the instance (the API's
+// instanceAdminPage is the caller when they administer the instance (the API's
 // rule for the queue and the process's status); otherwise it answers not
 // found and returns false.
-func (s *Server) instanceAdmin(c *gin.Context) (directory.Principal, bool) {
-	who, ok := s.uiCaller(c)
+func (s *Server) instanceAdminPage(c *gin.Context) (directory.Principal, bool) {
+	who, ok := s.callerForPage(c)
 	if ok && !who.HasRole(directory.RoleAdmin) {
 		s.uiNotFound(c)
 		return who, false
@@ -57,7 +57,7 @@ func (s *Server) instanceAdmin(c *gin.Context) (directory.Principal, bool) {
 
 // queuePage lists the outbound queue.
 func (s *Server) queuePage(c *gin.Context) {
-	if _, ok := s.instanceAdmin(c); !ok {
+	if _, ok := s.instanceAdminPage(c); !ok {
 		return
 	}
 	p := s.newAdminPage(c, "queue")
@@ -121,7 +121,7 @@ func (d *queuePageData) pageURL(n int) string {
 // list with a flash, or the list again with what went wrong above it.
 func (s *Server) actOnQueueForm(name string, act func(Queue, context.Context, string, int64) error) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		who, ok := s.instanceAdmin(c)
+		who, ok := s.instanceAdminPage(c)
 		if !ok {
 			return
 		}

@@ -18,17 +18,17 @@ import (
 	"diwan.gov.sy/diwan/internal/testenv"
 )
 
-// adminEnv is the test organisation's server with an outbound queue (one
+// queueEnv is the test organisation's server with an outbound queue (one
 // that records, lists, retries and drops, as the admin commands' does)
 // and, when given, a status report.
-type adminEnv struct {
+type queueEnv struct {
 	*apiEnv
 	queue *delivery.Queue
 }
 
-// newAdminEnv starts the API and the pages on a fresh database of the
+// newQueueEnv starts the API and the pages on a fresh database of the
 // driver, with the queue on it and status as Options.Status.
-func newAdminEnv(t *testing.T, driver string, status func(context.Context) StatusReport) *adminEnv {
+func newQueueEnv(t *testing.T, driver string, status func(context.Context) StatusReport) *queueEnv {
 	t.Helper()
 	ctx := context.Background()
 	var dsn string
@@ -63,12 +63,12 @@ func newAdminEnv(t *testing.T, driver string, status func(context.Context) Statu
 	// The same services, served with the queue and the status report.
 	e.ts = startTLS(t, Options{Directory: e.dir, Workflow: e.wf, Policy: e.pol, Audit: e.log, Queue: q, Status: status,
 		BaseURL: "https://diwan.example.gov", MailSetup: testMailSetup}, nil)
-	return &adminEnv{apiEnv: e, queue: q}
+	return &queueEnv{apiEnv: e, queue: q}
 }
 
 // enqueue puts a message to each recipient in the queue and returns their
 // entries' ids, in order.
-func (e *adminEnv) enqueue(to ...string) []int64 {
+func (e *queueEnv) enqueue(to ...string) []int64 {
 	e.t.Helper()
 	ctx := context.Background()
 	raw := "From: clerk@mof.gov.sy\r\nSubject: queued\r\n\r\nHello.\r\n"
@@ -94,7 +94,7 @@ func (e *adminEnv) enqueue(to ...string) []int64 {
 // such page.
 func TestAdminQueuePageListsRetriesAndDrops(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
-		e := newAdminEnv(t, driver, nil)
+		e := newQueueEnv(t, driver, nil)
 		ids := e.enqueue("omar@moh.gov.sy", "huda@moh.gov.sy")
 		b := e.uiLogin(adminLogin)
 		b.lang = "en"
@@ -138,13 +138,13 @@ func TestAdminQueuePageListsRetriesAndDrops(t *testing.T) {
 			t.Errorf("a CSRF-less drop changed the entry: %+v", x)
 		}
 
-		wantNoAdminPage(t, e.apiEnv, "/admin/queue", fmt.Sprintf("/admin/queue/%d/drop", ids[0]))
+		wantNoSuchAdminPage(t, e.apiEnv, "/admin/queue", fmt.Sprintf("/admin/queue/%d/drop", ids[0]))
 	})
 }
 
-// wantNoAdminPage: for a clerk and a ministry administrator the pages do
+// wantNoSuchAdminPage: for a clerk and a ministry administrator the pages do
 // not exist (404), GET and POST (when post is not "") alike.
-func wantNoAdminPage(t *testing.T, e *apiEnv, get, post string) {
+func wantNoSuchAdminPage(t *testing.T, e *apiEnv, get, post string) {
 	t.Helper()
 	logins := []string{mofClerk}
 	_, err := e.dir.AddUser(context.Background(), operator, directory.NewUser{Address: "madmin@mof.gov.sy", Name: "Ministry admin",

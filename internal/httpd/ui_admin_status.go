@@ -94,7 +94,7 @@ type queueStatus struct {
 
 // statusPage shows the status of this process.
 func (s *Server) statusPage(c *gin.Context) {
-	if _, ok := s.instanceAdmin(c); !ok {
+	if _, ok := s.instanceAdminPage(c); !ok {
 		return
 	}
 	p := s.newAdminPage(c, "status")
@@ -110,7 +110,7 @@ func (s *Server) statusPage(c *gin.Context) {
 		s.logStatusErrors(ctx, &r)
 	}
 	if s.opts.Queue != nil {
-		q, err := s.queueStatus(ctx)
+		q, err := s.pendingQueue(ctx)
 		if err != nil {
 			s.log.ErrorContext(ctx, "status: the outbound queue", "error", err)
 			d.QueueFail = true
@@ -120,9 +120,9 @@ func (s *Server) statusPage(c *gin.Context) {
 	s.render(c, http.StatusOK, "admin_status", p)
 }
 
-// queueStatus reads the pending entries' count and the oldest of them
+// pendingQueue reads the pending entries' count and the oldest of them
 // (the queue lists oldest first): one page of one entry.
-func (s *Server) queueStatus(ctx context.Context) (*queueStatus, error) {
+func (s *Server) pendingQueue(ctx context.Context) (*queueStatus, error) {
 	es, total, err := s.opts.Queue.List(ctx, delivery.ListOptions{State: delivery.StatePending, Limit: 1})
 	if err != nil {
 		return nil, err
@@ -147,12 +147,14 @@ func (s *Server) logStatusErrors(ctx context.Context, r *StatusReport) {
 }
 
 // Millis is a duration in milliseconds, to a tenth.
-func (d DatabaseStatus) Millis() string { return millis(d.Ping) }
+func (d DatabaseStatus) Millis() string { return statusMillis(d.Ping) }
 
 // Millis is the round trip in milliseconds, to a tenth.
-func (b BlobStatus) Millis() string { return millis(b.RoundTrip) }
+func (b BlobStatus) Millis() string { return statusMillis(b.RoundTrip) }
 
-func millis(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
+func statusMillis(d time.Duration) string {
+	return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond))
+}
 
 // UsedPercent is the share of the filesystem in use, in whole percent.
 func (u DiskUsage) UsedPercent() int64 {

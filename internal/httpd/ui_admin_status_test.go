@@ -38,7 +38,7 @@ func TestAdminStatusPageShowsListenersChecksAndQueue(t *testing.T) {
 			}
 			return r
 		}
-		e := newAdminEnv(t, driver, status)
+		e := newQueueEnv(t, driver, status)
 		self.Store(strings.TrimPrefix(e.ts.url, "https://"))
 		e.enqueue("omar@moh.gov.sy", "huda@moh.gov.sy")
 		b := e.uiLogin(adminLogin)
@@ -64,6 +64,6 @@ func TestAdminStatusPageShowsListenersChecksAndQueue(t *testing.T) {
 		if !strings.Contains(e.ts.logs.String(), "secret detail") {
 			t.Error("the database's error is not logged")
 		}
-		wantNoAdminPage(t, e.apiEnv, "/admin/status", "")
+		wantNoSuchAdminPage(t, e.apiEnv, "/admin/status", "")
 	})
 }
