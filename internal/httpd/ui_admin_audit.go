@@ -112,7 +112,10 @@ func (s *Server) showAudit(c *gin.Context, v *auditVerifyView) {
 	}
 	q := c.Request.URL.Query()
 	if c.Request.Method == http.MethodPost {
-		q = url.Values{} // the answer of a verification: the newest events
+		// The answer of a verification, above the newest events; the
+		// other language is the log's page.
+		q = url.Values{}
+		p.OtherLangHref = "/admin/audit?lang=" + p.OtherLang
 	}
 	f, ok := readAuditFilter(p, q, &d.Form)
 	if !ok {

@@ -145,7 +145,7 @@ func TestAdminAuditVerifyShowsTheAnswerAndTheFirstBrokenLink(t *testing.T) {
 		b.lang = "en"
 		b.get("/admin/audit")
 		resp, body := b.post("/admin/audit/verify", url.Values{})
-		wantPage(t, resp, body, http.StatusOK, `id="verify-answer"`, `id="audit-events"`)
+		wantPage(t, resp, body, http.StatusOK, `id="verify-answer"`, `id="audit-events"`, `href="/admin/audit?lang=ar"`)
 		// The login since the linking waits (no linker runs in this test).
 		okLine := regexp.MustCompile(fmt.Sprintf(`<samp id="verify-line" dir="ltr">ok %d events \(([1-9]\d*) waiting\)</samp>`, linked))
 		m := okLine.FindStringSubmatch(body)

@@ -25,8 +25,11 @@ import (
 // queuePerPage is the length of a page of /admin/queue.
 const queuePerPage = 50
 
-// queueStates are the states the page filters by ("" is every state).
+// queueStates are the states the page filters by; without one it lists
+// the pending entries, and queueAllStates lists every state.
 var queueStates = []string{delivery.StatePending, delivery.StateSent, delivery.StateFailed}
+
+const queueAllStates = "all"
 
 // queuePageData is what admin_queue.html shows.
 type queuePageData struct {
@@ -72,11 +75,15 @@ func (s *Server) queuePage(c *gin.Context) {
 // showQueue renders the page of the state and page in the query with
 // status (a failed act's, or 200).
 func (s *Server) showQueue(c *gin.Context, p *uiPage, status int) {
-	d := &queuePageData{States: queueStates, State: c.Query("state"), Page: 1}
+	d := &queuePageData{States: queueStates, State: c.DefaultQuery("state", delivery.StatePending), Page: 1}
 	p.Data = d
-	if d.State != "" && !slices.Contains(queueStates, d.State) {
+	if d.State != queueAllStates && !slices.Contains(queueStates, d.State) {
 		p.SetFieldError("state", "admin.queue.error.state")
-		d.State, status = "", http.StatusUnprocessableEntity
+		d.State, status = queueAllStates, http.StatusUnprocessableEntity
+	}
+	state := d.State
+	if state == queueAllStates {
+		state = ""
 	}
 	if s.opts.Queue == nil {
 		d.Unavailable = true
@@ -87,7 +94,7 @@ func (s *Server) showQueue(c *gin.Context, p *uiPage, status int) {
 		d.Page = n
 	}
 	entries, total, err := s.opts.Queue.List(c.Request.Context(),
-		delivery.ListOptions{State: d.State, Limit: queuePerPage, Offset: (d.Page - 1) * queuePerPage})
+		delivery.ListOptions{State: state, Limit: queuePerPage, Offset: (d.Page - 1) * queuePerPage})
 	if err != nil {
 		s.uiInternal(c, "list the outbound queue", err)
 		return
@@ -105,7 +112,7 @@ func (d *queuePageData) pageURL(n int) string {
 		return ""
 	}
 	q := url.Values{}
-	if d.State != "" {
+	if d.State != delivery.StatePending {
 		q.Set("state", d.State)
 	}
 	if n > 1 {

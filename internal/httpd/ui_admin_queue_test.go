@@ -87,7 +87,8 @@ func (e *queueEnv) enqueue(to ...string) []int64 {
 }
 
 // TestAdminQueuePageListsRetriesAndDrops: an administrator sees the
-// pending recipients with a retry and a drop form each; retry makes one
+// pending recipients (every state when asked) with a retry and a drop
+// form each; retry makes one
 // due now and drop gives it up (both audited with the administrator); an
 // unknown id and one no longer pending are said above the list, nothing
 // changed; a form without its CSRF token is refused; a clerk finds no
@@ -124,11 +125,16 @@ func TestAdminQueuePageListsRetriesAndDrops(t *testing.T) {
 		wantPage(t, resp, body, http.StatusConflict, fmt.Sprintf("Queue entry %d is no longer pending", ids[1]), `id="queue-`)
 		resp, body = b.post("/admin/queue/99999/retry", url.Values{})
 		wantPage(t, resp, body, http.StatusNotFound, "There is no queue entry 99999")
-		resp, body = b.get("/admin/queue?state=pending")
-		wantPage(t, resp, body, http.StatusOK, fmt.Sprintf(`id="queue-%d"`, ids[0]))
-		if strings.Contains(body, fmt.Sprintf(`id="queue-%d"`, ids[1])) {
-			t.Errorf("state=pending lists the dropped entry")
+		for _, path := range []string{"/admin/queue", "/admin/queue?state=pending"} {
+			resp, body = b.get(path)
+			wantPage(t, resp, body, http.StatusOK, fmt.Sprintf(`id="queue-%d"`, ids[0]))
+			if strings.Contains(body, fmt.Sprintf(`id="queue-%d"`, ids[1])) {
+				t.Errorf("%s lists the dropped entry", path)
+			}
 		}
+		resp, body = b.get("/admin/queue?state=all")
+		wantPage(t, resp, body, http.StatusOK, fmt.Sprintf(`id="queue-%d"`, ids[0]), fmt.Sprintf(`id="queue-%d"`, ids[1]),
+			"dropped from the queue by user:admin")
 		resp, body = b.get("/admin/queue?state=lost")
 		wantPage(t, resp, body, http.StatusUnprocessableEntity, `id="state-error"`)
 
