@@ -135,7 +135,7 @@ func userCmd() *cobra.Command {
 	}
 	add.Flags().StringVar(&name, "name", "", "display name")
 	add.Flags().StringVar(&ministry, "ministry", "", "code of the ministry")
-	add.Flags().StringVar(&roles, "role", "", "roles, comma-separated: admin, clerk, head, staff")
+	add.Flags().StringVar(&roles, "role", "", "roles, comma-separated: admin, clerk, head, staff, ministry_admin")
 	add.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password from one line of standard input")
 
 	list := &cobra.Command{
@@ -215,7 +215,7 @@ func userCmd() *cobra.Command {
 	}
 	setRoles := &cobra.Command{
 		Use:   "roles ADDRESS R[,R…]",
-		Short: "replace a user's roles: admin, clerk, head, staff",
+		Short: "replace a user's roles: admin, clerk, head, staff, ministry_admin",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withEnv(cmd, func(ctx context.Context, e *app.Env, actor string) error {

@@ -45,28 +45,36 @@ func (s *Service) AddDomainAs(ctx context.Context, caller Principal, name, minis
 	return s.AddDomain(ctx, caller.Actor(), name, ministry)
 }
 
-// AliasesAs lists the aliases for an administrator.
+// AliasesAs lists the aliases the caller administers: every alias, or
+// those on the domains of a ministry administrator's ministry.
 func (s *Service) AliasesAs(ctx context.Context, caller Principal) ([]Alias, error) {
-	if err := authorizeAdmin(caller); err != nil {
+	sc, err := scopeFor(caller)
+	if err != nil {
 		return nil, err
 	}
-	return s.Aliases(ctx)
+	return s.Aliases(withScope(ctx, sc))
 }
 
-// AddAliasAs adds an alias as the caller (AddAlias).
+// AddAliasAs adds an alias as the caller (AddAlias). A ministry
+// administrator adds aliases on their ministry's domains to its users
+// only: another ministry's domain is as if not hosted, its users as if
+// they did not exist.
 func (s *Service) AddAliasAs(ctx context.Context, caller Principal, address string, targets []string) (Alias, error) {
-	if err := authorizeAdmin(caller); err != nil {
+	sc, err := scopeFor(caller)
+	if err != nil {
 		return Alias{}, err
 	}
-	return s.AddAlias(ctx, caller.Actor(), address, targets)
+	return s.AddAlias(withScope(ctx, sc), caller.Actor(), address, targets)
 }
 
-// RemoveAliasAs removes an alias as the caller (RemoveAlias).
+// RemoveAliasAs removes an alias as the caller (RemoveAlias); an alias of
+// another ministry's domain is ErrNotFound to a ministry administrator.
 func (s *Service) RemoveAliasAs(ctx context.Context, caller Principal, address string) error {
-	if err := authorizeAdmin(caller); err != nil {
+	sc, err := scopeFor(caller)
+	if err != nil {
 		return err
 	}
-	return s.RemoveAlias(ctx, caller.Actor(), address)
+	return s.RemoveAlias(withScope(ctx, sc), caller.Actor(), address)
 }
 
 // MinistryUpdate changes a ministry's names; nil fields stay.
@@ -137,14 +145,6 @@ func (s *Service) UpdateMinistryAs(ctx context.Context, caller Principal, code s
 		return Ministry{}, fmt.Errorf("update ministry %s: %w", c, err)
 	}
 	return out.ministry(), nil
-}
-
-// SetRolesAs sets a user's roles as the caller (SetRoles).
-func (s *Service) SetRolesAs(ctx context.Context, caller Principal, login string, roles []string) ([]string, error) {
-	if err := authorizeAdmin(caller); err != nil {
-		return nil, err
-	}
-	return s.SetRoles(ctx, caller.Actor(), login, roles)
 }
 
 // SetRoles replaces a user's roles ("user.roles", with the roles before

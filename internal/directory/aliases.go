@@ -92,7 +92,8 @@ func (s *Service) AddAlias(ctx context.Context, actor, address string, targets [
 	err = s.change(ctx, func(tx *gorm.DB) error {
 		var d domainRow
 		err := tx.WithContext(ctx).Where("name = ?", domain).Take(&d).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
+		sc := scopeOf(ctx)
+		if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && !sc.all() && d.MinistryID != sc.ministryID) {
 			return inputErr("address", fmt.Sprintf("the domain %s is not hosted here", domain))
 		} else if err != nil {
 			return err
@@ -106,7 +107,11 @@ func (s *Service) AddAlias(ctx context.Context, actor, address string, targets [
 			return inputErr("address", fmt.Sprintf("%s is a user's address; an alias needs an address of its own", addr))
 		}
 		var users []userRow
-		if err := tx.WithContext(ctx).Where("login IN ?", logins).Find(&users).Error; err != nil {
+		q := tx.WithContext(ctx).Where("login IN ?", logins)
+		if !sc.all() {
+			q = q.Where("ministry_id = ?", sc.ministryID)
+		}
+		if err := q.Find(&users).Error; err != nil {
 			return err
 		}
 		if len(users) != len(logins) {
@@ -151,7 +156,11 @@ func (s *Service) RemoveAlias(ctx context.Context, actor, address string) error 
 	}
 	addr := local + "@" + domain
 	err = s.change(ctx, func(tx *gorm.DB) error {
-		res := tx.WithContext(ctx).Where("address = ?", addr).Delete(&aliasRow{})
+		q := tx.WithContext(ctx).Where("address = ?", addr)
+		if sc := scopeOf(ctx); !sc.all() {
+			q = q.Where("domain_id IN (SELECT id FROM domains WHERE ministry_id = ?)", sc.ministryID)
+		}
+		res := q.Delete(&aliasRow{})
 		if res.Error != nil {
 			return res.Error
 		}
@@ -166,11 +175,16 @@ func (s *Service) RemoveAlias(ctx context.Context, actor, address string) error 
 	return err
 }
 
-// Aliases lists every alias by address, with its targets.
+// Aliases lists every alias by address, with its targets (in a ministry
+// administrator's call, those of the ministry's domains).
 func (s *Service) Aliases(ctx context.Context) ([]Alias, error) {
 	var rows []aliasRow
 	g := s.db.Reader().WithContext(ctx)
-	if err := g.Order("address").Limit(maxListAll).Find(&rows).Error; err != nil {
+	q := g
+	if sc := scopeOf(ctx); !sc.all() {
+		q = q.Where("domain_id IN (SELECT id FROM domains WHERE ministry_id = ?)", sc.ministryID)
+	}
+	if err := q.Order("address").Limit(maxListAll).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list aliases: %w", err)
 	}
 	if len(rows) == 0 {

@@ -77,10 +77,15 @@ const (
 	RoleClerk = "clerk" // works a registry (ديوان): registers, dispatches
 	RoleHead  = "head"  // heads a department: approves, refers
 	RoleStaff = "staff" // department staff: receives referrals, answers
+	// RoleMinistryAdmin manages the users, departments, registries and
+	// aliases of its own ministry (ministry_admin.go).
+	RoleMinistryAdmin = "ministry_admin"
 )
 
 // Roles lists every role, in the order above.
-func Roles() []string { return []string{RoleAdmin, RoleClerk, RoleHead, RoleStaff} }
+func Roles() []string {
+	return []string{RoleAdmin, RoleClerk, RoleHead, RoleStaff, RoleMinistryAdmin}
+}
 
 // User is an account. It never carries the password hash.
 type User struct {

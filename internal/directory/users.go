@@ -19,7 +19,7 @@ type NewUser struct {
 	Address  string   // the login: a mail address on a hosted domain, any spelling
 	Name     string   // display name
 	Ministry string   // ministry code; "" means the ministry of the address's domain
-	Roles    []string // one or more of RoleAdmin, RoleClerk, RoleHead, RoleStaff
+	Roles    []string // one or more of Roles()
 	Password string
 	// MustChangePassword makes the next interactive login set a new
 	// password (set it for generated passwords).
@@ -91,9 +91,16 @@ func (s *Service) AddUser(ctx context.Context, actor string, nu NewUser) (User, 
 		} else if err != nil {
 			return err
 		}
+		sc := scopeOf(ctx)
+		if !sc.all() && d.MinistryID != sc.ministryID {
+			return inputErr("address", fmt.Sprintf("the domain %s is not hosted here; add it first", domain))
+		}
 		ministryID := d.MinistryID
 		if code != "" {
 			m, err := ministryForInput(ctx, tx, code)
+			if err == nil && !sc.all() && m.ID != sc.ministryID {
+				err = inputErr("ministry", fmt.Sprintf("no ministry has the code %s", code))
+			}
 			if err != nil {
 				return err
 			}
@@ -137,7 +144,7 @@ func (s *Service) insertUser(ctx context.Context, tx *gorm.DB, actor string, row
 func (s *Service) userError(what, login string, err error) error {
 	var ie *InputError
 	switch {
-	case errors.As(err, &ie), errors.Is(err, ErrNotFound):
+	case errors.As(err, &ie), errors.Is(err, ErrNotFound), errors.Is(err, ErrForbidden):
 		return err
 	case db.IsUniqueViolation(err):
 		return fmt.Errorf("user %s: %w", login, ErrExists)
@@ -145,11 +152,14 @@ func (s *Service) userError(what, login string, err error) error {
 	return fmt.Errorf("%s %s: %w", what, login, err)
 }
 
+// normRole is a role as it is stored: trimmed, lower-case.
+func normRole(r string) string { return strings.ToLower(strings.TrimSpace(r)) }
+
 // canonicalRoles lower-cases, checks, de-duplicates and orders roles.
 func canonicalRoles(in []string) ([]string, error) {
 	var out []string
 	for _, r := range in {
-		r = strings.ToLower(strings.TrimSpace(r))
+		r = normRole(r)
 		if !slices.Contains(Roles(), r) {
 			return nil, inputErr("role", fmt.Sprintf("%s is not a role; the roles are %s", show(r), strings.Join(Roles(), ", ")))
 		}
@@ -276,7 +286,8 @@ func lockUser(ctx context.Context, tx *gorm.DB, login string) (userRow, error) {
 }
 
 // updateUser changes one user's row: canonicalises the login, locks the
-// row, lets fn compute the changes and the audit event, and writes both.
+// row, checks that the call's scope covers the user (ministry_admin.go),
+// lets fn compute the changes and the audit event, and writes both.
 // fn returns nil changes for "nothing to do" (no write, no event).
 func (s *Service) updateUser(ctx context.Context, what, login string,
 	fn func(tx *gorm.DB, r userRow) (changes map[string]any, event func() error, err error)) error {
@@ -287,6 +298,9 @@ func (s *Service) updateUser(ctx context.Context, what, login string,
 	err = s.change(ctx, func(tx *gorm.DB) error {
 		r, err := lockUser(ctx, tx, canon)
 		if err != nil {
+			return err
+		}
+		if err := scopeOf(ctx).user(ctx, tx, r); err != nil {
 			return err
 		}
 		changes, event, err := fn(tx, r)

@@ -9,7 +9,8 @@ import (
 
 // What a user may see of other users (DESIGN.md §6: nothing of another
 // ministry except what addressing needs). Administrators see every account
-// whole, and a user their own. A user sees the colleagues of their own
+// whole, a ministry administrator those of their ministry, and a user
+// their own. A user sees the colleagues of their own
 // ministry with their roles, and of other ministries only names and
 // addresses, and only when the national address book is on
 // (directory.national_users); otherwise other ministries' users are not
@@ -39,7 +40,8 @@ type Listing struct {
 // detailFor is how much of u the viewer sees; 0 is nothing.
 func (s *Service) detailFor(viewer, u User) Detail {
 	switch {
-	case viewer.HasRole(RoleAdmin), viewer.ID == u.ID:
+	case viewer.HasRole(RoleAdmin), viewer.ID == u.ID,
+		viewer.HasRole(RoleMinistryAdmin) && viewer.Ministry != "" && viewer.Ministry == u.Ministry:
 		return DetailFull
 	case viewer.Ministry != "" && viewer.Ministry == u.Ministry:
 		return DetailColleague

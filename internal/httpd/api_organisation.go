@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -15,9 +16,10 @@ import (
 // Organisation (DESIGN.md §6a): ministries and users from the directory,
 // registries, departments and memberships from the workflow engine. Every
 // caller may read ministries, registries and departments, and the users
-// the directory shows them; administrators change them. The engine checks
-// that for its own objects; the directory, which also serves the command
-// line, leaves it to its callers, so requireAdmin does it here.
+// the directory shows them; administrators change them, and a ministry
+// administrator those of their own ministry. The services decide who may:
+// the engine for its objects, the directory's *As methods for its own;
+// the handlers bind, call and render.
 
 // pageOf cuts one page out of a whole list.
 func pageOf[T, U any](all []T, p page, conv func(T) U) list[U] {
@@ -26,7 +28,8 @@ func pageOf[T, U any](all []T, p page, conv func(T) U) list[U] {
 	return newList(mapSlice(all[start:end], conv), int64(len(all)))
 }
 
-// requireAdmin answers 403 unless the caller is an administrator.
+// requireAdmin answers 403 unless the caller is an administrator (for
+// what no service decides: the outbound queue).
 func (s *Server) requireAdmin(c *gin.Context) (directory.User, bool) {
 	u, ok := s.currentUser(c)
 	if !ok {
@@ -74,10 +77,11 @@ func (s *Server) addMinistry(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	if _, ok := s.requireAdmin(c); !ok {
+	who, ok := s.caller(c)
+	if !ok {
 		return
 	}
-	m, err := s.opts.Directory.AddMinistry(c.Request.Context(), principalOf(c).Actor(),
+	m, err := s.opts.Directory.AddMinistryAs(c.Request.Context(), who,
 		directory.Ministry{Code: req.Code, NameAR: req.NameAR, NameEN: req.NameEN})
 	if err != nil {
 		s.coreError(c, "add ministry", err)
@@ -321,7 +325,7 @@ func (s *Server) getUser(c *gin.Context) {
 		s.coreError(c, "read user", err)
 		return
 	}
-	if viewer.HasRole(directory.RoleAdmin) {
+	if viewer.HasRole(directory.RoleAdmin) || viewer.HasRole(directory.RoleMinistryAdmin) && u.Detail == directory.DetailFull {
 		c.JSON(http.StatusOK, adminUserDTO(u.User))
 		return
 	}
@@ -333,7 +337,8 @@ func (s *Server) addUser(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	if _, ok := s.requireAdmin(c); !ok {
+	who, ok := s.caller(c)
+	if !ok {
 		return
 	}
 	nu := directory.NewUser{Address: req.Address, Name: req.Name, Ministry: req.Ministry, Roles: req.Roles, Password: req.Password}
@@ -342,7 +347,7 @@ func (s *Server) addUser(c *gin.Context) {
 		generated = directory.GeneratePassword()
 		nu.Password, nu.MustChangePassword = generated, true
 	}
-	u, err := s.opts.Directory.AddUser(c.Request.Context(), principalOf(c).Actor(), nu)
+	u, err := s.opts.Directory.AddUserAs(c.Request.Context(), who, nu)
 	if err != nil {
 		s.coreError(c, "add user", err)
 		return
@@ -351,51 +356,29 @@ func (s *Server) addUser(c *gin.Context) {
 }
 
 // updateUser changes an account: disable or enable it, set a password, set
-// the mail quota. Each is its own audited change, made in that order.
+// the mail quota, unlock it, set its roles. Each is its own audited change
+// as the caller, made in that order.
 func (s *Server) updateUser(c *gin.Context) {
 	var req userPatch
 	if !decodeJSON(c, &req) {
 		return
 	}
-	if _, ok := s.requireAdmin(c); !ok {
+	who, ok := s.caller(c)
+	if !ok {
 		return
 	}
-	ctx, who, login := c.Request.Context(), principalOf(c).Actor(), c.Param("address")
-	if _, err := s.opts.Directory.UserByLogin(ctx, login); err != nil {
+	ctx, login := c.Request.Context(), c.Param("address")
+	if _, err := s.opts.Directory.ManagedUserAs(ctx, who, login); err != nil {
 		s.coreError(c, "read user", err)
 		return
 	}
-	if req.Disabled != nil {
-		var err error
-		if *req.Disabled {
-			err = s.opts.Directory.Disable(ctx, who, login)
-		} else {
-			err = s.opts.Directory.Enable(ctx, who, login)
-		}
-		if err != nil {
-			s.coreError(c, "disable or enable user", err)
-			return
-		}
-	}
-	if req.Password != nil {
-		mustChange := req.MustChangePassword == nil || *req.MustChangePassword
-		if err := s.opts.Directory.SetPassword(ctx, who, login, *req.Password, mustChange); err != nil {
-			s.coreError(c, "set password", err)
-			return
-		}
-	} else if req.MustChangePassword != nil {
+	if req.Password == nil && req.MustChangePassword != nil {
 		WriteError(c, http.StatusBadRequest, "invalid_input", "must_change_password goes with a new password", "must_change_password")
 		return
 	}
-	if req.QuotaBytes != nil {
-		if err := s.opts.Directory.SetQuota(ctx, who, login, *req.QuotaBytes); err != nil {
-			s.coreError(c, "set quota", err)
-			return
-		}
-	}
-	if req.Unlock {
-		if err := s.opts.Directory.Unlock(ctx, who, login); err != nil {
-			s.coreError(c, "unlock user", err)
+	for _, ch := range s.userChanges(req, who, login) {
+		if err := ch.do(ctx); err != nil {
+			s.coreError(c, ch.doing, err)
 			return
 		}
 	}
@@ -408,6 +391,41 @@ func (s *Server) updateUser(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, adminUserDTO(u))
+}
+
+// userChange is one change a PATCH of a user asks for.
+type userChange struct {
+	doing string
+	do    func(ctx context.Context) error
+}
+
+// userChanges are the changes of req to the user login as who, in order.
+func (s *Server) userChanges(req userPatch, who directory.Principal, login string) []userChange {
+	d := s.opts.Directory
+	var out []userChange
+	if req.Disabled != nil {
+		disable := *req.Disabled
+		out = append(out, userChange{"disable or enable user", func(ctx context.Context) error {
+			if disable {
+				return d.DisableAs(ctx, who, login)
+			}
+			return d.EnableAs(ctx, who, login)
+		}})
+	}
+	if req.Password != nil {
+		pw, mustChange := *req.Password, req.MustChangePassword == nil || *req.MustChangePassword
+		out = append(out, userChange{"set password", func(ctx context.Context) error {
+			return d.SetPasswordAs(ctx, who, login, pw, mustChange)
+		}})
+	}
+	if req.QuotaBytes != nil {
+		q := *req.QuotaBytes
+		out = append(out, userChange{"set quota", func(ctx context.Context) error { return d.SetQuotaAs(ctx, who, login, q) }})
+	}
+	if req.Unlock {
+		out = append(out, userChange{"unlock user", func(ctx context.Context) error { return d.UnlockAs(ctx, who, login) }})
+	}
+	return out
 }
 
 // setRoles replaces a user's roles as the caller; false when the answer

@@ -66,6 +66,13 @@ func (s *Server) adminRoutes(u *gin.RouterGroup) {
 	a.GET("/queue", s.queuePage)
 	a.POST("/queue/:id/retry", s.actOnQueueForm("retry", Queue.Retry))
 	a.POST("/queue/:id/drop", s.actOnQueueForm("drop", Queue.Drop))
+	a.GET("/users", s.adminUsers)
+	a.POST("/users", s.adminAddUser)
+	a.GET("/users/:address", s.adminUser)
+	a.POST("/users/:address/:action", s.adminUserAction)
+	a.GET("/aliases", s.adminAliases)
+	a.POST("/aliases", s.adminAddAlias)
+	a.POST("/aliases/remove", s.adminRemoveAlias)
 }
 
 // uiAdmin lets through only users who administer something; for the

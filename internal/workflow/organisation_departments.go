@@ -81,6 +81,9 @@ func (s *Service) addDepartment(ctx context.Context, a Actor, d Department) (Dep
 		if err != nil {
 			return err
 		}
+		if err := p.organises(m.ID, "ministry "+d.Ministry); err != nil {
+			return err
+		}
 		if merr != nil {
 			return merr
 		}
@@ -128,6 +131,9 @@ func (s *Service) updateDepartment(ctx context.Context, a Actor, ministry, code 
 	err = s.change(ctx, func(tx *gorm.DB) error {
 		p, err := organiser(ctx, tx, a)
 		if err != nil {
+			return err
+		}
+		if err := p.organises(m.ID, "ministry "+ministry); err != nil {
 			return err
 		}
 		if merr != nil {

@@ -41,8 +41,13 @@ func (s *Service) setMembership(ctx context.Context, a Actor, login string, c Me
 		if err != nil {
 			return err
 		}
-		if uerr != nil {
+		if uerr != nil && !p.managesOrganisation() {
+			return asNotFound("user "+login, uerr)
+		} else if uerr != nil {
 			return uerr
+		}
+		if err := p.organises(u.MinistryID, "user "+u.Login); err != nil {
+			return err
 		}
 		if u.MinistryID == 0 {
 			return inputErr("user", fmt.Sprintf("%s belongs to no ministry", u.Login))
@@ -144,7 +149,7 @@ func (s *Service) membership(ctx context.Context, a Actor, login string) (Member
 		if uerr != nil {
 			return asNotFound("user "+login, uerr)
 		}
-		if !p.managesOrganisation() && p.id != u.ID {
+		if p.id != u.ID && p.organises(u.MinistryID, "") != nil {
 			return fmt.Errorf("user %s: %w", login, ErrNotFound)
 		}
 		out, err = membershipOf(ctx, q, u)

@@ -37,6 +37,9 @@ func (s *Service) addRegistry(ctx context.Context, a Actor, r Registry) (Registr
 		if err != nil {
 			return err
 		}
+		if err := p.organises(m.ID, "ministry "+r.Ministry); err != nil {
+			return err
+		}
 		if merr != nil {
 			return merr
 		}
@@ -83,6 +86,9 @@ func (s *Service) updateRegistry(ctx context.Context, a Actor, code string, u Re
 			return err
 		} else if !found {
 			return fmt.Errorf("registry %s: %w", c, ErrNotFound)
+		}
+		if err := p.organises(row.MinistryID, "registry "+c); err != nil {
+			return err
 		}
 		details, err := applyRegistryUpdate(&row, u, address)
 		if err != nil {

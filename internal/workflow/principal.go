@@ -43,13 +43,16 @@ type principal struct {
 	ministryID int64
 	ministry   string
 	admin      bool
-	clerk      bool
-	head       bool
-	staff      bool
-	clerkOf    []int64 // registry ids
-	department int64   // 0 none
-	covered    []int64 // departments headed and all below them (head role only)
-	clearance  int
+	// ministryAdmin: the role ministry_admin, which organises the
+	// principal's own ministry (organises).
+	ministryAdmin bool
+	clerk         bool
+	head          bool
+	staff         bool
+	clerkOf       []int64 // registry ids
+	department    int64   // 0 none
+	covered       []int64 // departments headed and all below them (head role only)
+	clearance     int
 }
 
 // ownFacts are the engine's own facts of a user (store_principal.go).
@@ -87,7 +90,25 @@ func (p *principal) seesContent() bool {
 	return !p.operator && !p.admin && p.ministryID != 0
 }
 
+// managesOrganisation reports whether the principal organises every
+// ministry.
 func (p *principal) managesOrganisation() bool { return p.operator || p.admin }
+
+// organises checks that the principal organises the ministry with that
+// id: every ministry for the operator and administrators, their own for a
+// ministry administrator; another ministry is as if it did not exist
+// (ErrNotFound of what), and anyone else ErrForbidden.
+func (p *principal) organises(ministryID int64, what string) error {
+	switch {
+	case p.managesOrganisation():
+		return nil
+	case p.ministryAdmin && p.ministryID != 0 && p.ministryID == ministryID:
+		return nil
+	case p.ministryAdmin && p.ministryID != 0:
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return fmt.Errorf("only administrators change the organisation: %w", ErrForbidden)
+}
 
 func (p *principal) isClerkOf(registryID int64) bool { return slices.Contains(p.clerkOf, registryID) }
 
@@ -323,13 +344,15 @@ func loadPrincipal(ctx context.Context, q *gorm.DB, a Actor) (*principal, error)
 }
 
 // organiser loads the actor and checks that they may change the
-// organisation.
+// organisation of some ministry: an administrator, the operator or a
+// ministry administrator, who is then checked for the ministry the change
+// touches (principal.organises).
 func organiser(ctx context.Context, q *gorm.DB, a Actor) (*principal, error) {
 	p, err := loadPrincipal(ctx, q, a)
 	if err != nil {
 		return nil, err
 	}
-	if !p.managesOrganisation() {
+	if !p.managesOrganisation() && !(p.ministryAdmin && p.ministryID != 0) {
 		return nil, fmt.Errorf("only administrators change the organisation: %w", ErrForbidden)
 	}
 	return p, nil
@@ -362,6 +385,8 @@ func newPrincipal(a Actor, f *PrincipalFacts, own ownFacts) (*principal, error) 
 			p.head = true
 		case "staff":
 			p.staff = true
+		case directory.RoleMinistryAdmin:
+			p.ministryAdmin = true
 		}
 	}
 	if p.clerk {
