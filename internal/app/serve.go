@@ -85,9 +85,10 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 	}
 	defer stopQueue()
 
+	status := newStatusReporter(e, started)
 	var listeners []listener
 	if cfg.HTTP.Addr != "" {
-		srv, err := startHTTP(e, tlsConf, stdout, queue)
+		srv, err := startHTTP(e, tlsConf, stdout, queue, status)
 		if err != nil {
 			return err
 		}
@@ -99,6 +100,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 			return err
 		}
 		self.Set(srv.Addrs()[smtp.Inbound])
+		status.boundSMTP(srv.Addrs())
 		listeners = append(listeners, srv)
 	}
 	if cfg.IMAP.Addr != "" || cfg.IMAP.TLSAddr != "" {
@@ -106,6 +108,9 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 		if err != nil {
 			return err
 		}
+		starttls, implicit := srv.Addrs()
+		status.bound(httpd.ListenerIMAP, starttls)
+		status.bound(httpd.ListenerIMAPS, implicit)
 		listeners = append(listeners, srv)
 	}
 
@@ -186,8 +191,9 @@ func sweepUploads(ctx context.Context, e *Env, interval time.Duration) {
 	}
 }
 
-// startHTTP starts the HTTPS server (the API, the operator endpoints).
-func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer, queue httpd.Queue) (listener, error) {
+// startHTTP starts the HTTPS server (the API, the operator endpoints, the
+// web UI); status tells its status page about the process.
+func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer, queue httpd.Queue, status *statusReporter) (listener, error) {
 	cfg, log := e.Config, e.Log
 	var httpTLS *tls.Config
 	if cfg.HTTP.TLS {
@@ -217,10 +223,16 @@ func startHTTP(e *Env, tlsConf *tls.Config, stdout io.Writer, queue httpd.Queue)
 		DKIM:            DKIMKeys(e),
 		BaseURL:         cfg.HTTP.BaseURL,
 		MailSetup:       mailSetup(cfg),
+		Status:          status.Report,
 	})
 	if err := srv.Listen(); err != nil {
 		return nil, fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
 	}
+	role := httpd.ListenerHTTPS
+	if httpTLS == nil {
+		role = httpd.ListenerHTTP
+	}
+	status.bound(role, srv.Addr())
 	scheme := "https"
 	if httpTLS == nil {
 		scheme = "http"
@@ -309,7 +321,7 @@ func DKIMKeys(e *Env) *mailauth.Keys {
 func newSigner(e *Env) smtp.Signer { return mailauth.NewSigner(DKIMKeys(e)) }
 
 // startIMAP binds the IMAP listeners.
-func startIMAP(e *Env, tlsConf *tls.Config, stdout io.Writer) (listener, error) {
+func startIMAP(e *Env, tlsConf *tls.Config, stdout io.Writer) (*imap.Server, error) {
 	cfg := e.Config
 	isrv := imap.New(imap.Options{
 		Addr:                    cfg.IMAP.Addr,

@@ -41,6 +41,9 @@ type Record struct {
 	ID   int64
 	Time time.Time // when it was appended, UTC
 	Seq  int64     // position in the chain; 0 while it waits to be linked
+	// Hash is the event's link in the chain (hex), and PrevHash the link
+	// before it; both "" while it waits to be linked.
+	Hash, PrevHash string
 }
 
 // List returns the events that match f, newest first.
@@ -105,6 +108,9 @@ func (r *eventRow) record() (Record, error) {
 	}
 	if r.Seq != nil {
 		rec.Seq = *r.Seq
+	}
+	if r.Hash != nil && r.PrevHash != nil {
+		rec.Hash, rec.PrevHash = *r.Hash, *r.PrevHash
 	}
 	if r.Details != "" && r.Details != "{}" {
 		if err := json.Unmarshal([]byte(r.Details), &rec.Details); err != nil {

@@ -118,6 +118,10 @@ type Options struct {
 	// is accepted as same-origin behind a proxy, and an https URL makes
 	// cookies Secure even when the server itself speaks plain HTTP.
 	BaseURL string
+	// Status tells the status page (/admin/status) about the process: its
+	// listeners, database and blob store checked at the call, its build.
+	// internal/app provides it; nil shows none of that.
+	Status func(ctx context.Context) StatusReport
 	// MailSetup is what mail clients are told (mailsetup.go): the mail
 	// listeners' public host name and ports. Without a Host the set-up
 	// documents answer 404.

@@ -60,6 +60,7 @@ func (s *Server) adminRoutes(u *gin.RouterGroup) {
 	a := u.Group("/admin", s.uiAdmin)
 	a.GET("/", s.adminHome)
 	// The pages (ui_admin_*.go), in the order of adminSections.
+	a.GET("/status", s.statusPage)
 	a.GET("/ministries", s.ministriesPage)
 	a.POST("/ministries", s.adminAddMinistry)
 	a.POST("/ministries/:code", s.adminRenameMinistry)
@@ -69,13 +70,13 @@ func (s *Server) adminRoutes(u *gin.RouterGroup) {
 	a.GET("/departments", s.departmentsPage)
 	a.POST("/departments", s.adminAddDepartment)
 	a.POST("/departments/:ministry/:code", s.adminUpdateDepartment)
-	a.GET("/domains", s.domainsPage)
-	a.POST("/domains", s.adminAddDomain)
-	a.GET("/domains/:domain", s.domainPage)
 	a.GET("/users", s.adminUsers)
 	a.POST("/users", s.adminAddUser)
 	a.GET("/users/:address", s.adminUser)
 	a.POST("/users/:address/:action", s.adminUserAction)
+	a.GET("/domains", s.domainsPage)
+	a.POST("/domains", s.adminAddDomain)
+	a.GET("/domains/:domain", s.domainPage)
 	a.GET("/aliases", s.adminAliases)
 	a.POST("/aliases", s.adminAddAlias)
 	a.POST("/aliases/remove", s.adminRemoveAlias)
@@ -84,6 +85,11 @@ func (s *Server) adminRoutes(u *gin.RouterGroup) {
 	a.POST("/policy/rules/remove", s.postPolicyRemove)
 	a.GET("/violations", s.getViolations)
 	a.GET("/violations.csv", s.violationsCSV)
+	a.GET("/audit", s.auditPage)
+	a.POST("/audit/verify", s.verifyAuditForm)
+	a.GET("/queue", s.queuePage)
+	a.POST("/queue/:id/retry", s.actOnQueueForm("retry", Queue.Retry))
+	a.POST("/queue/:id/drop", s.actOnQueueForm("drop", Queue.Drop))
 }
 
 // uiAdmin lets through only users who administer something; for the
