@@ -160,10 +160,10 @@ func (s *Service) TestAs(ctx context.Context, caller directory.Principal, addres
 }
 
 // ViolationsAs summarises the refusals recorded in [since, until) for an
-// administrator (Summarize).
+// administrator (Summary: Summarize's counts, from the counters).
 func (s *Service) ViolationsAs(ctx context.Context, caller directory.Principal, l EventLister, since, until time.Time) (Violations, error) {
 	if err := authorize(caller); err != nil {
 		return Violations{}, err
 	}
-	return Summarize(ctx, l, since, until)
+	return s.Summary(ctx, l, since, until)
 }
