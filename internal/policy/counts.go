@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	"gorm.io/gorm"
 
 	"diwan.gov.sy/diwan/internal/audit"
@@ -16,12 +15,10 @@ import (
 
 // The refusals counted per UTC hour, who, domain and reason
 // (policy_refusal_counts, migration 00022), so that the violations
-// dashboard reads a row per key and hour instead of every policy.refused
-// event: Summary over 30 days of 100,000 refusals takes a few
-// milliseconds where Summarize, reading the events, takes seconds
-// (BenchmarkViolations100kRefusals). The rows are added in the
-// transaction that writes the refusal's event (writeRefusal), from the
-// event exactly as stored, so the counts and the events never disagree.
+// dashboard reads counters instead of every policy.refused event
+// (Summary, counts_read.go). The rows are added in the transaction that
+// writes the refusal's event (writeRefusal), from the event exactly as
+// stored, so the counts and the events never disagree.
 //
 // The grain is the hour, not the day, so that a summary since a time that
 // is not a day boundary (the API's since=24h) stays exact at little cost:
@@ -147,78 +144,6 @@ func addCounts(tx *gorm.DB, hour int64, c counted) error {
 	q.WriteString(" ON CONFLICT (hour, who, domain, reason) DO UPDATE SET count = policy_refusal_counts.count + excluded.count")
 	if err := tx.Exec(q.String(), args...).Error; err != nil {
 		return fmt.Errorf("count refusal: %w", err)
-	}
-	return nil
-}
-
-// Summary is Summarize read from the counters: the same counts, from the
-// counters for the whole hours of [since, until) and from the events for
-// the part of an hour at either end and for the refused SMTP logins. The
-// violations dashboard and the API read it (ViolationsAs).
-func (s *Service) Summary(ctx context.Context, l EventLister, since, until time.Time) (Violations, error) {
-	acc := newSummary(since, until)
-	from, to := hourOf(since), hourOf(until)
-	if hourTime(from).Before(since) {
-		from++ // since is within an hour: that hour is read from the events
-	}
-	if from < to {
-		if err := s.readCounts(ctx, acc, from, to); err != nil {
-			return Violations{}, err
-		}
-		if err := acc.events(ctx, l, ActionRefused, since, hourTime(from)); err != nil {
-			return Violations{}, err
-		}
-		if err := acc.events(ctx, l, ActionRefused, hourTime(to), until); err != nil {
-			return Violations{}, err
-		}
-	} else if err := acc.events(ctx, l, ActionRefused, since, until); err != nil {
-		return Violations{}, err
-	}
-	if err := acc.events(ctx, l, actionLoginFailed, since, until); err != nil {
-		return Violations{}, err
-	}
-	return acc.result(), nil
-}
-
-// tallyRow is a sum of counters by one key and reason.
-type tallyRow struct {
-	Name   string
-	Reason string
-	N      int64
-}
-
-// readCounts adds the counters of hours [from, to) to acc, per who, per
-// domain and per day: three grouped reads, run side by side.
-func (s *Service) readCounts(ctx context.Context, acc *summary, from, to int64) error {
-	var users, domains, days []tallyRow
-	read := func(rows *[]tallyRow, key, where string) func() error {
-		return func() error {
-			q := "SELECT " + key + " AS name, reason, CAST(SUM(count) AS BIGINT) AS n FROM policy_refusal_counts " +
-				"WHERE hour >= ? AND hour < ?" + where + " GROUP BY " + key + ", reason"
-			return s.db.Reader().WithContext(ctx).Raw(q, from, to).Scan(rows).Error
-		}
-	}
-	var g errgroup.Group
-	g.Go(read(&users, "who", ""))
-	g.Go(read(&domains, "domain", " AND domain <> ''"))
-	// The day (days since 1970-01-01) as text: one scan type for all three.
-	g.Go(read(&days, "CAST(hour / 24 AS TEXT)", ""))
-	if err := g.Wait(); err != nil {
-		return fmt.Errorf("read refusal counts: %w", err)
-	}
-	for _, r := range users {
-		acc.add(acc.users, r.Name, r.Reason, int(r.N))
-	}
-	for _, r := range domains {
-		acc.add(acc.domains, r.Name, r.Reason, int(r.N))
-	}
-	for _, r := range days {
-		var day int64
-		if _, err := fmt.Sscan(r.Name, &day); err != nil {
-			return fmt.Errorf("read refusal counts: day %q: %w", r.Name, err)
-		}
-		acc.add(acc.days, time.Unix(day*86400, 0).UTC().Format(time.DateOnly), r.Reason, int(r.N))
-		acc.v.Total += int(r.N)
 	}
 	return nil
 }

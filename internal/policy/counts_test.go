@@ -29,12 +29,15 @@ func sameSummary(t *testing.T, p *policy.Service, l *audit.Log, since, until tim
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := p.Summary(ctx, l, since, until)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("[%s, %s): from the counters\n%+v\nfrom the events\n%+v", since.Format(time.RFC3339Nano), until.Format(time.RFC3339Nano), got, want)
+	var got policy.Violations
+	for range 2 { // the second time with the closed days' sums kept
+		got, err = p.Summary(ctx, l, since, until)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("[%s, %s): from the counters\n%+v\nfrom the events\n%+v", since.Format(time.RFC3339Nano), until.Format(time.RFC3339Nano), got, want)
+		}
 	}
 	return got
 }
@@ -121,7 +124,7 @@ func refusedAt(tx *gorm.DB, at time.Time, actor, target string, details map[stri
 
 // backfill runs the statement of migration 00022 that fills the counters
 // from the audit log.
-func backfill(t *testing.T, d *db.DB) {
+func backfill(t testing.TB, d *db.DB) {
 	t.Helper()
 	b, err := fs.ReadFile(db.MigrationFS(d.Dialect()), "00022_policy_refusal_counts.sql")
 	if err != nil {

@@ -122,6 +122,7 @@ type Service struct {
 	names nameCache
 
 	refusals *audit.Tally // refusals summed towards their next audit event
+	closed   closedCache  // the refusal counts of days that ended (counts_read.go)
 }
 
 // snapshot is one consistent view of the rules and hosted domains.
