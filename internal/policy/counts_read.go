@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,18 +99,18 @@ func (s *Service) addHours(ctx context.Context, acc *summary, from, to int64) er
 	d1 := (from + 23) / 24
 	d2 := min(to/24, hourOf(time.Now().Add(-settle))/24)
 	if d1 >= d2 {
-		return s.addCounts(ctx, acc, from, to)
+		return s.addCounts(ctx, acc, hours{from, to})
 	}
 	closed, err := s.closedSums(ctx, d1, d2)
 	if err != nil {
 		return err
 	}
 	acc.addSums(closed)
-	if err := s.addCounts(ctx, acc, from, d1*24); err != nil {
-		return err
-	}
-	return s.addCounts(ctx, acc, d2*24, to)
+	return s.addCounts(ctx, acc, hours{from, d1 * 24}, hours{d2 * 24, to})
 }
+
+// hours is the hours [from, to).
+type hours struct{ from, to int64 }
 
 // closedSums returns the sums of the closed days [d1, d2), from the cache
 // or the database.
@@ -123,7 +124,7 @@ func (s *Service) closedSums(ctx context.Context, d1, d2 int64) (sums, error) {
 		}
 	}
 	c.mu.Unlock()
-	sm, err := s.sumCounts(ctx, d1*24, d2*24)
+	sm, err := s.sumCounts(ctx, []hours{{d1 * 24, d2 * 24}})
 	if err != nil {
 		return sums{}, err
 	}
@@ -136,12 +137,13 @@ func (s *Service) closedSums(ctx context.Context, d1, d2 int64) (sums, error) {
 	return sm, nil
 }
 
-// addCounts adds the counters of hours [from, to), read now.
-func (s *Service) addCounts(ctx context.Context, acc *summary, from, to int64) error {
-	if from >= to {
+// addCounts adds the counters of the ranges of hours, read now.
+func (s *Service) addCounts(ctx context.Context, acc *summary, ranges ...hours) error {
+	ranges = slices.DeleteFunc(ranges, func(h hours) bool { return h.from >= h.to })
+	if len(ranges) == 0 {
 		return nil
 	}
-	sm, err := s.sumCounts(ctx, from, to)
+	sm, err := s.sumCounts(ctx, ranges)
 	if err != nil {
 		return err
 	}
@@ -149,15 +151,22 @@ func (s *Service) addCounts(ctx context.Context, acc *summary, from, to int64) e
 	return nil
 }
 
-// sumCounts sums the counters of hours [from, to) per who, per domain and
-// per day: three grouped reads, run side by side.
-func (s *Service) sumCounts(ctx context.Context, from, to int64) (sums, error) {
+// sumCounts sums the counters of the ranges of hours per who, per domain
+// and per day: three grouped reads, run side by side.
+func (s *Service) sumCounts(ctx context.Context, ranges []hours) (sums, error) {
 	var sm sums
+	cond := make([]string, len(ranges))
+	args := make([]any, 0, 2*len(ranges))
+	for i, h := range ranges {
+		cond[i] = "(hour >= ? AND hour < ?)"
+		args = append(args, h.from, h.to)
+	}
+	inRanges := "(" + strings.Join(cond, " OR ") + ")"
 	read := func(rows *[]tallyRow, key, where string) func() error {
 		return func() error {
 			q := "SELECT " + key + " AS name, reason, CAST(SUM(count) AS BIGINT) AS n FROM policy_refusal_counts " +
-				"WHERE hour >= ? AND hour < ?" + where + " GROUP BY " + key + ", reason"
-			return s.db.Reader().WithContext(ctx).Raw(q, from, to).Scan(rows).Error
+				"WHERE " + inRanges + where + " GROUP BY " + key + ", reason"
+			return s.db.Reader().WithContext(ctx).Raw(q, args...).Scan(rows).Error
 		}
 	}
 	var g errgroup.Group
