@@ -19,21 +19,22 @@ CREATE TABLE policy_refusal_counts (
 -- The policy.refused events written before this table existed, counted
 -- the way internal/policy counts them (Summarize): an event stands for its
 -- "count" (1 when absent), by domain as its "domains" says, else under its
--- "domain"; who is its "user", else its actor.
+-- "domain"; who is its "user", else its actor. (CASE, not AND, guards
+-- each cast: PostgreSQL may evaluate AND's operands in any order.)
 INSERT INTO policy_refusal_counts (hour, who, domain, reason, count)
 WITH refused AS (
     SELECT floor(extract(epoch FROM created_at) / 3600)::bigint AS hour,
            CASE WHEN jsonb_typeof(j -> 'user') = 'string' AND j ->> 'user' <> '' THEN j ->> 'user' ELSE actor END AS who,
            CASE WHEN jsonb_typeof(j -> 'reason') = 'string' THEN j ->> 'reason' ELSE '' END AS reason,
            CASE WHEN jsonb_typeof(j -> 'domain') = 'string' THEN j ->> 'domain' ELSE '' END AS domain,
-           CASE WHEN jsonb_typeof(j -> 'count') = 'number' AND (j -> 'count')::text::numeric >= 1
-                THEN floor((j -> 'count')::text::numeric)::bigint ELSE 1 END AS n,
+           CASE WHEN jsonb_typeof(j -> 'count') <> 'number' THEN 1
+                WHEN (j -> 'count')::text::numeric >= 1 THEN floor((j -> 'count')::text::numeric)::bigint ELSE 1 END AS n,
            CASE WHEN jsonb_typeof(j -> 'domains') = 'object' AND j -> 'domains' <> '{}'::jsonb THEN j -> 'domains' END AS domains
     FROM (SELECT created_at, actor, details::jsonb AS j FROM audit_events WHERE action = 'policy.refused') a
 ), per_domain AS (
     SELECT e.hour, e.who, e.reason, d.key AS domain, floor(d.value::text::numeric)::bigint AS n
     FROM refused e, jsonb_each(e.domains) d
-    WHERE jsonb_typeof(d.value) = 'number' AND d.value::text::numeric >= 1
+    WHERE CASE WHEN jsonb_typeof(d.value) = 'number' THEN d.value::text::numeric >= 1 ELSE FALSE END
 )
 SELECT hour, who, domain, reason, SUM(n) FROM (
     SELECT hour, who, domain, reason, n FROM refused WHERE domains IS NULL
@@ -42,7 +43,7 @@ SELECT hour, who, domain, reason, SUM(n) FROM (
     UNION ALL
     SELECT e.hour, e.who, '', e.reason,
            e.n - COALESCE((SELECT SUM(floor(d.value::text::numeric))::bigint FROM jsonb_each(e.domains) d
-                           WHERE jsonb_typeof(d.value) = 'number' AND d.value::text::numeric >= 1), 0)
+                           WHERE CASE WHEN jsonb_typeof(d.value) = 'number' THEN d.value::text::numeric >= 1 ELSE FALSE END), 0)
     FROM refused e WHERE e.domains IS NOT NULL
 ) counted
 WHERE n > 0
