@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -43,6 +44,7 @@ func policyCmd() *cobra.Command {
 
 	set := func(action, short string) *cobra.Command {
 		var note string
+		var yes bool
 		cmd := &cobra.Command{
 			Use:   action + " PATTERN [--note T]",
 			Short: short,
@@ -53,7 +55,7 @@ func policyCmd() *cobra.Command {
 					var err error
 					if action == policy.Allow {
 						r, err = p.Allow(ctx, actor, args[0], note)
-					} else {
+					} else if err = confirmDeny(ctx, p, args[0], yes); err == nil {
 						r, err = p.Deny(ctx, actor, args[0], note)
 					}
 					if err != nil {
@@ -65,6 +67,10 @@ func policyCmd() *cobra.Command {
 			},
 		}
 		cmd.Flags().StringVar(&note, "note", "", "why the rule exists")
+		if action == policy.Deny {
+			cmd.Use = action + " PATTERN [--note T] [--yes]"
+			cmd.Flags().BoolVar(&yes, "yes", false, "make the rule even if it covers hosted domains (their mail would be refused)")
+		}
 		return cmd
 	}
 
@@ -133,7 +139,7 @@ func policyCmd() *cobra.Command {
 			}
 			return withEnv(cmd, func(ctx context.Context, e *app.Env, _ string) error {
 				now := time.Now().UTC()
-				v, err := policy.Summarize(ctx, e.Audit, now.Add(-d), now.Add(time.Second))
+				v, err := e.Policy.Summary(ctx, e.Audit, now.Add(-d), now.Add(time.Second))
 				if err != nil {
 					return err
 				}
@@ -161,6 +167,21 @@ func policyCmd() *cobra.Command {
 		set(policy.Deny, "make a domain or subtree not national, whatever else matches (deny wins)"),
 		remove, test, violations)
 	return c
+}
+
+// confirmDeny refuses a deny rule that covers hosted domains unless yes
+// is set, naming them, as the API answers 409 confirm_required.
+func confirmDeny(ctx context.Context, p *policy.Service, pattern string, yes bool) error {
+	if yes {
+		return nil
+	}
+	err := p.CheckDeny(ctx, pattern)
+	var ce *policy.ConfirmError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("the deny rule %s covers hosted domains: %s; mail to and from them would be refused; run it again with --yes to make it",
+			ce.Pattern, strings.Join(ce.Covers, ", "))
+	}
+	return err
 }
 
 // withPolicy is withEnv with the policy service of the configuration.

@@ -78,15 +78,30 @@ func (s *Service) AddRule(ctx context.Context, caller directory.Principal, r New
 		return Rule{}, err
 	}
 	if r.Action == Deny && !r.Confirm {
-		covers, err := s.hostedUnder(ctx, p)
-		if err != nil {
+		if err := s.CheckDeny(ctx, p); err != nil {
 			return Rule{}, err
-		}
-		if len(covers) > 0 {
-			return Rule{}, &ConfirmError{Pattern: p, Covers: covers}
 		}
 	}
 	return s.set(ctx, caller.Actor(), r.Action, p, r.Note, false)
+}
+
+// CheckDeny returns a *ConfirmError naming the hosted domains a deny rule
+// of the pattern would cover (mail to and from them would be refused), an
+// input error for an invalid pattern, else nil. AddRule asks it unless
+// the rule is confirmed; so does the command line unless told --yes.
+func (s *Service) CheckDeny(ctx context.Context, pattern string) error {
+	p, err := CanonicalPattern(pattern)
+	if err != nil {
+		return err
+	}
+	covers, err := s.hostedUnder(ctx, p)
+	if err != nil {
+		return err
+	}
+	if len(covers) > 0 {
+		return &ConfirmError{Pattern: p, Covers: covers}
+	}
+	return nil
 }
 
 // hostedUnder returns the hosted domains the pattern names, sorted.
@@ -160,10 +175,10 @@ func (s *Service) TestAs(ctx context.Context, caller directory.Principal, addres
 }
 
 // ViolationsAs summarises the refusals recorded in [since, until) for an
-// administrator (Summarize).
+// administrator (Summary: Summarize's counts, from the counters).
 func (s *Service) ViolationsAs(ctx context.Context, caller directory.Principal, l EventLister, since, until time.Time) (Violations, error) {
 	if err := authorize(caller); err != nil {
 		return Violations{}, err
 	}
-	return Summarize(ctx, l, since, until)
+	return s.Summary(ctx, l, since, until)
 }

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
 	"diwan.gov.sy/diwan/internal/audit"
 )
 
@@ -97,13 +95,6 @@ func (s *Service) FlushRefusals(ctx context.Context) error {
 	return s.refusals.Flush(ctx)
 }
 
-// writeRefusal writes one summed refusal event.
-func (s *Service) writeRefusal(ctx context.Context, e audit.Event) error {
-	return s.db.Transaction(ctx, func(tx *gorm.DB) error {
-		return s.audit.Append(ctx, tx, e)
-	})
-}
-
 // clip keeps client-supplied text in events short and valid UTF-8.
 func clip(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
@@ -143,72 +134,87 @@ type Violations struct {
 // MaxSummarised bounds the events Summarize reads.
 const MaxSummarised = 1_000_000
 
+// actionLoginFailed is the directory's event of a refused login.
+const actionLoginFailed = "user.login_failed"
+
 // Summarize counts the refusals recorded in [since, until) per user (or
 // client IP, when nobody was logged in) and per domain: the policy.refused
 // events (each for as many refusals as its "count", by domain as its
 // "domains" says), and the refused SMTP logins (user.login_failed by an
-// "smtp:" actor) under ReasonAuth.
+// "smtp:" actor) under ReasonAuth. It reads every event; Service.Summary
+// gives the same counts from the counters.
 func Summarize(ctx context.Context, l EventLister, since, until time.Time) (Violations, error) {
-	v := Violations{Since: since.UTC(), Until: until.UTC()}
-	users, byDomain, byDay := map[string]*Count{}, map[string]*Count{}, map[string]*Count{}
-	add := func(m map[string]*Count, key, reason string, n int) {
-		if key == "" {
-			return
+	acc := newSummary(since, until)
+	for _, action := range []string{ActionRefused, actionLoginFailed} {
+		if err := acc.events(ctx, l, action, since, until); err != nil {
+			return acc.result(), err
 		}
-		c := m[key]
-		if c == nil {
-			c = &Count{Key: key, ByReason: map[string]int{}}
-			m[key] = c
-		}
-		c.Total += n
-		c.ByReason[reason] += n
 	}
-	n := 0
-	for _, action := range []string{ActionRefused, "user.login_failed"} {
-		err := eachEvent(ctx, l, action, since, until, func(r audit.Record) bool {
-			if n >= MaxSummarised {
-				v.Truncated = true
-				return false
-			}
-			reason, who, domain := "", "", ""
-			// A summed event stands for as many refusals as its count.
-			count, domains := audit.Count(r.Details)
-			if action == ActionRefused {
-				reason, _ = r.Details["reason"].(string)
-				who, _ = r.Details["user"].(string)
-				if who == "" {
-					who = r.Actor
-				}
-				domain, _ = r.Details["domain"].(string)
-			} else {
-				if !strings.HasPrefix(r.Actor, "smtp:") {
-					return true
-				}
-				reason, who = ReasonAuth, r.Actor
-				if _, d, ok := strings.Cut(strings.TrimPrefix(r.Target, "user:"), "@"); ok {
-					domain = d
-				}
-			}
-			n++
-			v.Total += count
-			add(users, who, reason, count)
-			add(byDay, r.Time.UTC().Format(time.DateOnly), reason, count)
-			if domains == nil {
-				add(byDomain, domain, reason, count)
-			}
-			for d, k := range domains {
-				add(byDomain, d, reason, k)
-			}
+	return acc.result(), nil
+}
+
+// summary sums refusals per user, domain and day.
+type summary struct {
+	v                    Violations
+	users, domains, days map[string]*Count
+	read                 int // events read
+}
+
+func newSummary(since, until time.Time) *summary {
+	return &summary{v: Violations{Since: since.UTC(), Until: until.UTC()},
+		users: map[string]*Count{}, domains: map[string]*Count{}, days: map[string]*Count{}}
+}
+
+func (a *summary) add(m map[string]*Count, key, reason string, n int) {
+	if key == "" {
+		return
+	}
+	c := m[key]
+	if c == nil {
+		c = &Count{Key: key, ByReason: map[string]int{}}
+		m[key] = c
+	}
+	c.Total += n
+	c.ByReason[reason] += n
+}
+
+// events adds the events of one action in [since, until), the newest
+// first, up to MaxSummarised events in all.
+func (a *summary) events(ctx context.Context, l EventLister, action string, since, until time.Time) error {
+	if !since.Before(until) {
+		return nil
+	}
+	return eachEvent(ctx, l, action, since, until, func(r audit.Record) bool {
+		if a.read >= MaxSummarised {
+			a.v.Truncated = true
+			return false
+		}
+		var c counted
+		if action == ActionRefused {
+			c = refusalCounted(r.Actor, r.Details)
+		} else if strings.HasPrefix(r.Actor, "smtp:") {
+			c = loginCounted(r.Actor, r.Target, r.Details)
+		} else {
 			return true
-		})
-		if err != nil {
-			return v, err
 		}
-	}
-	v.ByUser, v.ByDomain = sorted(users), sorted(byDomain)
-	v.ByDay = sorted(byDay)
+		a.read++
+		a.v.Total += c.n
+		day := r.Time.UTC().Format(time.DateOnly)
+		for _, row := range c.rows() {
+			a.add(a.users, row.who, row.reason, row.n)
+			a.add(a.days, day, row.reason, row.n)
+			a.add(a.domains, row.domain, row.reason, row.n)
+		}
+		return true
+	})
+}
+
+func (a *summary) result() Violations {
+	v := a.v
+	v.ByUser, v.ByDomain = sorted(a.users), sorted(a.domains)
+	v.ByDay = sorted(a.days)
 	slices.SortFunc(v.ByDay, func(a, b Count) int { return strings.Compare(a.Key, b.Key) })
-	return v, nil
+	return v
 }
 
 // eachEvent pages through the events of one action in [since, until),
