@@ -63,8 +63,8 @@ func (s *Server) queuePage(c *gin.Context) {
 }
 
 // showQueue renders the page of the state and page in the query with
-// status (a failed act's, or 200).
-// The queue decides who may see it: anyone it refuses finds no such page.
+// status (a failed act's, or 200) for who; the queue decides whether they
+// may see it, and anyone it refuses finds no such page.
 func (s *Server) showQueue(c *gin.Context, who directory.Principal, p *uiPage, status int) {
 	d := &queuePageData{States: queueStates, State: c.DefaultQuery("state", delivery.StatePending), Page: 1}
 	p.Data = d
