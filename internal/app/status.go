@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"diwan.gov.sy/diwan/internal/blob"
+	"diwan.gov.sy/diwan/internal/directory"
 	"diwan.gov.sy/diwan/internal/httpd"
 	"diwan.gov.sy/diwan/internal/smtp"
 )
@@ -70,15 +71,19 @@ func (r *statusReporter) boundSMTP(addrs map[smtp.Listener]net.Addr) {
 }
 
 // Report checks the database and the blob store and says what the
-// process listens on.
-func (r *statusReporter) Report(ctx context.Context) httpd.StatusReport {
+// process listens on, to an enabled administrator of the instance; anyone
+// else is refused (directory.ErrForbidden) before anything is checked.
+func (r *statusReporter) Report(ctx context.Context, caller directory.Principal) (httpd.StatusReport, error) {
+	if caller.Disabled || !caller.HasRole(directory.RoleAdmin) {
+		return httpd.StatusReport{}, fmt.Errorf("the status of the process: %w", directory.ErrForbidden)
+	}
 	ctx, cancel := context.WithTimeout(ctx, statusCheckTimeout)
 	defer cancel()
 	r.mu.Lock()
 	listeners := append([]httpd.ListenerStatus(nil), r.listeners...)
 	r.mu.Unlock()
 	return httpd.StatusReport{Version: Version, Commit: Commit, Started: r.started, Listeners: listeners,
-		Database: r.database(ctx), Blob: r.blob(ctx)}
+		Database: r.database(ctx), Blob: r.blob(ctx)}, nil
 }
 
 func (r *statusReporter) database(ctx context.Context) httpd.DatabaseStatus {

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"diwan.gov.sy/diwan/internal/audit"
+	"diwan.gov.sy/diwan/internal/directory"
 )
 
 // Errors of the queue's care.
@@ -19,7 +20,56 @@ var (
 	ErrNotFound = errors.New("no such queue entry")
 	// ErrNotPending: the entry was already sent or given up.
 	ErrNotPending = errors.New("queue entry is not pending")
+	// ErrForbidden: the caller may not care for the outbound queue.
+	ErrForbidden = errors.New("only an administrator of the instance may care for the outbound queue")
 )
+
+// The queue as administrators care for it through the API and the web UI:
+// the *As methods take the caller and refuse anyone but an enabled
+// administrator of the instance (the role admin; a ministry administrator
+// too) with ErrForbidden, before reading anything. The command line, run
+// by the operator of the machine, calls List, Get, Retry and Drop with an
+// actor.
+
+// authorize refuses a caller who does not administer the instance.
+func authorize(caller directory.Principal) error {
+	if caller.Disabled || !caller.HasRole(directory.RoleAdmin) {
+		return ErrForbidden
+	}
+	return nil
+}
+
+// ListAs is List for an administrator.
+func (q *Queue) ListAs(ctx context.Context, caller directory.Principal, o ListOptions) ([]Entry, int64, error) {
+	if err := authorize(caller); err != nil {
+		return nil, 0, err
+	}
+	return q.List(ctx, o)
+}
+
+// GetAs is Get for an administrator.
+func (q *Queue) GetAs(ctx context.Context, caller directory.Principal, id int64) (Entry, error) {
+	if err := authorize(caller); err != nil {
+		return Entry{}, err
+	}
+	return q.Get(ctx, id)
+}
+
+// RetryAs is Retry for an administrator, audited with them as actor.
+func (q *Queue) RetryAs(ctx context.Context, caller directory.Principal, id int64) error {
+	if err := authorize(caller); err != nil {
+		return err
+	}
+	return q.Retry(ctx, caller.Actor(), id)
+}
+
+// DropAs is Drop for an administrator, audited with them as actor.
+func (q *Queue) DropAs(ctx context.Context, caller directory.Principal, id int64) error {
+	if err := authorize(caller); err != nil {
+		return err
+	}
+	return q.Drop(ctx, caller.Actor(), id)
+}
 
 // Entry is one recipient of the outbound queue, as administrators see it.
 type Entry struct {

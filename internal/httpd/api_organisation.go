@@ -28,20 +28,6 @@ func pageOf[T, U any](all []T, p page, conv func(T) U) list[U] {
 	return newList(mapSlice(all[start:end], conv), int64(len(all)))
 }
 
-// requireAdmin answers 403 unless the caller is an administrator (for
-// what no service decides: the outbound queue).
-func (s *Server) requireAdmin(c *gin.Context) (directory.User, bool) {
-	u, ok := s.currentUser(c)
-	if !ok {
-		return u, false
-	}
-	if !u.HasRole(directory.RoleAdmin) {
-		WriteError(c, http.StatusForbidden, "forbidden", "only an administrator may change the organisation", "")
-		return u, false
-	}
-	return u, true
-}
-
 // Ministries.
 
 type newMinistryRequest struct {

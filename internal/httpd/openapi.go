@@ -61,6 +61,12 @@ var (
 	errsChange = []int{400, 401, 403, 404, 409, 422}
 )
 
+// byOrganisers says who may use a route that changes a ministry's
+// organisation: the instance's administrators, and a ministry's
+// administrators within their own ministry (another ministry's things are
+// 404 to them, as if they did not exist).
+const byOrganisers = "(administrators, or ministry administrators for their own ministry)"
+
 // apiOps lists every operation of /api/v1; those of administration are
 // in openapi_admin.go.
 var apiOps = append([]apiOp{
@@ -79,20 +85,20 @@ var apiOps = append([]apiOp{
 	{Method: "GET", Path: "/ministries/{code}", Tag: "organisation", Summary: "One ministry", Status: 200, Response: "Ministry", Errors: errsRead},
 	{Method: "PATCH", Path: "/ministries/{code}", Tag: "organisation", Summary: "Rename a ministry (administrators)", Body: "MinistryPatch", Status: 200, Response: "Ministry", Errors: []int{400, 401, 403, 404}},
 	{Method: "GET", Path: "/registries", Tag: "organisation", Summary: "List registries", Query: []apiParam{qMinistr, qPage, qPerPage}, Status: 200, Response: "RegistryList", Errors: errsList},
-	{Method: "POST", Path: "/registries", Tag: "organisation", Summary: "Add a registry (administrators)", Body: "NewRegistry", Status: 201, Response: "Registry", Errors: []int{400, 401, 403, 409}},
+	{Method: "POST", Path: "/registries", Tag: "organisation", Summary: "Add a registry " + byOrganisers, Body: "NewRegistry", Status: 201, Response: "Registry", Errors: []int{400, 401, 403, 404, 409}},
 	{Method: "GET", Path: "/registries/{code}", Tag: "organisation", Summary: "One registry", Status: 200, Response: "Registry", Errors: errsRead},
-	{Method: "PATCH", Path: "/registries/{code}", Tag: "organisation", Summary: "Change a registry (administrators)", Body: "RegistryPatch", Status: 200, Response: "Registry", Errors: []int{400, 401, 403, 404}},
+	{Method: "PATCH", Path: "/registries/{code}", Tag: "organisation", Summary: "Change a registry " + byOrganisers, Body: "RegistryPatch", Status: 200, Response: "Registry", Errors: []int{400, 401, 403, 404}},
 	{Method: "GET", Path: "/departments", Tag: "organisation", Summary: "List departments", Query: []apiParam{qMinistr, qPage, qPerPage}, Status: 200, Response: "DepartmentList", Errors: errsList},
-	{Method: "POST", Path: "/departments", Tag: "organisation", Summary: "Add a department (administrators)", Body: "NewDepartment", Status: 201, Response: "Department", Errors: []int{400, 401, 403, 409}},
+	{Method: "POST", Path: "/departments", Tag: "organisation", Summary: "Add a department " + byOrganisers, Body: "NewDepartment", Status: 201, Response: "Department", Errors: []int{400, 401, 403, 404, 409}},
 	{Method: "GET", Path: "/departments/{ministry}/{code}", Tag: "organisation", Summary: "One department", Status: 200, Response: "Department", Errors: errsRead},
-	{Method: "PATCH", Path: "/departments/{ministry}/{code}", Tag: "organisation", Summary: "Change a department (administrators)", Body: "DepartmentPatch", Status: 200, Response: "Department", Errors: []int{400, 401, 403, 404}},
-	{Method: "GET", Path: "/users", Tag: "organisation", Summary: "List the users the caller may see: their own ministry's (with roles), other ministries' (names and addresses) only with directory.national_users; administrators see all, whole",
+	{Method: "PATCH", Path: "/departments/{ministry}/{code}", Tag: "organisation", Summary: "Change a department " + byOrganisers, Body: "DepartmentPatch", Status: 200, Response: "Department", Errors: []int{400, 401, 403, 404}},
+	{Method: "GET", Path: "/users", Tag: "organisation", Summary: "List the users the caller may see: their own ministry's (with roles), other ministries' (names and addresses) only with directory.national_users; administrators see all, whole, and ministry administrators their own ministry's whole",
 		Query: []apiParam{{Name: "q", Type: "string", Description: "part of the address or the name"}, qPage, qPerPage}, Status: 200, Response: "DirectoryUserList", Errors: errsList},
-	{Method: "POST", Path: "/users", Tag: "organisation", Summary: "Add a user (administrators); without a password one is generated and answered once", Body: "NewUser", Status: 201, Response: "NewUserResult", Errors: []int{400, 401, 403, 409}},
+	{Method: "POST", Path: "/users", Tag: "organisation", Summary: "Add a user " + byOrganisers + "; only an administrator gives the role admin; without a password one is generated and answered once", Body: "NewUser", Status: 201, Response: "NewUserResult", Errors: []int{400, 401, 403, 409}},
 	{Method: "GET", Path: "/users/{address}", Tag: "organisation", Summary: "One user, as GET /users shows them; 404 for a user the caller may not see", Status: 200, Response: "DirectoryUser", Errors: errsRead},
-	{Method: "PATCH", Path: "/users/{address}", Tag: "organisation", Summary: "Disable or enable a user, set a password, the mail quota or the roles (administrators)", Body: "UserPatch", Status: 200, Response: "User", Errors: []int{400, 401, 403, 404}},
-	{Method: "GET", Path: "/users/{address}/membership", Tag: "organisation", Summary: "Where a user works and their clearance (the user and administrators)", Status: 200, Response: "Membership", Errors: errsRead},
-	{Method: "PATCH", Path: "/users/{address}/membership", Tag: "organisation", Summary: "Change where a user works and their clearance (administrators)", Body: "MembershipPatch", Status: 200, Response: "Membership", Errors: []int{400, 401, 403, 404}},
+	{Method: "PATCH", Path: "/users/{address}", Tag: "organisation", Summary: "Disable or enable a user, set a password, the mail quota or the roles " + byOrganisers + "; only an administrator changes an administrator or gives the role admin", Body: "UserPatch", Status: 200, Response: "User", Errors: []int{400, 401, 403, 404}},
+	{Method: "GET", Path: "/users/{address}/membership", Tag: "organisation", Summary: "Where a user works and their clearance (the user, administrators, and ministry administrators for their own ministry)", Status: 200, Response: "Membership", Errors: errsRead},
+	{Method: "PATCH", Path: "/users/{address}/membership", Tag: "organisation", Summary: "Change where a user works and their clearance " + byOrganisers, Body: "MembershipPatch", Status: 200, Response: "Membership", Errors: []int{400, 401, 403, 404}},
 
 	{Method: "POST", Path: "/correspondence", Tag: "correspondence", Summary: "New outgoing draft, or (with sender_party) a paper letter received from an outside party", Body: "NewCorrespondence", Status: 201, Response: "Draft", Errors: errsChange},
 	{Method: "GET", Path: "/correspondence/{id}", Tag: "correspondence", Summary: "The document, the caller's entry, every entry the caller may see, and the timeline", Status: 200, Response: "Correspondence", Errors: errsRead},

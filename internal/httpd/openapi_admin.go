@@ -32,8 +32,8 @@ var adminOps = []apiOp{
 	{Method: "POST", Path: "/domains", Tag: "administration", Summary: "Host a domain for a ministry (administrators)", Body: "NewDomain", Status: 201, Response: "Domain", Errors: []int{400, 401, 403, 409}},
 	{Method: "GET", Path: "/domains/{domain}/dkim", Tag: "administration", Summary: "The DNS TXT records of a hosted domain's DKIM keys, the RSA key generated on first use, as diwan admin domain dkim prints them (administrators)",
 		Status: 200, Response: "DKIM", Errors: []int{400, 401, 403, 404}},
-	{Method: "GET", Path: "/aliases", Tag: "administration", Summary: "The aliases (administrators)", Query: []apiParam{qPage, qPerPage}, Status: 200, Response: "AliasList", Errors: []int{400, 401, 403}},
-	{Method: "POST", Path: "/aliases", Tag: "administration", Summary: "Make an address on a hosted domain deliver to users (administrators); targets are users, never aliases, so no alias loops",
+	{Method: "GET", Path: "/aliases", Tag: "administration", Summary: "The aliases the caller administers: every one for administrators, those on their own ministry's domains for ministry administrators", Query: []apiParam{qPage, qPerPage}, Status: 200, Response: "AliasList", Errors: []int{400, 401, 403}},
+	{Method: "POST", Path: "/aliases", Tag: "administration", Summary: "Make an address on a hosted domain deliver to users (administrators, or ministry administrators on their own ministry's domains to its users); targets are users, never aliases, so no alias loops",
 		Body: "NewAlias", Status: 201, Response: "Alias", Errors: []int{400, 401, 403, 409}},
-	{Method: "DELETE", Path: "/aliases/{address}", Tag: "administration", Summary: "Remove an alias (administrators)", Status: 204, Errors: []int{400, 401, 403, 404}},
+	{Method: "DELETE", Path: "/aliases/{address}", Tag: "administration", Summary: "Remove an alias (administrators, or ministry administrators on their own ministry's domains)", Status: 204, Errors: []int{400, 401, 403, 404}},
 }

@@ -89,8 +89,8 @@ func (s *Server) routes(e *gin.Engine) {
 
 	// The outbound queue (administrators).
 	a.GET("/queue", s.listQueue)
-	a.POST("/queue/:id/retry", s.actOnQueue(Queue.Retry))
-	a.POST("/queue/:id/drop", s.actOnQueue(Queue.Drop))
+	a.POST("/queue/:id/retry", s.actOnQueue(Queue.RetryAs))
+	a.POST("/queue/:id/drop", s.actOnQueue(Queue.DropAs))
 }
 
 // uiRoutes registers the web UI (DESIGN.md §3a): server-rendered pages on

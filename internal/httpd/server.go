@@ -120,8 +120,10 @@ type Options struct {
 	BaseURL string
 	// Status tells the status page (/admin/status) about the process: its
 	// listeners, database and blob store checked at the call, its build.
+	// It refuses a caller who does not administer the instance with an
+	// error wrapping directory.ErrForbidden (the page is then not found).
 	// internal/app provides it; nil shows none of that.
-	Status func(ctx context.Context) StatusReport
+	Status func(ctx context.Context, caller directory.Principal) (StatusReport, error)
 	// MailSetup is what mail clients are told (mailsetup.go): the mail
 	// listeners' public host name and ports. Without a Host the set-up
 	// documents answer 404.

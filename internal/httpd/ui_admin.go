@@ -88,8 +88,8 @@ func (s *Server) adminRoutes(u *gin.RouterGroup) {
 	a.GET("/audit", s.auditPage)
 	a.POST("/audit/verify", s.verifyAuditForm)
 	a.GET("/queue", s.queuePage)
-	a.POST("/queue/:id/retry", s.actOnQueueForm("retry", Queue.Retry))
-	a.POST("/queue/:id/drop", s.actOnQueueForm("drop", Queue.Drop))
+	a.POST("/queue/:id/retry", s.actOnQueueForm("retry", Queue.RetryAs))
+	a.POST("/queue/:id/drop", s.actOnQueueForm("drop", Queue.DropAs))
 }
 
 // uiAdmin lets through only users who administer something; for the

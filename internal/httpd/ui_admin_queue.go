@@ -6,7 +6,8 @@ package httpd
 // or dropped (bounced to its sender). It calls the same queue as GET
 // /api/v1/queue and POST /api/v1/queue/{id}/retry|drop, whose acts are
 // audited with the administrator as actor. Only the instance's
-// administrators see it.
+// administrators see it: the queue refuses anyone else
+// (delivery.ErrForbidden), who finds no such page.
 
 import (
 	"context"
@@ -46,21 +47,10 @@ type queuePageData struct {
 // queueDone are the flashes of /admin/queue?done=KEY&id=N.
 var queueDone = map[string]bool{"retry": true, "drop": true}
 
-// instanceAdminPage is the caller when they administer the instance (the API's
-// rule for the queue and the process's status); otherwise it answers not
-// found and returns false.
-func (s *Server) instanceAdminPage(c *gin.Context) (directory.Principal, bool) {
-	who, ok := s.callerForPage(c)
-	if ok && !who.HasRole(directory.RoleAdmin) {
-		s.uiNotFound(c)
-		return who, false
-	}
-	return who, ok
-}
-
 // queuePage lists the outbound queue.
 func (s *Server) queuePage(c *gin.Context) {
-	if _, ok := s.instanceAdminPage(c); !ok {
+	who, ok := s.callerForPage(c)
+	if !ok {
 		return
 	}
 	p := s.newAdminPage(c, "queue")
@@ -69,12 +59,13 @@ func (s *Server) queuePage(c *gin.Context) {
 			p.Flash = p.T("admin.queue.done."+k, "ID", id)
 		}
 	}
-	s.showQueue(c, p, http.StatusOK)
+	s.showQueue(c, who, p, http.StatusOK)
 }
 
 // showQueue renders the page of the state and page in the query with
-// status (a failed act's, or 200).
-func (s *Server) showQueue(c *gin.Context, p *uiPage, status int) {
+// status (a failed act's, or 200) for who; the queue decides whether they
+// may see it, and anyone it refuses finds no such page.
+func (s *Server) showQueue(c *gin.Context, who directory.Principal, p *uiPage, status int) {
 	d := &queuePageData{States: queueStates, State: c.DefaultQuery("state", delivery.StatePending), Page: 1}
 	p.Data = d
 	if d.State != queueAllStates && !slices.Contains(queueStates, d.State) {
@@ -93,10 +84,10 @@ func (s *Server) showQueue(c *gin.Context, p *uiPage, status int) {
 	if n, err := strconv.Atoi(c.Query("page")); err == nil && n > 1 && n <= 1<<20 {
 		d.Page = n
 	}
-	entries, total, err := s.opts.Queue.List(c.Request.Context(),
+	entries, total, err := s.opts.Queue.ListAs(c.Request.Context(), who,
 		delivery.ListOptions{State: state, Limit: queuePerPage, Offset: (d.Page - 1) * queuePerPage})
 	if err != nil {
-		s.uiInternal(c, "list the outbound queue", err)
+		s.uiQueueFail(c, "list the outbound queue", err)
 		return
 	}
 	d.Entries, d.Total = entries, total
@@ -126,35 +117,44 @@ func (d *queuePageData) pageURL(n int) string {
 
 // actOnQueueForm is retry or drop of one entry from the page: back to the
 // list with a flash, or the list again with what went wrong above it.
-func (s *Server) actOnQueueForm(name string, act func(Queue, context.Context, string, int64) error) gin.HandlerFunc {
+func (s *Server) actOnQueueForm(name string, act func(Queue, context.Context, directory.Principal, int64) error) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		who, ok := s.instanceAdminPage(c)
+		who, ok := s.callerForPage(c)
 		if !ok {
 			return
 		}
 		p := s.newAdminPage(c, "queue")
 		p.OtherLangHref = "/admin/queue?lang=" + p.OtherLang // the page answers a POST
 		if s.opts.Queue == nil {
-			s.showQueue(c, p, http.StatusServiceUnavailable)
+			s.showQueue(c, who, p, http.StatusServiceUnavailable)
 			return
 		}
 		id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-		if err != nil || id <= 0 {
-			err = delivery.ErrNotFound
-		} else {
-			err = act(s.opts.Queue, c.Request.Context(), who.Actor(), id)
+		if err != nil || id < 0 {
+			id = 0 // no entry; the queue still asks who calls first
 		}
+		err = act(s.opts.Queue, c.Request.Context(), who, id)
 		switch {
 		case err == nil:
 			redirect(c, "/admin/queue?done="+name+"&id="+strconv.FormatInt(id, 10))
 		case errors.Is(err, delivery.ErrNotFound):
 			p.Error = p.T("admin.queue.error.not_found", "ID", clip(c.Param("id")))
-			s.showQueue(c, p, http.StatusNotFound)
+			s.showQueue(c, who, p, http.StatusNotFound)
 		case errors.Is(err, delivery.ErrNotPending):
 			p.Error = p.T("admin.queue.error.not_pending", "ID", id)
-			s.showQueue(c, p, http.StatusConflict)
+			s.showQueue(c, who, p, http.StatusConflict)
 		default:
-			s.uiInternal(c, name+" a queue entry", err)
+			s.uiQueueFail(c, name+" a queue entry", err)
 		}
 	}
+}
+
+// uiQueueFail answers an error of the queue: for a caller the queue
+// refuses, the page does not exist (404).
+func (s *Server) uiQueueFail(c *gin.Context, doing string, err error) {
+	if errors.Is(err, delivery.ErrForbidden) {
+		s.uiNotFound(c)
+		return
+	}
+	s.uiInternal(c, doing, err)
 }

@@ -29,7 +29,7 @@ type queueEnv struct {
 
 // newQueueEnv starts the API and the pages on a fresh database of the
 // driver, with the queue on it and status as Options.Status.
-func newQueueEnv(t *testing.T, driver string, status func(context.Context) StatusReport) *queueEnv {
+func newQueueEnv(t *testing.T, driver string, status func(context.Context, directory.Principal) (StatusReport, error)) *queueEnv {
 	t.Helper()
 	ctx := context.Background()
 	var dsn string

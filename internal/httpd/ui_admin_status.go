@@ -6,11 +6,13 @@ package httpd
 // waiting recipient, the disk use of the filesystem blob store, and the
 // build. The process's facts come from internal/app (Options.Status); the
 // queue's from the same queue as /admin/queue. Only the instance's
-// administrators see it; the errors behind a failed check go to the log,
-// the page says which check failed.
+// administrators see it: both refuse anyone else, who finds no such page.
+// The errors behind a failed check go to the log, the page says which
+// check failed.
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"diwan.gov.sy/diwan/internal/delivery"
+	"diwan.gov.sy/diwan/internal/directory"
 )
 
 // StatusReport is what the process tells the status page about itself;
@@ -92,9 +95,11 @@ type queueStatus struct {
 	OldestAge string // "" when nothing is pending
 }
 
-// statusPage shows the status of this process.
+// statusPage shows the status of this process. Status and the queue
+// decide who may read them: anyone they refuse finds no such page.
 func (s *Server) statusPage(c *gin.Context) {
-	if _, ok := s.instanceAdminPage(c); !ok {
+	who, ok := s.callerForPage(c)
+	if !ok {
 		return
 	}
 	p := s.newAdminPage(c, "status")
@@ -102,7 +107,11 @@ func (s *Server) statusPage(c *gin.Context) {
 	p.Data = d
 	ctx := c.Request.Context()
 	if s.opts.Status != nil {
-		r := s.opts.Status(ctx)
+		r, err := s.opts.Status(ctx, who)
+		if err != nil {
+			s.uiStatusFail(c, "report the status", err)
+			return
+		}
 		d.Report = &r
 		if !r.Started.IsZero() {
 			d.Uptime = time.Since(r.Started).Round(time.Second).String()
@@ -110,7 +119,11 @@ func (s *Server) statusPage(c *gin.Context) {
 		s.logStatusErrors(ctx, &r)
 	}
 	if s.opts.Queue != nil {
-		q, err := s.pendingQueue(ctx)
+		q, err := s.pendingQueue(ctx, who)
+		if errors.Is(err, delivery.ErrForbidden) {
+			s.uiStatusFail(c, "read the outbound queue", err)
+			return
+		}
 		if err != nil {
 			s.log.ErrorContext(ctx, "status: the outbound queue", "error", err)
 			d.QueueFail = true
@@ -120,10 +133,20 @@ func (s *Server) statusPage(c *gin.Context) {
 	s.render(c, http.StatusOK, "admin_status", p)
 }
 
+// uiStatusFail answers a failure to read the status: for a caller it is
+// refused to, the page does not exist (404).
+func (s *Server) uiStatusFail(c *gin.Context, doing string, err error) {
+	if errors.Is(err, directory.ErrForbidden) || errors.Is(err, delivery.ErrForbidden) {
+		s.uiNotFound(c)
+		return
+	}
+	s.uiInternal(c, doing, err)
+}
+
 // pendingQueue reads the pending entries' count and the oldest of them
 // (the queue lists oldest first): one page of one entry.
-func (s *Server) pendingQueue(ctx context.Context) (*queueStatus, error) {
-	es, total, err := s.opts.Queue.List(ctx, delivery.ListOptions{State: delivery.StatePending, Limit: 1})
+func (s *Server) pendingQueue(ctx context.Context, who directory.Principal) (*queueStatus, error) {
+	es, total, err := s.opts.Queue.ListAs(ctx, who, delivery.ListOptions{State: delivery.StatePending, Limit: 1})
 	if err != nil {
 		return nil, err
 	}

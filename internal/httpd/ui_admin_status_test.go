@@ -3,11 +3,14 @@ package httpd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"diwan.gov.sy/diwan/internal/directory"
 )
 
 // TestAdminStatusPageShowsListenersChecksAndQueue: the status page shows
@@ -16,12 +19,17 @@ import (
 // store's checks as the process reports them — a failed check named, its
 // error in the log and not on the page —, the schema version, the disk use
 // of the fs store, the build, and the delivery queue's pending count and
-// oldest age read from the queue itself. A clerk finds no such page.
+// oldest age read from the queue itself. A caller the process's report
+// refuses finds no such page, an administrator too; a clerk and a ministry
+// administrator find none.
 func TestAdminStatusPageShowsListenersChecksAndQueue(t *testing.T) {
 	eachDriver(t, func(t *testing.T, driver string) {
-		var dbDown atomic.Bool
+		var dbDown, refuse atomic.Bool
 		var self atomic.Value // the server's own bound address
-		status := func(ctx context.Context) StatusReport {
+		status := func(ctx context.Context, caller directory.Principal) (StatusReport, error) {
+			if refuse.Load() || !caller.HasRole(directory.RoleAdmin) {
+				return StatusReport{}, fmt.Errorf("status: %w", directory.ErrForbidden)
+			}
 			bound, _ := self.Load().(string)
 			r := StatusReport{Version: "v9.8.7", Commit: "abc1234", Started: time.Now().Add(-time.Hour),
 				Listeners: []ListenerStatus{
@@ -36,7 +44,7 @@ func TestAdminStatusPageShowsListenersChecksAndQueue(t *testing.T) {
 			if dbDown.Load() {
 				r.Database.Err = errors.New("dial tcp 10.9.9.9:5432: secret detail")
 			}
-			return r
+			return r, nil
 		}
 		e := newQueueEnv(t, driver, status)
 		self.Store(strings.TrimPrefix(e.ts.url, "https://"))
@@ -64,6 +72,13 @@ func TestAdminStatusPageShowsListenersChecksAndQueue(t *testing.T) {
 		if !strings.Contains(e.ts.logs.String(), "secret detail") {
 			t.Error("the database's error is not logged")
 		}
+		refuse.Store(true)
+		resp, body = b.get("/admin/status")
+		wantPage(t, resp, body, http.StatusNotFound)
+		if strings.Contains(body, "v9.8.7") || strings.Contains(body, `id="queue-pending"`) {
+			t.Error("a refused status page shows the report or the queue")
+		}
+		refuse.Store(false)
 		wantNoSuchAdminPage(t, e.apiEnv, "/admin/status", "")
 	})
 }
