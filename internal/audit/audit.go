@@ -189,8 +189,15 @@ func (s *Sealer) Append(ctx context.Context, tx *gorm.DB, e Event) error {
 	if err != nil {
 		return err
 	}
+	return Insert(ctx, tx, r)
+}
+
+// Insert writes a row Prepare made in the caller's transaction tx: for a
+// caller that needs the row as stored (its time, its canonical details)
+// before it writes it.
+func Insert(ctx context.Context, tx *gorm.DB, r Row) error {
 	if err := tx.WithContext(ctx).Exec(InsertColumns+" VALUES "+InsertValues, r.Args()...).Error; err != nil {
-		return fmt.Errorf("audit %s: insert: %w", e.Action, err)
+		return fmt.Errorf("audit %s: insert: %w", r.Action, err)
 	}
 	return nil
 }

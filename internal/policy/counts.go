@@ -117,8 +117,8 @@ func (s *Service) writeRefusal(ctx context.Context, e audit.Event) error {
 	}
 	c := refusalCounted(row.Actor, details)
 	return s.db.Transaction(ctx, func(tx *gorm.DB) error {
-		if err := tx.Exec(audit.InsertColumns+" VALUES "+audit.InsertValues, row.Args()...).Error; err != nil {
-			return fmt.Errorf("audit %s: insert: %w", e.Action, err)
+		if err := audit.Insert(ctx, tx, row); err != nil {
+			return err
 		}
 		return addCounts(tx, hourOf(row.CreatedAt), c)
 	})

@@ -119,7 +119,7 @@ func refusedAt(tx *gorm.DB, at time.Time, actor, target string, details map[stri
 		return err
 	}
 	r := audit.Row{CreatedAt: at.UTC().Truncate(time.Microsecond), Actor: actor, Action: policy.ActionRefused, Target: target, Details: string(b)}
-	return tx.Exec(audit.InsertColumns+" VALUES "+audit.InsertValues, r.Args()...).Error
+	return audit.Insert(context.Background(), tx, r)
 }
 
 // backfill runs the statement of migration 00022 that fills the counters
