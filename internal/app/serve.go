@@ -72,8 +72,9 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout, st
 	// Background work that lives as long as the process.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
 	go func() { defer wg.Done(); e.Audit.Run(bg) }()
+	go func() { defer wg.Done(); e.Policy.KeepSummaryWarm(bg) }()
 	go func() { defer wg.Done(); e.Mail.RunSweeper(bg, 10*time.Minute) }()
 	go func() { defer wg.Done(); sweepUploads(bg, e, time.Hour) }()
 	go func() { defer wg.Done(); e.Directory.RunRefusals(bg) }()

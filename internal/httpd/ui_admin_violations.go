@@ -25,7 +25,7 @@ import (
 // (policy.ViolationsAs): for anyone else the page does not exist.
 
 // violationsDays is the period of the dashboard, today included.
-const violationsDays = 30
+const violationsDays = policy.DashboardDays
 
 // violationsTop is how many users and domains the dashboard lists.
 const violationsTop = 10
