@@ -6,4 +6,6 @@ import (
 )
 
 // WarmSummary is one pass of KeepSummaryWarm at now.
-func (s *Service) WarmSummary(ctx context.Context, now time.Time) error { return s.warmSummary(ctx, now) }
+func (s *Service) WarmSummary(ctx context.Context, now time.Time) error {
+	return s.warmSummary(ctx, now)
+}
