@@ -22,7 +22,8 @@ import (
 // an hour at either end from the events. On PostgreSQL the dashboard's 30
 // days then take 14-21 ms (p50) and 24-45 ms (p99) on a loaded two-core
 // machine, where Summarize took 2.5 s; the first call of a day, which
-// reads all 30 days, 110-160 ms (BenchmarkViolations100kRefusals).
+// reads all 30 days, 110-160 ms (BenchmarkViolations100kRefusals), which
+// KeepSummaryWarm pays in the background instead of a request.
 
 // settle is how long after a day ended its counters are taken as final:
 // longer than any transaction that writes a refusal and any clock skew
