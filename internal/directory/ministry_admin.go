@@ -165,31 +165,12 @@ func (s *Service) ManagedUsersAs(ctx context.Context, caller Principal, o ListOp
 	if err != nil {
 		return nil, 0, err
 	}
-	limit := o.Limit
-	if limit <= 0 {
-		limit = defaultListLimit
-	}
-	limit = min(limit, maxListLimit)
-	in := func(q *gorm.DB) *gorm.DB {
+	return s.usersPage(ctx, o, func(q *gorm.DB) *gorm.DB {
 		if sc.all() {
 			return q
 		}
 		return q.Where("users.ministry_id = ?", sc.ministryID)
-	}
-	var rows []userView
-	q := in(s.filterUsers(userQuery(ctx, s.db.Writer()), o.Query))
-	if err := q.Order("users.login").Limit(limit).Offset(max(o.Offset, 0)).Scan(&rows).Error; err != nil {
-		return nil, 0, fmt.Errorf("list users: %w", err)
-	}
-	us, err := withRoles(ctx, s.db.Writer(), rows)
-	if err != nil {
-		return nil, 0, err
-	}
-	var n int64
-	if err := in(s.filterUsers(s.db.Writer().WithContext(ctx).Table("users"), o.Query)).Count(&n).Error; err != nil {
-		return nil, 0, fmt.Errorf("count users: %w", err)
-	}
-	return us, n, nil
+	})
 }
 
 // ManagedUserAs returns the user with that login whole when the caller

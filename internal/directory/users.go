@@ -229,6 +229,31 @@ func (s *Service) Users(ctx context.Context, o ListOptions) ([]User, error) {
 	return withRoles(ctx, s.db.Writer(), rows)
 }
 
+// usersPage lists a page of the users that in keeps, by login, with
+// their roles, and counts them all: the listing of UsersAs and
+// ManagedUsersAs, which differ in whom they keep.
+func (s *Service) usersPage(ctx context.Context, o ListOptions, in func(*gorm.DB) *gorm.DB) ([]User, int64, error) {
+	limit := o.Limit
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	limit = min(limit, maxListLimit)
+	var rows []userView
+	q := in(s.filterUsers(userQuery(ctx, s.db.Writer()), o.Query))
+	if err := q.Order("users.login").Limit(limit).Offset(max(o.Offset, 0)).Scan(&rows).Error; err != nil {
+		return nil, 0, fmt.Errorf("list users: %w", err)
+	}
+	us, err := withRoles(ctx, s.db.Writer(), rows)
+	if err != nil {
+		return nil, 0, err
+	}
+	var n int64
+	if err := in(s.filterUsers(s.db.Writer().WithContext(ctx).Table("users"), o.Query)).Count(&n).Error; err != nil {
+		return nil, 0, fmt.Errorf("count users: %w", err)
+	}
+	return us, n, nil
+}
+
 // CountUsers counts the users Users would list with that query, all pages.
 func (s *Service) CountUsers(ctx context.Context, query string) (int64, error) {
 	var n int64

@@ -79,24 +79,9 @@ func (s *Service) visibleTo(q *gorm.DB, viewer User) *gorm.DB {
 // viewer as UserByLogin or Authenticate returned them), each cut down to
 // what viewer may see of them, and counts them all.
 func (s *Service) UsersAs(ctx context.Context, viewer User, o ListOptions) ([]Listing, int64, error) {
-	limit := o.Limit
-	if limit <= 0 {
-		limit = defaultListLimit
-	}
-	limit = min(limit, maxListLimit)
-	var rows []userView
-	q := s.visibleTo(s.filterUsers(userQuery(ctx, s.db.Writer()), o.Query), viewer)
-	if err := q.Order("users.login").Limit(limit).Offset(max(o.Offset, 0)).Scan(&rows).Error; err != nil {
-		return nil, 0, fmt.Errorf("list users: %w", err)
-	}
-	us, err := withRoles(ctx, s.db.Writer(), rows)
+	us, n, err := s.usersPage(ctx, o, func(q *gorm.DB) *gorm.DB { return s.visibleTo(q, viewer) })
 	if err != nil {
 		return nil, 0, err
-	}
-	var n int64
-	cq := s.visibleTo(s.filterUsers(s.db.Writer().WithContext(ctx).Table("users"), o.Query), viewer)
-	if err := cq.Count(&n).Error; err != nil {
-		return nil, 0, fmt.Errorf("count users: %w", err)
 	}
 	out := make([]Listing, 0, len(us))
 	for _, u := range us {

@@ -177,7 +177,7 @@ func (s *Server) listViolations(c *gin.Context) {
 		return
 	}
 	by := c.DefaultQuery("by", "user")
-	if !oneOf(c, "by", by, "user", "domain", "day") {
+	if !oneOf(c, "by", by, policy.Groupings...) {
 		return
 	}
 	now := time.Now().UTC()
@@ -194,7 +194,7 @@ func (s *Server) listViolations(c *gin.Context) {
 		s.coreError(c, "summarise violations", err)
 		return
 	}
-	counts := map[string][]policy.Count{"user": v.ByUser, "domain": v.ByDomain, "day": v.ByDay}[by]
+	counts := v.By(by)
 	l := pageOf(counts, p, func(n policy.Count) violationCountDTO {
 		return violationCountDTO{Key: n.Key, Total: n.Total, ByReason: n.ByReason}
 	})

@@ -76,8 +76,8 @@ type violationsPage struct {
 func (s *Server) getViolations(c *gin.Context) {
 	p := s.newAdminPage(c, "violations")
 	now := time.Now().UTC()
-	first := now.Truncate(24*time.Hour).AddDate(0, 0, 1-violationsDays)
-	v, err := s.opts.Policy.ViolationsAs(c.Request.Context(), principalOf(c).Principal, s.opts.Audit, first, now.Add(time.Second))
+	first, until := policy.DashboardPeriod(now)
+	v, err := s.opts.Policy.ViolationsAs(c.Request.Context(), principalOf(c).Principal, s.opts.Audit, first, until)
 	if err != nil {
 		s.policyFail(c, "summarise violations", err)
 		return
@@ -169,7 +169,7 @@ func (s *Server) violationsCSV(c *gin.Context) {
 	if by == "" {
 		by = "user"
 	}
-	if !oneOf(c, "by", by, "user", "domain", "day") {
+	if !oneOf(c, "by", by, policy.Groupings...) {
 		return
 	}
 	now := time.Now().UTC()
@@ -182,7 +182,7 @@ func (s *Server) violationsCSV(c *gin.Context) {
 		s.policyFail(c, "export violations", err)
 		return
 	}
-	counts := map[string][]policy.Count{"user": v.ByUser, "domain": v.ByDomain, "day": v.ByDay}[by]
+	counts := v.By(by)
 	var b strings.Builder
 	b.WriteString("\ufeff")
 	w := csv.NewWriter(&b)

@@ -33,8 +33,8 @@ func TestSummaryWarmUpKeepsTheDashboardsClosedDays(t *testing.T) {
 			t.Fatal(err)
 		}
 		count("after@mof.gov.sy", 7)
-		first := now.Truncate(24*time.Hour).AddDate(0, 0, 1-policy.DashboardDays)
-		v, err := e.pol.Summary(e.ctx, audit.New(d, nil), first, now.Add(time.Second))
+		since, until := policy.DashboardPeriod(time.Now())
+		v, err := e.pol.Summary(e.ctx, audit.New(d, nil), since, until)
 		if err != nil {
 			t.Fatal(err)
 		}

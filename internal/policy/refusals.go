@@ -131,6 +131,22 @@ type Violations struct {
 	Truncated bool
 }
 
+// Groupings are the ways Violations counts refusals: By's keys.
+var Groupings = []string{"user", "domain", "day"}
+
+// By is the counts grouped as one of Groupings says; nil for another.
+func (v Violations) By(grouping string) []Count {
+	switch grouping {
+	case "user":
+		return v.ByUser
+	case "domain":
+		return v.ByDomain
+	case "day":
+		return v.ByDay
+	}
+	return nil
+}
+
 // MaxSummarised bounds the events Summarize reads.
 const MaxSummarised = 1_000_000
 
